@@ -1,0 +1,131 @@
+import {
+  SignJWT,
+  createRemoteJWKSet,
+  errors as joseErrors,
+  jwtVerify,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  type KeyObject,
+} from 'jose';
+import { createPublicKey } from 'node:crypto';
+import { z } from 'zod';
+import type { Config } from '../config.js';
+import { ROLES, type Viewer } from './viewer.js';
+
+/** Why a token was refused; safe to show to the client. */
+export class InvalidTokenError extends Error {
+  override name = 'InvalidTokenError';
+}
+
+/** Turns a bearer token into a {@link Viewer}, or throws {@link InvalidTokenError}. */
+export type VerifyToken = (token: string) => Promise<Viewer>;
+
+const claimsSchema = z.object({
+  sub: z.string().min(1).max(128),
+  org: z.string().min(1).max(128),
+  roles: z.array(z.enum(ROLES)).max(ROLES.length),
+  name: z.string().max(200).optional(),
+  exp: z.number(),
+});
+
+const ASYMMETRIC_ALGORITHMS = ['RS256', 'ES256'];
+
+/** Builds the verifier for the configured key source (secret, PEM public key or JWKS). */
+export async function createTokenVerifier(jwt: Config['jwt']): Promise<VerifyToken> {
+  const key = jwt.key;
+  let getKey: Uint8Array | KeyObject | CryptoKey | JWTVerifyGetKey;
+  let algorithms: string[];
+  switch (key.kind) {
+    case 'secret':
+    case 'ephemeral':
+      getKey = new TextEncoder().encode(key.secret);
+      algorithms = ['HS256'];
+      break;
+    case 'publicKey': {
+      const publicKey = createPublicKey(key.pem);
+      getKey = publicKey;
+      algorithms = [publicKey.asymmetricKeyType === 'rsa' ? 'RS256' : 'ES256'];
+      break;
+    }
+    case 'jwks':
+      getKey = createRemoteJWKSet(new URL(key.url));
+      algorithms = ASYMMETRIC_ALGORITHMS;
+      break;
+  }
+  const options = {
+    algorithms,
+    issuer: jwt.issuer,
+    audience: jwt.audience,
+    requiredClaims: ['exp'],
+  };
+
+  return async (token) => {
+    let payload: JWTPayload;
+    try {
+      ({ payload } =
+        typeof getKey === 'function'
+          ? await jwtVerify(token, getKey, options)
+          : await jwtVerify(token, getKey, options));
+    } catch (error) {
+      throw new InvalidTokenError(describeJoseError(error));
+    }
+    const claims = claimsSchema.safeParse(payload);
+    if (!claims.success) {
+      const field = String(claims.error.issues[0]?.path[0] ?? 'claims');
+      throw new InvalidTokenError(`Token claim "${field}" is missing or invalid`);
+    }
+    const { sub, org, roles, name, exp } = claims.data;
+    return { id: sub, orgId: org, roles: [...new Set(roles)], name: name ?? null, expiresAt: exp * 1000 };
+  };
+}
+
+function describeJoseError(error: unknown): string {
+  if (error instanceof joseErrors.JWTExpired) return 'Token has expired';
+  if (error instanceof joseErrors.JWTClaimValidationFailed) return `Token claim "${error.claim}" is invalid`;
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'Token signature is invalid';
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'Token algorithm is not accepted';
+  if (error instanceof joseErrors.JWKSNoMatchingKey) return 'Token key is unknown';
+  return 'Token is malformed or cannot be verified';
+}
+
+/** Claims of a token minted by {@link signDevelopmentToken}. */
+export interface TokenClaims {
+  sub: string;
+  org: string;
+  roles: Viewer['roles'];
+  name?: string;
+}
+
+/**
+ * Mints an HS256 token with the configured secret: for development tokens
+ * printed at start-up, and for tests. Not available with asymmetric keys,
+ * whose private half the server never holds.
+ */
+export async function signDevelopmentToken(
+  jwt: Config['jwt'],
+  claims: TokenClaims,
+  expiresIn: string | number = '12h',
+): Promise<string> {
+  if (jwt.key.kind !== 'secret' && jwt.key.kind !== 'ephemeral') {
+    throw new Error('Tokens can only be minted with a shared secret');
+  }
+  let builder = new SignJWT({
+    org: claims.org,
+    roles: [...claims.roles],
+    ...(claims.name ? { name: claims.name } : {}),
+  })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(claims.sub)
+    .setIssuedAt()
+    .setExpirationTime(expiresIn);
+  if (jwt.issuer) builder = builder.setIssuer(jwt.issuer);
+  if (jwt.audience) builder = builder.setAudience(jwt.audience);
+  return builder.sign(new TextEncoder().encode(jwt.key.secret));
+}
+
+/** The token in `Bearer <jwt>` (any case), or the value itself when it has no scheme. */
+export function bearerToken(header: unknown): string | undefined {
+  if (typeof header !== 'string') return undefined;
+  const match = /^\s*(?:bearer\s+)?(\S+)\s*$/i.exec(header);
+  return match?.[1];
+}

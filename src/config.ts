@@ -1,0 +1,160 @@
+import { createPublicKey } from 'node:crypto';
+import { z } from 'zod';
+
+/** Levels understood by the logger, from most to least verbose. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** How incoming JWTs are verified: exactly one source of keys is in force. */
+export type JwtKeyConfig =
+  | { kind: 'secret'; secret: string }
+  | { kind: 'publicKey'; pem: string }
+  | { kind: 'jwks'; url: string }
+  /** No key configured outside production: a random secret lives as long as the process. */
+  | { kind: 'ephemeral'; secret: string };
+
+/** Everything the server reads from its environment, validated once at start-up. */
+export interface Config {
+  port: number;
+  host: string;
+  /** Absent: the embedded in-memory engine for events and state (one process only). */
+  redisUrl: string | undefined;
+  /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
+  redisPrefix: string;
+  jwt: {
+    key: JwtKeyConfig;
+    issuer: string | undefined;
+    audience: string | undefined;
+  };
+  logLevel: LogLevel;
+  nodeEnv: 'development' | 'production' | 'test';
+  /** Origins allowed to call the API from a browser, besides the server's own. `*` allows any. */
+  corsOrigins: string[];
+  /** Milliseconds that shutdown waits for connections to drain before forcing them. */
+  shutdownTimeoutMs: number;
+}
+
+/** A configuration problem, phrased as one line naming the variable and what is wrong. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
+
+const integer = (fallback: number, min: number, max: number) =>
+  optionalString.pipe(
+    z
+      .string()
+      .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
+      .transform(Number)
+      .pipe(z.number().int().min(min).max(max))
+      .optional()
+      .transform((value) => value ?? fallback),
+  );
+
+const url = (protocols: string[]) =>
+  optionalString.pipe(
+    z
+      .string()
+      .refine(
+        (value) => {
+          try {
+            return protocols.includes(new URL(value).protocol);
+          } catch {
+            return false;
+          }
+        },
+        `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+      )
+      .optional(),
+  );
+
+const envSchema = z.object({
+  PORT: integer(4000, 0, 65535),
+  HOST: optionalString.transform((value) => value ?? '0.0.0.0'),
+  REDIS_URL: url(['redis:', 'rediss:']),
+  REDIS_PREFIX: optionalString.transform((value) => value ?? 'rt:'),
+  JWT_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters (256 bits) for HS256').optional()),
+  JWT_PUBLIC_KEY: optionalString.pipe(
+    z
+      .string()
+      .refine(isUsablePublicKey, 'must be an RSA or EC public key in PEM (SPKI) form; write newlines as \\n')
+      .optional(),
+  ),
+  JWT_JWKS_URL: url(['https:', 'http:']),
+  JWT_ISSUER: optionalString,
+  JWT_AUDIENCE: optionalString,
+  LOG_LEVEL: optionalString.pipe(z.enum(LOG_LEVELS).optional()),
+  NODE_ENV: optionalString.pipe(z.enum(['development', 'production', 'test']).optional()),
+  CORS_ORIGINS: optionalString.transform((value) =>
+    value
+      ? value
+          .split(',')
+          .map((origin) => origin.trim().replace(/\/+$/, ''))
+          .filter(Boolean)
+      : [],
+  ),
+  SHUTDOWN_TIMEOUT_MS: integer(10_000, 0, 600_000),
+});
+
+/** Reads and validates the environment; throws {@link ConfigError} on the first bad value. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'environment');
+    const raw = env[name];
+    const shown = raw === undefined || /SECRET|KEY/.test(name) ? '' : ` (got "${raw}")`;
+    throw new ConfigError(`${name} ${issue.message}${shown}`);
+  }
+  const vars = parsed.data;
+  const nodeEnv = vars.NODE_ENV ?? 'development';
+
+  for (const origin of vars.CORS_ORIGINS) {
+    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+      throw new ConfigError(`CORS_ORIGINS has "${origin}", which is not an origin like https://app.example.com`);
+    }
+  }
+
+  const keySources = [vars.JWT_SECRET, vars.JWT_PUBLIC_KEY, vars.JWT_JWKS_URL].filter(Boolean);
+  if (keySources.length > 1) {
+    throw new ConfigError('JWT_SECRET, JWT_PUBLIC_KEY and JWT_JWKS_URL are exclusive: set only one of them');
+  }
+  let key: JwtKeyConfig;
+  if (vars.JWT_SECRET) key = { kind: 'secret', secret: vars.JWT_SECRET };
+  else if (vars.JWT_PUBLIC_KEY) key = { kind: 'publicKey', pem: vars.JWT_PUBLIC_KEY.replace(/\\n/g, '\n') };
+  else if (vars.JWT_JWKS_URL) key = { kind: 'jwks', url: vars.JWT_JWKS_URL };
+  else if (nodeEnv === 'production') {
+    throw new ConfigError('JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL must be set when NODE_ENV=production');
+  } else {
+    key = { kind: 'ephemeral', secret: randomSecret() };
+  }
+
+  return {
+    port: vars.PORT,
+    host: vars.HOST,
+    redisUrl: vars.REDIS_URL,
+    redisPrefix: vars.REDIS_PREFIX,
+    jwt: { key, issuer: vars.JWT_ISSUER, audience: vars.JWT_AUDIENCE },
+    logLevel: vars.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info'),
+    nodeEnv,
+    corsOrigins: vars.CORS_ORIGINS,
+    shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS,
+  };
+}
+
+function randomSecret(): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url');
+}
+
+function isUsablePublicKey(pem: string): boolean {
+  try {
+    const type = createPublicKey(pem.replace(/\\n/g, '\n')).asymmetricKeyType;
+    return type === 'rsa' || type === 'ec';
+  } catch {
+    return false;
+  }
+}

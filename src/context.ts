@@ -1,0 +1,16 @@
+import type { Viewer } from './auth/viewer.js';
+import type { Services } from './services.js';
+
+/** What every resolver receives, whatever the transport (HTTP, SSE or WebSocket). */
+export interface GraphQLContext {
+  /** The verified caller. */
+  viewer: Viewer;
+  /** The domains, each owning its state, authorization and events. */
+  services: Services;
+  /**
+   * A signal that aborts when the caller's access lapses (token expiry,
+   * shutdown, connection closed): live subscriptions end then. Made on
+   * first call, so only subscriptions pay for it.
+   */
+  accessSignal: () => AbortSignal | undefined;
+}

@@ -1,0 +1,52 @@
+import { GraphQLError } from 'graphql';
+
+/** The `extensions.code` values of the client contract. */
+export const ErrorCode = {
+  Unauthenticated: 'UNAUTHENTICATED',
+  Forbidden: 'FORBIDDEN',
+  NotFound: 'NOT_FOUND',
+  BadUserInput: 'BAD_USER_INPUT',
+  RateLimited: 'RATE_LIMITED',
+  Unavailable: 'SERVICE_UNAVAILABLE',
+  Internal: 'INTERNAL_SERVER_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * An expected error: shown to the client as is, with its contract code.
+ * Anything else thrown in a resolver is masked as INTERNAL_SERVER_ERROR.
+ */
+function expected(code: ErrorCode, message: string, httpStatus?: number, extra?: Record<string, unknown>) {
+  return new GraphQLError(message, {
+    extensions: { code, ...extra, ...(httpStatus ? { http: { status: httpStatus } } : {}) },
+  });
+}
+
+/** No usable token: HTTP 401. */
+export const unauthenticated = (message = 'A valid bearer token is required') =>
+  expected(ErrorCode.Unauthenticated, message, 401);
+
+/** Authenticated, but the viewer's role does not allow the operation. */
+export const forbidden = (message = 'You are not allowed to do this') => expected(ErrorCode.Forbidden, message);
+
+/**
+ * The resource does not exist, or belongs to someone the viewer may not see:
+ * both read the same, so nothing reveals another tenant's ids.
+ */
+export const notFound = (kind: string, id: string) =>
+  expected(ErrorCode.NotFound, `${kind} "${truncate(id)}" was not found`, undefined, { id: truncate(id) });
+
+/** A value the client sent breaks a documented rule. */
+export const badInput = (message: string, field?: string) =>
+  expected(ErrorCode.BadUserInput, message, undefined, field ? { field } : undefined);
+
+/** Too many operations or resources for this user. */
+export const rateLimited = (message: string) => expected(ErrorCode.RateLimited, message, 429);
+
+/** A dependency (Redis) is down: the write was not done, and may be retried. */
+export const unavailable = (message = 'The service is temporarily unavailable, try again shortly') =>
+  expected(ErrorCode.Unavailable, message, 503);
+
+function truncate(value: string): string {
+  return value.length > 64 ? `${value.slice(0, 64)}…` : value;
+}

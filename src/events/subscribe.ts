@@ -1,0 +1,160 @@
+import { GraphQLError } from 'graphql';
+import type { EventBus, Unlisten } from './bus.js';
+import type { Channel } from './channel.js';
+
+/** How a subscription treats the events of its channels. */
+export interface SubscribeOptions<Payload> {
+  /** Keeps only the events this subscriber may see. */
+  filter?: (payload: Payload) => boolean;
+  /**
+   * True for an event that revokes the subscription (the resource was deleted,
+   * the viewer was removed): it is delivered, and nothing after it.
+   */
+  isLast?: (payload: Payload) => boolean;
+  /** Ends the subscription, e.g. when the viewer's token expires. */
+  signal?: AbortSignal;
+  /**
+   * Events held for a subscriber that is not reading. Past it the
+   * subscription ends with an error rather than growing without bound.
+   */
+  maxQueued?: number;
+}
+
+/** Default for {@link SubscribeOptions.maxQueued}. */
+export const DEFAULT_MAX_QUEUED_EVENTS = 1000;
+
+/**
+ * Subscribes to one or more channels and resolves once every one is live,
+ * so an event published after the resolver returns is never missed.
+ * The iterator's `return()` ends it at once and releases the channels.
+ */
+export async function subscribe<Payload>(
+  bus: EventBus,
+  channels: Channel<Payload> | readonly Channel<Payload>[],
+  options: SubscribeOptions<Payload> = {},
+): Promise<EventSubscription<Payload>> {
+  const stream = new EventStream<Payload>(options);
+  const list = typeof channels === 'string' ? [channels] : channels;
+  try {
+    const unlistens = await Promise.all(list.map((name) => bus.listen(name, stream.push)));
+    stream.attach(unlistens);
+  } catch (error) {
+    await stream.return();
+    throw error;
+  }
+  return stream;
+}
+
+/** A live subscription: an async iterator whose `return()` ends it at once. */
+export interface EventSubscription<Payload> extends AsyncIterableIterator<Payload> {
+  return(): Promise<IteratorResult<Payload>>;
+}
+
+class EventStream<Payload> implements EventSubscription<Payload> {
+  private readonly queue: Payload[] = [];
+  private waiting: ((result: IteratorResult<Payload>) => void) | undefined;
+  private failWaiting: ((error: unknown) => void) | undefined;
+  private closing = false;
+  private finished = false;
+  private failure: unknown;
+  private unlistens: Unlisten[] = [];
+  private readonly onAbort = () => this.close();
+
+  constructor(private readonly options: SubscribeOptions<Payload>) {
+    options.signal?.addEventListener('abort', this.onAbort, { once: true });
+    if (options.signal?.aborted) this.close();
+  }
+
+  attach(unlistens: Unlisten[]) {
+    this.unlistens = unlistens;
+    if (this.finished) this.release();
+  }
+
+  readonly push = (payload: Payload) => {
+    if (this.closing || this.finished) return;
+    const { filter, isLast, maxQueued = DEFAULT_MAX_QUEUED_EVENTS } = this.options;
+    if (filter && !filter(payload)) return;
+    if (isLast?.(payload)) this.closing = true;
+    const waiting = this.waiting;
+    if (waiting) {
+      this.waiting = this.failWaiting = undefined;
+      waiting({ value: payload, done: false });
+    } else if (this.queue.length >= maxQueued) {
+      this.failure = new GraphQLError('Subscription ended: the client is not reading events fast enough', {
+        extensions: { code: 'SLOW_CONSUMER' },
+      });
+      this.queue.length = 0;
+      this.closing = true;
+    } else {
+      this.queue.push(payload);
+    }
+    if (this.closing) this.release();
+  };
+
+  next(): Promise<IteratorResult<Payload>> {
+    if (this.queue.length > 0) return Promise.resolve({ value: this.queue.shift()!, done: false });
+    if (this.failure !== undefined) {
+      const failure = this.failure;
+      this.failure = undefined;
+      this.finish();
+      return Promise.reject(failure);
+    }
+    if (this.closing || this.finished) {
+      this.finish();
+      return Promise.resolve({ value: undefined, done: true });
+    }
+    return new Promise((resolve, reject) => {
+      this.waiting = resolve;
+      this.failWaiting = reject;
+    });
+  }
+
+  return(): Promise<IteratorResult<Payload>> {
+    this.queue.length = 0;
+    this.failure = undefined;
+    this.finish();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  throw(error?: unknown): Promise<IteratorResult<Payload>> {
+    this.finish();
+    return Promise.reject(error);
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+
+  /** Ends after what is queued has been read. */
+  private close() {
+    this.closing = true;
+    this.release();
+  }
+
+  private release() {
+    for (const unlisten of this.unlistens) unlisten();
+    this.unlistens = [];
+    this.options.signal?.removeEventListener('abort', this.onAbort);
+    if (this.waiting || this.failWaiting) {
+      if (this.failure !== undefined) {
+        const reject = this.failWaiting!;
+        this.waiting = this.failWaiting = undefined;
+        const failure = this.failure;
+        this.failure = undefined;
+        this.finished = true;
+        reject(failure);
+      } else if (this.queue.length === 0) {
+        this.finish();
+      }
+    }
+  }
+
+  private finish() {
+    this.closing = true;
+    this.finished = true;
+    const waiting = this.waiting;
+    this.waiting = this.failWaiting = undefined;
+    this.release();
+    waiting?.({ value: undefined, done: true });
+  }
+}

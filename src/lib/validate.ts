@@ -1,0 +1,31 @@
+import { badInput } from '../errors.js';
+
+/**
+ * A required text field: trimmed, then between `min` and `max` characters.
+ * Throws BAD_USER_INPUT naming the field.
+ */
+export function requireText(field: string, value: string, { min = 1, max }: { min?: number; max: number }): string {
+  const text = value.trim();
+  if (text.length < min) {
+    throw badInput(min === 1 ? `${field} must not be empty` : `${field} must have at least ${min} characters`, field);
+  }
+  if (text.length > max) throw badInput(`${field} must have at most ${max} characters`, field);
+  return text;
+}
+
+/** An optional text field: `null`/`undefined` stay absent, otherwise as {@link requireText}. */
+export function optionalText(
+  field: string,
+  value: string | null | undefined,
+  limits: { min?: number; max: number },
+): string | undefined {
+  return value === null || value === undefined ? undefined : requireText(field, value, limits);
+}
+
+/** Ids are opaque but bounded, so nothing unbounded reaches storage keys or logs. */
+export function requireId(field: string, value: string): string {
+  if (value.length === 0 || value.length > 128 || /[\s:]/.test(value)) {
+    throw badInput(`${field} is not a valid id`, field);
+  }
+  return value;
+}

@@ -1,0 +1,63 @@
+import { Redis } from 'ioredis';
+import type { Logger } from './logger.js';
+
+/** Opens an ioredis connection and waits until it is ready to serve. */
+export async function connectRedis(
+  url: string,
+  options: { name: string; logger: Logger; connectTimeoutMs?: number },
+): Promise<Redis> {
+  const { name, logger, connectTimeoutMs = 5000 } = options;
+  const redis = new Redis(url, {
+    connectionName: name,
+    lazyConnect: true,
+    // Fail fast while Redis is away instead of queueing: a mutation must say it
+    // failed rather than hang; subscriptions are restored by autoResubscribe.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 5000,
+    connectTimeout: connectTimeoutMs,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+  });
+  let lastError = '';
+  redis.on('error', (error: Error) => {
+    // ioredis reports every failed reconnect attempt; log each distinct cause once.
+    if (error.message !== lastError) logger.warn({ redis: name, err: error.message }, 'redis connection error');
+    lastError = error.message;
+  });
+  redis.on('ready', () => {
+    if (lastError) logger.info({ redis: name }, 'redis connection restored');
+    lastError = '';
+  });
+  try {
+    await redis.connect();
+  } catch (error) {
+    redis.disconnect();
+    throw new Error(`Cannot connect to Redis at ${redactUrl(url)}: ${(error as Error).message}`, { cause: error });
+  }
+  return redis;
+}
+
+/** Closes a connection politely, or drops it if Redis does not answer. */
+export async function closeRedis(redis: Redis): Promise<void> {
+  if (redis.status === 'end') return;
+  try {
+    if (redis.status === 'ready') {
+      await Promise.race([redis.quit(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    }
+  } catch {
+    // Already gone.
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** The URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'REDIS_URL';
+  }
+}

@@ -1,0 +1,58 @@
+import type { Redis } from 'ioredis';
+import type { Config } from './config.js';
+import type { EventBus } from './events/bus.js';
+import { createMemoryEventBus } from './events/memory.js';
+import { createRedisEventBus } from './events/redis.js';
+import type { Logger } from './logger.js';
+import { closeRedis, connectRedis } from './redis.js';
+import { createServices, type Services } from './services.js';
+import { createMemoryStorage, createRedisStorage, type Storage } from './storage/index.js';
+
+/** The process-wide pieces a server (or a worker) runs on, and how to dispose them. */
+export interface Runtime {
+  storage: Storage;
+  bus: EventBus;
+  services: Services;
+  /** True while state and events can be served (Redis reachable, when configured). */
+  healthy(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects the backends named by the configuration: Redis for state and
+ * events when `REDIS_URL` is set (two connections: commands and publishes,
+ * and a subscriber), the embedded in-memory engine otherwise.
+ */
+export async function createRuntime(
+  config: Pick<Config, 'redisUrl' | 'redisPrefix'>,
+  logger: Logger,
+): Promise<Runtime> {
+  let storage: Storage;
+  let bus: EventBus;
+  let connections: Redis[] = [];
+  if (config.redisUrl) {
+    const commands = await connectRedis(config.redisUrl, { name: 'commands', logger });
+    const subscriber = await connectRedis(config.redisUrl, { name: 'subscriber', logger }).catch(async (error) => {
+      await closeRedis(commands);
+      throw error;
+    });
+    connections = [commands, subscriber];
+    storage = createRedisStorage(commands, config.redisPrefix);
+    bus = createRedisEventBus({ publisher: commands, subscriber, prefix: config.redisPrefix });
+  } else {
+    storage = createMemoryStorage();
+    bus = createMemoryEventBus();
+  }
+  const services = createServices({ storage, bus, logger });
+  return {
+    storage,
+    bus,
+    services,
+    healthy: async () => connections.every((redis) => redis.status === 'ready') && (await storage.healthy()),
+    async close() {
+      await bus.close();
+      await storage.close();
+      await Promise.all(connections.map(closeRedis));
+    },
+  };
+}

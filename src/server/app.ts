@@ -1,0 +1,133 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createTokenVerifier } from '../auth/jwt.js';
+import type { Config } from '../config.js';
+import { createLogger, type Logger } from '../logger.js';
+import { createRuntime, type Runtime } from '../runtime.js';
+import { createSchema } from '../schema.js';
+import { createLiveCounts } from './metrics.js';
+import { createOriginPolicy } from './origin.js';
+import { attachWebSocket } from './websocket.js';
+import { createPipeline } from './yoga.js';
+
+/** A listening server and how to stop it. */
+export interface RunningServer {
+  /** Base URL, e.g. `http://127.0.0.1:4000`. */
+  url: string;
+  port: number;
+  runtime: Runtime;
+  logger: Logger;
+  /**
+   * Graceful shutdown: stop accepting, close WebSockets with 1001, end SSE
+   * streams, dispose subscriptions and Redis clients. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the whole server on one port and one path: HTTP and SSE through
+ * graphql-yoga, WebSocket through graphql-ws, both on one pipeline.
+ */
+export async function startServer(
+  config: Config,
+  options: { logger?: Logger; runtime?: Runtime } = {},
+): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const runtime = options.runtime ?? (await createRuntime(config, logger));
+  const verifyToken = await createTokenVerifier(config.jwt);
+  const counts = createLiveCounts();
+  const originAllowed = createOriginPolicy(config.corsOrigins);
+  const shutdown = new AbortController();
+
+  const pipeline = createPipeline({
+    schema: createSchema(),
+    services: runtime.services,
+    verifyToken,
+    logger,
+    counts,
+    shutdownSignal: shutdown.signal,
+  });
+
+  const sendJson = (res: ServerResponse, status: number, body: unknown) => {
+    const json = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(json);
+  };
+
+  const health = async (res: ServerResponse) => {
+    const redis = config.redisUrl ? ((await runtime.healthy()) ? 'up' : 'down') : 'embedded';
+    const status = shutdown.signal.aborted ? 'shutting_down' : redis === 'down' ? 'redis_unavailable' : 'ok';
+    sendJson(res, status === 'ok' ? 200 : 503, {
+      status,
+      redis,
+      connections: { websocket: counts.websockets, sse: counts.sseStreams },
+      subscriptions: counts.subscriptions,
+      uptimeSeconds: Math.round(process.uptime()),
+    });
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (pathname === '/health') return void health(res);
+    if (!originAllowed(req)) {
+      logger.info({ origin: req.headers.origin }, 'request refused: origin not allowed');
+      return sendJson(res, 403, { errors: [{ message: 'Origin not allowed', extensions: { code: 'FORBIDDEN' } }] });
+    }
+    if (shutdown.signal.aborted) {
+      res.setHeader('connection', 'close');
+      return sendJson(res, 503, {
+        errors: [{ message: 'The server is shutting down', extensions: { code: 'SERVICE_UNAVAILABLE' } }],
+      });
+    }
+    if (req.headers.accept?.includes('text/event-stream')) {
+      counts.sseStreams++;
+      res.once('close', () => counts.sseStreams--);
+    }
+    void pipeline(req, res);
+  };
+
+  const httpServer = createServer(handle);
+  httpServer.on('clientError', (error, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy(error);
+  });
+  const websocket = attachWebSocket({
+    httpServer,
+    pipeline,
+    verifyToken,
+    originAllowed,
+    counts,
+    logger,
+    isShuttingDown: () => shutdown.signal.aborted,
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.port, config.host, () => {
+      httpServer.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = httpServer.address() as AddressInfo;
+  const displayHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  const url = `http://${displayHost.includes(':') ? `[${displayHost}]` : displayHost}:${port}`;
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      shutdown.abort();
+      logger.info('shutting down');
+      const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      httpServer.closeIdleConnections();
+      await websocket.close();
+      const forced = setTimeout(() => httpServer.closeAllConnections(), config.shutdownTimeoutMs);
+      forced.unref();
+      await stopped;
+      clearTimeout(forced);
+      await pipeline.dispose();
+      if (!options.runtime) await runtime.close();
+      logger.info('shut down');
+    })());
+
+  return { url, port, runtime, logger, close };
+}

@@ -1,0 +1,27 @@
+import { CloseCode as ProtocolCloseCode } from 'graphql-ws';
+
+/**
+ * Every WebSocket close code this server uses, in one place. The
+ * `graphql-transport-ws` ones come from graphql-ws; a graphql-ws client
+ * retries after 1001, 4403 and 4408, and never after 4400, 4406, 4409,
+ * 4429 or 4500.
+ */
+export const CloseCode = {
+  /** Shutdown: the server is going away; reconnect to another instance. */
+  GoingAway: 1001,
+  /** The message was not a valid `graphql-transport-ws` message. */
+  BadRequest: ProtocolCloseCode.BadRequest,
+  /** Missing, invalid or expired token; reconnect with a fresh one. */
+  Forbidden: ProtocolCloseCode.Forbidden,
+  /** The subprotocol is not `graphql-transport-ws`. */
+  SubprotocolNotAcceptable: ProtocolCloseCode.SubprotocolNotAcceptable,
+  /** No `connection_init` in time. */
+  ConnectionInitialisationTimeout: ProtocolCloseCode.ConnectionInitialisationTimeout,
+  /** A subscription id already in use on this socket. */
+  SubscriberAlreadyExists: ProtocolCloseCode.SubscriberAlreadyExists,
+  /** A second `connection_init`. */
+  TooManyInitialisationRequests: ProtocolCloseCode.TooManyInitialisationRequests,
+  /** An unexpected failure; details are in the server's log only. */
+  InternalServerError: ProtocolCloseCode.InternalServerError,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

@@ -1,0 +1,60 @@
+import { GraphQLError, type ExecutionResult } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { ErrorCode } from '../../errors.js';
+
+/**
+ * Gives the contract's `BAD_USER_INPUT` code to errors that graphql-js and
+ * yoga raise about the request itself (syntax, validation, variable
+ * coercion such as an unknown enum value, malformed JSON), on every
+ * transport. Errors that already carry a code are left alone.
+ */
+export function useRequestErrorCodes(): Plugin {
+  return {
+    onParse:
+      () =>
+      ({ result, replaceParseResult }) => {
+        if (result instanceof Error) replaceParseResult(withCode(result));
+      },
+    onValidate:
+      () =>
+      ({ result, setResult }) => {
+        if (result.length > 0) setResult(result.map(withCode));
+      },
+    onExecute: () => ({
+      onExecuteDone: ({ result, setResult }) => {
+        if (isRequestErrorResult(result)) setResult({ ...result, errors: result.errors.map(withCode) });
+      },
+    }),
+    onSubscribe: () => ({
+      onSubscribeResult: ({ result, setResult }) => {
+        if (isRequestErrorResult(result)) setResult({ ...result, errors: result.errors.map(withCode) });
+      },
+    }),
+    onResultProcess: ({ result, setResult }) => {
+      if (Array.isArray(result) || Symbol.asyncIterator in result) return;
+      if (result.errors?.length && result.data == null) {
+        setResult({ ...result, errors: result.errors.map(withCode) });
+      }
+    },
+  };
+}
+
+/** A result with errors and no data: the operation never ran (bad variables). */
+function isRequestErrorResult(result: unknown): result is ExecutionResult & { errors: readonly GraphQLError[] } {
+  if (typeof result !== 'object' || result === null || Symbol.asyncIterator in result) return false;
+  const { errors, data } = result as ExecutionResult;
+  return Boolean(errors?.length) && data === undefined;
+}
+
+function withCode(error: Error): GraphQLError {
+  const graphqlError = error as GraphQLError;
+  if (graphqlError.extensions?.code) return graphqlError;
+  return new GraphQLError(error.message, {
+    nodes: graphqlError.nodes,
+    source: graphqlError.source,
+    positions: graphqlError.positions,
+    path: graphqlError.path,
+    originalError: graphqlError.originalError,
+    extensions: { ...graphqlError.extensions, code: ErrorCode.BadUserInput },
+  });
+}

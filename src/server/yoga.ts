@@ -1,0 +1,147 @@
+import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { bearerToken, InvalidTokenError, type VerifyToken } from '../auth/jwt.js';
+import type { Viewer } from '../auth/viewer.js';
+import type { GraphQLContext } from '../context.js';
+import { unauthenticated, unavailable } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Services } from '../services.js';
+import type { LiveCounts } from './metrics.js';
+import { useRequestErrorCodes } from './plugins/use-request-error-codes.js';
+
+/**
+ * What a transport hands to the pipeline besides the request: the
+ * WebSocket adapter authenticates at `connection_init` and passes the
+ * viewer and the connection's signal; HTTP passes nothing and the token
+ * is read from the `Authorization` header.
+ */
+export interface TransportContext {
+  viewer?: Viewer;
+  signal?: AbortSignal;
+}
+
+export interface PipelineOptions {
+  schema: GraphQLSchema;
+  services: Services;
+  verifyToken: VerifyToken;
+  logger: Logger;
+  counts: LiveCounts;
+  /** Aborts every SSE subscription when shutdown begins. */
+  shutdownSignal: AbortSignal;
+  /** Extra envelop plugins (limits, rate limiting). */
+  plugins?: Plugin[];
+  graphiql?: { headers?: string } | false;
+}
+
+export type Pipeline = YogaServerInstance<TransportContext, GraphQLContext>;
+
+/**
+ * The one execution pipeline (graphql-yoga's envelop) that HTTP, SSE and
+ * WebSocket operations all run through: same context, plugins, validation
+ * and error masking.
+ */
+export function createPipeline(options: PipelineOptions): Pipeline {
+  const { schema, services, verifyToken, logger, counts, shutdownSignal, plugins = [], graphiql = {} } = options;
+
+  const authenticate = async (authorization: string | null): Promise<Viewer> => {
+    const token = bearerToken(authorization);
+    if (!token) throw unauthenticated('Send "Authorization: Bearer <token>"');
+    try {
+      return await verifyToken(token);
+    } catch (error) {
+      if (error instanceof InvalidTokenError) throw unauthenticated(error.message);
+      throw error;
+    }
+  };
+
+  return createYoga<TransportContext, GraphQLContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    healthCheckEndpoint: '/health',
+    landingPage: false,
+    logging: false,
+    graphiql:
+      graphiql === false
+        ? false
+        : {
+            title: 'Realtime GraphQL',
+            headers: graphiql.headers ?? JSON.stringify({ Authorization: 'Bearer <paste a token>' }),
+            shouldPersistHeaders: true,
+          },
+    // Origins were already vetted by the transport; echo the caller's for CORS.
+    cors: (request) => ({
+      origin: request.headers.get('origin') ?? '*',
+      credentials: true,
+      allowedHeaders: ['authorization', 'content-type', 'accept'],
+      methods: ['GET', 'POST', 'OPTIONS'],
+    }),
+    maskedErrors: {
+      maskError(error, message) {
+        const original = isGraphQLError(error) ? (error.originalError ?? error) : error;
+        if (isGraphQLError(original)) return error as GraphQLError;
+        if (isRedisOutage(original)) {
+          logger.warn({ err: (original as Error).message }, 'operation failed: redis unavailable');
+          return unavailable();
+        }
+        logger.error({ err: original ?? error }, 'unexpected error in operation');
+        return new GraphQLError(message, {
+          path: isGraphQLError(error) ? error.path : undefined,
+          extensions: { code: 'INTERNAL_SERVER_ERROR' },
+        });
+      },
+    },
+    context: async ({ request, viewer, signal }) => {
+      if (viewer) return { viewer, services, accessSignal: () => signal };
+      const caller = await authenticate(request.headers.get('authorization'));
+      let expiry: AbortSignal | undefined;
+      return {
+        viewer: caller,
+        services,
+        // An SSE subscription ends when its token expires or shutdown begins.
+        // Made on first use, so queries and mutations arm no timer.
+        accessSignal: () => (expiry ??= AbortSignal.any([shutdownSignal, AbortSignal.timeout(untilExpiry(caller))])),
+      };
+    },
+    plugins: [useSubscriptionCount(counts), useRequestErrorCodes(), ...plugins],
+  });
+}
+
+/** Milliseconds until a viewer's token expires, within what a timer can hold. */
+export function untilExpiry(viewer: Viewer): number {
+  return Math.min(Math.max(viewer.expiresAt - Date.now(), 0), 2 ** 31 - 1);
+}
+
+/** Counts running subscriptions for `/health`, whatever their transport. */
+function useSubscriptionCount(counts: LiveCounts): Plugin {
+  return {
+    onSubscribe() {
+      return {
+        onSubscribeResult({ result }) {
+          if (!(Symbol.asyncIterator in result)) return;
+          counts.subscriptions++;
+          let ended = false;
+          return {
+            onEnd() {
+              if (ended) return;
+              ended = true;
+              counts.subscriptions--;
+            },
+          };
+        },
+      };
+    },
+  };
+}
+
+function isRedisOutage(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return (
+    error.name === 'MaxRetriesPerRequestError' ||
+    /Connection is closed|Stream isn't writeable|Command timed out|ECONNREFUSED|ECONNRESET/.test(error.message)
+  );
+}
+
+/** By name, not `instanceof`: ESM and CJS copies of graphql-js may both be loaded. */
+function isGraphQLError(error: unknown): error is GraphQLError {
+  return error instanceof Error && error.name === 'GraphQLError';
+}

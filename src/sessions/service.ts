@@ -1,0 +1,170 @@
+import type { Viewer } from '../auth/viewer.js';
+import { notFound } from '../errors.js';
+import type { EventBus } from '../events/bus.js';
+import { subscribe } from '../events/subscribe.js';
+import { topics } from '../events/topics.js';
+import type { SessionStatusReport } from '../generated/graphql.js';
+import { newId, now } from '../lib/ids.js';
+import { optionalText, requireId, requireText } from '../lib/validate.js';
+import type { Storage } from '../storage/index.js';
+import { assertCanCreateSession, assertCanReportSessionStatus, canAccessSession } from './access.js';
+import type { GatewayCommand, SessionEvent } from './events.js';
+import type { SessionRecord } from './model.js';
+
+/** Sessions: state, authorization and events, whatever the transport. */
+export type SessionService = ReturnType<typeof createSessionService>;
+
+const byOrg = (orgId: string) => `org:${orgId}`;
+
+/** Creates the sessions domain over a storage backend and an event bus. */
+export function createSessionService({ storage, bus }: { storage: Storage; bus: EventBus }) {
+  const sessions = storage.collection<SessionRecord>('sessions');
+
+  const publish = async (session: SessionRecord, events: SessionEvent[]) => {
+    const channel = topics.session(session.orgId, session.id);
+    for (const event of events) await bus.publish(channel, event);
+  };
+  const command = (session: SessionRecord, action: GatewayCommand['action']) =>
+    bus.publish(topics.gatewayCommands(session.orgId), {
+      action,
+      sessionId: session.id,
+      orgId: session.orgId,
+      occurredAt: now(),
+    });
+  const statusChanged = (session: SessionRecord): SessionEvent => ({
+    __typename: 'SessionStatusChanged',
+    sessionId: session.id,
+    status: session.status,
+    phoneNumber: session.phoneNumber,
+    displayName: session.displayName,
+    occurredAt: session.updatedAt,
+  });
+
+  /** The session if the viewer may see it; NOT_FOUND otherwise (missing and foreign read the same). */
+  const getVisible = async (viewer: Viewer, id: string): Promise<SessionRecord> => {
+    requireId('id', id);
+    const session = await sessions.get(id);
+    if (!session || !canAccessSession(viewer, session)) throw notFound('Session', id);
+    return session;
+  };
+
+  /** Applies a change to a visible session; resolves the stored result and whether it changed. */
+  const change = async (viewer: Viewer, id: string, apply: (session: SessionRecord) => SessionRecord | undefined) => {
+    await getVisible(viewer, id);
+    const result = await sessions.update(id, (current) => {
+      const next = apply(current);
+      return next && { ...next, updatedAt: now() };
+    });
+    if (!result) throw notFound('Session', id);
+    return result;
+  };
+
+  return {
+    get: getVisible,
+
+    async list(viewer: Viewer): Promise<SessionRecord[]> {
+      const all = await sessions.list(byOrg(viewer.orgId), { order: 'desc' });
+      return all.filter((session) => canAccessSession(viewer, session));
+    },
+
+    async create(viewer: Viewer, name: string): Promise<SessionRecord> {
+      assertCanCreateSession(viewer);
+      const timestamp = now();
+      const session: SessionRecord = {
+        id: newId(),
+        orgId: viewer.orgId,
+        ownerId: viewer.id,
+        name: requireText('name', name, { max: 100 }),
+        status: 'DISCONNECTED',
+        qrCode: null,
+        phoneNumber: null,
+        displayName: null,
+        lastError: null,
+        createdAt: timestamp,
+        updatedAt: timestamp,
+      };
+      await sessions.insert(session, [{ index: byOrg(viewer.orgId), score: Date.parse(timestamp) }]);
+      return session;
+    },
+
+    async connect(viewer: Viewer, id: string): Promise<SessionRecord> {
+      const { after, changed } = await change(viewer, id, (session) =>
+        session.status === 'CONNECTED' || session.status === 'CONNECTING'
+          ? undefined
+          : { ...session, status: 'CONNECTING', qrCode: null, lastError: null },
+      );
+      if (changed) {
+        await publish(after, [statusChanged(after)]);
+        await command(after, 'connect');
+      }
+      return after;
+    },
+
+    async disconnect(viewer: Viewer, id: string): Promise<SessionRecord> {
+      const { after, changed } = await change(viewer, id, (session) =>
+        session.status === 'DISCONNECTED' ? undefined : { ...session, status: 'DISCONNECTED', qrCode: null },
+      );
+      if (changed) {
+        await publish(after, [statusChanged(after)]);
+        await command(after, 'disconnect');
+      }
+      return after;
+    },
+
+    async remove(viewer: Viewer, id: string): Promise<boolean> {
+      const session = await getVisible(viewer, id);
+      const removed = await sessions.remove(id, [byOrg(session.orgId)]);
+      if (!removed) throw notFound('Session', id);
+      await publish(removed, [{ __typename: 'SessionDeleted', sessionId: id, occurredAt: now() }]);
+      if (removed.status !== 'DISCONNECTED') await command(removed, 'disconnect');
+      return true;
+    },
+
+    async reportStatus(viewer: Viewer, report: SessionStatusReport): Promise<SessionRecord> {
+      assertCanReportSessionStatus(viewer);
+      const qrCode = optionalText('qrCode', report.qrCode, { max: 4096 });
+      const phoneNumber = optionalText('phoneNumber', report.phoneNumber, { max: 32 });
+      const displayName = optionalText('displayName', report.displayName, { max: 200 });
+      const error = optionalText('error', report.error, { max: 1000 });
+      const { before, after } = await change(viewer, report.sessionId, (session) => ({
+        ...session,
+        status: report.status,
+        qrCode: report.status === 'QR_REQUIRED' ? (qrCode ?? session.qrCode) : null,
+        phoneNumber: phoneNumber ?? session.phoneNumber,
+        displayName: displayName ?? session.displayName,
+        lastError: report.status === 'CONNECTED' ? null : (error ?? session.lastError),
+      }));
+      const events: SessionEvent[] = [];
+      if (
+        before.status !== after.status ||
+        before.phoneNumber !== after.phoneNumber ||
+        before.displayName !== after.displayName
+      ) {
+        events.push(statusChanged(after));
+      }
+      if (qrCode && after.qrCode === qrCode && before.qrCode !== qrCode) {
+        events.push({ __typename: 'QrCodeUpdated', sessionId: after.id, qrCode, occurredAt: after.updatedAt });
+      }
+      if (error) {
+        events.push({ __typename: 'SessionConnectionError', sessionId: after.id, error, occurredAt: after.updatedAt });
+      }
+      await publish(after, events);
+      return after;
+    },
+
+    /** Live events of a session the viewer may see; ends after `SessionDeleted` or when `signal` aborts. */
+    async subscribe(viewer: Viewer, sessionId: string, signal?: AbortSignal) {
+      const session = await getVisible(viewer, sessionId);
+      const events = await subscribe(bus, topics.session(session.orgId, session.id), {
+        signal,
+        isLast: (event) => event.__typename === 'SessionDeleted',
+      });
+      // Deleted while the subscription was being made: its SessionDeleted may have gone unheard.
+      if (!(await sessions.get(session.id))) {
+        await events.return();
+        throw notFound('Session', sessionId);
+      }
+      return events;
+    },
+  };
+}

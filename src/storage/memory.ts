@@ -1,0 +1,121 @@
+import type { Collection, Doc, RangeOptions, Storage } from './storage.js';
+
+/** The embedded backend: state lives in this process and dies with it. */
+export function createMemoryStorage(): Storage {
+  const collections = new Map<string, Collection<Doc>>();
+  const counters = new Map<string, number>();
+  const claims = new Map<string, { value: string; expiresAt: number }>();
+
+  const liveClaim = (key: string) => {
+    const entry = claims.get(key);
+    if (entry && entry.expiresAt <= Date.now()) {
+      claims.delete(key);
+      return undefined;
+    }
+    return entry;
+  };
+
+  return {
+    kind: 'memory',
+    collection<T extends Doc>(name: string) {
+      let collection = collections.get(name);
+      if (!collection) collections.set(name, (collection = createMemoryCollection<Doc>()));
+      return collection as unknown as Collection<T>;
+    },
+    async increment(counter) {
+      const next = (counters.get(counter) ?? 0) + 1;
+      counters.set(counter, next);
+      return next;
+    },
+    async claim(key, value, ttlMs) {
+      const existing = liveClaim(key);
+      if (existing) return existing.value;
+      claims.set(key, { value, expiresAt: Date.now() + ttlMs });
+      // Expired claims are dropped when read; sweep occasionally so they cannot pile up.
+      if (claims.size % 1024 === 0) for (const k of claims.keys()) liveClaim(k);
+      return value;
+    },
+    async peek(key) {
+      return liveClaim(key)?.value;
+    },
+    async release(key, value) {
+      if (liveClaim(key)?.value !== value) return false;
+      claims.delete(key);
+      return true;
+    },
+    async healthy() {
+      return true;
+    },
+    async close() {},
+  };
+}
+
+/** Records are copied in and out, so callers can never alias stored state. */
+function createMemoryCollection<T extends Doc>(): Collection<T> {
+  const docs = new Map<string, T>();
+  const indexes = new Map<string, Map<string, number>>();
+  const copy = <V>(value: V): V => structuredClone(value);
+
+  const indexOf = (name: string) => {
+    let index = indexes.get(name);
+    if (!index) indexes.set(name, (index = new Map()));
+    return index;
+  };
+  const idsIn = (name: string, { order = 'asc', below, limit }: RangeOptions = {}) => {
+    const entries = [...(indexes.get(name) ?? [])].filter(([, score]) => below === undefined || score < below);
+    entries.sort(([idA, a], [idB, b]) => (a - b || (idA < idB ? -1 : idA > idB ? 1 : 0)) * (order === 'asc' ? 1 : -1));
+    return entries.slice(0, limit ?? entries.length).map(([id]) => id);
+  };
+
+  return {
+    async get(id) {
+      const doc = docs.get(id);
+      return doc && copy(doc);
+    },
+    async getMany(ids) {
+      return ids.flatMap((id) => {
+        const doc = docs.get(id);
+        return doc ? [copy(doc)] : [];
+      });
+    },
+    async insert(doc, entries = []) {
+      if (docs.has(doc.id)) return false;
+      docs.set(doc.id, copy(doc));
+      for (const { index, score } of entries) indexOf(index).set(doc.id, score);
+      return true;
+    },
+    async update(id, change) {
+      const current = docs.get(id);
+      if (!current) return undefined;
+      const before = copy(current);
+      const next = change(copy(current));
+      if (next === undefined) return { before, after: before, changed: false };
+      docs.set(id, copy(next));
+      return { before, after: copy(next), changed: true };
+    },
+    async remove(id, names = []) {
+      const doc = docs.get(id);
+      docs.delete(id);
+      for (const name of names) indexes.get(name)?.delete(id);
+      return doc;
+    },
+    async index(name, entries) {
+      const index = indexOf(name);
+      for (const { id, score } of entries) index.set(id, score);
+    },
+    async unindex(name, ids) {
+      const index = indexes.get(name);
+      for (const id of ids) index?.delete(id);
+      if (index?.size === 0) indexes.delete(name);
+    },
+    async ids(name, options) {
+      return idsIn(name, options);
+    },
+    async list(name, options) {
+      return idsIn(name, options).flatMap((id) => {
+        const doc = docs.get(id);
+        return doc ? [copy(doc)] : [];
+      });
+    },
+  };
+}

@@ -1,0 +1,142 @@
+import type { Redis } from 'ioredis';
+import type { Collection, Doc, RangeOptions, Storage } from './storage.js';
+
+/** Compare-and-set: writes ARGV[2] only while the key still holds ARGV[1]. */
+const COMPARE_AND_SET = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2])
+  return 1
+end
+return 0`;
+
+/** Creates a document and its index entries together, unless the id is taken. */
+const INSERT = `
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
+for i = 2, #KEYS do
+  redis.call('ZADD', KEYS[i], ARGV[i], ARGV[#ARGV])
+end
+return 1`;
+
+/** Deletes a document and its index entries together; returns the document. */
+const REMOVE = `
+local value = redis.call('GET', KEYS[1])
+redis.call('DEL', KEYS[1])
+for i = 2, #KEYS do
+  redis.call('ZREM', KEYS[i], ARGV[1])
+end
+return value`;
+
+/** Deletes a claim only while it still holds ARGV[1]. */
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0`;
+
+const MAX_CAS_ATTEMPTS = 50;
+
+/**
+ * The shared backend: every instance and worker on one Redis sees the same
+ * state. Documents are JSON strings, indexes sorted sets; multi-key writes
+ * run as Lua scripts so they apply together.
+ */
+export function createRedisStorage(redis: Redis, prefix: string): Storage {
+  const run = (script: string, keys: string[], args: (string | number)[]) =>
+    redis.eval(script, keys.length, ...keys, ...args);
+
+  return {
+    kind: 'redis',
+    collection<T extends Doc>(name: string) {
+      return createRedisCollection<T>(redis, `${prefix}doc:${name}:`, `${prefix}idx:${name}:`, run);
+    },
+    increment(counter) {
+      return redis.incr(`${prefix}ctr:${counter}`);
+    },
+    async claim(key, value, ttlMs) {
+      const previous = (await redis.call('SET', `${prefix}claim:${key}`, value, 'PX', ttlMs, 'NX', 'GET')) as
+        string | null;
+      return previous ?? value;
+    },
+    async peek(key) {
+      return (await redis.get(`${prefix}claim:${key}`)) ?? undefined;
+    },
+    async release(key, value) {
+      return (await run(RELEASE, [`${prefix}claim:${key}`], [value])) === 1;
+    },
+    async healthy() {
+      if (redis.status !== 'ready') return false;
+      try {
+        return (await redis.ping()) === 'PONG';
+      } catch {
+        return false;
+      }
+    },
+    async close() {},
+  };
+}
+
+function createRedisCollection<T extends Doc>(
+  redis: Redis,
+  docPrefix: string,
+  indexPrefix: string,
+  run: (script: string, keys: string[], args: (string | number)[]) => Promise<unknown>,
+): Collection<T> {
+  const docKey = (id: string) => docPrefix + id;
+  const indexKey = (name: string) => indexPrefix + name;
+  const parse = (raw: string | null): T | undefined => (raw === null ? undefined : (JSON.parse(raw) as T));
+
+  const getMany = async (ids: readonly string[]) => {
+    if (ids.length === 0) return [];
+    const raws = await redis.mget(ids.map(docKey));
+    return raws.flatMap((raw) => (raw === null ? [] : [JSON.parse(raw) as T]));
+  };
+  const ids = async (name: string, { order = 'asc', below, limit }: RangeOptions = {}) => {
+    const upper = below === undefined ? '+inf' : `(${below}`;
+    const window = limit === undefined ? [] : ['LIMIT', 0, limit];
+    return order === 'asc'
+      ? redis.zrangebyscore(indexKey(name), '-inf', upper, ...(window as ['LIMIT', number, number]))
+      : redis.zrevrangebyscore(indexKey(name), upper, '-inf', ...(window as ['LIMIT', number, number]));
+  };
+
+  return {
+    async get(id) {
+      return parse(await redis.get(docKey(id)));
+    },
+    getMany,
+    async insert(doc, entries = []) {
+      const keys = [docKey(doc.id), ...entries.map((entry) => indexKey(entry.index))];
+      const args = [JSON.stringify(doc), ...entries.map((entry) => entry.score), doc.id];
+      return (await run(INSERT, keys, args)) === 1;
+    },
+    async update(id, change) {
+      for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+        const raw = await redis.get(docKey(id));
+        if (raw === null) return undefined;
+        const before = JSON.parse(raw) as T;
+        const next = change(JSON.parse(raw) as T);
+        if (next === undefined) return { before, after: before, changed: false };
+        const serialised = JSON.stringify(next);
+        if ((await run(COMPARE_AND_SET, [docKey(id)], [raw, serialised])) === 1) {
+          return { before, after: JSON.parse(serialised) as T, changed: true };
+        }
+      }
+      throw new Error(`Update of ${docKey(id)} kept conflicting after ${MAX_CAS_ATTEMPTS} attempts`);
+    },
+    async remove(id, names = []) {
+      const raw = (await run(REMOVE, [docKey(id), ...names.map(indexKey)], [id])) as string | null;
+      return parse(raw);
+    },
+    async index(name, entries) {
+      if (entries.length === 0) return;
+      await redis.zadd(indexKey(name), ...entries.flatMap(({ id, score }) => [score, id]));
+    },
+    async unindex(name, members) {
+      if (members.length === 0) return;
+      await redis.zrem(indexKey(name), ...members);
+    },
+    ids,
+    async list(name, options) {
+      return getMany(await ids(name, options));
+    },
+  };
+}

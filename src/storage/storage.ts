@@ -1,0 +1,81 @@
+/** A stored record: everything the server keeps has a string id. */
+export interface Doc {
+  id: string;
+}
+
+/** A place in an ordered index: `score` orders it (e.g. creation time or sequence). */
+export interface IndexEntry {
+  index: string;
+  score: number;
+}
+
+/** What an update did: both versions, and whether anything changed. */
+export interface Updated<T> {
+  before: T;
+  after: T;
+  changed: boolean;
+}
+
+/** Options for reading an ordered index. */
+export interface RangeOptions {
+  /** `asc` (default): lowest score first; `desc`: highest first. */
+  order?: 'asc' | 'desc';
+  /** Only entries whose score is strictly below this. */
+  below?: number;
+  /** At most this many, taken from the start of the chosen order. */
+  limit?: number;
+}
+
+/**
+ * One kind of record, kept as JSON documents with ordered indexes.
+ * Every domain's store is written against this, so the in-memory and
+ * Redis backends behave the same.
+ */
+export interface Collection<T extends Doc> {
+  get(id: string): Promise<T | undefined>;
+  /** The records that exist, in the order of `ids`. */
+  getMany(ids: readonly string[]): Promise<T[]>;
+  /** Stores a new record and its index entries together; false when the id is taken. */
+  insert(doc: T, indexes?: readonly IndexEntry[]): Promise<boolean>;
+  /**
+   * Applies `change` atomically: with Redis, a compare-and-set that retries
+   * when another instance wrote in between, so `change` may run more than
+   * once and must be pure. Returning `undefined` leaves the record as it is.
+   * Resolves `undefined` when the record does not exist.
+   */
+  update(id: string, change: (current: T) => T | undefined): Promise<Updated<T> | undefined>;
+  /** Deletes the record and its entries in `indexes` together. */
+  remove(id: string, indexes?: readonly string[]): Promise<T | undefined>;
+  /** Adds (or moves) ids in an index. */
+  index(index: string, entries: readonly { id: string; score: number }[]): Promise<void>;
+  /** Removes ids from an index. */
+  unindex(index: string, ids: readonly string[]): Promise<void>;
+  /** Ids in an index, ordered by score. */
+  ids(index: string, options?: RangeOptions): Promise<string[]>;
+  /** Records in an index, ordered by score; ids whose record is gone are skipped. */
+  list(index: string, options?: RangeOptions): Promise<T[]>;
+}
+
+/**
+ * The state backend: collections, plus the few primitives that need to be
+ * atomic across instances.
+ */
+export interface Storage {
+  readonly kind: 'memory' | 'redis';
+  collection<T extends Doc>(name: string): Collection<T>;
+  /** Next value of a named counter, starting at 1. */
+  increment(counter: string): Promise<number>;
+  /**
+   * Sets `key` to `value` only if it is not set, for `ttlMs`; resolves the
+   * value that is now stored (ours, or the one already there).
+   * For idempotency keys and leases.
+   */
+  claim(key: string, value: string, ttlMs: number): Promise<string>;
+  /** The value of a claimed key, if it has not expired. */
+  peek(key: string): Promise<string | undefined>;
+  /** Releases a claimed key, only while it still holds `value`. */
+  release(key: string, value: string): Promise<boolean>;
+  /** True while the backend can serve (Redis reachable). */
+  healthy(): Promise<boolean>;
+  close(): Promise<void>;
+}
