@@ -1,0 +1,48 @@
+import { cpSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const BUILD_DIR = join(ROOT, 'bench/.build');
+
+/**
+ * Compiles our server (through its public entry, src/main.ts) and every
+ * bench process the same way: one esbuild bundle each, packages left in
+ * node_modules, run by plain `node`. No TypeScript loader on any hot path,
+ * so all four servers pay the same (nil) loader cost.
+ */
+export async function buildAll(): Promise<{ ours: string; peer: (name: string) => string; worker: string }> {
+  const entries: Record<string, string> = {
+    'src/main': 'src/main.ts',
+    'peers/socketio': 'bench/peers/socketio.ts',
+    'peers/graphql-plain': 'bench/peers/graphql-plain.ts',
+    'peers/ws-floor': 'bench/peers/ws-floor.ts',
+    'client/worker': 'bench/client/worker.ts',
+    'lib/orphan-guard': 'bench/lib/orphan-guard.ts',
+  };
+  await build({
+    absWorkingDir: ROOT,
+    entryPoints: Object.fromEntries(Object.entries(entries).map(([out, src]) => [out, join(ROOT, src)])),
+    outdir: BUILD_DIR,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    packages: 'external',
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    sourcemap: 'linked',
+    logLevel: 'warning',
+  });
+  // src/schema.ts reads ../schema/*.graphql relative to itself.
+  mkdirSync(join(BUILD_DIR, 'schema'), { recursive: true });
+  cpSync(join(ROOT, 'schema'), join(BUILD_DIR, 'schema'), { recursive: true });
+  return {
+    ours: join(BUILD_DIR, 'src/main.mjs'),
+    peer: (name) => join(BUILD_DIR, `peers/${name}.mjs`),
+    worker: join(BUILD_DIR, 'client/worker.mjs'),
+  };
+}
+
+export const orphanGuard = () => join(BUILD_DIR, 'lib/orphan-guard.mjs');
+export const buildDirOf = (file: string) => dirname(file);

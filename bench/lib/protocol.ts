@@ -1,0 +1,54 @@
+/** What the orchestrator and a client worker say to each other over IPC. */
+
+export type ClientKind = 'graphql-transport-ws' | 'socket.io' | 'ws';
+
+export interface ClientTarget {
+  kind: ClientKind;
+  /** Instance URLs (ws://…); connection i goes to urls[i % urls.length]. */
+  urls: string[];
+  /** HS256 secret the worker signs its users' tokens with. */
+  secret: string;
+  org: string;
+  /** Session id (GraphQL) or room (Socket.IO, ws) every connection subscribes to. */
+  topic: string;
+  /** GraphQL subscription document (graphql-transport-ws only). */
+  query?: string;
+}
+
+export type ToWorker =
+  | {
+      type: 'connect';
+      target: ClientTarget;
+      count: number;
+      /** Index of the first user, so every connection of a run is a distinct user. */
+      firstUser: number;
+      concurrency: number;
+    }
+  | { type: 'arm'; run: number; expected: number }
+  | { type: 'stats' }
+  | { type: 'report' }
+  | { type: 'exit' };
+
+export interface WorkerStats {
+  /** Connections subscribed (protocol handshake and subscribe done). */
+  open: number;
+  failed: number;
+  /** Closed by the server after being subscribed. */
+  dropped: number;
+  /** Connections that have received a probe event. */
+  live: number;
+  /** Events of the armed run received, all connections together. */
+  received: number;
+  /** Connections that have every event of the armed run. */
+  done: number;
+  /** Receipt time of the last event of the armed run (clock ms). */
+  lastAt: number;
+  /** GraphQL `error`/`complete` or Socket.IO errors seen. */
+  protocolErrors: number;
+}
+
+export type FromWorker =
+  | { type: 'connected'; stats: WorkerStats }
+  | { type: 'armed' }
+  | { type: 'stats'; stats: WorkerStats }
+  | { type: 'report'; stats: WorkerStats; histogram: [number, number][]; max: number };

@@ -1,0 +1,172 @@
+/** Turns a bench report into the table of figures, ratios to each peer, and the issue's targets. */
+
+type Any = any;
+const get = (value: Any, path: string): number | undefined => {
+  const found = path.split('.').reduce((v, key) => (v == null ? undefined : v[key]), value);
+  return typeof found === 'number' && Number.isFinite(found) ? found : undefined;
+};
+
+interface Row {
+  label: string;
+  /** Which direction is better, for reading the ratios. */
+  better: '↑' | '↓';
+  value: (t: Any) => number | undefined;
+}
+
+const lastStep = (t: Any) => {
+  const steps = t?.phase1?.scale?.steps as Any[] | undefined;
+  const ok = steps?.filter((s) => !s.error);
+  return ok?.[ok.length - 1];
+};
+
+export function rows(report: Any): Row[] {
+  const p = report.parameters;
+  return [
+    {
+      label: `(a) fan-out N=${p.smallN} E=${p.smallEvents}: deliveries/s`,
+      better: '↑',
+      value: (t) => get(t, 'phase2.fanoutSmall.deliveriesPerSec'),
+    },
+    {
+      label: `(a) fan-out N=${p.smallN}: last subscriber done, ms`,
+      better: '↓',
+      value: (t) => get(t, 'phase2.fanoutSmall.lastSubscriberMs'),
+    },
+    {
+      label: `(a) fan-out N=${p.bigN} E=${p.bigEvents}: deliveries/s`,
+      better: '↑',
+      value: (t) => get(t, 'phase1.fanoutBig.deliveriesPerSec'),
+    },
+    {
+      label: `(a) fan-out N=${p.bigN}: last subscriber done, ms`,
+      better: '↓',
+      value: (t) => get(t, 'phase1.fanoutBig.lastSubscriberMs'),
+    },
+    {
+      label: `(a) server CPU µs per delivery (N=${p.bigN})`,
+      better: '↓',
+      value: (t) => get(t, 'phase1.fanoutBig.serverCpuUsPerDelivery'),
+    },
+    {
+      label: `(b) latency p50 at ${p.latencyRate} deliveries/s, ms`,
+      better: '↓',
+      value: (t) => get(t, 'phase2.latency.latencyMs.p50'),
+    },
+    {
+      label: `(b) latency p99 at ${p.latencyRate} deliveries/s, ms`,
+      better: '↓',
+      value: (t) => get(t, 'phase2.latency.latencyMs.p99'),
+    },
+    {
+      label: '(c) RSS per idle subscribed connection, KiB',
+      better: '↓',
+      value: (t) => {
+        const bytes = get(t, 'phase1.memory.bytesPerConnection');
+        return bytes === undefined ? undefined : Math.round(bytes / 102.4) / 10;
+      },
+    },
+    {
+      label: `(d) most connections with p99 < 100 ms (steps ${p.scaleSteps.join('/')}, fd cap 20k)`,
+      better: '↑',
+      value: (t) => get(t, 'phase1.scale.maxConnectionsP99Under100ms'),
+    },
+    {
+      label: '(d) p99 at the largest step reached, ms',
+      better: '↓',
+      value: (t) => get(lastStep(t), 'latencyMs.p99'),
+    },
+    {
+      label: `(e) two instances N=${p.twoN} E=${p.twoEvents}: deliveries/s`,
+      better: '↑',
+      value: (t) => get(t, 'phase3.twoInstances.deliveriesPerSec'),
+    },
+    {
+      label: '(e) two instances: last subscriber done, ms',
+      better: '↓',
+      value: (t) => get(t, 'phase3.twoInstances.lastSubscriberMs'),
+    },
+  ];
+}
+
+const fmt = (n: number | undefined) =>
+  n === undefined ? '—' : Math.abs(n) >= 1000 ? Math.round(n).toLocaleString('en-US') : String(n);
+const ratio = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined || b === 0 ? '—' : `${(a / b).toFixed(2)}x`;
+
+/** The table as Markdown (what docs/performance.md shows). */
+export function table(report: Any): string {
+  const t = report.targets;
+  const header = [
+    'scenario',
+    '',
+    'ours',
+    'socket.io',
+    'graphql-ws plain',
+    'ws floor',
+    'ours/socket.io',
+    'ours/ws',
+    'ours/graphql',
+  ];
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
+  for (const row of rows(report)) {
+    const [ours, sio, gql, ws] = ['ours', 'socketio', 'graphql', 'ws'].map((name) => row.value(t[name]));
+    lines.push(
+      `| ${[row.label, row.better, fmt(ours), fmt(sio), fmt(gql), fmt(ws), ratio(ours, sio), ratio(ours, ws), ratio(ours, gql)].join(' | ')} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** The issue's targets, each met or not, with the figure. */
+export function targets(report: Any): string[] {
+  const t = report.targets;
+  const p = report.parameters;
+  const out: string[] = [];
+  const check = (name: string, ok: boolean | undefined, detail: string) =>
+    out.push(`${ok === undefined ? 'n/a ' : ok ? 'MET ' : 'GAP '} ${name}: ${detail}`);
+  for (const [path, what] of [
+    ['phase2.fanoutSmall.deliveriesPerSec', `N=${p.smallN}`],
+    ['phase1.fanoutBig.deliveriesPerSec', `N=${p.bigN}`],
+  ] as const) {
+    const ours = get(t.ours, path);
+    const sio = get(t.socketio, path);
+    const ws = get(t.ws, path);
+    const gql = get(t.graphql, path);
+    const r = (peer: number | undefined) => (ours !== undefined && peer ? ours / peer : undefined);
+    const show = (x: number | undefined) => (x === undefined ? '—' : `${x.toFixed(2)}x`);
+    check(`deliveries/s ≥ Socket.IO (${what})`, r(sio) === undefined ? undefined : r(sio)! >= 1, show(r(sio)));
+    check(`deliveries/s ≥ 0.8x ws (${what})`, r(ws) === undefined ? undefined : r(ws)! >= 0.8, show(r(ws)));
+    check(`deliveries/s ≥ 3x plain GraphQL (${what})`, r(gql) === undefined ? undefined : r(gql)! >= 3, show(r(gql)));
+  }
+  const p99 = get(t.ours, 'phase2.latency.latencyMs.p99');
+  check(
+    `p99 < 50 ms at ${p.latencyRate} deliveries/s`,
+    p99 === undefined ? undefined : p99 < 50,
+    `${p99 ?? '—'} ms${p.latencyRate === 20000 ? '' : ' (quick run: not the target rate)'}`,
+  );
+  const mem = get(t.ours, 'phase1.memory.bytesPerConnection');
+  const memWs = get(t.ws, 'phase1.memory.bytesPerConnection');
+  check(
+    'memory per connection ≤ 1.2x ws',
+    mem === undefined || !memWs ? undefined : mem / memWs <= 1.2,
+    mem === undefined || !memWs ? '—' : `${(mem / memWs).toFixed(2)}x (${mem} vs ${memWs} bytes)`,
+  );
+  const most = get(t.ours, 'phase1.scale.maxConnectionsP99Under100ms');
+  check(
+    '20,000 subscribed connections on one instance',
+    most === undefined ? undefined : most >= 20_000,
+    `${most ?? '—'} held with p99 < 100 ms; a process here can hold at most ~19,900 sockets (fd cap 20,000)`,
+  );
+  return out;
+}
+
+export function printReport(report: Any, log: (line: string) => void) {
+  log('');
+  log(table(report));
+  log('');
+  for (const line of targets(report)) log(line);
+  const load = report.machine.loadAverages as number[][];
+  log(
+    `\nload average (1 min) before/after each target: ${load.map((l) => l[0]!.toFixed(2)).join(' → ')} on ${report.machine.cpus} cores`,
+  );
+}

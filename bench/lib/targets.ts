@@ -1,0 +1,209 @@
+import type { ChildProcess } from 'node:child_process';
+import { Emitter } from '@socket.io/redis-emitter';
+import { Redis } from 'ioredis';
+import { SignJWT } from 'jose';
+import { start, stop, waitForLine } from './children.js';
+import { sleep } from './clock.js';
+import { type BenchEvent, SUBSCRIPTION } from './payload.js';
+import type { ClientTarget } from './protocol.js';
+import { freePort } from './redis-server.js';
+
+export type TargetName = 'ours' | 'socketio' | 'graphql' | 'ws';
+
+export interface RunContext {
+  redisUrl: string;
+  secret: string;
+  org: string;
+  /** Key/channel prefix of this target's run on the shared Redis. */
+  prefix: string;
+  /** `node` arguments for our server (e.g. --cpu-prof). */
+  oursNodeArgs: string[];
+  files: { ours: string; peer: (name: string) => string; orphanGuard: string };
+  /** Run our server through the tsx loader instead of the compiled bundle. */
+  tsx: boolean;
+}
+
+export interface Instance {
+  child: ChildProcess;
+  pid: number;
+  httpUrl: string;
+  stop(): Promise<void>;
+}
+
+export interface Publisher {
+  /** Publishes through Redis the way a backend worker would; resolves when Redis has them all. */
+  publish(events: BenchEvent[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Target {
+  name: TargetName;
+  label: string;
+  start(ctx: RunContext): Promise<Instance>;
+  /** Makes what subscribers subscribe to; returns the topic (session id or room). */
+  prepare(ctx: RunContext, instance: Instance): Promise<string>;
+  client(ctx: RunContext, instances: Instance[], topic: string): ClientTarget;
+  publisher(ctx: RunContext, topic: string): Publisher;
+}
+
+function childEnv(ctx: RunContext, port: number, extra: Record<string, string> = {}) {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    REDIS_URL: ctx.redisUrl,
+    JWT_SECRET: ctx.secret,
+    BENCH_PORT: String(port),
+    BENCH_PREFIX: ctx.prefix,
+    NODE_ENV: 'production',
+    ...extra,
+  };
+}
+
+function instanceOf(child: ChildProcess, port: number): Instance {
+  child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(`[pid ${child.pid}] ${chunk}`));
+  return { child, pid: child.pid!, httpUrl: `http://127.0.0.1:${port}`, stop: () => stop(child, 8000) };
+}
+
+async function startPeer(ctx: RunContext, name: string): Promise<Instance> {
+  const port = await freePort();
+  const child = start(process.execPath, [ctx.files.peer(name)], {
+    env: childEnv(ctx, port),
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  await waitForLine(child, /^ready/, 15_000, name);
+  child.stdout?.resume();
+  return instanceOf(child, port);
+}
+
+function redisPublisher(ctx: RunContext, channel: string): Publisher {
+  const redis = new Redis(ctx.redisUrl);
+  return {
+    async publish(events) {
+      const pipeline = redis.pipeline();
+      for (const event of events) pipeline.publish(channel, JSON.stringify(event));
+      await pipeline.exec();
+    },
+    async close() {
+      redis.disconnect();
+    },
+  };
+}
+
+const ours: Target = {
+  name: 'ours',
+  label: 'ours',
+  async start(ctx) {
+    const port = await freePort();
+    const args = ctx.tsx
+      ? [...ctx.oursNodeArgs, '--import', 'tsx', '--import', ctx.files.orphanGuard, 'src/main.ts']
+      : [...ctx.oursNodeArgs, '--import', ctx.files.orphanGuard, ctx.files.ours];
+    const child = start(process.execPath, args, {
+      env: childEnv(ctx, port, {
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        REDIS_PREFIX: ctx.prefix,
+        LOG_LEVEL: 'warn',
+      }),
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    child.stdout?.resume();
+    const instance = instanceOf(child, port);
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`our server exited with ${child.exitCode}`);
+      const healthy = await fetch(`${instance.httpUrl}/health`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+      if (healthy) return instance;
+      if (Date.now() > deadline) throw new Error('our server was not healthy within 20 s');
+      await sleep(100);
+    }
+  },
+  async prepare(ctx, instance) {
+    // The session every subscriber watches, created over the public API by its owner.
+    const token = await new SignJWT({ org: ctx.org, roles: ['admin'], name: 'bench owner' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('bench-owner')
+      .setExpirationTime('3h')
+      .sign(new TextEncoder().encode(ctx.secret));
+    const response = await fetch(`${instance.httpUrl}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: 'mutation { createSession(name: "bench") { id } }' }),
+    });
+    const body = (await response.json()) as { data?: { createSession: { id: string } }; errors?: unknown };
+    if (!body.data) throw new Error(`createSession failed: ${JSON.stringify(body.errors)}`);
+    return body.data.createSession.id;
+  },
+  client: (ctx, instances, topic) => ({
+    kind: 'graphql-transport-ws',
+    urls: instances.map((i) => `${i.httpUrl.replace('http', 'ws')}/graphql`),
+    secret: ctx.secret,
+    org: ctx.org,
+    topic,
+    query: SUBSCRIPTION,
+  }),
+  // src/events/topics.ts + src/events/redis.ts: channel = prefix + topic, JSON payload.
+  publisher: (ctx, topic) => redisPublisher(ctx, `${ctx.prefix}org:${ctx.org}:session:${topic}`),
+};
+
+const graphql: Target = {
+  name: 'graphql',
+  label: 'graphql-ws+redis-subs',
+  start: (ctx) => startPeer(ctx, 'graphql-plain'),
+  prepare: async () => 'bench-session',
+  client: (ctx, instances, topic) => ({
+    kind: 'graphql-transport-ws',
+    urls: instances.map((i) => `${i.httpUrl.replace('http', 'ws')}/graphql`),
+    secret: ctx.secret,
+    org: ctx.org,
+    topic,
+    query: SUBSCRIPTION,
+  }),
+  publisher: (ctx, topic) => redisPublisher(ctx, `${ctx.prefix}org:${ctx.org}:session:${topic}`),
+};
+
+const socketio: Target = {
+  name: 'socketio',
+  label: 'socket.io+redis-adapter',
+  start: (ctx) => startPeer(ctx, 'socketio'),
+  prepare: async () => 'bench-room',
+  client: (ctx, instances, topic) => ({
+    kind: 'socket.io',
+    urls: instances.map((i) => i.httpUrl.replace('http', 'ws')),
+    secret: ctx.secret,
+    org: ctx.org,
+    topic,
+  }),
+  publisher(ctx, topic) {
+    const redis = new Redis(ctx.redisUrl);
+    const emitter = new Emitter(redis, { key: `${ctx.prefix}socket.io` });
+    return {
+      async publish(events) {
+        for (const event of events) emitter.to(`conv:${topic}`).emit('event', event);
+        await redis.ping(); // replies come in order: every publish before it has been handled
+      },
+      async close() {
+        redis.disconnect();
+      },
+    };
+  },
+};
+
+const ws: Target = {
+  name: 'ws',
+  label: 'ws floor',
+  start: (ctx) => startPeer(ctx, 'ws-floor'),
+  prepare: async () => 'bench-room',
+  client: (ctx, instances, topic) => ({
+    kind: 'ws',
+    urls: instances.map((i) => i.httpUrl.replace('http', 'ws')),
+    secret: ctx.secret,
+    org: ctx.org,
+    topic,
+  }),
+  publisher: (ctx, topic) => redisPublisher(ctx, `${ctx.prefix}room:${topic}`),
+};
+
+export const TARGETS: Record<TargetName, Target> = { ours, socketio, graphql, ws };

@@ -1,0 +1,277 @@
+/**
+ * `npm run bench [-- --quick] [--targets=ours,socketio,graphql,ws] [--phases=1,2,3] [--tsx] [--profile]`
+ *
+ * Runs the fan-out scenarios of issue 6 against our server and three peers
+ * it starts itself (Socket.IO 4 + redis-adapter, a plain graphql-ws +
+ * graphql-redis-subscriptions stack, and plain ws as the floor), all on one
+ * private Redis, publishing through Redis as a backend worker would.
+ * Subscribers live in separate client worker processes. Prints a table of
+ * figures and ratios and writes bench/results/<timestamp>.json.
+ *
+ * Phases (each on fresh server instances, one target at a time):
+ *   1. memory per idle subscribed connection (c), fan-out to the big N (a),
+ *      then scale steps at a light event rate (d);
+ *   2. fan-out to the small N (a) and latency at a fixed delivery rate (b);
+ *   3. two instances on one Redis (e).
+ * `--profile` instead runs only our server under fan-out with --cpu-prof.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { buildAll, orphanGuard, ROOT } from './lib/build.js';
+import { installCleanup, killAll } from './lib/children.js';
+import { sleep } from './lib/clock.js';
+import { Fleet } from './lib/fleet.js';
+import { rssOf } from './lib/proc.js';
+import { startRedis } from './lib/redis-server.js';
+import { burst, type DeliveryResult, type Rig, steady, waitLive } from './lib/scenarios.js';
+import { printReport } from './lib/report.js';
+import { type Instance, type RunContext, type Target, type TargetName, TARGETS } from './lib/targets.js';
+
+const argv = process.argv.slice(2);
+const flag = (name: string) => argv.includes(`--${name}`);
+const option = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+
+const quick = flag('quick');
+const P = quick
+  ? {
+      memBase: 200,
+      bigN: 1_000,
+      bigEvents: 20,
+      smallN: 500,
+      smallEvents: 40,
+      latencyRate: 5_000,
+      latencySeconds: 2,
+      scaleSteps: [1_000],
+      lightEventsPerSec: 2,
+      lightSeconds: 2,
+      twoN: 400,
+      twoEvents: 20,
+      timeoutMs: 30_000,
+    }
+  : {
+      memBase: 1_000,
+      bigN: 10_000,
+      bigEvents: 30,
+      smallN: 1_000,
+      smallEvents: 200,
+      latencyRate: 20_000,
+      latencySeconds: 10,
+      scaleSteps: [10_000, 15_000, 19_500],
+      lightEventsPerSec: 2,
+      lightSeconds: 5,
+      twoN: 2_000,
+      twoEvents: 100,
+      timeoutMs: 90_000,
+    };
+const WORKERS = 2;
+const SERVER_FD_CAP = 20_000;
+
+const targetNames = (option('targets') ?? 'ours,socketio,graphql,ws').split(',') as TargetName[];
+const phases = new Set((option('phases') ?? '1,2,3').split(',').map(Number));
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+const resultsDir = join(ROOT, 'bench/results');
+
+installCleanup();
+
+async function withRig<T>(
+  target: Target,
+  ctx: RunContext,
+  instanceCount: number,
+  fn: (rig: Rig, instances: Instance[], connect: (count: number) => Promise<void>) => Promise<T>,
+): Promise<T> {
+  const instances: Instance[] = [];
+  let fleet: Fleet | undefined;
+  let rig: Rig | undefined;
+  try {
+    for (let i = 0; i < instanceCount; i++) instances.push(await target.start(ctx));
+    const topic = await target.prepare(ctx, instances[0]!);
+    fleet = Fleet.spawn(files.worker, WORKERS);
+    rig = { fleet, publisher: target.publisher(ctx, topic), topic, serverPids: instances.map((i) => i.pid) };
+    const client = target.client(ctx, instances, topic);
+    let users = 0;
+    const connect = async (count: number) => {
+      const stats = await fleet!.connect(client, count, users);
+      users += count;
+      if (stats.failed > 0) throw new Error(`${stats.failed} of ${users} connections failed`);
+      await waitLive(rig!);
+    };
+    return await fn(rig, instances, connect);
+  } finally {
+    await rig?.publisher.close();
+    await fleet?.close();
+    await Promise.all(instances.map((i) => i.stop()));
+  }
+}
+
+async function attempt<T>(what: string, fn: () => Promise<T>): Promise<T | { error: string }> {
+  try {
+    return await fn();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`  ${what} failed: ${message}\n`);
+    return { error: message };
+  }
+}
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+const brief = (r: DeliveryResult) =>
+  `${r.deliveriesPerSec.toLocaleString()} deliveries/s, last subscriber ${r.lastSubscriberMs} ms, ` +
+  `p50 ${r.latencyMs.p50} p99 ${r.latencyMs.p99} ms, ${r.serverCpuUsPerDelivery} µs CPU/delivery` +
+  (r.complete ? '' : ` INCOMPLETE ${r.delivered}/${r.expected}`);
+
+async function benchTarget(target: Target, ctx: RunContext) {
+  const result: Record<string, unknown> = { label: target.label };
+  log(`\n== ${target.label}`);
+
+  if (phases.has(1)) {
+    result.phase1 = await attempt('phase 1', () =>
+      withRig(target, ctx, 1, async (rig, [instance], connect) => {
+        const out: Record<string, unknown> = {};
+        await connect(P.memBase);
+        await sleep(2000);
+        const rssBase = rssOf(instance!.pid);
+        await connect(P.bigN - P.memBase);
+        await sleep(2000);
+        const rssFull = rssOf(instance!.pid);
+        out.memory = {
+          connections: P.bigN,
+          measuredBetween: [P.memBase, P.bigN],
+          rssBytesAtBase: rssBase,
+          rssBytes: rssFull,
+          bytesPerConnection: Math.round((rssFull - rssBase) / (P.bigN - P.memBase)),
+        };
+        log(`  (c) memory: ${Math.round((rssFull - rssBase) / (P.bigN - P.memBase) / 102.4) / 10} KiB/conn`);
+        const fanout = await burst(rig, P.bigEvents, P.timeoutMs);
+        out.fanoutBig = fanout;
+        log(`  (a) fan-out N=${fanout.subscribers} E=${P.bigEvents}: ${brief(fanout)}`);
+        const steps: unknown[] = [];
+        let best = 0;
+        let connected = P.bigN;
+        out.scale = { steps, fdCapPerProcess: SERVER_FD_CAP, lightEventsPerSec: P.lightEventsPerSec };
+        for (const step of P.scaleSteps) {
+          const stepResult = await attempt(`scale ${step}`, async () => {
+            if (step > connected) {
+              await connect(step - connected);
+              connected = step;
+            }
+            return steady(rig, step * P.lightEventsPerSec, P.lightSeconds);
+          });
+          steps.push({ connections: step, ...stepResult });
+          if ('error' in stepResult) break;
+          log(`  (d) ${step} connections at ${P.lightEventsPerSec} events/s: ${brief(stepResult)}`);
+          if (!stepResult.complete || stepResult.latencyMs.p99 >= 100) break;
+          best = step;
+        }
+        out.scale = { ...(out.scale as object), maxConnectionsP99Under100ms: best, largestStepTried: connected };
+        return out;
+      }),
+    );
+  }
+
+  if (phases.has(2)) {
+    result.phase2 = await attempt('phase 2', () =>
+      withRig(target, ctx, 1, async (rig, _instances, connect) => {
+        await connect(P.smallN);
+        const fanoutSmall = await burst(rig, P.smallEvents, P.timeoutMs);
+        log(`  (a) fan-out N=${fanoutSmall.subscribers} E=${P.smallEvents}: ${brief(fanoutSmall)}`);
+        await sleep(1000);
+        const latency = await steady(rig, P.latencyRate, P.latencySeconds);
+        log(`  (b) latency at ${P.latencyRate} deliveries/s: ${brief(latency)}`);
+        return { fanoutSmall, latency: { targetDeliveriesPerSec: P.latencyRate, ...latency } };
+      }),
+    );
+  }
+
+  if (phases.has(3)) {
+    result.phase3 = await attempt('phase 3', () =>
+      withRig(target, ctx, 2, async (rig, _instances, connect) => {
+        await connect(P.twoN);
+        const twoInstances = await burst(rig, P.twoEvents, P.timeoutMs);
+        log(`  (e) two instances, N=${twoInstances.subscribers} E=${P.twoEvents}: ${brief(twoInstances)}`);
+        return { twoInstances };
+      }),
+    );
+  }
+  return result;
+}
+
+let files: Awaited<ReturnType<typeof buildAll>>;
+
+async function main() {
+  const started = new Date();
+  log(`bench ${quick ? '(quick) ' : ''}targets=${targetNames.join(',')} phases=${[...phases].join(',')}`);
+  files = await buildAll();
+  const redis = await startRedis();
+  const secret = 'bench-secret-that-is-long-enough-for-hs256!!';
+  const load = [loadavg()];
+  const results: Record<string, unknown> = {};
+  try {
+    if (flag('profile')) {
+      results.profile = await profile(redis.url, secret);
+    } else {
+      for (const name of targetNames) {
+        const target = TARGETS[name];
+        if (!target) throw new Error(`unknown target ${name}`);
+        results[name] = await benchTarget(target, context(name, redis.url, secret, []));
+        load.push(loadavg());
+      }
+    }
+  } finally {
+    await redis.stop();
+  }
+  const report = {
+    startedAt: started.toISOString(),
+    finishedAt: new Date().toISOString(),
+    quick,
+    machine: { cpus: cpus().length, node: process.version, loadAverages: load },
+    parameters: { ...P, clientWorkers: WORKERS, oursRunner: flag('tsx') ? 'tsx loader' : 'esbuild bundle' },
+    targets: results,
+  };
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(resultsDir, `${stamp}.json`);
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  if (!flag('profile')) printReport(report, log);
+  log(`\nwrote ${file}`);
+}
+
+function context(name: string, redisUrl: string, secret: string, oursNodeArgs: string[]): RunContext {
+  return {
+    redisUrl,
+    secret,
+    org: 'org-bench',
+    prefix: `bench:${stamp}:${name}:`,
+    oursNodeArgs,
+    files: { ours: files.ours, peer: files.peer, orphanGuard: orphanGuard() },
+    tsx: flag('tsx'),
+  };
+}
+
+/** Our server alone under fan-out, with --cpu-prof; the profile is written when it exits. */
+async function profile(redisUrl: string, secret: string) {
+  const dir = join(resultsDir, `profile-${stamp}`);
+  mkdirSync(dir, { recursive: true });
+  const n = Number(option('n') ?? (quick ? 1000 : 10_000));
+  const events = Number(option('events') ?? (quick ? 20 : 30));
+  const ctx = context('ours', redisUrl, secret, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+  const bursts = await withRig(TARGETS.ours, ctx, 1, async (rig, _instances, connect) => {
+    await connect(n);
+    const out: DeliveryResult[] = [];
+    for (let i = 0; i < 3; i++) {
+      out.push(await burst(rig, events, P.timeoutMs));
+      log(`  burst ${i + 1}: ${brief(out[i]!)}`);
+    }
+    return out;
+  });
+  log(`profile written to ${dir} (summarise: npx tsx bench/profile-summary.ts ${dir}/*.cpuprofile)`);
+  return { dir, subscribers: n, events, bursts };
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    killAll();
+    process.exit(1);
+  },
+);
