@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--targets=ours,socketio,graphql,ws] [--phases=1,2,3] [--tsx] [--profile]`
+ * `npm run bench [-- --quick] [--targets=ours,socketio,graphql,ws] [--phases=1,2,3,4] [--tsx] [--profile]`
  *
  * Runs the fan-out scenarios of issue 6 against our server and three peers
  * it starts itself (Socket.IO 4 + redis-adapter, a plain graphql-ws +
@@ -9,10 +9,11 @@
  * figures and ratios and writes bench/results/<timestamp>.json.
  *
  * Phases (each on fresh server instances, one target at a time):
- *   1. memory per idle subscribed connection (c), fan-out to the big N (a),
- *      then scale steps at a light event rate (d);
+ *   1. memory per idle subscribed connection (c), then fan-out to the big N (a);
  *   2. fan-out to the small N (a) and latency at a fixed delivery rate (b);
- *   3. two instances on one Redis (e).
+ *   3. two instances on one Redis (e);
+ *   4. scale (d): connections spread over conversations of ~50 members,
+ *      stepped up to the fd cap, p99 at a light delivery rate at each step.
  * `--profile` instead runs only our server under fan-out with --cpu-prof.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -42,8 +43,9 @@ const P = quick
       smallEvents: 40,
       latencyRate: 5_000,
       latencySeconds: 2,
-      scaleSteps: [1_000],
-      lightEventsPerSec: 2,
+      scaleSteps: [1_000, 2_000],
+      scaleGroupSize: 50,
+      lightDeliveriesPerSec: 1_000,
       lightSeconds: 2,
       twoN: 400,
       twoEvents: 20,
@@ -57,8 +59,9 @@ const P = quick
       smallEvents: 200,
       latencyRate: 20_000,
       latencySeconds: 10,
-      scaleSteps: [10_000, 15_000, 19_500],
-      lightEventsPerSec: 2,
+      scaleSteps: [5_000, 10_000, 15_000, 19_500],
+      scaleGroupSize: 50,
+      lightDeliveriesPerSec: 4_000,
       lightSeconds: 5,
       twoN: 2_000,
       twoEvents: 100,
@@ -68,7 +71,7 @@ const WORKERS = 2;
 const SERVER_FD_CAP = 20_000;
 
 const targetNames = (option('targets') ?? 'ours,socketio,graphql,ws').split(',') as TargetName[];
-const phases = new Set((option('phases') ?? '1,2,3').split(',').map(Number));
+const phases = new Set((option('phases') ?? '1,2,3,4').split(',').map(Number));
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const resultsDir = join(ROOT, 'bench/results');
 
@@ -78,6 +81,7 @@ async function withRig<T>(
   target: Target,
   ctx: RunContext,
   instanceCount: number,
+  topicCount: number,
   fn: (rig: Rig, instances: Instance[], connect: (count: number) => Promise<void>) => Promise<T>,
 ): Promise<T> {
   const instances: Instance[] = [];
@@ -85,10 +89,10 @@ async function withRig<T>(
   let rig: Rig | undefined;
   try {
     for (let i = 0; i < instanceCount; i++) instances.push(await target.start(ctx));
-    const topic = await target.prepare(ctx, instances[0]!);
+    const topics = await target.prepare(ctx, instances[0]!, topicCount);
     fleet = Fleet.spawn(files.worker, WORKERS);
-    rig = { fleet, publisher: target.publisher(ctx, topic), topic, serverPids: instances.map((i) => i.pid) };
-    const client = target.client(ctx, instances, topic);
+    rig = { fleet, publisher: target.publisher(ctx), topics, serverPids: instances.map((i) => i.pid) };
+    const client = target.client(ctx, instances, topics);
     let users = 0;
     const connect = async (count: number) => {
       const stats = await fleet!.connect(client, count, users);
@@ -120,13 +124,12 @@ const brief = (r: DeliveryResult) =>
   `p50 ${r.latencyMs.p50} p99 ${r.latencyMs.p99} ms, ${r.serverCpuUsPerDelivery} µs CPU/delivery` +
   (r.complete ? '' : ` INCOMPLETE ${r.delivered}/${r.expected}`);
 
-async function benchTarget(target: Target, ctx: RunContext) {
-  const result: Record<string, unknown> = { label: target.label };
-  log(`\n== ${target.label}`);
-
-  if (phases.has(1)) {
+/** Runs one phase against one target; phases run target after target, so peers see the same machine load. */
+async function benchPhase(phase: number, target: Target, ctx: RunContext, result: Record<string, unknown>) {
+  log(`  ${target.label}`);
+  if (phase === 1) {
     result.phase1 = await attempt('phase 1', () =>
-      withRig(target, ctx, 1, async (rig, [instance], connect) => {
+      withRig(target, ctx, 1, 1, async (rig, [instance], connect) => {
         const out: Record<string, unknown> = {};
         await connect(P.memBase);
         await sleep(2000);
@@ -145,33 +148,14 @@ async function benchTarget(target: Target, ctx: RunContext) {
         const fanout = await burst(rig, P.bigEvents, P.timeoutMs);
         out.fanoutBig = fanout;
         log(`  (a) fan-out N=${fanout.subscribers} E=${P.bigEvents}: ${brief(fanout)}`);
-        const steps: unknown[] = [];
-        let best = 0;
-        let connected = P.bigN;
-        out.scale = { steps, fdCapPerProcess: SERVER_FD_CAP, lightEventsPerSec: P.lightEventsPerSec };
-        for (const step of P.scaleSteps) {
-          const stepResult = await attempt(`scale ${step}`, async () => {
-            if (step > connected) {
-              await connect(step - connected);
-              connected = step;
-            }
-            return steady(rig, step * P.lightEventsPerSec, P.lightSeconds);
-          });
-          steps.push({ connections: step, ...stepResult });
-          if ('error' in stepResult) break;
-          log(`  (d) ${step} connections at ${P.lightEventsPerSec} events/s: ${brief(stepResult)}`);
-          if (!stepResult.complete || stepResult.latencyMs.p99 >= 100) break;
-          best = step;
-        }
-        out.scale = { ...(out.scale as object), maxConnectionsP99Under100ms: best, largestStepTried: connected };
         return out;
       }),
     );
   }
 
-  if (phases.has(2)) {
+  if (phase === 2) {
     result.phase2 = await attempt('phase 2', () =>
-      withRig(target, ctx, 1, async (rig, _instances, connect) => {
+      withRig(target, ctx, 1, 1, async (rig, _instances, connect) => {
         await connect(P.smallN);
         const fanoutSmall = await burst(rig, P.smallEvents, P.timeoutMs);
         log(`  (a) fan-out N=${fanoutSmall.subscribers} E=${P.smallEvents}: ${brief(fanoutSmall)}`);
@@ -183,9 +167,9 @@ async function benchTarget(target: Target, ctx: RunContext) {
     );
   }
 
-  if (phases.has(3)) {
+  if (phase === 3) {
     result.phase3 = await attempt('phase 3', () =>
-      withRig(target, ctx, 2, async (rig, _instances, connect) => {
+      withRig(target, ctx, 2, 1, async (rig, _instances, connect) => {
         await connect(P.twoN);
         const twoInstances = await burst(rig, P.twoEvents, P.timeoutMs);
         log(`  (e) two instances, N=${twoInstances.subscribers} E=${P.twoEvents}: ${brief(twoInstances)}`);
@@ -193,7 +177,39 @@ async function benchTarget(target: Target, ctx: RunContext) {
       }),
     );
   }
-  return result;
+
+  if (phase === 4) {
+    const largest = P.scaleSteps[P.scaleSteps.length - 1]!;
+    const topicCount = Math.ceil(largest / P.scaleGroupSize);
+    result.phase4 = await attempt('phase 4', () =>
+      withRig(target, ctx, 1, topicCount, async (rig, [instance], connect) => {
+        const steps: unknown[] = [];
+        let best = 0;
+        let connected = 0;
+        for (const step of P.scaleSteps) {
+          const stepResult = await attempt(`scale ${step}`, async () => {
+            await connect(step - connected);
+            connected = step;
+            const measured = await steady(rig, P.lightDeliveriesPerSec, P.lightSeconds);
+            return { ...measured, rssBytes: rssOf(instance!.pid) };
+          });
+          steps.push({ connections: step, ...stepResult });
+          if ('error' in stepResult) break;
+          log(`  (d) ${step} connections in ${topicCount} conversations: ${brief(stepResult)}`);
+          if (!stepResult.complete || stepResult.latencyMs.p99 >= 100) break;
+          best = step;
+        }
+        return {
+          steps,
+          conversations: topicCount,
+          lightDeliveriesPerSec: P.lightDeliveriesPerSec,
+          fdCapPerProcess: SERVER_FD_CAP,
+          maxConnectionsP99Under100ms: best,
+          largestStepTried: connected,
+        };
+      }),
+    );
+  }
 }
 
 let files: Awaited<ReturnType<typeof buildAll>>;
@@ -211,9 +227,15 @@ async function main() {
       results.profile = await profile(redis.url, secret);
     } else {
       for (const name of targetNames) {
-        const target = TARGETS[name];
-        if (!target) throw new Error(`unknown target ${name}`);
-        results[name] = await benchTarget(target, context(name, redis.url, secret, []));
+        if (!TARGETS[name]) throw new Error(`unknown target ${name}`);
+        results[name] = { label: TARGETS[name].label };
+      }
+      for (const phase of [1, 2, 3, 4].filter((p) => phases.has(p))) {
+        log(`\n-- phase ${phase}`);
+        for (const name of targetNames) {
+          const ctx = context(`${name}-${phase}`, redis.url, secret, []);
+          await benchPhase(phase, TARGETS[name], ctx, results[name] as Record<string, unknown>);
+        }
         load.push(loadavg());
       }
     }
@@ -254,7 +276,7 @@ async function profile(redisUrl: string, secret: string) {
   const n = Number(option('n') ?? (quick ? 1000 : 10_000));
   const events = Number(option('events') ?? (quick ? 20 : 30));
   const ctx = context('ours', redisUrl, secret, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
-  const bursts = await withRig(TARGETS.ours, ctx, 1, async (rig, _instances, connect) => {
+  const bursts = await withRig(TARGETS.ours, ctx, 1, 1, async (rig, _instances, connect) => {
     await connect(n);
     const out: DeliveryResult[] = [];
     for (let i = 0; i < 3; i++) {

@@ -95,6 +95,7 @@ async function tokenFor(target: ClientTarget, user: number, key: Uint8Array): Pr
 /** Opens one connection and resolves once it is subscribed (or has failed). */
 function open(target: ClientTarget, index: number, token: string): Promise<void> {
   const base = target.urls[index % target.urls.length]!;
+  const topic = target.topics[index % target.topics.length]!;
   return new Promise<void>((resolve) => {
     let settled = false;
     const settle = (ok: boolean) => {
@@ -119,10 +120,7 @@ function open(target: ClientTarget, index: number, token: string): Promise<void>
         ws = new WebSocket(`${base}/socket.io/?EIO=4&transport=websocket`, options);
         break;
       case 'ws':
-        ws = new WebSocket(
-          `${base}/?room=${encodeURIComponent(target.topic)}&token=${encodeURIComponent(token)}`,
-          options,
-        );
+        ws = new WebSocket(`${base}/?room=${encodeURIComponent(topic)}&token=${encodeURIComponent(token)}`, options);
         break;
     }
     const conn: Conn = { ws, ready: false, live: false, got: 0 };
@@ -145,7 +143,7 @@ function open(target: ClientTarget, index: number, token: string): Promise<void>
             JSON.stringify({
               id: '1',
               type: 'subscribe',
-              payload: { query: target.query, variables: { sessionId: target.topic } },
+              payload: { query: target.query, variables: { sessionId: topic } },
             }),
           );
           settle(true);
@@ -161,7 +159,7 @@ function open(target: ClientTarget, index: number, token: string): Promise<void>
         const text = data.toString();
         if (text === '2') ws.send('3');
         else if (text.startsWith('0{')) ws.send(`40${JSON.stringify({ token })}`);
-        else if (text.startsWith('40')) ws.send(`420${JSON.stringify(['join', target.topic])}`);
+        else if (text.startsWith('40')) ws.send(`420${JSON.stringify(['join', topic])}`);
         else if (text.startsWith('430')) settle(true);
         else if (text.startsWith('44')) {
           stats.protocolErrors++;

@@ -9,8 +9,11 @@ export interface ClientTarget {
   /** HS256 secret the worker signs its users' tokens with. */
   secret: string;
   org: string;
-  /** Session id (GraphQL) or room (Socket.IO, ws) every connection subscribes to. */
-  topic: string;
+  /**
+   * Session ids (GraphQL) or rooms (Socket.IO, ws); the connection of user i
+   * subscribes to topics[i % topics.length].
+   */
+  topics: string[];
   /** GraphQL subscription document (graphql-transport-ws only). */
   query?: string;
 }

@@ -9,7 +9,8 @@ import type { Publisher } from './targets.js';
 export interface Rig {
   fleet: Fleet;
   publisher: Publisher;
-  topic: string;
+  /** What the connections subscribe to, spread evenly (connection i: topics[i % length]). */
+  topics: string[];
   /** Server process ids, for CPU time. */
   serverPids: number[];
 }
@@ -26,7 +27,7 @@ const subscribersOf = (stats: WorkerStats) => stats.open - stats.dropped;
 export async function waitLive(rig: Rig, timeoutMs = 90_000): Promise<WorkerStats> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    await rig.publisher.publish([makeEvent(rig.topic, PROBE_RUN, 0)]);
+    await rig.publisher.publish(rig.topics.map((topic) => makeEvent(topic, PROBE_RUN, 0)));
     for (let i = 0; i < 10; i++) {
       await sleep(100);
       const stats = await rig.fleet.stats();
@@ -82,18 +83,24 @@ async function collect(rig: Rig, subscribers: number, events: number, t0: number
   } satisfies DeliveryResult;
 }
 
-/** (a) `events` events published as fast as one publisher can (one pipeline), to every subscriber. */
+/** (a) `events` events per topic published as fast as one publisher can (one pipeline), to every subscriber. */
 export async function burst(rig: Rig, events: number, timeoutMs: number): Promise<DeliveryResult> {
   const subscribers = subscribersOf(await rig.fleet.stats());
   const run = ++runs;
   await rig.fleet.arm(run, events);
   const cpu0 = serverCpu(rig);
   const t0 = clock();
-  await rig.publisher.publish(Array.from({ length: events }, (_, seq) => makeEvent(rig.topic, run, seq)));
+  await rig.publisher.publish(
+    Array.from({ length: events }, (_, seq) => rig.topics.map((topic) => makeEvent(topic, run, seq))).flat(),
+  );
   return collect(rig, subscribers, events, t0, cpu0, t0 + timeoutMs);
 }
 
-/** (b)/(d) Events at a fixed rate so that deliveries reach `deliveriesPerSec`, for `seconds`. */
+/**
+ * (b)/(d) Events at a fixed rate, round-robin over the topics, so that
+ * deliveries reach `deliveriesPerSec`, for about `seconds` (at least one
+ * event per topic; every topic gets as many).
+ */
 export async function steady(
   rig: Rig,
   deliveriesPerSec: number,
@@ -101,18 +108,20 @@ export async function steady(
   drainMs = 10_000,
 ): Promise<DeliveryResult & { eventsPerSec: number }> {
   const subscribers = subscribersOf(await rig.fleet.stats());
-  const eventsPerSec = deliveriesPerSec / subscribers;
-  const events = Math.max(1, Math.round(eventsPerSec * seconds));
+  const topics = rig.topics.length;
+  const eventsPerSec = deliveriesPerSec / (subscribers / topics);
+  const perTopic = Math.max(1, Math.round((eventsPerSec * seconds) / topics));
+  const events = perTopic * topics;
   const interval = 1000 / eventsPerSec;
   const run = ++runs;
-  await rig.fleet.arm(run, events);
+  await rig.fleet.arm(run, perTopic);
   const cpu0 = serverCpu(rig);
   const t0 = clock();
   for (let seq = 0; seq < events; seq++) {
     const wait = t0 + seq * interval - clock();
     if (wait > 0.5) await sleep(wait);
-    await rig.publisher.publish([makeEvent(rig.topic, run, seq)]);
+    await rig.publisher.publish([makeEvent(rig.topics[seq % topics]!, run, Math.floor(seq / topics))]);
   }
-  const result = await collect(rig, subscribers, events, t0, cpu0, clock() + drainMs);
+  const result = await collect(rig, subscribers, perTopic, t0, cpu0, clock() + drainMs);
   return { ...result, eventsPerSec: round(eventsPerSec, 2) };
 }

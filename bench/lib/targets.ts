@@ -31,7 +31,10 @@ export interface Instance {
 }
 
 export interface Publisher {
-  /** Publishes through Redis the way a backend worker would; resolves when Redis has them all. */
+  /**
+   * Publishes through Redis the way a backend worker would, each event on
+   * its topic (`sessionId`); resolves when Redis has them all.
+   */
   publish(events: BenchEvent[]): Promise<void>;
   close(): Promise<void>;
 }
@@ -40,10 +43,10 @@ export interface Target {
   name: TargetName;
   label: string;
   start(ctx: RunContext): Promise<Instance>;
-  /** Makes what subscribers subscribe to; returns the topic (session id or room). */
-  prepare(ctx: RunContext, instance: Instance): Promise<string>;
-  client(ctx: RunContext, instances: Instance[], topic: string): ClientTarget;
-  publisher(ctx: RunContext, topic: string): Publisher;
+  /** Makes `count` things to subscribe to; returns their topics (session ids or rooms). */
+  prepare(ctx: RunContext, instance: Instance, count: number): Promise<string[]>;
+  client(ctx: RunContext, instances: Instance[], topics: string[]): ClientTarget;
+  publisher(ctx: RunContext): Publisher;
 }
 
 function childEnv(ctx: RunContext, port: number, extra: Record<string, string> = {}) {
@@ -75,12 +78,12 @@ async function startPeer(ctx: RunContext, name: string): Promise<Instance> {
   return instanceOf(child, port);
 }
 
-function redisPublisher(ctx: RunContext, channel: string): Publisher {
+function redisPublisher(ctx: RunContext, channel: (topic: string) => string): Publisher {
   const redis = new Redis(ctx.redisUrl);
   return {
     async publish(events) {
       const pipeline = redis.pipeline();
-      for (const event of events) pipeline.publish(channel, JSON.stringify(event));
+      for (const event of events) pipeline.publish(channel(event.sessionId), JSON.stringify(event));
       await pipeline.exec();
     },
     async close() {
@@ -120,68 +123,72 @@ const ours: Target = {
       await sleep(100);
     }
   },
-  async prepare(ctx, instance) {
-    // The session every subscriber watches, created over the public API by its owner.
+  async prepare(ctx, instance, count) {
+    // The sessions subscribers watch, created over the public API by their owner.
     const token = await new SignJWT({ org: ctx.org, roles: ['admin'], name: 'bench owner' })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject('bench-owner')
       .setExpirationTime('3h')
       .sign(new TextEncoder().encode(ctx.secret));
-    const response = await fetch(`${instance.httpUrl}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query: 'mutation { createSession(name: "bench") { id } }' }),
-    });
-    const body = (await response.json()) as { data?: { createSession: { id: string } }; errors?: unknown };
-    if (!body.data) throw new Error(`createSession failed: ${JSON.stringify(body.errors)}`);
-    return body.data.createSession.id;
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const response = await fetch(`${instance.httpUrl}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: `mutation { createSession(name: "bench ${i}") { id } }` }),
+      });
+      const body = (await response.json()) as { data?: { createSession: { id: string } }; errors?: unknown };
+      if (!body.data) throw new Error(`createSession failed: ${JSON.stringify(body.errors)}`);
+      ids.push(body.data.createSession.id);
+    }
+    return ids;
   },
-  client: (ctx, instances, topic) => ({
+  client: (ctx, instances, topics) => ({
     kind: 'graphql-transport-ws',
     urls: instances.map((i) => `${i.httpUrl.replace('http', 'ws')}/graphql`),
     secret: ctx.secret,
     org: ctx.org,
-    topic,
+    topics,
     query: SUBSCRIPTION,
   }),
   // src/events/topics.ts + src/events/redis.ts: channel = prefix + topic, JSON payload.
-  publisher: (ctx, topic) => redisPublisher(ctx, `${ctx.prefix}org:${ctx.org}:session:${topic}`),
+  publisher: (ctx) => redisPublisher(ctx, (topic) => `${ctx.prefix}org:${ctx.org}:session:${topic}`),
 };
 
 const graphql: Target = {
   name: 'graphql',
   label: 'graphql-ws+redis-subs',
   start: (ctx) => startPeer(ctx, 'graphql-plain'),
-  prepare: async () => 'bench-session',
-  client: (ctx, instances, topic) => ({
+  prepare: async (_ctx, _instance, count) => Array.from({ length: count }, (_, i) => `bench-session-${i}`),
+  client: (ctx, instances, topics) => ({
     kind: 'graphql-transport-ws',
     urls: instances.map((i) => `${i.httpUrl.replace('http', 'ws')}/graphql`),
     secret: ctx.secret,
     org: ctx.org,
-    topic,
+    topics,
     query: SUBSCRIPTION,
   }),
-  publisher: (ctx, topic) => redisPublisher(ctx, `${ctx.prefix}org:${ctx.org}:session:${topic}`),
+  publisher: (ctx) => redisPublisher(ctx, (topic) => `${ctx.prefix}org:${ctx.org}:session:${topic}`),
 };
 
 const socketio: Target = {
   name: 'socketio',
   label: 'socket.io+redis-adapter',
   start: (ctx) => startPeer(ctx, 'socketio'),
-  prepare: async () => 'bench-room',
-  client: (ctx, instances, topic) => ({
+  prepare: async (_ctx, _instance, count) => Array.from({ length: count }, (_, i) => `bench-room-${i}`),
+  client: (ctx, instances, topics) => ({
     kind: 'socket.io',
     urls: instances.map((i) => i.httpUrl.replace('http', 'ws')),
     secret: ctx.secret,
     org: ctx.org,
-    topic,
+    topics,
   }),
-  publisher(ctx, topic) {
+  publisher(ctx) {
     const redis = new Redis(ctx.redisUrl);
     const emitter = new Emitter(redis, { key: `${ctx.prefix}socket.io` });
     return {
       async publish(events) {
-        for (const event of events) emitter.to(`conv:${topic}`).emit('event', event);
+        for (const event of events) emitter.to(`conv:${event.sessionId}`).emit('event', event);
         await redis.ping(); // replies come in order: every publish before it has been handled
       },
       async close() {
@@ -195,15 +202,15 @@ const ws: Target = {
   name: 'ws',
   label: 'ws floor',
   start: (ctx) => startPeer(ctx, 'ws-floor'),
-  prepare: async () => 'bench-room',
-  client: (ctx, instances, topic) => ({
+  prepare: async (_ctx, _instance, count) => Array.from({ length: count }, (_, i) => `bench-room-${i}`),
+  client: (ctx, instances, topics) => ({
     kind: 'ws',
     urls: instances.map((i) => i.httpUrl.replace('http', 'ws')),
     secret: ctx.secret,
     org: ctx.org,
-    topic,
+    topics,
   }),
-  publisher: (ctx, topic) => redisPublisher(ctx, `${ctx.prefix}room:${topic}`),
+  publisher: (ctx) => redisPublisher(ctx, (topic) => `${ctx.prefix}room:${topic}`),
 };
 
 export const TARGETS: Record<TargetName, Target> = { ours, socketio, graphql, ws };

@@ -8,6 +8,7 @@ import { bearerToken, InvalidTokenError, type VerifyToken } from '../auth/jwt.js
 import type { Viewer } from '../auth/viewer.js';
 import type { Logger } from '../logger.js';
 import { CloseCode } from './close-codes.js';
+import { FANOUT, type FanoutTarget } from './fanout.js';
 import type { LiveCounts } from './metrics.js';
 import type { OriginPolicy } from './origin.js';
 import { untilExpiry, type Pipeline } from './yoga.js';
@@ -115,7 +116,7 @@ export function attachWebSocket(options: WebSocketOptions) {
         });
         return true;
       },
-      onSubscribe: async ({ extra }, _id, payload) => {
+      onSubscribe: async ({ extra }, id, payload) => {
         const connection = connections.get(extra.socket);
         if (!connection) return [new GraphQLError('Not authenticated')];
         const { schema, execute, subscribe, contextFactory, parse, validate } = pipeline.getEnveloped({
@@ -134,7 +135,8 @@ export function attachWebSocket(options: WebSocketOptions) {
             operationName: payload.operationName,
             variableValues: payload.variables,
             contextValue: await contextFactory(),
-            rootValue: { execute, subscribe } satisfies Envelope,
+            // FANOUT: subscriptions write shared frames straight to this socket (./fanout.ts).
+            rootValue: { execute, subscribe, [FANOUT]: { socket: extra.socket, id } } satisfies Envelope,
           };
           return args;
         } catch (error) {
@@ -172,4 +174,5 @@ export function attachWebSocket(options: WebSocketOptions) {
 interface Envelope {
   execute: (args: ExecutionArgs) => OperationResult;
   subscribe: (args: ExecutionArgs) => OperationResult;
+  [FANOUT]: FanoutTarget;
 }

@@ -6,6 +6,7 @@ import type { GraphQLContext } from '../context.js';
 import { unauthenticated, unavailable } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services.js';
+import { useSharedSubscriptions } from './fanout.js';
 import type { LiveCounts } from './metrics.js';
 import { useRequestErrorCodes } from './plugins/use-request-error-codes.js';
 
@@ -54,6 +55,21 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     }
   };
 
+  /** Errors that are ours (GraphQLError) pass; anything else is logged and masked. */
+  const maskError = (error: unknown, message: string): GraphQLError => {
+    const original = isGraphQLError(error) ? (error.originalError ?? error) : error;
+    if (isGraphQLError(original)) return error as GraphQLError;
+    if (isRedisOutage(original)) {
+      logger.warn({ err: (original as Error).message }, 'operation failed: redis unavailable');
+      return unavailable();
+    }
+    logger.error({ err: original ?? error }, 'unexpected error in operation');
+    return new GraphQLError(message, {
+      path: isGraphQLError(error) ? error.path : undefined,
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    });
+  };
+
   return createYoga<TransportContext, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -75,21 +91,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       allowedHeaders: ['authorization', 'content-type', 'accept'],
       methods: ['GET', 'POST', 'OPTIONS'],
     }),
-    maskedErrors: {
-      maskError(error, message) {
-        const original = isGraphQLError(error) ? (error.originalError ?? error) : error;
-        if (isGraphQLError(original)) return error as GraphQLError;
-        if (isRedisOutage(original)) {
-          logger.warn({ err: (original as Error).message }, 'operation failed: redis unavailable');
-          return unavailable();
-        }
-        logger.error({ err: original ?? error }, 'unexpected error in operation');
-        return new GraphQLError(message, {
-          path: isGraphQLError(error) ? error.path : undefined,
-          extensions: { code: 'INTERNAL_SERVER_ERROR' },
-        });
-      },
-    },
+    maskedErrors: { maskError },
     context: async ({ request, viewer, signal }) => {
       if (viewer) return { viewer, services, accessSignal: () => signal };
       const caller = await authenticate(request.headers.get('authorization'));
@@ -102,7 +104,13 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         accessSignal: () => (expiry ??= AbortSignal.any([shutdownSignal, AbortSignal.timeout(untilExpiry(caller))])),
       };
     },
-    plugins: [useSubscriptionCount(counts), useRequestErrorCodes(), ...plugins],
+    plugins: [
+      useSubscriptionCount(counts),
+      useRequestErrorCodes(),
+      // WebSocket subscriptions: one execution and one serialisation per event and group (./fanout.ts).
+      useSharedSubscriptions({ maskError: (error) => maskError(error, 'Unexpected error.') }),
+      ...plugins,
+    ],
   });
 }
 
