@@ -90,7 +90,8 @@ interface Entry {
   result: Promise<Executed> | Executed;
 }
 interface Executed {
-  json: string;
+  /** The result as UTF-8 JSON: encoded once, copied into each subscriber's frame. */
+  json: Buffer;
   private: boolean;
 }
 
@@ -112,7 +113,7 @@ export class FrameCache {
   }
 
   /** The serialised `payload` of a `next` frame for this subscriber and event. */
-  payloadFor(event: unknown, args: ExecutionArgs, group: string): MaybePromise<string> {
+  payloadFor(event: unknown, args: ExecutionArgs, group: string): MaybePromise<Buffer> {
     if (typeof event !== 'object' || event === null) return this.run(event, args, false, (r) => r.json);
     let entries = this.byEvent.get(event);
     if (!entries) this.byEvent.set(event, (entries = new Map()));
@@ -136,14 +137,14 @@ export class FrameCache {
     const result = execute({ ...args, rootValue: event, contextValue: context?.proxy ?? args.contextValue });
     return then(result, (value) => {
       const masked = value.errors?.length ? { ...value, errors: value.errors.map(this.maskError) } : value;
-      return pick({ json: JSON.stringify(masked), private: context ? context.touched() : true });
+      return pick({ json: Buffer.from(JSON.stringify(masked)), private: context ? context.touched() : true });
     });
   }
 }
 
 /** The iterator graphql-ws drives: yields nothing, settles when delivery ends. */
 class FrameStream implements AsyncIterableIterator<ExecutionResult> {
-  private readonly prefix: string;
+  private readonly prefix: Buffer;
   private readonly group: string;
   private started = false;
   private stopped = false;
@@ -158,7 +159,7 @@ class FrameStream implements AsyncIterableIterator<ExecutionResult> {
     private readonly frames: FrameCache,
     private readonly highWaterBytes: number,
   ) {
-    this.prefix = `{"id":${JSON.stringify(target.id)},"type":"next","payload":`;
+    this.prefix = Buffer.from(`{"id":${JSON.stringify(target.id)},"type":"next","payload":`);
     this.group = frames.groupOf(args);
     this.ended = new Promise((resolve, reject) => {
       this.settle = resolve;
@@ -206,15 +207,16 @@ class FrameStream implements AsyncIterableIterator<ExecutionResult> {
         const step = await this.source.next();
         if (step.done || this.stopped) break;
         let payload = this.frames.payloadFor(step.value, this.args, this.group);
-        if (typeof payload !== 'string') payload = await payload;
+        if (payload instanceof Promise) payload = await payload;
         if (this.stopped || socket.readyState !== socket.OPEN) break;
-        const frame = `${this.prefix}${payload}}`;
+        // {"id":"<id>","type":"next","payload":<shared JSON>}: two copies, no re-encoding.
+        const frame = Buffer.concat([this.prefix, payload, FRAME_END], this.prefix.length + payload.length + 1);
         if (socket.bufferedAmount < this.highWaterBytes) {
-          socket.send(frame);
+          socket.send(frame, TEXT);
         } else {
           // A client that does not read: stop pulling, so its source queue (bounded) fills up.
           await new Promise<void>((resolve, reject) =>
-            socket.send(frame, (error) => (error ? reject(error) : resolve())),
+            socket.send(frame, TEXT, (error) => (error ? reject(error) : resolve())),
           );
         }
       }
@@ -228,6 +230,10 @@ class FrameStream implements AsyncIterableIterator<ExecutionResult> {
 }
 
 type MaybePromise<T> = T | Promise<T>;
+
+const FRAME_END = Buffer.from('}');
+/** graphql-transport-ws messages are text frames. */
+const TEXT = { binary: false } as const;
 
 function then<T, R>(value: MaybePromise<T>, fn: (value: T) => MaybePromise<R>): MaybePromise<R> {
   return value instanceof Promise ? value.then(fn) : fn(value);
