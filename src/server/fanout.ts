@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import type { Duplex } from 'node:stream';
 import type * as GraphQLModule from 'graphql';
 import type { DocumentNode, ExecutionArgs, ExecutionResult, GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
@@ -211,6 +212,7 @@ class FrameStream implements AsyncIterableIterator<ExecutionResult> {
         if (this.stopped || socket.readyState !== socket.OPEN) break;
         // {"id":"<id>","type":"next","payload":<shared JSON>}: two copies, no re-encoding.
         const frame = Buffer.concat([this.prefix, payload, FRAME_END], this.prefix.length + payload.length + 1);
+        corkForThisTick(socket);
         if (socket.bufferedAmount < this.highWaterBytes) {
           socket.send(frame, TEXT);
         } else {
@@ -232,6 +234,23 @@ class FrameStream implements AsyncIterableIterator<ExecutionResult> {
 type MaybePromise<T> = T | Promise<T>;
 
 const FRAME_END = Buffer.from('}');
+
+/**
+ * Holds a socket's writes until the current burst of work is done, so that
+ * the frames of several events (or operations) bound for one socket leave in
+ * one `writev` rather than one system call each — what Engine.IO does by
+ * buffering while a send is in flight. Released on the next tick: no delay.
+ */
+function corkForThisTick(socket: WebSocket) {
+  const raw = (socket as unknown as { _socket?: Duplex })._socket;
+  if (!raw || raw.writableCorked > 0 || raw.destroyed) return;
+  raw.cork();
+  process.nextTick(uncork, raw);
+}
+
+function uncork(raw: Duplex) {
+  raw.uncork();
+}
 /** graphql-transport-ws messages are text frames. */
 const TEXT = { binary: false } as const;
 
