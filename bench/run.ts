@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--targets=ours,socketio,graphql,ws] [--phases=1,2,3,4] [--tsx] [--profile]`
+ * `npm run bench [-- --quick] [--targets=ours,socketio,graphql,ws] [--phases=1,2,3,4] [--tsx] [--profile] [--prof-ours]`
  *
  * Runs the fan-out scenarios of issue 6 against our server and three peers
  * it starts itself (Socket.IO 4 + redis-adapter, a plain graphql-ws +
@@ -233,7 +233,9 @@ async function main() {
       for (const phase of [1, 2, 3, 4].filter((p) => phases.has(p))) {
         log(`\n-- phase ${phase}`);
         for (const name of targetNames) {
-          const ctx = context(`${name}-${phase}`, redis.url, secret, []);
+          // --prof-ours: every instance of our server writes a CPU profile (to bench/results/profile-<time>/).
+          const profiled = flag('prof-ours') && name === 'ours';
+          const ctx = context(`${name}-${phase}`, redis.url, secret, profiled ? profileArgs() : []);
           await benchPhase(phase, TARGETS[name], ctx, results[name] as Record<string, unknown>);
         }
         load.push(loadavg());
@@ -267,6 +269,12 @@ function context(name: string, redisUrl: string, secret: string, oursNodeArgs: s
     files: { ours: files.ours, peer: files.peer, orphanGuard: orphanGuard() },
     tsx: flag('tsx'),
   };
+}
+
+function profileArgs(): string[] {
+  const dir = join(resultsDir, `profile-${stamp}`);
+  mkdirSync(dir, { recursive: true });
+  return ['--cpu-prof', `--cpu-prof-dir=${dir}`];
 }
 
 /** Our server alone under fan-out, with --cpu-prof; the profile is written when it exits. */

@@ -210,15 +210,13 @@ class FrameStream implements AsyncIterableIterator<ExecutionResult> {
         let payload = this.frames.payloadFor(step.value, this.args, this.group);
         if (payload instanceof Promise) payload = await payload;
         if (this.stopped || socket.readyState !== socket.OPEN) break;
-        // {"id":"<id>","type":"next","payload":<shared JSON>}: two copies, no re-encoding.
-        const frame = Buffer.concat([this.prefix, payload, FRAME_END], this.prefix.length + payload.length + 1);
-        corkForThisTick(socket);
+        batchWrites(socket);
         if (socket.bufferedAmount < this.highWaterBytes) {
-          socket.send(frame, TEXT);
+          writeNext(socket, this.prefix, payload);
         } else {
           // A client that does not read: stop pulling, so its source queue (bounded) fills up.
           await new Promise<void>((resolve, reject) =>
-            socket.send(frame, TEXT, (error) => (error ? reject(error) : resolve())),
+            writeNext(socket, this.prefix, payload, (error) => (error ? reject(error) : resolve())),
           );
         }
       }
@@ -235,21 +233,78 @@ type MaybePromise<T> = T | Promise<T>;
 
 const FRAME_END = Buffer.from('}');
 
-/**
- * Holds a socket's writes until the current burst of work is done, so that
- * the frames of several events (or operations) bound for one socket leave in
- * one `writev` rather than one system call each — what Engine.IO does by
- * buffering while a send is in flight. Released on the next tick: no delay.
- */
-function corkForThisTick(socket: WebSocket) {
-  const raw = (socket as unknown as { _socket?: Duplex })._socket;
-  if (!raw || raw.writableCorked > 0 || raw.destroyed) return;
-  raw.cork();
-  process.nextTick(uncork, raw);
+interface FrameSender {
+  sendFrame(list: Buffer[], cb?: (error?: Error) => void): void;
 }
 
-function uncork(raw: Duplex) {
-  raw.uncork();
+/**
+ * Writes `{"id":"<id>","type":"next","payload":<shared JSON>}` as one
+ * WebSocket text frame: header and message built in one buffer (two copies,
+ * no re-encoding) and handed to ws' sender as a ready frame, one write, as
+ * Socket.IO's engine does with its pre-encoded broadcast frames. Server
+ * frames are unmasked and this server negotiates no compression; when the
+ * sender has no `sendFrame`, `send()` frames the same bytes.
+ */
+function writeNext(socket: WebSocket, prefix: Buffer, payload: Buffer, cb?: (error?: Error) => void) {
+  const length = prefix.length + payload.length + 1;
+  const sender = (socket as unknown as { _sender?: Partial<FrameSender> })._sender;
+  if (typeof sender?.sendFrame !== 'function') {
+    socket.send(Buffer.concat([prefix, payload, FRAME_END], length), TEXT, cb);
+    return;
+  }
+  const header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(header + length);
+  frame[0] = 0x81; // FIN, text
+  if (header === 2) {
+    frame[1] = length;
+  } else if (header === 4) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+    frame.writeUInt32BE(length >>> 0, 6);
+  }
+  prefix.copy(frame, header);
+  payload.copy(frame, header + prefix.length);
+  frame[header + length - 1] = 0x7d; // }
+  sender.sendFrame([frame], cb);
+}
+
+/**
+ * Batches a burst: the first frame a socket gets in a tick is written at
+ * once (a single event reaches every subscriber as soon as its turn comes);
+ * from the second frame on in the same tick the socket is corked, and what
+ * piles up (several events of a Redis burst, several operations) leaves in
+ * one `writev` at the end of the tick rather than one system call per frame
+ * — what Engine.IO achieves by queueing while a send is in flight.
+ */
+const WRITTEN_IN_TICK = Symbol('fanout.tick');
+type Stamped = Duplex & { [WRITTEN_IN_TICK]?: number };
+let tick = 0;
+let tickEnding = false;
+const corked: Duplex[] = [];
+
+function batchWrites(socket: WebSocket) {
+  const raw = (socket as unknown as { _socket?: Stamped })._socket;
+  if (!raw || raw.destroyed) return;
+  if (!tickEnding) {
+    tickEnding = true;
+    process.nextTick(endTick);
+  }
+  if (raw[WRITTEN_IN_TICK] !== tick) {
+    raw[WRITTEN_IN_TICK] = tick;
+  } else if (raw.writableCorked === 0) {
+    raw.cork();
+    corked.push(raw);
+  }
+}
+
+function endTick() {
+  tickEnding = false;
+  tick++;
+  for (const raw of corked) raw.uncork();
+  corked.length = 0;
 }
 /** graphql-transport-ws messages are text frames. */
 const TEXT = { binary: false } as const;
