@@ -129,6 +129,28 @@ describe.each(BACKENDS)('shared fan-out on the %s backend', (backend) => {
     for (const subscription of subscribers) expect(subscription.events).toHaveLength(1);
   });
 
+  it('frames events of every size intact (7-bit, 16-bit and 64-bit WebSocket lengths)', async () => {
+    const server = await startTestServer({ backend });
+    const owner = await tokenFor(user('agent-1', ['agent']));
+    const sessionId = await createSession(server, owner);
+    const full = await subscribeWs(server, wsClient(server, owner), EVENTS, { sessionId });
+    const small = await subscribeWs(server, wsClient(server, owner), TYPENAMES_ONLY, { sessionId });
+    // Published as a worker would, straight onto the bus: sizes the API would refuse.
+    const sizes = [10, 1_000, 70_000, 200_000];
+    for (const size of sizes) {
+      await server.server.runtime.bus.publish(topics.session('org-a', sessionId), {
+        __typename: 'QrCodeUpdated',
+        sessionId,
+        qrCode: 'q'.repeat(size),
+        occurredAt: new Date().toISOString(),
+      });
+    }
+    const events = await full.waitForEvents(sizes.length);
+    expect(events.map((event) => event.qrCode.length)).toEqual(sizes);
+    expect(events.every((event) => /^q+$/.test(event.qrCode))).toBe(true);
+    expect(await small.waitForEvents(sizes.length)).toEqual(sizes.map(() => ({ __typename: 'QrCodeUpdated' })));
+  });
+
   it('closes a socket whose token expires with 4403 within 1 s, while the others sharing its events go on', async () => {
     const server = await startTestServer({ backend });
     const owner = await tokenFor(user('agent-1', ['agent']));
