@@ -17,6 +17,7 @@ import { SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { loadConfig } from '../src/config.js';
 import { startServer } from '../src/server/app.js';
+import { installCleanup } from './lib/children.js';
 import { sleep } from './lib/clock.js';
 import { SUBSCRIPTION } from './lib/payload.js';
 import { startRedis } from './lib/redis-server.js';
@@ -58,6 +59,8 @@ if (process.env.BENCH_HEAP_CLIENT) {
 } else {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error('run with node --expose-gc --import tsx bench/heap.ts');
+  // redis-server is killed however this process ends (a closed stdout pipe included).
+  installCleanup();
   const count = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 3000);
   const subscribe = !process.argv.includes('--no-subscribe');
   const redis = await startRedis();
