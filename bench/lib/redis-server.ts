@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { start, stop, waitForLine } from './children.js';
 
 /** A free TCP port on loopback, as the kernel picks it. */
@@ -31,21 +32,29 @@ export async function startRedis(): Promise<{ url: string; pid?: number; stop():
   }
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'bench-redis-'));
-  const child = start(bin, [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--dir',
-    dir,
-    // Fan-out bursts of a slow subscriber must not get the server's Redis client dropped.
-    '--client-output-buffer-limit',
-    'pubsub 0 0 0',
-  ]);
+  // Through keeper.mjs: the server goes when the bench goes, however it goes.
+  const keeper = fileURLToPath(new URL('./keeper.mjs', import.meta.url));
+  const child = start(
+    process.execPath,
+    [
+      keeper,
+      bin,
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      // Fan-out bursts of a slow subscriber must not get the server's Redis client dropped.
+      '--client-output-buffer-limit',
+      'pubsub 0 0 0',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
+  );
   await waitForLine(child, /Ready to accept connections/, 5000, 'redis-server');
   child.stdout?.resume();
   child.stderr?.resume();
