@@ -24,9 +24,10 @@ export interface Runtime {
  * and a subscriber), the embedded in-memory engine otherwise.
  */
 export async function createRuntime(
-  config: Pick<Config, 'redisUrl' | 'redisPrefix'>,
+  config: Pick<Config, 'redisUrl' | 'redisPrefix'> & { limits?: Pick<Config['limits'], 'subscriptionMaxQueuedEvents'> },
   logger: Logger,
 ): Promise<Runtime> {
+  const maxQueuedEvents = config.limits?.subscriptionMaxQueuedEvents;
   let storage: Storage;
   let bus: EventBus;
   let connections: Redis[] = [];
@@ -38,10 +39,10 @@ export async function createRuntime(
     });
     connections = [commands, subscriber];
     storage = createRedisStorage(commands, config.redisPrefix);
-    bus = createRedisEventBus({ publisher: commands, subscriber, prefix: config.redisPrefix });
+    bus = createRedisEventBus({ publisher: commands, subscriber, prefix: config.redisPrefix, logger, maxQueuedEvents });
   } else {
     storage = createMemoryStorage();
-    bus = createMemoryEventBus();
+    bus = createMemoryEventBus({ maxQueuedEvents });
   }
   const services = createServices({ storage, bus, logger });
   return {

@@ -14,11 +14,16 @@ export interface SubscribeOptions<Payload> {
   /** Ends the subscription, e.g. when the viewer's token expires. */
   signal?: AbortSignal;
   /**
-   * Events held for a subscriber that is not reading. Past it the
-   * subscription ends with an error rather than growing without bound.
+   * Events held for a subscriber that is not reading (default: the bus's
+   * SUBSCRIPTION_MAX_QUEUED_EVENTS). Past it the subscription ends with a
+   * `SLOW_CONSUMER` error rather than growing without bound, and the
+   * WebSocket transport closes the socket with 4413.
    */
   maxQueued?: number;
 }
+
+/** `extensions.code` of the error that ends a subscription whose client does not read. */
+export const SLOW_CONSUMER_CODE = 'SLOW_CONSUMER';
 
 /** Default for {@link SubscribeOptions.maxQueued}. */
 export const DEFAULT_MAX_QUEUED_EVENTS = 1000;
@@ -33,7 +38,7 @@ export async function subscribe<Payload>(
   channels: Channel<Payload> | readonly Channel<Payload>[],
   options: SubscribeOptions<Payload> = {},
 ): Promise<EventSubscription<Payload>> {
-  const stream = new EventStream<Payload>(options);
+  const stream = new EventStream<Payload>({ maxQueued: bus.maxQueuedEvents, ...options });
   const list = typeof channels === 'string' ? [channels] : channels;
   try {
     const unlistens = await Promise.all(list.map((name) => bus.listen(name, stream.push)));
@@ -81,7 +86,7 @@ class EventStream<Payload> implements EventSubscription<Payload> {
       waiting({ value: payload, done: false });
     } else if (this.queue.length >= maxQueued) {
       this.failure = new GraphQLError('Subscription ended: the client is not reading events fast enough', {
-        extensions: { code: 'SLOW_CONSUMER' },
+        extensions: { code: SLOW_CONSUMER_CODE },
       });
       this.queue.length = 0;
       this.closing = true;

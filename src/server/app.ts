@@ -5,6 +5,8 @@ import type { Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 import { createSchema } from '../schema.js';
+import { readBodyWithin } from './body-limit.js';
+import { createConnectionSlots } from './connection-slots.js';
 import { createLiveCounts } from './metrics.js';
 import { createOriginPolicy } from './origin.js';
 import { attachWebSocket } from './websocket.js';
@@ -38,6 +40,11 @@ export async function startServer(
   const counts = createLiveCounts();
   const originAllowed = createOriginPolicy(config.corsOrigins);
   const shutdown = new AbortController();
+  const slots = createConnectionSlots({
+    storage: runtime.storage,
+    limit: config.limits.maxConnectionsPerUser,
+    logger,
+  });
 
   const pipeline = createPipeline({
     schema: createSchema(),
@@ -46,6 +53,12 @@ export async function startServer(
     logger,
     counts,
     shutdownSignal: shutdown.signal,
+    security: {
+      limits: config.limits,
+      introspection: config.introspection,
+      storage: runtime.storage,
+      slots,
+    },
   });
 
   const sendJson = (res: ServerResponse, status: number, body: unknown) => {
@@ -83,7 +96,27 @@ export async function startServer(
       counts.sseStreams++;
       res.once('close', () => counts.sseStreams--);
     }
-    void pipeline(req, res);
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return void pipeline(req, res);
+    // HTTP_MAX_BODY_BYTES: refused before it is read, or as soon as it grows past the limit.
+    readBodyWithin(req, config.limits.httpMaxBodyBytes).then(
+      (body) => {
+        if (!body) {
+          res.setHeader('connection', 'close');
+          return sendJson(res, 413, {
+            errors: [
+              {
+                message: `The request body is larger than ${config.limits.httpMaxBodyBytes} bytes`,
+                extensions: { code: 'BAD_USER_INPUT' },
+              },
+            ],
+          });
+        }
+        // Handed to yoga as an already-read body (whatwg-node reads `req.body` when set).
+        if (body.length > 0) (req as IncomingMessage & { body?: Buffer }).body = body;
+        void pipeline(req, res);
+      },
+      () => res.destroy(),
+    );
   };
 
   const httpServer = createServer(handle);
@@ -98,6 +131,8 @@ export async function startServer(
     originAllowed,
     counts,
     logger,
+    slots,
+    limits: config.limits,
     isShuttingDown: () => shutdown.signal.aborted,
   });
 
@@ -125,6 +160,7 @@ export async function startServer(
       await stopped;
       clearTimeout(forced);
       await pipeline.dispose();
+      slots.close();
       if (!options.runtime) await runtime.close();
       logger.info('shut down');
     })());

@@ -1,3 +1,4 @@
+import { createMemoryLimits } from './limits-memory.js';
 import type { Collection, Doc, RangeOptions, Storage } from './storage.js';
 
 /** The embedded backend: state lives in this process and dies with it. */
@@ -43,6 +44,7 @@ export function createMemoryStorage(): Storage {
       claims.delete(key);
       return true;
     },
+    ...createMemoryLimits(),
     async healthy() {
       return true;
     },

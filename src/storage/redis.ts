@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { createRedisLimits } from './limits-redis.js';
 import type { Collection, Doc, RangeOptions, Storage } from './storage.js';
 
 /** Compare-and-set: writes ARGV[2] only while the key still holds ARGV[1]. */
@@ -63,6 +64,7 @@ export function createRedisStorage(redis: Redis, prefix: string): Storage {
     async release(key, value) {
       return (await run(RELEASE, [`${prefix}claim:${key}`], [value])) === 1;
     },
+    ...createRedisLimits(redis, prefix),
     async healthy() {
       if (redis.status !== 'ready') return false;
       try {

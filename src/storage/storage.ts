@@ -16,6 +16,13 @@ export interface Updated<T> {
   changed: boolean;
 }
 
+/** What {@link Storage.takeToken} found. */
+export interface TokenTaken {
+  allowed: boolean;
+  /** When refused: milliseconds until a token is there again. */
+  retryAfterMs: number;
+}
+
 /** Options for reading an ordered index. */
 export interface RangeOptions {
   /** `asc` (default): lowest score first; `desc`: highest first. */
@@ -75,6 +82,21 @@ export interface Storage {
   peek(key: string): Promise<string | undefined>;
   /** Releases a claimed key, only while it still holds `value`. */
   release(key: string, value: string): Promise<boolean>;
+  /**
+   * Token bucket: takes one token from `key`'s bucket, which holds up to
+   * `capacity` and refills at `perSecond`. With Redis, one bucket is shared
+   * by every instance (Redis's clock, so instances' clocks do not matter).
+   */
+  takeToken(key: string, capacity: number, perSecond: number): Promise<TokenTaken>;
+  /**
+   * Holds `member` in the bounded set `key` for `ttlMs`: renews it when it is
+   * already held, adds it while fewer than `limit` live members are there,
+   * and resolves false otherwise. Holders renew before `ttlMs` passes; the
+   * slots of a crashed instance lapse by themselves.
+   */
+  holdSlot(key: string, member: string, limit: number, ttlMs: number): Promise<boolean>;
+  /** Gives up a slot taken with {@link Storage.holdSlot}. */
+  releaseSlot(key: string, member: string): Promise<void>;
   /** True while the backend can serve (Redis reachable). */
   healthy(): Promise<boolean>;
   close(): Promise<void>;

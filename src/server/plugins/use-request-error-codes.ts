@@ -13,7 +13,9 @@ export function useRequestErrorCodes(): Plugin {
     onParse:
       () =>
       ({ result, replaceParseResult }) => {
-        if (result instanceof Error) replaceParseResult(withCode(result));
+        // Only graphql-js's own errors: anything else (a stack overflow on absurd
+        // nesting) is left to the error masker, so its text never reaches a client.
+        if (result instanceof Error && result.name === 'GraphQLError') replaceParseResult(withCode(result));
       },
     onValidate:
       () =>
