@@ -172,7 +172,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
   const corsOrigins = vars.CORS_ORIGINS.map((origin) => {
     if (origin === '*') return origin;
-    const normalised = /^https?:\/\/[^/\s?#]+$/.test(origin) ? normaliseOrigin(origin) : undefined;
+    const normalised = /^https?:\/\/[^/\s?#]+$/i.test(origin) ? normaliseOrigin(origin) : undefined;
     if (!normalised) {
       throw new ConfigError(`CORS_ORIGINS has "${origin}", which is not an origin like https://app.example.com`);
     }

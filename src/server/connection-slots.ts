@@ -35,7 +35,7 @@ export function createConnectionSlots(options: { storage: Storage; limit: number
       const member = randomUUID();
       // Counted locally before the await, so concurrent connects cannot overshoot here.
       local.set(key, (local.get(key) ?? 0) + 1);
-      let shared = true;
+      let shared: boolean;
       try {
         shared = await storage.holdSlot(key, member, limit, ttlMs);
       } catch (error) {

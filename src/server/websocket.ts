@@ -155,8 +155,10 @@ export function attachWebSocket(options: WebSocketOptions) {
           ];
         }
         try {
+          // The upgrade request goes in as `req`, not `request`: yoga would read
+          // `request.method` (GET, the upgrade's) and refuse every mutation.
           const { schema, execute, subscribe, contextFactory, parse, validate } = pipeline.getEnveloped({
-            request: ctx.extra.request,
+            req: ctx.extra.request,
             params: payload,
             viewer: connection.viewer,
             signal: connection.closed.signal,

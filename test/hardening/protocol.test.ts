@@ -234,6 +234,19 @@ describe('failures inside an operation', () => {
     expect(JSON.parse(body).errors[0].extensions.code).toBe('INTERNAL_SERVER_ERROR');
   });
 
+  it('runs queries and mutations over WebSocket, not only subscriptions', async () => {
+    const server = await startTestServer();
+    const socket = await rawSocket(server);
+    await socket.init(await tokenFor(user('agent-1')));
+    socket.send({
+      id: 'm',
+      type: 'subscribe',
+      payload: { query: 'mutation { createSession(name: "over ws") { name } }' },
+    });
+    const created = await socket.waitFor((message) => message.id === 'm' && message.type === 'next');
+    expect(created.payload).toEqual({ data: { createSession: { name: 'over ws' } } });
+  });
+
   it('keeps a graphql-ws client working while operations fail', async () => {
     const server = await startTestServer();
     const { agent, sessionId } = await sessionFixture(server);
