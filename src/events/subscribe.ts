@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { GraphQLError } from 'graphql';
 import type { EventBus, Unlisten } from './bus.js';
 import type { Channel } from './channel.js';
@@ -24,6 +25,18 @@ export interface SubscribeOptions<Payload> {
 
 /** `extensions.code` of the error that ends a subscription whose client does not read. */
 export const SLOW_CONSUMER_CODE = 'SLOW_CONSUMER';
+
+const overflowHandlers = new AsyncLocalStorage<() => void>();
+
+/**
+ * Runs `operation` so that every subscription it makes calls `onOverflow`
+ * the moment its queue overflows. A stalled client never pulls the
+ * `SLOW_CONSUMER` error, so the transport learns of it this way and drops
+ * the connection (the WebSocket transport closes it with 4413).
+ */
+export function withOverflowHandler<T>(onOverflow: () => void, operation: () => T): T {
+  return overflowHandlers.run(onOverflow, operation);
+}
 
 /** Default for {@link SubscribeOptions.maxQueued}. */
 export const DEFAULT_MAX_QUEUED_EVENTS = 1000;
@@ -64,6 +77,8 @@ class EventStream<Payload> implements EventSubscription<Payload> {
   private failure: unknown;
   private unlistens: Unlisten[] = [];
   private readonly onAbort = () => this.close();
+  /** The transport's handler, from the operation that made this subscription. */
+  private readonly onOverflow = overflowHandlers.getStore();
 
   constructor(private readonly options: SubscribeOptions<Payload>) {
     options.signal?.addEventListener('abort', this.onAbort, { once: true });
@@ -90,6 +105,7 @@ class EventStream<Payload> implements EventSubscription<Payload> {
       });
       this.queue.length = 0;
       this.closing = true;
+      if (this.onOverflow) queueMicrotask(this.onOverflow);
     } else {
       this.queue.push(payload);
     }

@@ -7,7 +7,7 @@ import { bearerToken, InvalidTokenError, type VerifyToken } from '../auth/jwt.js
 import type { Viewer } from '../auth/viewer.js';
 import type { Limits } from '../config.js';
 import { rateLimited, unauthenticated } from '../errors.js';
-import { SLOW_CONSUMER_CODE } from '../events/subscribe.js';
+import { SLOW_CONSUMER_CODE, withOverflowHandler } from '../events/subscribe.js';
 import type { Logger } from '../logger.js';
 import { CloseCode } from './close-codes.js';
 import type { ConnectionSlots, ReleaseSlot } from './connection-slots.js';
@@ -111,7 +111,14 @@ export function attachWebSocket(options: WebSocketOptions) {
     {
       connectionInitWaitTimeout: limits.wsConnectionInitTimeoutMs,
       execute: (args) => (args.rootValue as Envelope).execute(args),
-      subscribe: (args) => (args.rootValue as Envelope).subscribe(args),
+      subscribe: (args) => {
+        const { subscribe, socket } = args.rootValue as Envelope;
+        // A subscription whose queue overflows cuts the socket off at once (4413).
+        return withOverflowHandler(
+          () => cutOffSlowConsumer(socket),
+          () => subscribe(args),
+        );
+      },
       onConnect: async ({ connectionParams, extra }) => {
         const params = connectionParams ?? {};
         const token = bearerToken(params.authorization ?? params.Authorization ?? params.token);
@@ -173,7 +180,7 @@ export function attachWebSocket(options: WebSocketOptions) {
             operationName: payload.operationName,
             variableValues: payload.variables,
             contextValue: await contextFactory(),
-            rootValue: { execute, subscribe } satisfies Envelope,
+            rootValue: { execute, subscribe, socket: ctx.extra.socket } satisfies Envelope,
           };
           return args;
         } catch (error) {
@@ -217,8 +224,9 @@ export function attachWebSocket(options: WebSocketOptions) {
   };
 }
 
-/** The pipeline's own execute and subscribe, carried to graphql-ws as the root value. */
+/** The pipeline's own execute and subscribe, carried to graphql-ws as the root value, with the socket. */
 interface Envelope {
   execute: (args: ExecutionArgs) => OperationResult;
   subscribe: (args: ExecutionArgs) => OperationResult;
+  socket: WebSocket;
 }
