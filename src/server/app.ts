@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createTokenVerifier } from '../auth/jwt.js';
 import type { Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
+import { withOverflowHandler } from '../events/subscribe.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 import { createSchema } from '../schema.js';
 import { readBodyWithin } from './body-limit.js';
@@ -92,11 +93,19 @@ export async function startServer(
         errors: [{ message: 'The server is shutting down', extensions: { code: 'SERVICE_UNAVAILABLE' } }],
       });
     }
+    let run = () => void pipeline(req, res);
     if (req.headers.accept?.includes('text/event-stream')) {
       counts.sseStreams++;
       res.once('close', () => counts.sseStreams--);
+      // A stream whose client stopped reading is dropped once its event queue overflows.
+      const stream = run;
+      run = () =>
+        withOverflowHandler(() => {
+          logger.info('event stream cut off: slow consumer');
+          res.destroy();
+        }, stream);
     }
-    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return void pipeline(req, res);
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return run();
     // HTTP_MAX_BODY_BYTES: refused before it is read, or as soon as it grows past the limit.
     readBodyWithin(req, config.limits.httpMaxBodyBytes).then(
       (body) => {
@@ -113,7 +122,7 @@ export async function startServer(
         }
         // Handed to yoga as an already-read body (whatwg-node reads `req.body` when set).
         if (body.length > 0) (req as IncomingMessage & { body?: Buffer }).body = body;
-        void pipeline(req, res);
+        run();
       },
       () => res.destroy(),
     );

@@ -72,6 +72,22 @@ describe('request body size (HTTP_MAX_BODY_BYTES)', () => {
   });
 });
 
+describe('malformed requests', () => {
+  it('answers a body that is not JSON with 400 BAD_USER_INPUT and no parser error text', async () => {
+    const server = await startTestServer();
+    const token = await tokenFor(user('agent-1'));
+    const response = await fetch(server.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: '{"query": "{ me { id } }",',
+    });
+    expect(response.status).toBe(400);
+    const text = await response.text();
+    expect(JSON.parse(text).errors[0].extensions).toEqual({ code: 'BAD_USER_INPUT' });
+    expect(text).not.toMatch(/SyntaxError|Unexpected end|originalError/);
+  });
+});
+
 describe('document limits (GraphQL Armor) on both transports', () => {
   const cases: { limit: string; env: Record<string, string>; query: string; within: string }[] = [
     { limit: 'maxDepth', env: { MAX_DEPTH: '1' }, query: '{ me { id } }', within: '{ __typename }' },

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { topics } from '../../src/events/topics.js';
 import type { SessionEvent } from '../../src/sessions/events.js';
@@ -13,9 +14,13 @@ const qr = (n: number) => `${n}:`.padEnd(32 * 1024, 'q');
  * over the publisher, in batches of 20 (well under the queue limits, so a
  * client that reads keeps up) until the stalled socket is gone or `max` events.
  */
-async function publishUntilCutOff(server: TestServer, sessionId: string, max: number) {
+async function publishUntilCutOff(
+  server: TestServer,
+  sessionId: string,
+  max: number,
+  done = async () => (await health(server)).body.connections.websocket < 2,
+) {
   const channel = topics.session('org-a', sessionId);
-  const done = async () => (await health(server)).body.connections.websocket < 2;
   let sent = 0;
   while (sent < max && !(await done())) {
     for (let i = 0; i < 20; i++, sent++) {
@@ -77,5 +82,31 @@ describe('slow consumers', () => {
     const events = await witness.waitForEvents(sent, 20_000);
     expect(events).toHaveLength(sent);
     expect(events.at(-1).qrCode).toBe(qr(sent - 1));
+  });
+
+  it('drops an SSE stream whose client stopped reading once its queue overflows; others get every event', async () => {
+    const server = await startTestServer({ env: { SUBSCRIPTION_MAX_QUEUED_EVENTS: '50' } });
+    const { agent, sessionId } = await sessionFixture(server);
+    const witness = await subscribeWs(server, wsClient(server, agent), SESSION_EVENTS, { sessionId });
+    const before = (await health(server)).body.subscriptions;
+    const stalled = request(server.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${agent}` },
+    });
+    stalled.on('error', () => {});
+    stalled.on('response', (response) => response.pause());
+    stalled.end(JSON.stringify({ query: SESSION_EVENTS, variables: { sessionId } }));
+    while ((await health(server)).body.subscriptions <= before) await sleep(10);
+    expect((await health(server)).body.connections.sse).toBe(1);
+
+    const sent = await publishUntilCutOff(
+      server,
+      sessionId,
+      5_000,
+      async () => (await health(server)).body.connections.sse === 0,
+    );
+    expect((await health(server)).body.connections.sse).toBe(0);
+    expect(await witness.waitForEvents(sent, 20_000)).toHaveLength(sent);
+    stalled.destroy();
   });
 });

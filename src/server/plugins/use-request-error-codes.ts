@@ -48,15 +48,29 @@ function isRequestErrorResult(result: unknown): result is ExecutionResult & { er
   return Boolean(errors?.length) && data === undefined;
 }
 
+/**
+ * Gives a request error the contract's code: none, or yoga's own
+ * `BAD_REQUEST`, becomes `BAD_USER_INPUT`. Yoga also attaches the JSON
+ * parser's error (`extensions.originalError`: "SyntaxError: Unexpected
+ * token …") to a malformed body whatever NODE_ENV says; that is dropped,
+ * so no JavaScript error text reaches a client (and its HTTP status is
+ * kept at 400 for `application/json` callers too, as yoga would have).
+ */
 function withCode(error: Error): GraphQLError {
   const graphqlError = error as GraphQLError;
-  if (graphqlError.extensions?.code) return graphqlError;
+  const { originalError, ...extensions } = (graphqlError.extensions ?? {}) as Record<string, unknown>;
+  if (originalError !== undefined && typeof extensions.http === 'object' && extensions.http !== null) {
+    const { spec: _spec, ...http } = extensions.http as Record<string, unknown>;
+    extensions.http = http;
+  }
+  const code = extensions.code;
+  if (code && code !== 'BAD_REQUEST' && !('originalError' in (graphqlError.extensions ?? {}))) return graphqlError;
   return new GraphQLError(error.message, {
     nodes: graphqlError.nodes,
     source: graphqlError.source,
     positions: graphqlError.positions,
     path: graphqlError.path,
     originalError: graphqlError.originalError,
-    extensions: { ...graphqlError.extensions, code: ErrorCode.BadUserInput },
+    extensions: { ...extensions, code: !code || code === 'BAD_REQUEST' ? ErrorCode.BadUserInput : code },
   });
 }
