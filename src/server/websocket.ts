@@ -119,7 +119,7 @@ export function attachWebSocket(options: WebSocketOptions) {
         const connection = connections.get(extra.socket);
         if (!connection) return [new GraphQLError('Not authenticated')];
         const { schema, execute, subscribe, contextFactory, parse, validate } = pipeline.getEnveloped({
-          request: extra.request,
+          req: extra.request,
           params: payload,
           viewer: connection.viewer,
           signal: connection.closed.signal,

@@ -18,6 +18,8 @@ import { useRequestErrorCodes } from './plugins/use-request-error-codes.js';
 export interface TransportContext {
   viewer?: Viewer;
   signal?: AbortSignal;
+  /** The upgrade request of a WebSocket operation (not `request`: yoga's HTTP-only checks look at that). */
+  req?: unknown;
 }
 
 export interface PipelineOptions {
