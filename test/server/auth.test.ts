@@ -58,7 +58,11 @@ describe('authentication over HTTP', () => {
       missing: undefined,
       malformed: 'not-a-jwt',
       forged: await hsToken({ sub: 'u1', org: 'org-a', roles: ['admin'] }, 'another-secret-that-is-long-enough-32'),
-      expired: await hsToken({ sub: 'u1', org: 'org-a', roles: [] }, TEST_JWT_SECRET, Math.floor(Date.now() / 1000) - 10),
+      expired: await hsToken(
+        { sub: 'u1', org: 'org-a', roles: [] },
+        TEST_JWT_SECRET,
+        Math.floor(Date.now() / 1000) - 10,
+      ),
       'without org': await hsToken({ sub: 'u1', roles: ['agent'] }),
       'with an unknown role': await hsToken({ sub: 'u1', org: 'org-a', roles: ['root'] }),
       'without exp': await new SignJWT({ sub: 'u1', org: 'org-a', roles: [] })
@@ -108,7 +112,9 @@ describe('authentication over HTTP', () => {
     await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
     dispose(() => new Promise((resolve) => jwks.close(resolve)));
     const { port } = jwks.address() as { port: number };
-    const server = await startTestServer({ env: { JWT_SECRET: '', JWT_JWKS_URL: `http://127.0.0.1:${port}/jwks.json` } });
+    const server = await startTestServer({
+      env: { JWT_SECRET: '', JWT_JWKS_URL: `http://127.0.0.1:${port}/jwks.json` },
+    });
     const token = await new SignJWT({ org: 'org-a', roles: ['admin'] })
       .setProtectedHeader({ alg: 'ES256', kid: 'key-1' })
       .setSubject('jwks-user')
@@ -192,7 +198,9 @@ describe('subscriptions over SSE', () => {
       variables: { id: session.id },
     });
     const first = iterator.next();
-    await expect.poll(async () => (await health(server)).body).toMatchObject({ subscriptions: 1, connections: { sse: 1 } });
+    await expect
+      .poll(async () => (await health(server)).body)
+      .toMatchObject({ subscriptions: 1, connections: { sse: 1 } });
     await ok(
       server,
       'mutation ($id: ID!) { reportSessionStatus(input: { sessionId: $id, status: QR_REQUIRED, qrCode: "qr-sse" }) { id } }',
@@ -204,7 +212,9 @@ describe('subscriptions over SSE', () => {
       data: { sessionEvents: { __typename: 'QrCodeUpdated', qrCode: 'qr-sse' } },
     });
     await iterator.return?.();
-    await expect.poll(async () => (await health(server)).body).toMatchObject({ subscriptions: 0, connections: { sse: 0 } });
+    await expect
+      .poll(async () => (await health(server)).body)
+      .toMatchObject({ subscriptions: 0, connections: { sse: 0 } });
   });
 
   it('refuses an SSE subscription without a token with 401', async () => {
