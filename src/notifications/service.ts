@@ -59,7 +59,7 @@ export function createNotificationService({ storage, bus }: { storage: Storage; 
   };
 
   /** Sets `readAt` on one of the viewer's unread notifications; unchanged when already read. */
-  const markRead = (viewer: Viewer, id: string, readAt: string) =>
+  const setRead = (viewer: Viewer, id: string, readAt: string) =>
     notifications.update(
       id,
       (notification) =>
@@ -125,7 +125,7 @@ export function createNotificationService({ storage, bus }: { storage: Storage; 
     async markRead(viewer: Viewer, id: string): Promise<NotificationRecord> {
       requireId('id', id);
       const readAt = now();
-      const result = await markRead(viewer, id, readAt);
+      const result = await setRead(viewer, id, readAt);
       if (!result || !isRecipient(viewer, result.before)) throw notFound('Notification', id);
       if (result.changed) {
         await publish(viewer.orgId, viewer.id, {
@@ -147,7 +147,7 @@ export function createNotificationService({ storage, bus }: { storage: Storage; 
       const changed: string[] = [];
       for (let start = 0; start < ids.length; start += MARK_ALL_BATCH) {
         const batch = ids.slice(start, start + MARK_ALL_BATCH);
-        const results = await Promise.all(batch.map((id) => markRead(viewer, id, readAt)));
+        const results = await Promise.all(batch.map((id) => setRead(viewer, id, readAt)));
         results.forEach((result, i) => result?.changed && changed.push(batch[i]!));
       }
       if (changed.length > 0) {
