@@ -1,7 +1,9 @@
 import type { EventBus } from './events/bus.js';
 import type { Logger } from './logger.js';
+import { createNotificationService } from './notifications/service.js';
 import { createSessionService } from './sessions/service.js';
 import type { Storage } from './storage/index.js';
+import { createTaskService } from './tasks/service.js';
 
 /** What every domain service is built from. */
 export interface ServiceDeps {
@@ -14,6 +16,8 @@ export interface ServiceDeps {
 export function createServices(deps: ServiceDeps) {
   return {
     sessions: createSessionService(deps),
+    tasks: createTaskService(deps),
+    notifications: createNotificationService(deps),
   };
 }
 
