@@ -26,6 +26,8 @@ export interface Runtime {
 export async function createRuntime(
   config: Pick<Config, 'redisUrl' | 'redisPrefix'>,
   logger: Logger,
+  // Background work (sweepers, in-process workers) belongs to servers and workers, not to publishers.
+  { background = true }: { background?: boolean } = {},
 ): Promise<Runtime> {
   let storage: Storage;
   let bus: EventBus;
@@ -43,7 +45,7 @@ export async function createRuntime(
     storage = createMemoryStorage();
     bus = createMemoryEventBus();
   }
-  const services = createServices({ storage, bus, logger });
+  const services = createServices({ storage, bus, logger, background });
   return {
     storage,
     bus,

@@ -10,6 +10,8 @@ export interface ServiceDeps {
   storage: Storage;
   bus: EventBus;
   logger: Logger;
+  /** Whether this process runs background work (timers, sweepers, workers); false in a publisher. */
+  background: boolean;
 }
 
 /** All domain services, one per folder under `src/`. */
