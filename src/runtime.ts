@@ -26,6 +26,8 @@ export interface Runtime {
 export async function createRuntime(
   config: Pick<Config, 'redisUrl' | 'redisPrefix'> & { limits?: Pick<Config['limits'], 'subscriptionMaxQueuedEvents'> },
   logger: Logger,
+  // Background work (sweepers, in-process workers) belongs to servers and workers, not to publishers.
+  { background = true }: { background?: boolean } = {},
 ): Promise<Runtime> {
   const maxQueuedEvents = config.limits?.subscriptionMaxQueuedEvents;
   let storage: Storage;
@@ -44,7 +46,7 @@ export async function createRuntime(
     storage = createMemoryStorage();
     bus = createMemoryEventBus({ maxQueuedEvents });
   }
-  const services = createServices({ storage, bus, logger });
+  const services = createServices({ storage, bus, logger, background });
   return {
     storage,
     bus,

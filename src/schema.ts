@@ -4,7 +4,9 @@ import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLSchema } from 'graphql';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { Resolvers } from './generated/graphql.js';
+import { notificationResolvers } from './notifications/resolvers.js';
 import { sessionResolvers } from './sessions/resolvers.js';
+import { taskResolvers } from './tasks/resolvers.js';
 import { viewerResolvers } from './viewer/resolvers.js';
 
 const SCHEMA_DIR = fileURLToPath(new URL('../schema/', import.meta.url));
@@ -18,7 +20,7 @@ export function loadTypeDefs(dir = SCHEMA_DIR): string[] {
 }
 
 /** Every domain's resolvers; a new domain adds one line here. */
-const domainResolvers: Resolvers[] = [viewerResolvers, sessionResolvers];
+const domainResolvers: Resolvers[] = [viewerResolvers, sessionResolvers, taskResolvers, notificationResolvers];
 
 /** The executable schema: SDL from `schema/`, resolvers from each domain. */
 export function createSchema(): GraphQLSchema {

@@ -1,19 +1,25 @@
 import type { EventBus } from './events/bus.js';
 import type { Logger } from './logger.js';
+import { createNotificationService } from './notifications/service.js';
 import { createSessionService } from './sessions/service.js';
 import type { Storage } from './storage/index.js';
+import { createTaskService } from './tasks/service.js';
 
 /** What every domain service is built from. */
 export interface ServiceDeps {
   storage: Storage;
   bus: EventBus;
   logger: Logger;
+  /** Whether this process runs background work (timers, sweepers, workers); false in a publisher. */
+  background: boolean;
 }
 
 /** All domain services, one per folder under `src/`. */
 export function createServices(deps: ServiceDeps) {
   return {
     sessions: createSessionService(deps),
+    tasks: createTaskService(deps),
+    notifications: createNotificationService(deps),
   };
 }
 

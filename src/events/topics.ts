@@ -1,4 +1,7 @@
+import { keyPart } from '../lib/keys.js';
+import type { NotificationEvent } from '../notifications/events.js';
 import type { GatewayCommand, SessionEvent } from '../sessions/events.js';
+import type { TaskEvent } from '../tasks/events.js';
 import { channel } from './channel.js';
 
 /**
@@ -8,7 +11,12 @@ import { channel } from './channel.js';
  */
 export const topics = {
   /** Events of one messaging-gateway session. */
-  session: (orgId: string, sessionId: string) => channel<SessionEvent>(`org:${orgId}:session:${sessionId}`),
+  session: (orgId: string, sessionId: string) => channel<SessionEvent>(`org:${keyPart(orgId)}:session:${sessionId}`),
   /** Commands for the gateway serving an organisation's sessions. */
-  gatewayCommands: (orgId: string) => channel<GatewayCommand>(`org:${orgId}:gateway`),
+  gatewayCommands: (orgId: string) => channel<GatewayCommand>(`org:${keyPart(orgId)}:gateway`),
+  /** Events of every task of an organisation; each subscriber filters by task and assignee. */
+  tasks: (orgId: string) => channel<TaskEvent>(`org:${keyPart(orgId)}:tasks`),
+  /** One user's notification events (ids encoded: they come from tokens and may hold `:`). */
+  notifications: (orgId: string, userId: string) =>
+    channel<NotificationEvent>(`org:${keyPart(orgId)}:user:${keyPart(userId)}:notifications`),
 };

@@ -2,9 +2,12 @@
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { Viewer as ViewerModel } from '../auth/viewer.js';
 import type { SessionRecord } from '../sessions/model.js';
+import type { TaskRecord, TaskNoteRecord } from '../tasks/model.js';
+import type { NotificationRecord } from '../notifications/model.js';
 import type { GraphQLContext } from '../context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = T | null | undefined;
+export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;
 export type RequireFields<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: NonNullable<T[P]> };
 /** All built-in and custom scalars, mapped to their actual values */
 export type Scalars = {
@@ -17,6 +20,16 @@ export type Scalars = {
   DateTime: { input: string; output: string; }
   /** Any JSON value: object, array, string, number, boolean or null. */
   JSON: { input: unknown; output: unknown; }
+};
+
+/** A new task: status `TODO`, progress 0, no notes. */
+export type CreateTaskInput = {
+  /** Who does it: any user id of 1 to 128 characters (there is no user directory to check it against). */
+  assigneeId?: InputMaybe<Scalars['ID']['input']>;
+  /** At most 10000 characters, trimmed; empty means none. */
+  description?: InputMaybe<Scalars['String']['input']>;
+  /** 1 to 200 characters, trimmed. */
+  title: Scalars['String']['input'];
 };
 
 /**
@@ -35,16 +48,87 @@ export type Event = {
  */
 export type Mutation = {
   __typename?: 'Mutation';
+  /**
+   * Adds a note by the viewer: 1 to 4000 characters, trimmed. Publishes
+   * `TaskNoteAdded`. A task holds at most 200 notes; past that, `RATE_LIMITED`.
+   */
+  addTaskNote: Task;
+  /** Assigns the task to a user, or unassigns it when `assigneeId` is null. Publishes `TaskAssigned` unless the assignee stays the same. */
+  assignTask: Task;
   /** Asks the gateway to log the session in; status becomes `CONNECTING`. */
   connectSession: Session;
   /** Creates a session owned by the viewer (`admin` or `agent`). `name`: 1 to 100 characters. */
   createSession: Session;
+  /**
+   * Creates a task (`admin` or `agent`, as for every change; `FORBIDDEN`
+   * otherwise). Publishes `TaskCreated`, then `TaskAssigned` when it names an
+   * assignee: every assignment, however made, is a `TaskAssigned`.
+   */
+  createTask: Task;
+  /** Deletes one of the viewer's notifications. Publishes `NotificationDeleted`. */
+  deleteNotification: Scalars['Boolean']['output'];
   /** Deletes the session; its live `sessionEvents` subscriptions receive `SessionDeleted` and complete. */
   deleteSession: Scalars['Boolean']['output'];
   /** Asks the gateway to log the session out; status becomes `DISCONNECTED`. */
   disconnectSession: Session;
+  /**
+   * Marks every unread notification of the viewer read and returns how many
+   * changed. Publishes one `NotificationsBulkRead` listing them, or nothing when
+   * none was unread.
+   */
+  markAllNotificationsRead: Scalars['Int']['output'];
+  /**
+   * Marks one of the viewer's notifications read. Idempotent: marking it again
+   * keeps the first `readAt` and publishes nothing; the first time publishes
+   * `NotificationRead`.
+   */
+  markNotificationRead: Notification;
   /** The gateway's report of a session's state (`service` or `admin`). */
   reportSessionStatus: Session;
+  /**
+   * Sends a notification (`admin` or `service`; `FORBIDDEN` otherwise) to a user
+   * of the sender's organisation. It starts unread; the recipient's
+   * `notificationEvents` receive `NotificationCreated`.
+   */
+  sendNotification: Notification;
+  /**
+   * Sets how far along the task is: 0 to 100 (`BAD_USER_INPUT` otherwise).
+   * Publishes `TaskProgressChanged`; nothing when the progress stays the same.
+   */
+  setTaskProgress: Task;
+  /**
+   * Moves the task to a status. Publishes `TaskStatusChanged`, then
+   * `TaskCompleted` when it becomes `DONE`; nothing when the status stays the same.
+   */
+  setTaskStatus: Task;
+  /**
+   * Changes the title and/or description. Publishes `TaskUpdated`, unless
+   * nothing changed (then it returns the task as it is and publishes nothing,
+   * as every change below does).
+   */
+  updateTask: Task;
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationAddTaskNoteArgs = {
+  id: Scalars['ID']['input'];
+  text: Scalars['String']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationAssignTaskArgs = {
+  assigneeId?: InputMaybe<Scalars['ID']['input']>;
+  id: Scalars['ID']['input'];
 };
 
 
@@ -73,6 +157,26 @@ export type MutationCreateSessionArgs = {
  * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
  * `INTERNAL_SERVER_ERROR`.
  */
+export type MutationCreateTaskArgs = {
+  input: CreateTaskInput;
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationDeleteNotificationArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
 export type MutationDeleteSessionArgs = {
   id: Scalars['ID']['input'];
 };
@@ -93,8 +197,118 @@ export type MutationDisconnectSessionArgs = {
  * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
  * `INTERNAL_SERVER_ERROR`.
  */
+export type MutationMarkNotificationReadArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
 export type MutationReportSessionStatusArgs = {
   input: SessionStatusReport;
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationSendNotificationArgs = {
+  input: SendNotificationInput;
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationSetTaskProgressArgs = {
+  id: Scalars['ID']['input'];
+  progress: Scalars['Int']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationSetTaskStatusArgs = {
+  id: Scalars['ID']['input'];
+  status: TaskStatus;
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationUpdateTaskArgs = {
+  id: Scalars['ID']['input'];
+  input: UpdateTaskInput;
+};
+
+/**
+ * A notification for one user (its recipient) in the viewer's organisation.
+ * Only the recipient ever sees it: to anyone else, even an `admin` of the same
+ * organisation, it reads as missing (`NOT_FOUND`).
+ */
+export type Notification = {
+  __typename?: 'Notification';
+  /** At most 4000 characters, trimmed; null when there is none. */
+  body: Maybe<Scalars['String']['output']>;
+  createdAt: Scalars['DateTime']['output'];
+  /** Anything the sender attached (at most 16 KiB as JSON); null when nothing. */
+  data: Maybe<Scalars['JSON']['output']>;
+  id: Scalars['ID']['output'];
+  /**
+   * What it is about, for choosing an icon or a route: 1 to 64 letters, digits,
+   * `_`, `.`, `:` or `-`, starting with a letter or digit (e.g. `task.assigned`).
+   */
+  kind: Scalars['String']['output'];
+  /** When the recipient read it; null while unread. */
+  readAt: Maybe<Scalars['DateTime']['output']>;
+  /** 1 to 200 characters, trimmed. */
+  title: Scalars['String']['output'];
+};
+
+/** A notification arrived (unread). */
+export type NotificationCreated = Event & {
+  __typename?: 'NotificationCreated';
+  notification: Notification;
+  occurredAt: Scalars['DateTime']['output'];
+};
+
+/** A notification was deleted. */
+export type NotificationDeleted = Event & {
+  __typename?: 'NotificationDeleted';
+  notificationId: Scalars['ID']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+  /** Whether it was still unread, so an unread badge can follow without a query. */
+  wasUnread: Scalars['Boolean']['output'];
+};
+
+/** Everything that happens to the viewer's notifications. */
+export type NotificationEvent = NotificationCreated | NotificationDeleted | NotificationRead | NotificationsBulkRead;
+
+/** A notification was marked read (`occurredAt` is its `readAt`). */
+export type NotificationRead = Event & {
+  __typename?: 'NotificationRead';
+  notificationId: Scalars['ID']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+};
+
+/** `markAllNotificationsRead` marked these notifications read (`occurredAt` is their `readAt`). */
+export type NotificationsBulkRead = Event & {
+  __typename?: 'NotificationsBulkRead';
+  notificationIds: Array<Scalars['ID']['output']>;
+  occurredAt: Scalars['DateTime']['output'];
 };
 
 /** A new QR code is waiting to be scanned. */
@@ -113,10 +327,37 @@ export type Query = {
   __typename?: 'Query';
   /** The authenticated caller. */
   me: Viewer;
+  /**
+   * The viewer's own notifications, newest first; only the unread ones when
+   * `unreadOnly` is true. `limit`: 1 to 200 (default 50); `before`: a
+   * notification id from a previous page, to read older ones.
+   */
+  notifications: Array<Notification>;
   /** A session the viewer may see; `NOT_FOUND` otherwise. */
   session: Maybe<Session>;
   /** The sessions the viewer may see, newest first. */
   sessions: Array<Session>;
+  /** A task of the viewer's organisation; `NOT_FOUND` otherwise. */
+  task: Maybe<Task>;
+  /**
+   * Tasks of the viewer's organisation, newest first, optionally only those of
+   * one assignee and/or in one status. `limit`: 1 to 500 (default 100); `before`:
+   * a task id from a previous page, to read the tasks created before it.
+   */
+  tasks: Array<Task>;
+  /** How many of the viewer's notifications are unread, across every instance. */
+  unreadNotificationCount: Scalars['Int']['output'];
+};
+
+
+/**
+ * Reads. Every operation needs a bearer token; anything outside the viewer's
+ * organisation reads as missing (`NOT_FOUND`).
+ */
+export type QueryNotificationsArgs = {
+  before?: InputMaybe<Scalars['ID']['input']>;
+  limit?: InputMaybe<Scalars['Int']['input']>;
+  unreadOnly?: InputMaybe<Scalars['Boolean']['input']>;
 };
 
 
@@ -128,6 +369,27 @@ export type QuerySessionArgs = {
   id: Scalars['ID']['input'];
 };
 
+
+/**
+ * Reads. Every operation needs a bearer token; anything outside the viewer's
+ * organisation reads as missing (`NOT_FOUND`).
+ */
+export type QueryTaskArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/**
+ * Reads. Every operation needs a bearer token; anything outside the viewer's
+ * organisation reads as missing (`NOT_FOUND`).
+ */
+export type QueryTasksArgs = {
+  assigneeId?: InputMaybe<Scalars['ID']['input']>;
+  before?: InputMaybe<Scalars['ID']['input']>;
+  limit?: InputMaybe<Scalars['Int']['input']>;
+  status?: InputMaybe<TaskStatus>;
+};
+
 /** What a token may allow its holder to do, beyond being a member of an organisation. */
 export type Role =
   /** Manages everything in the organisation. */
@@ -136,6 +398,20 @@ export type Role =
   | 'AGENT'
   /** A backend process: reports gateway state and sends notifications. */
   | 'SERVICE';
+
+/** A notification to send to a user of the sender's organisation. */
+export type SendNotificationInput = {
+  /** At most 4000 characters, trimmed; empty means none. */
+  body?: InputMaybe<Scalars['String']['input']>;
+  /** Any JSON value, at most 16 KiB (16384 bytes of UTF-8 JSON); `BAD_USER_INPUT` beyond. */
+  data?: InputMaybe<Scalars['JSON']['input']>;
+  /** 1 to 64 letters, digits, `_`, `.`, `:` or `-`, starting with a letter or digit. */
+  kind: Scalars['String']['input'];
+  /** The user to notify (a token's `sub`, 1 to 128 characters), in the sender's organisation. */
+  recipientId: Scalars['ID']['input'];
+  /** 1 to 200 characters, trimmed. */
+  title: Scalars['String']['input'];
+};
 
 /**
  * A messaging-gateway session: one phone account that the organisation sends
@@ -225,8 +501,26 @@ export type SessionStatusReport = {
  */
 export type Subscription = {
   __typename?: 'Subscription';
+  /**
+   * The viewer's own notification events (a notification bell), in the order
+   * they happened. A bell can keep its unread badge right from the events
+   * alone: `NotificationCreated` +1, `NotificationRead` -1,
+   * `NotificationsBulkRead` minus the number of ids, `NotificationDeleted` -1
+   * when `wasUnread`.
+   */
+  notificationEvents: NotificationEvent;
   /** Events of one session the viewer may see; completes after `SessionDeleted`. */
   sessionEvents: SessionEvent;
+  /**
+   * Events of the viewer's organisation's tasks, in the order they happened.
+   * No argument: every task of the organisation (a task board). `taskId`: that
+   * task only (`NOT_FOUND` when it is not one of the organisation's).
+   * `assigneeId`: the tasks assigned to that user; this includes the
+   * `TaskAssigned` that moves a task away from them (its `previousAssigneeId`
+   * is theirs), so a personal board can both add and drop the card. Both
+   * arguments: events that match both.
+   */
+  taskEvents: TaskEvent;
 };
 
 
@@ -237,6 +531,130 @@ export type Subscription = {
  */
 export type SubscriptionSessionEventsArgs = {
   sessionId: Scalars['ID']['input'];
+};
+
+
+/**
+ * Live events, over WebSocket (`graphql-transport-ws`) or SSE. A subscription
+ * is authorized when it starts and keeps being authorized: when the viewer
+ * loses access it receives the revoking event last, then completes.
+ */
+export type SubscriptionTaskEventsArgs = {
+  assigneeId?: InputMaybe<Scalars['ID']['input']>;
+  taskId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+/**
+ * A unit of work in the organisation. Any member of the organisation may read
+ * tasks and watch their events; changing them needs the `admin` or `agent` role.
+ */
+export type Task = {
+  __typename?: 'Task';
+  /** The user the task is assigned to (a token's `sub`); null while unassigned. */
+  assigneeId: Maybe<Scalars['ID']['output']>;
+  createdAt: Scalars['DateTime']['output'];
+  /** At most 10000 characters, trimmed; null when there is none. */
+  description: Maybe<Scalars['String']['output']>;
+  id: Scalars['ID']['output'];
+  /** Oldest first. A task holds at most 200 notes. */
+  notes: Array<TaskNote>;
+  /** How far along the task is, from 0 to 100. */
+  progress: Scalars['Int']['output'];
+  status: TaskStatus;
+  /** 1 to 200 characters, trimmed. */
+  title: Scalars['String']['output'];
+  /** When anything about the task last changed, notes included. */
+  updatedAt: Scalars['DateTime']['output'];
+};
+
+/** The task was assigned to someone else, or unassigned (`task.assigneeId` is null then). */
+export type TaskAssigned = Event & {
+  __typename?: 'TaskAssigned';
+  occurredAt: Scalars['DateTime']['output'];
+  /** Who it was assigned to before; null when it was unassigned (or just created). */
+  previousAssigneeId: Maybe<Scalars['ID']['output']>;
+  task: Task;
+};
+
+/** The task became `DONE`; it follows that move's `TaskStatusChanged`. */
+export type TaskCompleted = Event & {
+  __typename?: 'TaskCompleted';
+  occurredAt: Scalars['DateTime']['output'];
+  task: Task;
+};
+
+/** A task was created. */
+export type TaskCreated = Event & {
+  __typename?: 'TaskCreated';
+  occurredAt: Scalars['DateTime']['output'];
+  task: Task;
+};
+
+/** Everything that happens to a task. Each event carries the task as it is after the change. */
+export type TaskEvent = TaskAssigned | TaskCompleted | TaskCreated | TaskNoteAdded | TaskProgressChanged | TaskStatusChanged | TaskUpdated;
+
+/** A comment on a task. Notes are only ever added, never edited or removed. */
+export type TaskNote = {
+  __typename?: 'TaskNote';
+  /** The user who wrote it. */
+  authorId: Scalars['ID']['output'];
+  createdAt: Scalars['DateTime']['output'];
+  id: Scalars['ID']['output'];
+  /** 1 to 4000 characters, trimmed. */
+  text: Scalars['String']['output'];
+};
+
+/** Someone added a note to the task. */
+export type TaskNoteAdded = Event & {
+  __typename?: 'TaskNoteAdded';
+  /** The new note (also the last of `task.notes`). */
+  note: TaskNote;
+  occurredAt: Scalars['DateTime']['output'];
+  task: Task;
+};
+
+/** The task's progress changed. */
+export type TaskProgressChanged = Event & {
+  __typename?: 'TaskProgressChanged';
+  occurredAt: Scalars['DateTime']['output'];
+  /** The new progress, 0 to 100 (the same as `task.progress`). */
+  progress: Scalars['Int']['output'];
+  task: Task;
+};
+
+/** Where a task stands. Status and progress are independent: `DONE` leaves `progress` as it is, and progress 100 does not change the status. */
+export type TaskStatus =
+  /** Waiting on something outside the assignee's hands. */
+  | 'BLOCKED'
+  /** Finished. Moving a task here publishes `TaskStatusChanged`, then `TaskCompleted`; it may be reopened. */
+  | 'DONE'
+  /** Being worked on. */
+  | 'IN_PROGRESS'
+  /** Not started. Every new task starts here. */
+  | 'TODO';
+
+/** The task moved to another status. */
+export type TaskStatusChanged = Event & {
+  __typename?: 'TaskStatusChanged';
+  occurredAt: Scalars['DateTime']['output'];
+  /** The new status (the same as `task.status`). */
+  status: TaskStatus;
+  task: Task;
+};
+
+/** The title or description changed. */
+export type TaskUpdated = Event & {
+  __typename?: 'TaskUpdated';
+  occurredAt: Scalars['DateTime']['output'];
+  task: Task;
+};
+
+/** What to change about a task. A field left out (or null) stays as it is. */
+export type UpdateTaskInput = {
+  /** At most 10000 characters, trimmed; an empty string removes the description. */
+  description?: InputMaybe<Scalars['String']['input']>;
+  /** 1 to 200 characters, trimmed. */
+  title?: InputMaybe<Scalars['String']['input']>;
 };
 
 /** The authenticated caller, as its token says. */
@@ -321,35 +739,70 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 
 /** Mapping of union types */
 export type ResolversUnionTypes<_RefType extends Record<string, unknown>> = {
+  NotificationEvent:
+    | ( Omit<NotificationCreated, 'notification'> & { notification: _RefType['Notification'] } & { __typename: 'NotificationCreated' } )
+    | ( NotificationDeleted & { __typename: 'NotificationDeleted' } )
+    | ( NotificationRead & { __typename: 'NotificationRead' } )
+    | ( NotificationsBulkRead & { __typename: 'NotificationsBulkRead' } )
+  ;
   SessionEvent:
     | ( QrCodeUpdated & { __typename: 'QrCodeUpdated' } )
     | ( SessionConnectionError & { __typename: 'SessionConnectionError' } )
     | ( SessionDeleted & { __typename: 'SessionDeleted' } )
     | ( SessionStatusChanged & { __typename: 'SessionStatusChanged' } )
   ;
+  TaskEvent:
+    | ( Omit<TaskAssigned, 'task'> & { task: _RefType['Task'] } & { __typename: 'TaskAssigned' } )
+    | ( Omit<TaskCompleted, 'task'> & { task: _RefType['Task'] } & { __typename: 'TaskCompleted' } )
+    | ( Omit<TaskCreated, 'task'> & { task: _RefType['Task'] } & { __typename: 'TaskCreated' } )
+    | ( Omit<TaskNoteAdded, 'note' | 'task'> & { note: _RefType['TaskNote'], task: _RefType['Task'] } & { __typename: 'TaskNoteAdded' } )
+    | ( Omit<TaskProgressChanged, 'task'> & { task: _RefType['Task'] } & { __typename: 'TaskProgressChanged' } )
+    | ( Omit<TaskStatusChanged, 'task'> & { task: _RefType['Task'] } & { __typename: 'TaskStatusChanged' } )
+    | ( Omit<TaskUpdated, 'task'> & { task: _RefType['Task'] } & { __typename: 'TaskUpdated' } )
+  ;
 };
 
 /** Mapping of interface types */
 export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = {
   Event:
+    | ( Omit<NotificationCreated, 'notification'> & { notification: _RefType['Notification'] } & { __typename: 'NotificationCreated' } )
+    | ( NotificationDeleted & { __typename: 'NotificationDeleted' } )
+    | ( NotificationRead & { __typename: 'NotificationRead' } )
+    | ( NotificationsBulkRead & { __typename: 'NotificationsBulkRead' } )
     | ( QrCodeUpdated & { __typename: 'QrCodeUpdated' } )
     | ( SessionConnectionError & { __typename: 'SessionConnectionError' } )
     | ( SessionDeleted & { __typename: 'SessionDeleted' } )
     | ( SessionStatusChanged & { __typename: 'SessionStatusChanged' } )
+    | ( Omit<TaskAssigned, 'task'> & { task: _RefType['Task'] } & { __typename: 'TaskAssigned' } )
+    | ( Omit<TaskCompleted, 'task'> & { task: _RefType['Task'] } & { __typename: 'TaskCompleted' } )
+    | ( Omit<TaskCreated, 'task'> & { task: _RefType['Task'] } & { __typename: 'TaskCreated' } )
+    | ( Omit<TaskNoteAdded, 'note' | 'task'> & { note: _RefType['TaskNote'], task: _RefType['Task'] } & { __typename: 'TaskNoteAdded' } )
+    | ( Omit<TaskProgressChanged, 'task'> & { task: _RefType['Task'] } & { __typename: 'TaskProgressChanged' } )
+    | ( Omit<TaskStatusChanged, 'task'> & { task: _RefType['Task'] } & { __typename: 'TaskStatusChanged' } )
+    | ( Omit<TaskUpdated, 'task'> & { task: _RefType['Task'] } & { __typename: 'TaskUpdated' } )
   ;
 };
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  CreateTaskInput: CreateTaskInput;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Event: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['Event']>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  Notification: ResolverTypeWrapper<NotificationRecord>;
+  NotificationCreated: ResolverTypeWrapper<Omit<NotificationCreated, 'notification'> & { notification: ResolversTypes['Notification'] }>;
+  NotificationDeleted: ResolverTypeWrapper<NotificationDeleted>;
+  NotificationEvent: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['NotificationEvent']>;
+  NotificationRead: ResolverTypeWrapper<NotificationRead>;
+  NotificationsBulkRead: ResolverTypeWrapper<NotificationsBulkRead>;
   QrCodeUpdated: ResolverTypeWrapper<QrCodeUpdated>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Role: Role;
+  SendNotificationInput: SendNotificationInput;
   Session: ResolverTypeWrapper<SessionRecord>;
   SessionConnectionError: ResolverTypeWrapper<SessionConnectionError>;
   SessionDeleted: ResolverTypeWrapper<SessionDeleted>;
@@ -359,19 +812,40 @@ export type ResolversTypes = {
   SessionStatusReport: SessionStatusReport;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  Task: ResolverTypeWrapper<TaskRecord>;
+  TaskAssigned: ResolverTypeWrapper<Omit<TaskAssigned, 'task'> & { task: ResolversTypes['Task'] }>;
+  TaskCompleted: ResolverTypeWrapper<Omit<TaskCompleted, 'task'> & { task: ResolversTypes['Task'] }>;
+  TaskCreated: ResolverTypeWrapper<Omit<TaskCreated, 'task'> & { task: ResolversTypes['Task'] }>;
+  TaskEvent: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['TaskEvent']>;
+  TaskNote: ResolverTypeWrapper<TaskNoteRecord>;
+  TaskNoteAdded: ResolverTypeWrapper<Omit<TaskNoteAdded, 'note' | 'task'> & { note: ResolversTypes['TaskNote'], task: ResolversTypes['Task'] }>;
+  TaskProgressChanged: ResolverTypeWrapper<Omit<TaskProgressChanged, 'task'> & { task: ResolversTypes['Task'] }>;
+  TaskStatus: TaskStatus;
+  TaskStatusChanged: ResolverTypeWrapper<Omit<TaskStatusChanged, 'task'> & { task: ResolversTypes['Task'] }>;
+  TaskUpdated: ResolverTypeWrapper<Omit<TaskUpdated, 'task'> & { task: ResolversTypes['Task'] }>;
+  UpdateTaskInput: UpdateTaskInput;
   Viewer: ResolverTypeWrapper<ViewerModel>;
 };
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
   Boolean: Scalars['Boolean']['output'];
+  CreateTaskInput: CreateTaskInput;
   DateTime: Scalars['DateTime']['output'];
   Event: ResolversInterfaceTypes<ResolversParentTypes>['Event'];
   ID: Scalars['ID']['output'];
+  Int: Scalars['Int']['output'];
   JSON: Scalars['JSON']['output'];
   Mutation: Record<PropertyKey, never>;
+  Notification: NotificationRecord;
+  NotificationCreated: Omit<NotificationCreated, 'notification'> & { notification: ResolversParentTypes['Notification'] };
+  NotificationDeleted: NotificationDeleted;
+  NotificationEvent: ResolversUnionTypes<ResolversParentTypes>['NotificationEvent'];
+  NotificationRead: NotificationRead;
+  NotificationsBulkRead: NotificationsBulkRead;
   QrCodeUpdated: QrCodeUpdated;
   Query: Record<PropertyKey, never>;
+  SendNotificationInput: SendNotificationInput;
   Session: SessionRecord;
   SessionConnectionError: SessionConnectionError;
   SessionDeleted: SessionDeleted;
@@ -380,6 +854,17 @@ export type ResolversParentTypes = {
   SessionStatusReport: SessionStatusReport;
   String: Scalars['String']['output'];
   Subscription: Record<PropertyKey, never>;
+  Task: TaskRecord;
+  TaskAssigned: Omit<TaskAssigned, 'task'> & { task: ResolversParentTypes['Task'] };
+  TaskCompleted: Omit<TaskCompleted, 'task'> & { task: ResolversParentTypes['Task'] };
+  TaskCreated: Omit<TaskCreated, 'task'> & { task: ResolversParentTypes['Task'] };
+  TaskEvent: ResolversUnionTypes<ResolversParentTypes>['TaskEvent'];
+  TaskNote: TaskNoteRecord;
+  TaskNoteAdded: Omit<TaskNoteAdded, 'note' | 'task'> & { note: ResolversParentTypes['TaskNote'], task: ResolversParentTypes['Task'] };
+  TaskProgressChanged: Omit<TaskProgressChanged, 'task'> & { task: ResolversParentTypes['Task'] };
+  TaskStatusChanged: Omit<TaskStatusChanged, 'task'> & { task: ResolversParentTypes['Task'] };
+  TaskUpdated: Omit<TaskUpdated, 'task'> & { task: ResolversParentTypes['Task'] };
+  UpdateTaskInput: UpdateTaskInput;
   Viewer: ViewerModel;
 };
 
@@ -388,7 +873,7 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 }
 
 export type EventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Event'] = ResolversParentTypes['Event']> = {
-  __resolveType: TypeResolveFn<'QrCodeUpdated' | 'SessionConnectionError' | 'SessionDeleted' | 'SessionStatusChanged', ParentType, ContextType>;
+  __resolveType: TypeResolveFn<'NotificationCreated' | 'NotificationDeleted' | 'NotificationRead' | 'NotificationsBulkRead' | 'QrCodeUpdated' | 'SessionConnectionError' | 'SessionDeleted' | 'SessionStatusChanged' | 'TaskAssigned' | 'TaskCompleted' | 'TaskCreated' | 'TaskNoteAdded' | 'TaskProgressChanged' | 'TaskStatusChanged' | 'TaskUpdated', ParentType, ContextType>;
 };
 
 export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['JSON'], any> {
@@ -396,11 +881,60 @@ export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes
 }
 
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  addTaskNote?: Resolver<ResolversTypes['Task'], ParentType, ContextType, RequireFields<MutationAddTaskNoteArgs, 'id' | 'text'>>;
+  assignTask?: Resolver<ResolversTypes['Task'], ParentType, ContextType, RequireFields<MutationAssignTaskArgs, 'id'>>;
   connectSession?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationConnectSessionArgs, 'id'>>;
   createSession?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationCreateSessionArgs, 'name'>>;
+  createTask?: Resolver<ResolversTypes['Task'], ParentType, ContextType, RequireFields<MutationCreateTaskArgs, 'input'>>;
+  deleteNotification?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteNotificationArgs, 'id'>>;
   deleteSession?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteSessionArgs, 'id'>>;
   disconnectSession?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationDisconnectSessionArgs, 'id'>>;
+  markAllNotificationsRead?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  markNotificationRead?: Resolver<ResolversTypes['Notification'], ParentType, ContextType, RequireFields<MutationMarkNotificationReadArgs, 'id'>>;
   reportSessionStatus?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationReportSessionStatusArgs, 'input'>>;
+  sendNotification?: Resolver<ResolversTypes['Notification'], ParentType, ContextType, RequireFields<MutationSendNotificationArgs, 'input'>>;
+  setTaskProgress?: Resolver<ResolversTypes['Task'], ParentType, ContextType, RequireFields<MutationSetTaskProgressArgs, 'id' | 'progress'>>;
+  setTaskStatus?: Resolver<ResolversTypes['Task'], ParentType, ContextType, RequireFields<MutationSetTaskStatusArgs, 'id' | 'status'>>;
+  updateTask?: Resolver<ResolversTypes['Task'], ParentType, ContextType, RequireFields<MutationUpdateTaskArgs, 'id' | 'input'>>;
+};
+
+export type NotificationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Notification'] = ResolversParentTypes['Notification']> = {
+  body?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  data?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  readAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type NotificationCreatedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['NotificationCreated'] = ResolversParentTypes['NotificationCreated']> = {
+  notification?: Resolver<ResolversTypes['Notification'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type NotificationDeletedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['NotificationDeleted'] = ResolversParentTypes['NotificationDeleted']> = {
+  notificationId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  wasUnread?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type NotificationEventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['NotificationEvent'] = ResolversParentTypes['NotificationEvent']> = {
+  __resolveType: TypeResolveFn<'NotificationCreated' | 'NotificationDeleted' | 'NotificationRead' | 'NotificationsBulkRead', ParentType, ContextType>;
+};
+
+export type NotificationReadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['NotificationRead'] = ResolversParentTypes['NotificationRead']> = {
+  notificationId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type NotificationsBulkReadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['NotificationsBulkRead'] = ResolversParentTypes['NotificationsBulkRead']> = {
+  notificationIds?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type QrCodeUpdatedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['QrCodeUpdated'] = ResolversParentTypes['QrCodeUpdated']> = {
@@ -412,8 +946,12 @@ export type QrCodeUpdatedResolvers<ContextType = GraphQLContext, ParentType exte
 
 export type QueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   me?: Resolver<ResolversTypes['Viewer'], ParentType, ContextType>;
+  notifications?: Resolver<Array<ResolversTypes['Notification']>, ParentType, ContextType, RequireFields<QueryNotificationsArgs, 'limit' | 'unreadOnly'>>;
   session?: Resolver<Maybe<ResolversTypes['Session']>, ParentType, ContextType, RequireFields<QuerySessionArgs, 'id'>>;
   sessions?: Resolver<Array<ResolversTypes['Session']>, ParentType, ContextType>;
+  task?: Resolver<Maybe<ResolversTypes['Task']>, ParentType, ContextType, RequireFields<QueryTaskArgs, 'id'>>;
+  tasks?: Resolver<Array<ResolversTypes['Task']>, ParentType, ContextType, RequireFields<QueryTasksArgs, 'limit'>>;
+  unreadNotificationCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type SessionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Session'] = ResolversParentTypes['Session']> = {
@@ -456,7 +994,78 @@ export type SessionStatusChangedResolvers<ContextType = GraphQLContext, ParentTy
 };
 
 export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
+  notificationEvents?: SubscriptionResolver<ResolversTypes['NotificationEvent'], "notificationEvents", ParentType, ContextType>;
   sessionEvents?: SubscriptionResolver<ResolversTypes['SessionEvent'], "sessionEvents", ParentType, ContextType, RequireFields<SubscriptionSessionEventsArgs, 'sessionId'>>;
+  taskEvents?: SubscriptionResolver<ResolversTypes['TaskEvent'], "taskEvents", ParentType, ContextType, Partial<SubscriptionTaskEventsArgs>>;
+};
+
+export type TaskResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Task'] = ResolversParentTypes['Task']> = {
+  assigneeId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  description?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  notes?: Resolver<Array<ResolversTypes['TaskNote']>, ParentType, ContextType>;
+  progress?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['TaskStatus'], ParentType, ContextType>;
+  title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
+export type TaskAssignedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TaskAssigned'] = ResolversParentTypes['TaskAssigned']> = {
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  previousAssigneeId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  task?: Resolver<ResolversTypes['Task'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type TaskCompletedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TaskCompleted'] = ResolversParentTypes['TaskCompleted']> = {
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  task?: Resolver<ResolversTypes['Task'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type TaskCreatedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TaskCreated'] = ResolversParentTypes['TaskCreated']> = {
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  task?: Resolver<ResolversTypes['Task'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type TaskEventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TaskEvent'] = ResolversParentTypes['TaskEvent']> = {
+  __resolveType: TypeResolveFn<'TaskAssigned' | 'TaskCompleted' | 'TaskCreated' | 'TaskNoteAdded' | 'TaskProgressChanged' | 'TaskStatusChanged' | 'TaskUpdated', ParentType, ContextType>;
+};
+
+export type TaskNoteResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TaskNote'] = ResolversParentTypes['TaskNote']> = {
+  authorId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  text?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type TaskNoteAddedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TaskNoteAdded'] = ResolversParentTypes['TaskNoteAdded']> = {
+  note?: Resolver<ResolversTypes['TaskNote'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  task?: Resolver<ResolversTypes['Task'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type TaskProgressChangedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TaskProgressChanged'] = ResolversParentTypes['TaskProgressChanged']> = {
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  progress?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  task?: Resolver<ResolversTypes['Task'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type TaskStatusChangedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TaskStatusChanged'] = ResolversParentTypes['TaskStatusChanged']> = {
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['TaskStatus'], ParentType, ContextType>;
+  task?: Resolver<ResolversTypes['Task'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type TaskUpdatedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TaskUpdated'] = ResolversParentTypes['TaskUpdated']> = {
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  task?: Resolver<ResolversTypes['Task'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type ViewerResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Viewer'] = ResolversParentTypes['Viewer']> = {
@@ -471,6 +1080,12 @@ export type Resolvers<ContextType = GraphQLContext> = {
   Event?: EventResolvers<ContextType>;
   JSON?: GraphQLScalarType;
   Mutation?: MutationResolvers<ContextType>;
+  Notification?: NotificationResolvers<ContextType>;
+  NotificationCreated?: NotificationCreatedResolvers<ContextType>;
+  NotificationDeleted?: NotificationDeletedResolvers<ContextType>;
+  NotificationEvent?: NotificationEventResolvers<ContextType>;
+  NotificationRead?: NotificationReadResolvers<ContextType>;
+  NotificationsBulkRead?: NotificationsBulkReadResolvers<ContextType>;
   QrCodeUpdated?: QrCodeUpdatedResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   Session?: SessionResolvers<ContextType>;
@@ -479,6 +1094,16 @@ export type Resolvers<ContextType = GraphQLContext> = {
   SessionEvent?: SessionEventResolvers<ContextType>;
   SessionStatusChanged?: SessionStatusChangedResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;
+  Task?: TaskResolvers<ContextType>;
+  TaskAssigned?: TaskAssignedResolvers<ContextType>;
+  TaskCompleted?: TaskCompletedResolvers<ContextType>;
+  TaskCreated?: TaskCreatedResolvers<ContextType>;
+  TaskEvent?: TaskEventResolvers<ContextType>;
+  TaskNote?: TaskNoteResolvers<ContextType>;
+  TaskNoteAdded?: TaskNoteAddedResolvers<ContextType>;
+  TaskProgressChanged?: TaskProgressChangedResolvers<ContextType>;
+  TaskStatusChanged?: TaskStatusChangedResolvers<ContextType>;
+  TaskUpdated?: TaskUpdatedResolvers<ContextType>;
   Viewer?: ViewerResolvers<ContextType>;
 };
 

@@ -1,5 +1,5 @@
 import { createMemoryLimits } from './limits-memory.js';
-import type { Collection, Doc, RangeOptions, Storage } from './storage.js';
+import { indexMoves, type Collection, type Doc, type RangeOptions, type Storage } from './storage.js';
 
 /** The embedded backend: state lives in this process and dies with it. */
 export function createMemoryStorage(): Storage {
@@ -63,6 +63,11 @@ function createMemoryCollection<T extends Doc>(): Collection<T> {
     if (!index) indexes.set(name, (index = new Map()));
     return index;
   };
+  const unindexOne = (name: string, id: string) => {
+    const index = indexes.get(name);
+    index?.delete(id);
+    if (index?.size === 0) indexes.delete(name);
+  };
   const idsIn = (name: string, { order = 'asc', below, limit }: RangeOptions = {}) => {
     const entries = [...(indexes.get(name) ?? [])].filter(([, score]) => below === undefined || score < below);
     entries.sort(([idA, a], [idB, b]) => (a - b || (idA < idB ? -1 : idA > idB ? 1 : 0)) * (order === 'asc' ? 1 : -1));
@@ -86,19 +91,24 @@ function createMemoryCollection<T extends Doc>(): Collection<T> {
       for (const { index, score } of entries) indexOf(index).set(doc.id, score);
       return true;
     },
-    async update(id, change) {
+    async update(id, change, indexes) {
       const current = docs.get(id);
       if (!current) return undefined;
       const before = copy(current);
       const next = change(copy(current));
       if (next === undefined) return { before, after: before, changed: false };
       docs.set(id, copy(next));
+      if (indexes) {
+        const { leave, join } = indexMoves(indexes(before), indexes(next));
+        for (const name of leave) unindexOne(name, id);
+        for (const { index, score } of join) indexOf(index).set(id, score);
+      }
       return { before, after: copy(next), changed: true };
     },
     async remove(id, names = []) {
       const doc = docs.get(id);
       docs.delete(id);
-      for (const name of names) indexes.get(name)?.delete(id);
+      for (const name of names) unindexOne(name, id);
       return doc;
     },
     async index(name, entries) {
@@ -106,9 +116,10 @@ function createMemoryCollection<T extends Doc>(): Collection<T> {
       for (const { id, score } of entries) index.set(id, score);
     },
     async unindex(name, ids) {
-      const index = indexes.get(name);
-      for (const id of ids) index?.delete(id);
-      if (index?.size === 0) indexes.delete(name);
+      for (const id of ids) unindexOne(name, id);
+    },
+    async count(name) {
+      return indexes.get(name)?.size ?? 0;
     },
     async ids(name, options) {
       return idsIn(name, options);

@@ -1,14 +1,24 @@
 import type { Redis } from 'ioredis';
 import { createRedisLimits } from './limits-redis.js';
-import type { Collection, Doc, RangeOptions, Storage } from './storage.js';
+import { indexMoves, type Collection, type Doc, type RangeOptions, type Storage } from './storage.js';
 
-/** Compare-and-set: writes ARGV[2] only while the key still holds ARGV[1]. */
+/**
+ * Compare-and-set: writes ARGV[2] only while KEYS[1] still holds ARGV[1],
+ * and moves the record (id ARGV[3]) between indexes in the same write: it
+ * leaves the first ARGV[4] index keys after KEYS[1] and joins the rest, with
+ * scores ARGV[5...].
+ */
 const COMPARE_AND_SET = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2])
-  return 1
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+local leave = tonumber(ARGV[4])
+for i = 2, leave + 1 do
+  redis.call('ZREM', KEYS[i], ARGV[3])
 end
-return 0`;
+for i = leave + 2, #KEYS do
+  redis.call('ZADD', KEYS[i], ARGV[i + 3 - leave], ARGV[3])
+end
+return 1`;
 
 /** Creates a document and its index entries together, unless the id is taken. */
 const INSERT = `
@@ -110,7 +120,7 @@ function createRedisCollection<T extends Doc>(
       const args = [JSON.stringify(doc), ...entries.map((entry) => entry.score), doc.id];
       return (await run(INSERT, keys, args)) === 1;
     },
-    async update(id, change) {
+    async update(id, change, indexes) {
       for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
         const raw = await redis.get(docKey(id));
         if (raw === null) return undefined;
@@ -118,7 +128,10 @@ function createRedisCollection<T extends Doc>(
         const next = change(JSON.parse(raw) as T);
         if (next === undefined) return { before, after: before, changed: false };
         const serialised = JSON.stringify(next);
-        if ((await run(COMPARE_AND_SET, [docKey(id)], [raw, serialised])) === 1) {
+        const { leave, join } = indexes ? indexMoves(indexes(before), indexes(next)) : { leave: [], join: [] };
+        const keys = [docKey(id), ...leave.map(indexKey), ...join.map((entry) => indexKey(entry.index))];
+        const args = [raw, serialised, id, leave.length, ...join.map((entry) => entry.score)];
+        if ((await run(COMPARE_AND_SET, keys, args)) === 1) {
           return { before, after: JSON.parse(serialised) as T, changed: true };
         }
       }
@@ -135,6 +148,9 @@ function createRedisCollection<T extends Doc>(
     async unindex(name, members) {
       if (members.length === 0) return;
       await redis.zrem(indexKey(name), ...members);
+    },
+    count(name) {
+      return redis.zcard(indexKey(name));
     },
     ids,
     async list(name, options) {

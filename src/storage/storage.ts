@@ -23,6 +23,19 @@ export interface TokenTaken {
   retryAfterMs: number;
 }
 
+/**
+ * How a record moves between indexes from one version to the next: the
+ * indexes it leaves, and the entries it joins or whose score changes.
+ */
+export function indexMoves(before: readonly IndexEntry[], after: readonly IndexEntry[]) {
+  const kept = new Map(after.map((entry) => [entry.index, entry.score]));
+  const was = new Map(before.map((entry) => [entry.index, entry.score]));
+  return {
+    leave: before.filter((entry) => !kept.has(entry.index)).map((entry) => entry.index),
+    join: after.filter((entry) => was.get(entry.index) !== entry.score),
+  };
+}
+
 /** Options for reading an ordered index. */
 export interface RangeOptions {
   /** `asc` (default): lowest score first; `desc`: highest first. */
@@ -49,14 +62,26 @@ export interface Collection<T extends Doc> {
    * when another instance wrote in between, so `change` may run more than
    * once and must be pure. Returning `undefined` leaves the record as it is.
    * Resolves `undefined` when the record does not exist.
+   *
+   * `indexes`, when given, says which index entries a record belongs in
+   * (e.g. per assignee, per status, unread): the record leaves the indexes
+   * of its old version and joins those of its new one in the same atomic
+   * write, so an index never disagrees with its records, across instances
+   * and crashes alike.
    */
-  update(id: string, change: (current: T) => T | undefined): Promise<Updated<T> | undefined>;
+  update(
+    id: string,
+    change: (current: T) => T | undefined,
+    indexes?: (record: T) => readonly IndexEntry[],
+  ): Promise<Updated<T> | undefined>;
   /** Deletes the record and its entries in `indexes` together. */
   remove(id: string, indexes?: readonly string[]): Promise<T | undefined>;
   /** Adds (or moves) ids in an index. */
   index(index: string, entries: readonly { id: string; score: number }[]): Promise<void>;
   /** Removes ids from an index. */
   unindex(index: string, ids: readonly string[]): Promise<void>;
+  /** How many ids an index holds. */
+  count(index: string): Promise<number>;
   /** Ids in an index, ordered by score. */
   ids(index: string, options?: RangeOptions): Promise<string[]>;
   /** Records in an index, ordered by score; ids whose record is gone are skipped. */

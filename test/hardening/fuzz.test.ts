@@ -305,7 +305,7 @@ async function httpRun(
     new Promise<string>((resolve) => setTimeout(() => resolve(''), 300)),
   ]);
   void response.body?.cancel().catch(() => {});
-  return { status: response.status, text };
+  return { status: response.status, text, type: response.headers.get('content-type') ?? '' };
 }
 
 describe('fuzzing a live server', () => {
@@ -352,9 +352,10 @@ describe('fuzzing a live server', () => {
     });
     const httpProperty = fc.asyncProperty(arbitraryHttp, async (request) => {
       const sent = JSON.stringify(request);
-      const { status, text } = await httpRun(server, token, request);
+      const { status, text, type } = await httpRun(server, token, request);
       if (status >= 500) failures.push(`http ${status} for ${sent.slice(0, 300)}`);
-      check('http', text, sent);
+      // GraphiQL's page (text/html for a browser) is static and bundles library code: not an answer to check.
+      if (!type.includes('text/html')) check('http', text, sent);
       return server.alive();
     });
 

@@ -35,6 +35,7 @@ export function useRequestErrorCodes(): Plugin {
     onResultProcess: ({ result, setResult }) => {
       if (Array.isArray(result) || Symbol.asyncIterator in result) return;
       if (result.errors?.length && result.data == null) {
+        // Yoga's own HTTP errors (malformed JSON, wrong method) say BAD_REQUEST.
         setResult({ ...result, errors: result.errors.map(withCode) });
       }
     },
@@ -48,9 +49,12 @@ function isRequestErrorResult(result: unknown): result is ExecutionResult & { er
   return Boolean(errors?.length) && data === undefined;
 }
 
+/** Codes that yoga and graphql-js give request errors, outside the contract's list. */
+const REQUEST_ERROR_CODES = new Set([undefined, 'BAD_REQUEST', 'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED']);
+
 /**
- * Gives a request error the contract's code: none, or yoga's own
- * `BAD_REQUEST`, becomes `BAD_USER_INPUT`. Yoga also attaches the JSON
+ * Gives a request error the contract's code (`BAD_USER_INPUT` instead of
+ * none or yoga's and graphql-js's own). Yoga also attaches the JSON
  * parser's error (`extensions.originalError`: "SyntaxError: Unexpected
  * token …") to a malformed body whatever NODE_ENV says; that is dropped,
  * so no JavaScript error text reaches a client (and its HTTP status is
@@ -63,14 +67,14 @@ function withCode(error: Error): GraphQLError {
     const { spec: _spec, ...http } = extensions.http as Record<string, unknown>;
     extensions.http = http;
   }
-  const code = extensions.code;
-  if (code && code !== 'BAD_REQUEST' && !('originalError' in (graphqlError.extensions ?? {}))) return graphqlError;
+  const code = extensions.code as string | undefined;
+  if (!REQUEST_ERROR_CODES.has(code) && originalError === undefined) return graphqlError;
   return new GraphQLError(error.message, {
     nodes: graphqlError.nodes,
     source: graphqlError.source,
     positions: graphqlError.positions,
     path: graphqlError.path,
     originalError: graphqlError.originalError,
-    extensions: { ...extensions, code: !code || code === 'BAD_REQUEST' ? ErrorCode.BadUserInput : code },
+    extensions: { ...extensions, code: REQUEST_ERROR_CODES.has(code) ? ErrorCode.BadUserInput : code },
   });
 }

@@ -10,7 +10,11 @@ import type { TestServer } from '../../support/harness.js';
  */
 export type Fixtures = Record<string, FieldFixture>;
 
-/** Who attacks: a user of another organisation (with every role), or a same-organisation user without the needed role. */
+/**
+ * Who attacks: a user of another organisation holding every role and the
+ * owner's own user id (so nothing keyed by user id alone passes), or a
+ * same-organisation user without the needed role.
+ */
 export type AttackerKind = 'foreignOrg' | 'sameOrgWithoutRole';
 
 /** What the test provides: a fresh server, and the owner of the resources under attack (org-a). */
@@ -36,11 +40,17 @@ export interface Attempt {
   query: string;
   variables?: Record<string, unknown>;
   /**
-   * `denied`: an error coded NOT_FOUND or FORBIDDEN and no data for the field.
+   * `denied`: an error coded NOT_FOUND or FORBIDDEN and no data for the field
+   * (a subscription: an error, and no event).
    * `own`: the operation may succeed, but only about the attacker's own
-   * organisation or self (e.g. `me`, lists, creating in their own org).
+   * organisation or self (e.g. `me`, lists, creating in their own org); none
+   * of the secrets, and no event of the owner's.
+   * `allowed`: the contract lets this user read it (any member may read
+   * tasks); still nothing may change.
    */
-  outcome: 'denied' | 'own';
+  outcome: 'denied' | 'own' | 'allowed';
+  /** The exact `data` the attacker must get, where secrets cannot show it (counts). */
+  expected?: unknown;
   /**
    * Values only someone allowed to see the owner's resources could know
    * (names, QR codes, ids the attacker was not given): none may appear in

@@ -9,7 +9,7 @@ export const fixtures: Fixtures = {
       return {
         query: '{ me { id orgId roles name } }',
         outcome: 'own',
-        secrets: [world.owner.sub],
+        secrets: [world.owner.name!],
         snapshot: () => world.ok('{ me { id orgId roles name } }', {}, world.owner),
       };
     },
