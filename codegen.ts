@@ -30,6 +30,8 @@ const config: CodegenConfig = {
         mappers: {
           Viewer: '../auth/viewer.js#Viewer as ViewerModel',
           Session: '../sessions/model.js#SessionRecord',
+          Conversation: '../conversations/model.js#ConversationRecord',
+          Message: '../conversations/model.js#MessageRecord',
         },
       },
     },

@@ -1,5 +1,8 @@
+import type { PresenceConfig } from './config.js';
+import { createConversationService } from './conversations/service.js';
 import type { EventBus } from './events/bus.js';
 import type { Logger } from './logger.js';
+import { createPresenceService } from './presence/service.js';
 import { createSessionService } from './sessions/service.js';
 import type { Storage } from './storage/index.js';
 
@@ -8,13 +11,21 @@ export interface ServiceDeps {
   storage: Storage;
   bus: EventBus;
   logger: Logger;
+  presence: PresenceConfig;
 }
 
 /** All domain services, one per folder under `src/`. */
 export function createServices(deps: ServiceDeps) {
   return {
     sessions: createSessionService(deps),
+    conversations: createConversationService(deps),
+    presence: createPresenceService(deps),
   };
 }
 
 export type Services = ReturnType<typeof createServices>;
+
+/** Stops every service's timers and waits for its pending writes; before the backends close. */
+export async function closeServices(services: Services): Promise<void> {
+  await Promise.all(Object.values(services).map((service) => ('close' in service ? service.close() : undefined)));
+}
