@@ -32,7 +32,26 @@ export interface Config {
   corsOrigins: string[];
   /** Milliseconds that shutdown waits for connections to drain before forcing them. */
   shutdownTimeoutMs: number;
+  presence: PresenceConfig;
 }
+
+/**
+ * How instances keep presence honest. Each instance renews a heartbeat
+ * every `heartbeatMs`; one silent for `lapseMs` is presumed dead, and the
+ * next sweep by a survivor (also every `heartbeatMs`) marks its users
+ * offline. A dead instance's users thus go offline within
+ * `lapseMs + heartbeatMs`, which the configuration keeps within 60 s.
+ */
+export interface PresenceConfig {
+  heartbeatMs: number;
+  lapseMs: number;
+}
+
+/** The longest a dead instance may leave its users online (client contract). */
+export const PRESENCE_MAX_STALE_MS = 60_000;
+
+/** Production defaults: a dead instance's users go offline within 40 s. */
+export const DEFAULT_PRESENCE_CONFIG: PresenceConfig = { heartbeatMs: 10_000, lapseMs: 30_000 };
 
 /** A configuration problem, phrased as one line naming the variable and what is wrong. */
 export class ConfigError extends Error {
@@ -98,6 +117,8 @@ const envSchema = z.object({
       : [],
   ),
   SHUTDOWN_TIMEOUT_MS: integer(10_000, 0, 600_000),
+  PRESENCE_HEARTBEAT_MS: integer(DEFAULT_PRESENCE_CONFIG.heartbeatMs, 100, 30_000),
+  PRESENCE_LAPSE_MS: integer(DEFAULT_PRESENCE_CONFIG.lapseMs, 200, 59_000),
 });
 
 /** Reads and validates the environment; throws {@link ConfigError} on the first bad value. */
@@ -133,6 +154,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     key = { kind: 'ephemeral', secret: randomSecret() };
   }
 
+  if (vars.PRESENCE_LAPSE_MS < 2 * vars.PRESENCE_HEARTBEAT_MS) {
+    throw new ConfigError(
+      `PRESENCE_LAPSE_MS must be at least twice PRESENCE_HEARTBEAT_MS (got ${vars.PRESENCE_LAPSE_MS} and ${vars.PRESENCE_HEARTBEAT_MS})`,
+    );
+  }
+  if (vars.PRESENCE_LAPSE_MS + vars.PRESENCE_HEARTBEAT_MS > PRESENCE_MAX_STALE_MS) {
+    throw new ConfigError(
+      `PRESENCE_LAPSE_MS plus PRESENCE_HEARTBEAT_MS must not exceed ${PRESENCE_MAX_STALE_MS} (got ${vars.PRESENCE_LAPSE_MS + vars.PRESENCE_HEARTBEAT_MS})`,
+    );
+  }
+
   return {
     port: vars.PORT,
     host: vars.HOST,
@@ -143,6 +175,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     nodeEnv,
     corsOrigins: vars.CORS_ORIGINS,
     shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS,
+    presence: { heartbeatMs: vars.PRESENCE_HEARTBEAT_MS, lapseMs: vars.PRESENCE_LAPSE_MS },
   };
 }
 

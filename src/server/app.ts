@@ -106,6 +106,7 @@ export async function startServer(
     counts,
     logger,
     isShuttingDown: () => shutdown.signal.aborted,
+    onViewerConnected: (viewer) => runtime.services.presence.connect(viewer),
   });
 
   await new Promise<void>((resolve, reject) => {
