@@ -69,7 +69,13 @@ const integer = (fallback: number, min: number, max: number) =>
       .string()
       .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
       .transform(Number)
-      .pipe(z.number().int().min(min).max(max))
+      .pipe(
+        z
+          .number()
+          .int()
+          .min(min, `must be a whole number from ${min} to ${max}`)
+          .max(max, `must be a whole number from ${min} to ${max}`),
+      )
       .optional()
       .transform((value) => value ?? fallback),
   );

@@ -1,6 +1,6 @@
 import { badInput } from '../errors.js';
 import type { MessageStatus } from '../generated/graphql.js';
-import { requireId, requireText } from '../lib/validate.js';
+import { requireText, requireUserId } from '../lib/validate.js';
 import type { ReactionRecord } from './model.js';
 
 /** The documented limits of conversations and messages; beyond them, BAD_USER_INPUT. */
@@ -45,7 +45,7 @@ export function clientMessageId(value: string | null | undefined): string | null
 export function userIdList(field: string, ids: readonly string[], { min = 0 }: { min?: number } = {}): string[] {
   if (ids.length < min) throw badInput(`${field} must name at least ${min} user`, field);
   if (ids.length > LIMITS.members) throw badInput(`${field} may name at most ${LIMITS.members} users`, field);
-  return [...new Set(ids.map((id) => requireId(field, id)))];
+  return [...new Set(ids.map((id) => requireUserId(field, id)))];
 }
 
 /** A page size between 1 and `max`. */

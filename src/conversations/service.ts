@@ -4,7 +4,7 @@ import type { EventBus } from '../events/bus.js';
 import { subscribe } from '../events/subscribe.js';
 import { topics } from '../events/topics.js';
 import { newId, now } from '../lib/ids.js';
-import { requireId } from '../lib/validate.js';
+import { requireId, requireUserId } from '../lib/validate.js';
 import type { Logger } from '../logger.js';
 import type { Storage } from '../storage/index.js';
 import { assertCanRemoveMember, canReceiveConversationEvent, isMember, revokesConversationAccess } from './access.js';
@@ -156,7 +156,7 @@ export function createConversationService({
     },
 
     async removeMember(viewer: Viewer, id: string, userId: string) {
-      requireId('userId', userId);
+      requireUserId('userId', userId);
       const { before, after, changed } = await changeMembers(viewer, id, (conversation) => {
         assertCanRemoveMember(viewer, conversation, userId);
         if (!conversation.memberIds.includes(userId)) return undefined;
