@@ -33,6 +33,8 @@ const config: CodegenConfig = {
           Task: '../tasks/model.js#TaskRecord',
           TaskNote: '../tasks/model.js#TaskNoteRecord',
           Notification: '../notifications/model.js#NotificationRecord',
+          Conversation: '../conversations/model.js#ConversationRecord',
+          Message: '../conversations/model.js#MessageRecord',
         },
       },
     },

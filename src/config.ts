@@ -32,6 +32,7 @@ export interface Config {
   corsOrigins: string[];
   /** Milliseconds that shutdown waits for connections to drain before forcing them. */
   shutdownTimeoutMs: number;
+  presence: PresenceConfig;
   /** Abuse limits and protocol timings; see docs/security.md for each one's answer. */
   limits: Limits;
   /** Whether `__schema`/`__type` may be queried (and "Did you mean" suggestions shown). */
@@ -74,6 +75,24 @@ export interface Limits {
   maxCost: number;
 }
 
+/**
+ * How instances keep presence honest. Each instance renews a heartbeat
+ * every `heartbeatMs`; one silent for `lapseMs` is presumed dead, and the
+ * next sweep by a survivor (also every `heartbeatMs`) marks its users
+ * offline. A dead instance's users thus go offline within
+ * `lapseMs + heartbeatMs`, which the configuration keeps within 60 s.
+ */
+export interface PresenceConfig {
+  heartbeatMs: number;
+  lapseMs: number;
+}
+
+/** The longest a dead instance may leave its users online (client contract). */
+export const PRESENCE_MAX_STALE_MS = 60_000;
+
+/** Production defaults: a dead instance's users go offline within 40 s. */
+export const DEFAULT_PRESENCE_CONFIG: PresenceConfig = { heartbeatMs: 10_000, lapseMs: 30_000 };
+
 /** A configuration problem, phrased as one line naming the variable and what is wrong. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -90,7 +109,13 @@ const integer = (fallback: number, min: number, max: number) =>
       .string()
       .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
       .transform(Number)
-      .pipe(z.number().int().min(min).max(max))
+      .pipe(
+        z
+          .number()
+          .int()
+          .min(min, `must be a whole number from ${min} to ${max}`)
+          .max(max, `must be a whole number from ${min} to ${max}`),
+      )
       .optional()
       .transform((value) => value ?? fallback),
   );
@@ -138,6 +163,8 @@ const envSchema = z.object({
       : [],
   ),
   SHUTDOWN_TIMEOUT_MS: integer(10_000, 0, 600_000),
+  PRESENCE_HEARTBEAT_MS: integer(DEFAULT_PRESENCE_CONFIG.heartbeatMs, 100, 30_000),
+  PRESENCE_LAPSE_MS: integer(DEFAULT_PRESENCE_CONFIG.lapseMs, 200, 59_000),
   HTTP_MAX_BODY_BYTES: integer(1024 * 1024, 1024, 64 * 1024 * 1024),
   WS_MAX_PAYLOAD_BYTES: integer(1024 * 1024, 1024, 64 * 1024 * 1024),
   WS_CONNECTION_INIT_TIMEOUT_MS: integer(3_000, 100, 60_000),
@@ -193,6 +220,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     key = { kind: 'ephemeral', secret: randomSecret() };
   }
 
+  if (vars.PRESENCE_LAPSE_MS < 2 * vars.PRESENCE_HEARTBEAT_MS) {
+    throw new ConfigError(
+      `PRESENCE_LAPSE_MS must be at least twice PRESENCE_HEARTBEAT_MS (got ${vars.PRESENCE_LAPSE_MS} and ${vars.PRESENCE_HEARTBEAT_MS})`,
+    );
+  }
+  if (vars.PRESENCE_LAPSE_MS + vars.PRESENCE_HEARTBEAT_MS > PRESENCE_MAX_STALE_MS) {
+    throw new ConfigError(
+      `PRESENCE_LAPSE_MS plus PRESENCE_HEARTBEAT_MS must not exceed ${PRESENCE_MAX_STALE_MS} (got ${vars.PRESENCE_LAPSE_MS + vars.PRESENCE_HEARTBEAT_MS})`,
+    );
+  }
+
   return {
     port: vars.PORT,
     host: vars.HOST,
@@ -203,6 +241,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     nodeEnv,
     corsOrigins,
     shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS,
+    presence: { heartbeatMs: vars.PRESENCE_HEARTBEAT_MS, lapseMs: vars.PRESENCE_LAPSE_MS },
     limits: {
       httpMaxBodyBytes: vars.HTTP_MAX_BODY_BYTES,
       wsMaxPayloadBytes: vars.WS_MAX_PAYLOAD_BYTES,

@@ -4,6 +4,7 @@ import type { Viewer as ViewerModel } from '../auth/viewer.js';
 import type { SessionRecord } from '../sessions/model.js';
 import type { TaskRecord, TaskNoteRecord } from '../tasks/model.js';
 import type { NotificationRecord } from '../notifications/model.js';
+import type { ConversationRecord, MessageRecord } from '../conversations/model.js';
 import type { GraphQLContext } from '../context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = T | null | undefined;
@@ -20,6 +21,51 @@ export type Scalars = {
   DateTime: { input: string; output: string; }
   /** Any JSON value: object, array, string, number, boolean or null. */
   JSON: { input: unknown; output: unknown; }
+};
+
+/**
+ * A chat between members of one organisation. Only members can see it, its
+ * messages and its events; to anyone else (including other organisations)
+ * it is `NOT_FOUND`.
+ */
+export type Conversation = {
+  __typename?: 'Conversation';
+  createdAt: Scalars['DateTime']['output'];
+  /** Who created it; besides each member themselves and `admin` members, the only one who may remove members. */
+  creatorId: Scalars['ID']['output'];
+  id: Scalars['ID']['output'];
+  /** When the last message was sent, or the conversation created; `conversations` is sorted by it. */
+  lastActivityAt: Scalars['DateTime']['output'];
+  /**
+   * The newest message (a tombstone if it was deleted), or null when there is
+   * none yet. Always null for someone who is not (or no longer) a member.
+   */
+  lastMessage: Maybe<Message>;
+  /** The members, in the order they joined. At most 100. */
+  memberIds: Array<Scalars['ID']['output']>;
+  /** Optional display name (1 to 200 characters). */
+  title: Maybe<Scalars['String']['output']>;
+  /**
+   * The viewer's unread messages: messages of other members after the
+   * viewer's read pointer, not counting deleted ones. Your own messages are
+   * never unread. Members who join see earlier history as read. Always 0
+   * for someone who is not (or no longer) a member.
+   */
+  unreadCount: Scalars['Int']['output'];
+};
+
+/** Everything that happens in a conversation. */
+export type ConversationEvent = MembersChanged | MessageAdded | MessageDeleted | MessageEdited | MessageStatusChanged | MessagesRead | ReactionsChanged | TypingChanged;
+
+/**
+ * A conversation was created with the viewer, changed members, or its last
+ * message changed (sent, edited or deleted). When the viewer was removed,
+ * `memberIds` no longer holds them: drop it from the inbox.
+ */
+export type ConversationUpdated = Event & {
+  __typename?: 'ConversationUpdated';
+  conversation: Conversation;
+  occurredAt: Scalars['DateTime']['output'];
 };
 
 /** A new task: status `TODO`, progress 0, no notes. */
@@ -41,6 +87,95 @@ export type Event = {
   occurredAt: Scalars['DateTime']['output'];
 };
 
+/** What happens to the viewer's conversations as a whole. */
+export type InboxEvent = ConversationUpdated | UnreadCountChanged;
+
+/** Members were added or removed; `memberIds` is the new list. */
+export type MembersChanged = Event & {
+  __typename?: 'MembersChanged';
+  memberIds: Array<Scalars['ID']['output']>;
+  occurredAt: Scalars['DateTime']['output'];
+};
+
+/** A message of a conversation. */
+export type Message = {
+  __typename?: 'Message';
+  /** 1 to 4096 characters (Unicode code points), trimmed. Empty once deleted. */
+  body: Scalars['String']['output'];
+  /**
+   * The sender's own id for this message, as given to `sendMessage`: match
+   * it with an optimistic message in the UI. Null when none was given.
+   */
+  clientMessageId: Maybe<Scalars['String']['output']>;
+  conversationId: Scalars['ID']['output'];
+  createdAt: Scalars['DateTime']['output'];
+  /** True once deleted: the message stays in history as a tombstone, with an empty body and no reactions. */
+  deleted: Scalars['Boolean']['output'];
+  /** When the body was last edited; null if never. */
+  editedAt: Maybe<Scalars['DateTime']['output']>;
+  id: Scalars['ID']['output'];
+  /** Each emoji with who used it, in the order the emoji were first used; at most 20 distinct emoji. */
+  reactions: Array<Reaction>;
+  senderId: Scalars['ID']['output'];
+  status: MessageStatus;
+};
+
+/** A message was sent. */
+export type MessageAdded = Event & {
+  __typename?: 'MessageAdded';
+  message: Message;
+  occurredAt: Scalars['DateTime']['output'];
+};
+
+/** A message was deleted; it stays in history as a tombstone. */
+export type MessageDeleted = Event & {
+  __typename?: 'MessageDeleted';
+  messageId: Scalars['ID']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+};
+
+/** A message's body was edited. */
+export type MessageEdited = Event & {
+  __typename?: 'MessageEdited';
+  message: Message;
+  occurredAt: Scalars['DateTime']['output'];
+};
+
+/**
+ * Where an outgoing message stands on its way to the recipient's device.
+ * It only ever moves forward: `QUEUED` → `SENT` → `DELIVERED` → `READ`, or
+ * to `FAILED` from `QUEUED` or `SENT`. Steps may be skipped; a report that
+ * would move it backwards (a late `DELIVERED` after `READ`) changes nothing
+ * and publishes nothing.
+ */
+export type MessageStatus =
+  /** Arrived on the recipient's device. */
+  | 'DELIVERED'
+  /** Could not be delivered. Final. */
+  | 'FAILED'
+  /** Stored and broadcast by this server; waiting for the delivery gateway, if any. Every message starts here. */
+  | 'QUEUED'
+  /** Opened by the recipient. */
+  | 'READ'
+  /** Handed to the messaging network. */
+  | 'SENT';
+
+/** The delivery gateway moved a message's status forward. */
+export type MessageStatusChanged = Event & {
+  __typename?: 'MessageStatusChanged';
+  messageId: Scalars['ID']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+  status: MessageStatus;
+};
+
+/** A member's read pointer moved forward: they have read everything up to this message. */
+export type MessagesRead = Event & {
+  __typename?: 'MessagesRead';
+  occurredAt: Scalars['DateTime']['output'];
+  upToMessageId: Scalars['ID']['output'];
+  userId: Scalars['ID']['output'];
+};
+
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
@@ -48,6 +183,13 @@ export type Event = {
  */
 export type Mutation = {
   __typename?: 'Mutation';
+  /**
+   * Adds members (any member may; 1 to 100 ids; those already in are
+   * ignored). `MembersChanged` goes to the conversation and
+   * `ConversationUpdated` to every member's inbox, new ones included. Does
+   * nothing, and publishes nothing, when all are members already.
+   */
+  addConversationMembers: Conversation;
   /**
    * Adds a note by the viewer: 1 to 4000 characters, trimmed. Publishes
    * `TaskNoteAdded`. A task holds at most 200 notes; past that, `RATE_LIMITED`.
@@ -57,6 +199,12 @@ export type Mutation = {
   assignTask: Task;
   /** Asks the gateway to log the session in; status becomes `CONNECTING`. */
   connectSession: Session;
+  /**
+   * Starts a conversation with `memberIds` (the caller is always a member;
+   * duplicates are ignored; at most 100 members in all). Every member's
+   * `inboxEvents` receives `ConversationUpdated`.
+   */
+  createConversation: Conversation;
   /** Creates a session owned by the viewer (`admin` or `agent`). `name`: 1 to 100 characters. */
   createSession: Session;
   /**
@@ -65,6 +213,14 @@ export type Mutation = {
    * assignee: every assignment, however made, is a `TaskAssigned`.
    */
   createTask: Task;
+  /**
+   * Deletes a message: its sender or an `admin` member may. It stays as a
+   * tombstone (`deleted: true`, empty body, no reactions) and is no longer
+   * counted as unread. Publishes `MessageDeleted` (and `UnreadCountChanged` to
+   * those for whom it was unread). Deleting a tombstone returns it and
+   * publishes nothing.
+   */
+  deleteMessage: Message;
   /** Deletes one of the viewer's notifications. Publishes `NotificationDeleted`. */
   deleteNotification: Scalars['Boolean']['output'];
   /** Deletes the session; its live `sessionEvents` subscriptions receive `SessionDeleted` and complete. */
@@ -72,19 +228,61 @@ export type Mutation = {
   /** Asks the gateway to log the session out; status becomes `DISCONNECTED`. */
   disconnectSession: Session;
   /**
+   * Changes the body of one of the viewer's own messages (`FORBIDDEN` for
+   * anyone else's; `BAD_USER_INPUT` once deleted). Publishes `MessageEdited`
+   * unless the body is unchanged.
+   */
+  editMessage: Message;
+  /**
    * Marks every unread notification of the viewer read and returns how many
    * changed. Publishes one `NotificationsBulkRead` listing them, or nothing when
    * none was unread.
    */
   markAllNotificationsRead: Scalars['Int']['output'];
   /**
+   * Moves the viewer's read pointer forward to `upToMessageId` (a message of
+   * this conversation), or to the newest message without it. It never moves
+   * back: marking an older message changes nothing and publishes nothing.
+   * When it moves, `MessagesRead` goes to the conversation and
+   * `UnreadCountChanged` to the viewer's own `inboxEvents` (every tab).
+   */
+  markConversationRead: Conversation;
+  /**
    * Marks one of the viewer's notifications read. Idempotent: marking it again
    * keeps the first `readAt` and publishes nothing; the first time publishes
    * `NotificationRead`.
    */
   markNotificationRead: Notification;
+  /**
+   * Toggles the viewer's reaction with `emoji` (a single emoji) on a message:
+   * adds it, or removes it if the viewer had reacted so already. At most 20
+   * distinct emoji per message (`BAD_USER_INPUT` for a 21st). Publishes
+   * `ReactionsChanged`.
+   */
+  reactToMessage: Message;
+  /**
+   * Removes a member: anyone may remove themselves (leave); removing someone
+   * else needs to be the conversation's creator or an `admin` member
+   * (`FORBIDDEN` otherwise). `MembersChanged` goes to the conversation and is
+   * the last event the removed member's subscriptions receive (they then
+   * complete); `ConversationUpdated` goes to the inboxes of the remaining
+   * members and of the removed one. Removing someone who is not a member
+   * does nothing.
+   */
+  removeConversationMember: Conversation;
   /** The gateway's report of a session's state (`service` or `admin`). */
   reportSessionStatus: Session;
+  /**
+   * Sends a message (status `QUEUED`). `body`: 1 to 4096 characters after
+   * trimming. `clientMessageId` (1 to 128 characters) makes it idempotent:
+   * sending again with the same one to the same conversation, for 24 hours,
+   * creates nothing and returns the first message, even when the two sends
+   * race. Publishes `MessageAdded`, then `ConversationUpdated` to every
+   * member's inbox and `UnreadCountChanged` to every other member's. Clears
+   * the sender's typing indicator (publishing `TypingChanged` false if it was
+   * on).
+   */
+  sendMessage: Message;
   /**
    * Sends a notification (`admin` or `service`; `FORBIDDEN` otherwise) to a user
    * of the sender's organisation. It starts unread; the recipient's
@@ -102,11 +300,38 @@ export type Mutation = {
    */
   setTaskStatus: Task;
   /**
+   * Says whether the viewer is typing. `TypingChanged` goes to the other
+   * members (the typist's own subscriptions do not receive their own) when
+   * the state changes: call it with true every few seconds while typing;
+   * without a renewal it lapses after 5 seconds and `TypingChanged` false is
+   * published once, whichever instance is alive. Returns true when this call
+   * changed the state (and published), false for a renewal or a repeat.
+   */
+  setTyping: Scalars['Boolean']['output'];
+  /**
+   * The delivery gateway's report of a message's status (`service` or
+   * `admin` of the message's organisation; membership not needed). Only
+   * forward moves apply and publish `MessageStatusChanged`; anything else
+   * returns the message unchanged and publishes nothing.
+   */
+  updateMessageStatus: Message;
+  /**
    * Changes the title and/or description. Publishes `TaskUpdated`, unless
    * nothing changed (then it returns the task as it is and publishes nothing,
    * as every change below does).
    */
   updateTask: Task;
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationAddConversationMembersArgs = {
+  conversationId: Scalars['ID']['input'];
+  userIds: Array<Scalars['ID']['input']>;
 };
 
 
@@ -147,6 +372,17 @@ export type MutationConnectSessionArgs = {
  * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
  * `INTERNAL_SERVER_ERROR`.
  */
+export type MutationCreateConversationArgs = {
+  memberIds: Array<Scalars['ID']['input']>;
+  title?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
 export type MutationCreateSessionArgs = {
   name: Scalars['String']['input'];
 };
@@ -159,6 +395,16 @@ export type MutationCreateSessionArgs = {
  */
 export type MutationCreateTaskArgs = {
   input: CreateTaskInput;
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationDeleteMessageArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -197,6 +443,28 @@ export type MutationDisconnectSessionArgs = {
  * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
  * `INTERNAL_SERVER_ERROR`.
  */
+export type MutationEditMessageArgs = {
+  body: Scalars['String']['input'];
+  id: Scalars['ID']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationMarkConversationReadArgs = {
+  conversationId: Scalars['ID']['input'];
+  upToMessageId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
 export type MutationMarkNotificationReadArgs = {
   id: Scalars['ID']['input'];
 };
@@ -207,8 +475,42 @@ export type MutationMarkNotificationReadArgs = {
  * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
  * `INTERNAL_SERVER_ERROR`.
  */
+export type MutationReactToMessageArgs = {
+  emoji: Scalars['String']['input'];
+  messageId: Scalars['ID']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationRemoveConversationMemberArgs = {
+  conversationId: Scalars['ID']['input'];
+  userId: Scalars['ID']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
 export type MutationReportSessionStatusArgs = {
   input: SessionStatusReport;
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationSendMessageArgs = {
+  body: Scalars['String']['input'];
+  clientMessageId?: InputMaybe<Scalars['String']['input']>;
+  conversationId: Scalars['ID']['input'];
 };
 
 
@@ -241,6 +543,28 @@ export type MutationSetTaskProgressArgs = {
 export type MutationSetTaskStatusArgs = {
   id: Scalars['ID']['input'];
   status: TaskStatus;
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationSetTypingArgs = {
+  conversationId: Scalars['ID']['input'];
+  isTyping: Scalars['Boolean']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationUpdateMessageStatusArgs = {
+  messageId: Scalars['ID']['input'];
+  status: MessageStatus;
 };
 
 
@@ -311,6 +635,33 @@ export type NotificationsBulkRead = Event & {
   occurredAt: Scalars['DateTime']['output'];
 };
 
+/**
+ * Whether a user of the viewer's organisation is online. A user is online
+ * while at least one of their WebSocket connections (any tab, device or
+ * server instance) is open. SSE streams do not count: in the distinct
+ * connections mode each stream is one subscription, not a client, and a
+ * client with no subscription open would look offline. An instance that dies
+ * without closing its sockets has its users marked offline by the surviving
+ * instances within 60 seconds.
+ */
+export type Presence = {
+  __typename?: 'Presence';
+  /** When the user was last seen coming online or going offline; null if never. */
+  lastSeenAt: Maybe<Scalars['DateTime']['output']>;
+  online: Scalars['Boolean']['output'];
+  userId: Scalars['ID']['output'];
+};
+
+/** A user came online or went offline. */
+export type PresenceChanged = Event & {
+  __typename?: 'PresenceChanged';
+  /** When the transition happened: coming online, or the last connection going away. */
+  lastSeenAt: Scalars['DateTime']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+  online: Scalars['Boolean']['output'];
+  userId: Scalars['ID']['output'];
+};
+
 /** A new QR code is waiting to be scanned. */
 export type QrCodeUpdated = Event & {
   __typename?: 'QrCodeUpdated';
@@ -325,14 +676,29 @@ export type QrCodeUpdated = Event & {
  */
 export type Query = {
   __typename?: 'Query';
+  /** A conversation the viewer is a member of; `NOT_FOUND` otherwise. */
+  conversation: Maybe<Conversation>;
+  /** The viewer's conversations, most recently active first. `limit`: 1 to 500. */
+  conversations: Array<Conversation>;
   /** The authenticated caller. */
   me: Viewer;
+  /**
+   * History of a conversation, oldest first: the `limit` (1 to 200) messages
+   * just before the message `before` (exclusive), or the latest ones without
+   * it. To page back, pass the first (oldest) id of the previous page as
+   * `before`; an empty list means the start was reached. Deleted messages
+   * stay in place as tombstones. `before` must be a message of this
+   * conversation, or `NOT_FOUND`.
+   */
+  messages: Array<Message>;
   /**
    * The viewer's own notifications, newest first; only the unread ones when
    * `unreadOnly` is true. `limit`: 1 to 200 (default 50); `before`: a
    * notification id from a previous page, to read older ones.
    */
   notifications: Array<Notification>;
+  /** The current presence of up to 100 users of the viewer's organisation (1 to 100 ids). */
+  presence: Array<Presence>;
   /** A session the viewer may see; `NOT_FOUND` otherwise. */
   session: Maybe<Session>;
   /** The sessions the viewer may see, newest first. */
@@ -354,10 +720,48 @@ export type Query = {
  * Reads. Every operation needs a bearer token; anything outside the viewer's
  * organisation reads as missing (`NOT_FOUND`).
  */
+export type QueryConversationArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/**
+ * Reads. Every operation needs a bearer token; anything outside the viewer's
+ * organisation reads as missing (`NOT_FOUND`).
+ */
+export type QueryConversationsArgs = {
+  limit?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/**
+ * Reads. Every operation needs a bearer token; anything outside the viewer's
+ * organisation reads as missing (`NOT_FOUND`).
+ */
+export type QueryMessagesArgs = {
+  before?: InputMaybe<Scalars['ID']['input']>;
+  conversationId: Scalars['ID']['input'];
+  limit?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/**
+ * Reads. Every operation needs a bearer token; anything outside the viewer's
+ * organisation reads as missing (`NOT_FOUND`).
+ */
 export type QueryNotificationsArgs = {
   before?: InputMaybe<Scalars['ID']['input']>;
   limit?: InputMaybe<Scalars['Int']['input']>;
   unreadOnly?: InputMaybe<Scalars['Boolean']['input']>;
+};
+
+
+/**
+ * Reads. Every operation needs a bearer token; anything outside the viewer's
+ * organisation reads as missing (`NOT_FOUND`).
+ */
+export type QueryPresenceArgs = {
+  userIds: Array<Scalars['ID']['input']>;
 };
 
 
@@ -388,6 +792,22 @@ export type QueryTasksArgs = {
   before?: InputMaybe<Scalars['ID']['input']>;
   limit?: InputMaybe<Scalars['Int']['input']>;
   status?: InputMaybe<TaskStatus>;
+};
+
+/** The members who reacted to a message with one emoji. */
+export type Reaction = {
+  __typename?: 'Reaction';
+  /** A single emoji, e.g. 👍 or 👍🏽. */
+  emoji: Scalars['String']['output'];
+  /** In the order they reacted. */
+  userIds: Array<Scalars['ID']['output']>;
+};
+
+/** Someone added or removed a reaction. */
+export type ReactionsChanged = Event & {
+  __typename?: 'ReactionsChanged';
+  message: Message;
+  occurredAt: Scalars['DateTime']['output'];
 };
 
 /** What a token may allow its holder to do, beyond being a member of an organisation. */
@@ -502,6 +922,14 @@ export type SessionStatusReport = {
 export type Subscription = {
   __typename?: 'Subscription';
   /**
+   * Everything that happens in a conversation the viewer is a member of.
+   * When the viewer is removed, `MembersChanged` is the last event and the
+   * subscription completes.
+   */
+  conversationEvents: ConversationEvent;
+  /** The viewer's own inbox: unread counts and conversation changes, for every conversation they are in. */
+  inboxEvents: InboxEvent;
+  /**
    * The viewer's own notification events (a notification bell), in the order
    * they happened. A bell can keep its unread badge right from the events
    * alone: `NotificationCreated` +1, `NotificationRead` -1,
@@ -509,6 +937,14 @@ export type Subscription = {
    * when `wasUnread`.
    */
   notificationEvents: NotificationEvent;
+  /**
+   * Presence transitions of up to 100 users of the viewer's organisation:
+   * one event when a user comes online (their first connection opens) and
+   * one when they go offline (their last one closes, or their instance
+   * died). A second tab changes nothing. Query `presence` for the state
+   * before subscribing.
+   */
+  presenceChanged: PresenceChanged;
   /** Events of one session the viewer may see; completes after `SessionDeleted`. */
   sessionEvents: SessionEvent;
   /**
@@ -521,6 +957,26 @@ export type Subscription = {
    * arguments: events that match both.
    */
   taskEvents: TaskEvent;
+};
+
+
+/**
+ * Live events, over WebSocket (`graphql-transport-ws`) or SSE. A subscription
+ * is authorized when it starts and keeps being authorized: when the viewer
+ * loses access it receives the revoking event last, then completes.
+ */
+export type SubscriptionConversationEventsArgs = {
+  conversationId: Scalars['ID']['input'];
+};
+
+
+/**
+ * Live events, over WebSocket (`graphql-transport-ws`) or SSE. A subscription
+ * is authorized when it starts and keeps being authorized: when the viewer
+ * loses access it receives the revoking event last, then completes.
+ */
+export type SubscriptionPresenceChangedArgs = {
+  userIds: Array<Scalars['ID']['input']>;
 };
 
 
@@ -649,6 +1105,22 @@ export type TaskUpdated = Event & {
   task: Task;
 };
 
+/** Another member started or stopped typing (or their typing lapsed after 5 s). */
+export type TypingChanged = Event & {
+  __typename?: 'TypingChanged';
+  isTyping: Scalars['Boolean']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+  userId: Scalars['ID']['output'];
+};
+
+/** The viewer's unread count of a conversation changed (a message arrived or was deleted, or they read some). */
+export type UnreadCountChanged = Event & {
+  __typename?: 'UnreadCountChanged';
+  conversationId: Scalars['ID']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+  unreadCount: Scalars['Int']['output'];
+};
+
 /** What to change about a task. A field left out (or null) stays as it is. */
 export type UpdateTaskInput = {
   /** At most 10000 characters, trimmed; an empty string removes the description. */
@@ -739,6 +1211,20 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 
 /** Mapping of union types */
 export type ResolversUnionTypes<_RefType extends Record<string, unknown>> = {
+  ConversationEvent:
+    | ( MembersChanged & { __typename: 'MembersChanged' } )
+    | ( Omit<MessageAdded, 'message'> & { message: _RefType['Message'] } & { __typename: 'MessageAdded' } )
+    | ( MessageDeleted & { __typename: 'MessageDeleted' } )
+    | ( Omit<MessageEdited, 'message'> & { message: _RefType['Message'] } & { __typename: 'MessageEdited' } )
+    | ( MessageStatusChanged & { __typename: 'MessageStatusChanged' } )
+    | ( MessagesRead & { __typename: 'MessagesRead' } )
+    | ( Omit<ReactionsChanged, 'message'> & { message: _RefType['Message'] } & { __typename: 'ReactionsChanged' } )
+    | ( TypingChanged & { __typename: 'TypingChanged' } )
+  ;
+  InboxEvent:
+    | ( Omit<ConversationUpdated, 'conversation'> & { conversation: _RefType['Conversation'] } & { __typename: 'ConversationUpdated' } )
+    | ( UnreadCountChanged & { __typename: 'UnreadCountChanged' } )
+  ;
   NotificationEvent:
     | ( Omit<NotificationCreated, 'notification'> & { notification: _RefType['Notification'] } & { __typename: 'NotificationCreated' } )
     | ( NotificationDeleted & { __typename: 'NotificationDeleted' } )
@@ -765,11 +1251,20 @@ export type ResolversUnionTypes<_RefType extends Record<string, unknown>> = {
 /** Mapping of interface types */
 export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = {
   Event:
+    | ( Omit<ConversationUpdated, 'conversation'> & { conversation: _RefType['Conversation'] } & { __typename: 'ConversationUpdated' } )
+    | ( MembersChanged & { __typename: 'MembersChanged' } )
+    | ( Omit<MessageAdded, 'message'> & { message: _RefType['Message'] } & { __typename: 'MessageAdded' } )
+    | ( MessageDeleted & { __typename: 'MessageDeleted' } )
+    | ( Omit<MessageEdited, 'message'> & { message: _RefType['Message'] } & { __typename: 'MessageEdited' } )
+    | ( MessageStatusChanged & { __typename: 'MessageStatusChanged' } )
+    | ( MessagesRead & { __typename: 'MessagesRead' } )
     | ( Omit<NotificationCreated, 'notification'> & { notification: _RefType['Notification'] } & { __typename: 'NotificationCreated' } )
     | ( NotificationDeleted & { __typename: 'NotificationDeleted' } )
     | ( NotificationRead & { __typename: 'NotificationRead' } )
     | ( NotificationsBulkRead & { __typename: 'NotificationsBulkRead' } )
+    | ( PresenceChanged & { __typename: 'PresenceChanged' } )
     | ( QrCodeUpdated & { __typename: 'QrCodeUpdated' } )
+    | ( Omit<ReactionsChanged, 'message'> & { message: _RefType['Message'] } & { __typename: 'ReactionsChanged' } )
     | ( SessionConnectionError & { __typename: 'SessionConnectionError' } )
     | ( SessionDeleted & { __typename: 'SessionDeleted' } )
     | ( SessionStatusChanged & { __typename: 'SessionStatusChanged' } )
@@ -780,18 +1275,32 @@ export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = 
     | ( Omit<TaskProgressChanged, 'task'> & { task: _RefType['Task'] } & { __typename: 'TaskProgressChanged' } )
     | ( Omit<TaskStatusChanged, 'task'> & { task: _RefType['Task'] } & { __typename: 'TaskStatusChanged' } )
     | ( Omit<TaskUpdated, 'task'> & { task: _RefType['Task'] } & { __typename: 'TaskUpdated' } )
+    | ( TypingChanged & { __typename: 'TypingChanged' } )
+    | ( UnreadCountChanged & { __typename: 'UnreadCountChanged' } )
   ;
 };
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  Conversation: ResolverTypeWrapper<ConversationRecord>;
+  ConversationEvent: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['ConversationEvent']>;
+  ConversationUpdated: ResolverTypeWrapper<Omit<ConversationUpdated, 'conversation'> & { conversation: ResolversTypes['Conversation'] }>;
   CreateTaskInput: CreateTaskInput;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Event: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['Event']>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
+  InboxEvent: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['InboxEvent']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
+  MembersChanged: ResolverTypeWrapper<MembersChanged>;
+  Message: ResolverTypeWrapper<MessageRecord>;
+  MessageAdded: ResolverTypeWrapper<Omit<MessageAdded, 'message'> & { message: ResolversTypes['Message'] }>;
+  MessageDeleted: ResolverTypeWrapper<MessageDeleted>;
+  MessageEdited: ResolverTypeWrapper<Omit<MessageEdited, 'message'> & { message: ResolversTypes['Message'] }>;
+  MessageStatus: MessageStatus;
+  MessageStatusChanged: ResolverTypeWrapper<MessageStatusChanged>;
+  MessagesRead: ResolverTypeWrapper<MessagesRead>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Notification: ResolverTypeWrapper<NotificationRecord>;
   NotificationCreated: ResolverTypeWrapper<Omit<NotificationCreated, 'notification'> & { notification: ResolversTypes['Notification'] }>;
@@ -799,8 +1308,12 @@ export type ResolversTypes = {
   NotificationEvent: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['NotificationEvent']>;
   NotificationRead: ResolverTypeWrapper<NotificationRead>;
   NotificationsBulkRead: ResolverTypeWrapper<NotificationsBulkRead>;
+  Presence: ResolverTypeWrapper<Presence>;
+  PresenceChanged: ResolverTypeWrapper<PresenceChanged>;
   QrCodeUpdated: ResolverTypeWrapper<QrCodeUpdated>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  Reaction: ResolverTypeWrapper<Reaction>;
+  ReactionsChanged: ResolverTypeWrapper<Omit<ReactionsChanged, 'message'> & { message: ResolversTypes['Message'] }>;
   Role: Role;
   SendNotificationInput: SendNotificationInput;
   Session: ResolverTypeWrapper<SessionRecord>;
@@ -823,6 +1336,8 @@ export type ResolversTypes = {
   TaskStatus: TaskStatus;
   TaskStatusChanged: ResolverTypeWrapper<Omit<TaskStatusChanged, 'task'> & { task: ResolversTypes['Task'] }>;
   TaskUpdated: ResolverTypeWrapper<Omit<TaskUpdated, 'task'> & { task: ResolversTypes['Task'] }>;
+  TypingChanged: ResolverTypeWrapper<TypingChanged>;
+  UnreadCountChanged: ResolverTypeWrapper<UnreadCountChanged>;
   UpdateTaskInput: UpdateTaskInput;
   Viewer: ResolverTypeWrapper<ViewerModel>;
 };
@@ -830,12 +1345,23 @@ export type ResolversTypes = {
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
   Boolean: Scalars['Boolean']['output'];
+  Conversation: ConversationRecord;
+  ConversationEvent: ResolversUnionTypes<ResolversParentTypes>['ConversationEvent'];
+  ConversationUpdated: Omit<ConversationUpdated, 'conversation'> & { conversation: ResolversParentTypes['Conversation'] };
   CreateTaskInput: CreateTaskInput;
   DateTime: Scalars['DateTime']['output'];
   Event: ResolversInterfaceTypes<ResolversParentTypes>['Event'];
   ID: Scalars['ID']['output'];
+  InboxEvent: ResolversUnionTypes<ResolversParentTypes>['InboxEvent'];
   Int: Scalars['Int']['output'];
   JSON: Scalars['JSON']['output'];
+  MembersChanged: MembersChanged;
+  Message: MessageRecord;
+  MessageAdded: Omit<MessageAdded, 'message'> & { message: ResolversParentTypes['Message'] };
+  MessageDeleted: MessageDeleted;
+  MessageEdited: Omit<MessageEdited, 'message'> & { message: ResolversParentTypes['Message'] };
+  MessageStatusChanged: MessageStatusChanged;
+  MessagesRead: MessagesRead;
   Mutation: Record<PropertyKey, never>;
   Notification: NotificationRecord;
   NotificationCreated: Omit<NotificationCreated, 'notification'> & { notification: ResolversParentTypes['Notification'] };
@@ -843,8 +1369,12 @@ export type ResolversParentTypes = {
   NotificationEvent: ResolversUnionTypes<ResolversParentTypes>['NotificationEvent'];
   NotificationRead: NotificationRead;
   NotificationsBulkRead: NotificationsBulkRead;
+  Presence: Presence;
+  PresenceChanged: PresenceChanged;
   QrCodeUpdated: QrCodeUpdated;
   Query: Record<PropertyKey, never>;
+  Reaction: Reaction;
+  ReactionsChanged: Omit<ReactionsChanged, 'message'> & { message: ResolversParentTypes['Message'] };
   SendNotificationInput: SendNotificationInput;
   Session: SessionRecord;
   SessionConnectionError: SessionConnectionError;
@@ -864,8 +1394,31 @@ export type ResolversParentTypes = {
   TaskProgressChanged: Omit<TaskProgressChanged, 'task'> & { task: ResolversParentTypes['Task'] };
   TaskStatusChanged: Omit<TaskStatusChanged, 'task'> & { task: ResolversParentTypes['Task'] };
   TaskUpdated: Omit<TaskUpdated, 'task'> & { task: ResolversParentTypes['Task'] };
+  TypingChanged: TypingChanged;
+  UnreadCountChanged: UnreadCountChanged;
   UpdateTaskInput: UpdateTaskInput;
   Viewer: ViewerModel;
+};
+
+export type ConversationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Conversation'] = ResolversParentTypes['Conversation']> = {
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  creatorId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  lastActivityAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  lastMessage?: Resolver<Maybe<ResolversTypes['Message']>, ParentType, ContextType>;
+  memberIds?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
+  title?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  unreadCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type ConversationEventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ConversationEvent'] = ResolversParentTypes['ConversationEvent']> = {
+  __resolveType: TypeResolveFn<'MembersChanged' | 'MessageAdded' | 'MessageDeleted' | 'MessageEdited' | 'MessageStatusChanged' | 'MessagesRead' | 'ReactionsChanged' | 'TypingChanged', ParentType, ContextType>;
+};
+
+export type ConversationUpdatedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ConversationUpdated'] = ResolversParentTypes['ConversationUpdated']> = {
+  conversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
@@ -873,28 +1426,93 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 }
 
 export type EventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Event'] = ResolversParentTypes['Event']> = {
-  __resolveType: TypeResolveFn<'NotificationCreated' | 'NotificationDeleted' | 'NotificationRead' | 'NotificationsBulkRead' | 'QrCodeUpdated' | 'SessionConnectionError' | 'SessionDeleted' | 'SessionStatusChanged' | 'TaskAssigned' | 'TaskCompleted' | 'TaskCreated' | 'TaskNoteAdded' | 'TaskProgressChanged' | 'TaskStatusChanged' | 'TaskUpdated', ParentType, ContextType>;
+  __resolveType: TypeResolveFn<'ConversationUpdated' | 'MembersChanged' | 'MessageAdded' | 'MessageDeleted' | 'MessageEdited' | 'MessageStatusChanged' | 'MessagesRead' | 'NotificationCreated' | 'NotificationDeleted' | 'NotificationRead' | 'NotificationsBulkRead' | 'PresenceChanged' | 'QrCodeUpdated' | 'ReactionsChanged' | 'SessionConnectionError' | 'SessionDeleted' | 'SessionStatusChanged' | 'TaskAssigned' | 'TaskCompleted' | 'TaskCreated' | 'TaskNoteAdded' | 'TaskProgressChanged' | 'TaskStatusChanged' | 'TaskUpdated' | 'TypingChanged' | 'UnreadCountChanged', ParentType, ContextType>;
+};
+
+export type InboxEventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['InboxEvent'] = ResolversParentTypes['InboxEvent']> = {
+  __resolveType: TypeResolveFn<'ConversationUpdated' | 'UnreadCountChanged', ParentType, ContextType>;
 };
 
 export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['JSON'], any> {
   name: 'JSON';
 }
 
+export type MembersChangedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MembersChanged'] = ResolversParentTypes['MembersChanged']> = {
+  memberIds?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type MessageResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Message'] = ResolversParentTypes['Message']> = {
+  body?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  clientMessageId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  conversationId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  deleted?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  editedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  reactions?: Resolver<Array<ResolversTypes['Reaction']>, ParentType, ContextType>;
+  senderId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['MessageStatus'], ParentType, ContextType>;
+};
+
+export type MessageAddedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MessageAdded'] = ResolversParentTypes['MessageAdded']> = {
+  message?: Resolver<ResolversTypes['Message'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type MessageDeletedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MessageDeleted'] = ResolversParentTypes['MessageDeleted']> = {
+  messageId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type MessageEditedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MessageEdited'] = ResolversParentTypes['MessageEdited']> = {
+  message?: Resolver<ResolversTypes['Message'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type MessageStatusChangedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MessageStatusChanged'] = ResolversParentTypes['MessageStatusChanged']> = {
+  messageId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['MessageStatus'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type MessagesReadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MessagesRead'] = ResolversParentTypes['MessagesRead']> = {
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  upToMessageId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  userId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  addConversationMembers?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationAddConversationMembersArgs, 'conversationId' | 'userIds'>>;
   addTaskNote?: Resolver<ResolversTypes['Task'], ParentType, ContextType, RequireFields<MutationAddTaskNoteArgs, 'id' | 'text'>>;
   assignTask?: Resolver<ResolversTypes['Task'], ParentType, ContextType, RequireFields<MutationAssignTaskArgs, 'id'>>;
   connectSession?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationConnectSessionArgs, 'id'>>;
+  createConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationCreateConversationArgs, 'memberIds'>>;
   createSession?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationCreateSessionArgs, 'name'>>;
   createTask?: Resolver<ResolversTypes['Task'], ParentType, ContextType, RequireFields<MutationCreateTaskArgs, 'input'>>;
+  deleteMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationDeleteMessageArgs, 'id'>>;
   deleteNotification?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteNotificationArgs, 'id'>>;
   deleteSession?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteSessionArgs, 'id'>>;
   disconnectSession?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationDisconnectSessionArgs, 'id'>>;
+  editMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationEditMessageArgs, 'body' | 'id'>>;
   markAllNotificationsRead?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  markConversationRead?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationMarkConversationReadArgs, 'conversationId'>>;
   markNotificationRead?: Resolver<ResolversTypes['Notification'], ParentType, ContextType, RequireFields<MutationMarkNotificationReadArgs, 'id'>>;
+  reactToMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationReactToMessageArgs, 'emoji' | 'messageId'>>;
+  removeConversationMember?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationRemoveConversationMemberArgs, 'conversationId' | 'userId'>>;
   reportSessionStatus?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationReportSessionStatusArgs, 'input'>>;
+  sendMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationSendMessageArgs, 'body' | 'conversationId'>>;
   sendNotification?: Resolver<ResolversTypes['Notification'], ParentType, ContextType, RequireFields<MutationSendNotificationArgs, 'input'>>;
   setTaskProgress?: Resolver<ResolversTypes['Task'], ParentType, ContextType, RequireFields<MutationSetTaskProgressArgs, 'id' | 'progress'>>;
   setTaskStatus?: Resolver<ResolversTypes['Task'], ParentType, ContextType, RequireFields<MutationSetTaskStatusArgs, 'id' | 'status'>>;
+  setTyping?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationSetTypingArgs, 'conversationId' | 'isTyping'>>;
+  updateMessageStatus?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationUpdateMessageStatusArgs, 'messageId' | 'status'>>;
   updateTask?: Resolver<ResolversTypes['Task'], ParentType, ContextType, RequireFields<MutationUpdateTaskArgs, 'id' | 'input'>>;
 };
 
@@ -937,6 +1555,20 @@ export type NotificationsBulkReadResolvers<ContextType = GraphQLContext, ParentT
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
+export type PresenceResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Presence'] = ResolversParentTypes['Presence']> = {
+  lastSeenAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  online?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  userId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+};
+
+export type PresenceChangedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PresenceChanged'] = ResolversParentTypes['PresenceChanged']> = {
+  lastSeenAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  online?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  userId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
 export type QrCodeUpdatedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['QrCodeUpdated'] = ResolversParentTypes['QrCodeUpdated']> = {
   occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   qrCode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -945,13 +1577,28 @@ export type QrCodeUpdatedResolvers<ContextType = GraphQLContext, ParentType exte
 };
 
 export type QueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
+  conversation?: Resolver<Maybe<ResolversTypes['Conversation']>, ParentType, ContextType, RequireFields<QueryConversationArgs, 'id'>>;
+  conversations?: Resolver<Array<ResolversTypes['Conversation']>, ParentType, ContextType, RequireFields<QueryConversationsArgs, 'limit'>>;
   me?: Resolver<ResolversTypes['Viewer'], ParentType, ContextType>;
+  messages?: Resolver<Array<ResolversTypes['Message']>, ParentType, ContextType, RequireFields<QueryMessagesArgs, 'conversationId' | 'limit'>>;
   notifications?: Resolver<Array<ResolversTypes['Notification']>, ParentType, ContextType, RequireFields<QueryNotificationsArgs, 'limit' | 'unreadOnly'>>;
+  presence?: Resolver<Array<ResolversTypes['Presence']>, ParentType, ContextType, RequireFields<QueryPresenceArgs, 'userIds'>>;
   session?: Resolver<Maybe<ResolversTypes['Session']>, ParentType, ContextType, RequireFields<QuerySessionArgs, 'id'>>;
   sessions?: Resolver<Array<ResolversTypes['Session']>, ParentType, ContextType>;
   task?: Resolver<Maybe<ResolversTypes['Task']>, ParentType, ContextType, RequireFields<QueryTaskArgs, 'id'>>;
   tasks?: Resolver<Array<ResolversTypes['Task']>, ParentType, ContextType, RequireFields<QueryTasksArgs, 'limit'>>;
   unreadNotificationCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type ReactionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Reaction'] = ResolversParentTypes['Reaction']> = {
+  emoji?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  userIds?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
+};
+
+export type ReactionsChangedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ReactionsChanged'] = ResolversParentTypes['ReactionsChanged']> = {
+  message?: Resolver<ResolversTypes['Message'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type SessionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Session'] = ResolversParentTypes['Session']> = {
@@ -994,7 +1641,10 @@ export type SessionStatusChangedResolvers<ContextType = GraphQLContext, ParentTy
 };
 
 export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
+  conversationEvents?: SubscriptionResolver<ResolversTypes['ConversationEvent'], "conversationEvents", ParentType, ContextType, RequireFields<SubscriptionConversationEventsArgs, 'conversationId'>>;
+  inboxEvents?: SubscriptionResolver<ResolversTypes['InboxEvent'], "inboxEvents", ParentType, ContextType>;
   notificationEvents?: SubscriptionResolver<ResolversTypes['NotificationEvent'], "notificationEvents", ParentType, ContextType>;
+  presenceChanged?: SubscriptionResolver<ResolversTypes['PresenceChanged'], "presenceChanged", ParentType, ContextType, RequireFields<SubscriptionPresenceChangedArgs, 'userIds'>>;
   sessionEvents?: SubscriptionResolver<ResolversTypes['SessionEvent'], "sessionEvents", ParentType, ContextType, RequireFields<SubscriptionSessionEventsArgs, 'sessionId'>>;
   taskEvents?: SubscriptionResolver<ResolversTypes['TaskEvent'], "taskEvents", ParentType, ContextType, Partial<SubscriptionTaskEventsArgs>>;
 };
@@ -1068,6 +1718,20 @@ export type TaskUpdatedResolvers<ContextType = GraphQLContext, ParentType extend
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
+export type TypingChangedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TypingChanged'] = ResolversParentTypes['TypingChanged']> = {
+  isTyping?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  userId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type UnreadCountChangedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['UnreadCountChanged'] = ResolversParentTypes['UnreadCountChanged']> = {
+  conversationId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  unreadCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
 export type ViewerResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Viewer'] = ResolversParentTypes['Viewer']> = {
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -1076,9 +1740,20 @@ export type ViewerResolvers<ContextType = GraphQLContext, ParentType extends Res
 };
 
 export type Resolvers<ContextType = GraphQLContext> = {
+  Conversation?: ConversationResolvers<ContextType>;
+  ConversationEvent?: ConversationEventResolvers<ContextType>;
+  ConversationUpdated?: ConversationUpdatedResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Event?: EventResolvers<ContextType>;
+  InboxEvent?: InboxEventResolvers<ContextType>;
   JSON?: GraphQLScalarType;
+  MembersChanged?: MembersChangedResolvers<ContextType>;
+  Message?: MessageResolvers<ContextType>;
+  MessageAdded?: MessageAddedResolvers<ContextType>;
+  MessageDeleted?: MessageDeletedResolvers<ContextType>;
+  MessageEdited?: MessageEditedResolvers<ContextType>;
+  MessageStatusChanged?: MessageStatusChangedResolvers<ContextType>;
+  MessagesRead?: MessagesReadResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   Notification?: NotificationResolvers<ContextType>;
   NotificationCreated?: NotificationCreatedResolvers<ContextType>;
@@ -1086,8 +1761,12 @@ export type Resolvers<ContextType = GraphQLContext> = {
   NotificationEvent?: NotificationEventResolvers<ContextType>;
   NotificationRead?: NotificationReadResolvers<ContextType>;
   NotificationsBulkRead?: NotificationsBulkReadResolvers<ContextType>;
+  Presence?: PresenceResolvers<ContextType>;
+  PresenceChanged?: PresenceChangedResolvers<ContextType>;
   QrCodeUpdated?: QrCodeUpdatedResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  Reaction?: ReactionResolvers<ContextType>;
+  ReactionsChanged?: ReactionsChangedResolvers<ContextType>;
   Session?: SessionResolvers<ContextType>;
   SessionConnectionError?: SessionConnectionErrorResolvers<ContextType>;
   SessionDeleted?: SessionDeletedResolvers<ContextType>;
@@ -1104,6 +1783,8 @@ export type Resolvers<ContextType = GraphQLContext> = {
   TaskProgressChanged?: TaskProgressChangedResolvers<ContextType>;
   TaskStatusChanged?: TaskStatusChangedResolvers<ContextType>;
   TaskUpdated?: TaskUpdatedResolvers<ContextType>;
+  TypingChanged?: TypingChangedResolvers<ContextType>;
+  UnreadCountChanged?: UnreadCountChangedResolvers<ContextType>;
   Viewer?: ViewerResolvers<ContextType>;
 };
 

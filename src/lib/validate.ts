@@ -44,8 +44,9 @@ export function textOrNull(field: string, value: string, { max }: { max: number 
  * channel names encode it (see `keyPart`), so any such id is safe there.
  */
 export function requireUserId(field: string, value: string): string {
-  if (value.length === 0 || value.length > 128) {
-    throw badInput(`${field} must be a user id of 1 to 128 characters`, field);
+  // Any token `sub` fits (`:` and `|` included) except blanks and control characters.
+  if (value.length === 0 || value.length > 128 || /[\s\p{Cc}]/u.test(value)) {
+    throw badInput(`${field} must be a user id of 1 to 128 characters without spaces`, field);
   }
   return value;
 }

@@ -34,7 +34,7 @@ export async function createPublisher(options: PublisherOptions) {
   if (!redisUrl)
     throw new PublishError('BAD_USER_INPUT', 'createPublisher needs redisUrl: the servers share events through Redis');
   const runtime = await createRuntime({ redisUrl, redisPrefix }, createLogger(logLevel), { background: false });
-  const { sessions, notifications, tasks } = runtime.services;
+  const { sessions, conversations, notifications, tasks } = runtime.services;
   const as = { ...actor, roles: actor.roles ?? ['service'] };
 
   /** Validates `input`'s shape, then runs the domain call as the actor in the input's organisation. */
@@ -59,6 +59,13 @@ export async function createPublisher(options: PublisherOptions) {
   return {
     /** Gateway state of a session: status, QR code, account, error (`service` or `admin`). */
     sessionStatus: call('sessionStatus', (viewer, { orgId: _, ...report }) => sessions.reportStatus(viewer, report)),
+    /**
+     * A delivery receipt for a message (`service` or `admin`): QUEUED, SENT,
+     * DELIVERED, READ or FAILED; a late receipt changes and publishes nothing.
+     */
+    messageStatus: call('messageStatus', (viewer, { messageId, status }) =>
+      conversations.updateStatus(viewer, messageId, status),
+    ),
     /** A notification to one user of the organisation (`service` or `admin`). */
     notification: call('notification', (viewer, { orgId: _, ...input }) => notifications.send(viewer, input)),
     /** Task changes (`admin` or `agent`, as for users). */

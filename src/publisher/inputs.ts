@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { SessionStatus, TaskStatus } from '../generated/graphql.js';
+import type { MessageStatus, SessionStatus, TaskStatus } from '../generated/graphql.js';
 
 /** Every value of a GraphQL enum, checked by the compiler against the generated type. */
 function enumOf<T extends string>() {
@@ -19,6 +19,7 @@ const SessionStatusValues = enumOf<SessionStatus>()([
   'RECONNECTING',
   'ERROR',
 ]);
+const MessageStatusValues = enumOf<MessageStatus>()(['QUEUED', 'SENT', 'DELIVERED', 'READ', 'FAILED']);
 const TaskStatusValues = enumOf<TaskStatus>()(['TODO', 'IN_PROGRESS', 'BLOCKED', 'DONE']);
 
 /** Shapes of every publisher call; the domain services check the rules (lengths, ranges, access). */
@@ -32,6 +33,7 @@ export const inputs = {
     displayName: optionalText,
     error: optionalText,
   }),
+  messageStatus: z.object({ orgId: id, messageId: id, status: MessageStatusValues }),
   notification: z.object({
     orgId: id,
     recipientId: id,

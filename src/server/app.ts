@@ -150,6 +150,7 @@ export async function startServer(
     slots,
     limits: config.limits,
     isShuttingDown: () => shutdown.signal.aborted,
+    onViewerConnected: (viewer) => runtime.services.presence.connect(viewer),
   });
 
   await new Promise<void>((resolve, reject) => {

@@ -23,6 +23,8 @@ interface Connection {
   closed: AbortController;
   expiry: NodeJS.Timeout;
   releaseSlot: ReleaseSlot;
+  /** From {@link WebSocketOptions.onViewerConnected}: called once when the socket closes. */
+  disconnected: () => void;
 }
 
 export interface WebSocketOptions {
@@ -47,6 +49,11 @@ export interface WebSocketOptions {
   /** True once shutdown has begun: new upgrades are refused. */
   isShuttingDown: () => boolean;
   path?: string;
+  /**
+   * Told when a socket has authenticated (presence); the function it returns
+   * is called once when that socket closes, for whatever reason.
+   */
+  onViewerConnected?: (viewer: Viewer) => () => void;
 }
 
 /**
@@ -71,6 +78,7 @@ export function attachWebSocket(options: WebSocketOptions) {
     limits,
     isShuttingDown,
     path = '/graphql',
+    onViewerConnected = () => () => {},
   } = options;
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.wsMaxPayloadBytes });
   const connections = new WeakMap<WebSocket, Connection>();
@@ -102,6 +110,7 @@ export function attachWebSocket(options: WebSocketOptions) {
         clearTimeout(connection.expiry);
         connection.closed.abort();
         connection.releaseSlot();
+        connection.disconnected();
       }
     });
   });
@@ -147,6 +156,7 @@ export function attachWebSocket(options: WebSocketOptions) {
           closed: new AbortController(),
           expiry: scheduleExpiry(socket, viewer),
           releaseSlot,
+          disconnected: onViewerConnected(viewer),
         });
         return true;
       },

@@ -6,6 +6,7 @@ export function createMemoryStorage(): Storage {
   const collections = new Map<string, Collection<Doc>>();
   const counters = new Map<string, number>();
   const claims = new Map<string, { value: string; expiresAt: number }>();
+  const deadlines = new Map<string, Map<string, number>>();
 
   const liveClaim = (key: string) => {
     const entry = claims.get(key);
@@ -43,6 +44,31 @@ export function createMemoryStorage(): Storage {
       if (liveClaim(key)?.value !== value) return false;
       claims.delete(key);
       return true;
+    },
+    async schedule(set, member, ttlMs) {
+      let members = deadlines.get(set);
+      if (!members) deadlines.set(set, (members = new Map()));
+      const fresh = !members.has(member);
+      members.set(member, Date.now() + ttlMs);
+      return fresh;
+    },
+    async unschedule(set, member) {
+      const members = deadlines.get(set);
+      const had = members?.delete(member) ?? false;
+      if (members?.size === 0) deadlines.delete(set);
+      return had;
+    },
+    async takeDue(set, { limit, retryMs }) {
+      const members = deadlines.get(set);
+      if (!members) return [];
+      const time = Date.now();
+      const due = [...members]
+        .filter(([, deadline]) => deadline <= time)
+        .sort(([, a], [, b]) => a - b)
+        .slice(0, limit)
+        .map(([member]) => member);
+      for (const member of due) members.set(member, time + retryMs);
+      return due;
     },
     ...createMemoryLimits(),
     async healthy() {
@@ -118,9 +144,6 @@ function createMemoryCollection<T extends Doc>(): Collection<T> {
     async unindex(name, ids) {
       for (const id of ids) unindexOne(name, id);
     },
-    async count(name) {
-      return indexes.get(name)?.size ?? 0;
-    },
     async ids(name, options) {
       return idsIn(name, options);
     },
@@ -129,6 +152,13 @@ function createMemoryCollection<T extends Doc>(): Collection<T> {
         const doc = docs.get(id);
         return doc ? [copy(doc)] : [];
       });
+    },
+    async count(name, { above = -Infinity, below = Infinity } = {}) {
+      const index = indexes.get(name);
+      if (above === -Infinity && below === Infinity) return index?.size ?? 0;
+      let total = 0;
+      for (const score of indexes.get(name)?.values() ?? []) if (score > above && score < below) total++;
+      return total;
     },
   };
 }

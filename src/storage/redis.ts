@@ -44,6 +44,22 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0`;
 
+/** Milliseconds on Redis' clock, so every instance measures deadlines alike. */
+const REDIS_NOW = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+/** Sets a member's deadline ARGV[2] ms from now; returns 1 when the member was not in the set. */
+const SCHEDULE = `${REDIS_NOW}
+return redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])`;
+
+/** Members due now (at most ARGV[1]), each moved ARGV[2] ms ahead so no other caller gets it meanwhile. */
+const TAKE_DUE = `${REDIS_NOW}
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+for _, member in ipairs(due) do
+  redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), member)
+end
+return due`;
+
 const MAX_CAS_ATTEMPTS = 50;
 
 /**
@@ -73,6 +89,15 @@ export function createRedisStorage(redis: Redis, prefix: string): Storage {
     },
     async release(key, value) {
       return (await run(RELEASE, [`${prefix}claim:${key}`], [value])) === 1;
+    },
+    async schedule(set, member, ttlMs) {
+      return (await run(SCHEDULE, [`${prefix}due:${set}`], [member, Math.max(0, Math.round(ttlMs))])) === 1;
+    },
+    async unschedule(set, member) {
+      return (await redis.zrem(`${prefix}due:${set}`, member)) === 1;
+    },
+    async takeDue(set, { limit, retryMs }) {
+      return (await run(TAKE_DUE, [`${prefix}due:${set}`], [limit, Math.max(0, Math.round(retryMs))])) as string[];
     },
     ...createRedisLimits(redis, prefix),
     async healthy() {
@@ -149,12 +174,17 @@ function createRedisCollection<T extends Doc>(
       if (members.length === 0) return;
       await redis.zrem(indexKey(name), ...members);
     },
-    count(name) {
-      return redis.zcard(indexKey(name));
-    },
     ids,
     async list(name, options) {
       return getMany(await ids(name, options));
+    },
+    count(name, { above, below } = {}) {
+      if (above === undefined && below === undefined) return redis.zcard(indexKey(name));
+      return redis.zcount(
+        indexKey(name),
+        above === undefined ? '-inf' : `(${above}`,
+        below === undefined ? '+inf' : `(${below}`,
+      );
     },
   };
 }

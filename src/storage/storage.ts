@@ -80,12 +80,12 @@ export interface Collection<T extends Doc> {
   index(index: string, entries: readonly { id: string; score: number }[]): Promise<void>;
   /** Removes ids from an index. */
   unindex(index: string, ids: readonly string[]): Promise<void>;
-  /** How many ids an index holds. */
-  count(index: string): Promise<number>;
   /** Ids in an index, ordered by score. */
   ids(index: string, options?: RangeOptions): Promise<string[]>;
   /** Records in an index, ordered by score; ids whose record is gone are skipped. */
   list(index: string, options?: RangeOptions): Promise<T[]>;
+  /** How many ids an index holds with a score strictly between `above` and `below` (each optional). */
+  count(index: string, options?: { above?: number; below?: number }): Promise<number>;
 }
 
 /**
@@ -107,6 +107,27 @@ export interface Storage {
   peek(key: string): Promise<string | undefined>;
   /** Releases a claimed key, only while it still holds `value`. */
   release(key: string, value: string): Promise<boolean>;
+  /**
+   * Deadlines shared by every instance (typing indicators, instance
+   * heartbeats). Starts or extends `member`'s deadline in `set` to `ttlMs`
+   * from now, measured by the backend's clock (Redis `TIME`), so instances
+   * whose clocks differ still agree. Resolves true when the member had no
+   * deadline before (it is new, or was unscheduled or taken meanwhile).
+   */
+  schedule(set: string, member: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Removes `member`'s deadline. Resolves true when it had one: of callers
+   * racing each other (and {@link Storage.takeDue}), exactly one sees true.
+   */
+  unschedule(set: string, member: string): Promise<boolean>;
+  /**
+   * Up to `limit` members whose deadline has passed, each handed to one
+   * caller only: its deadline moves `retryMs` ahead, so it falls due again
+   * for another caller unless this one settles it with
+   * {@link Storage.unschedule} (typically: unschedule, and act if that
+   * resolved true). A caller that dies between the two is thus covered.
+   */
+  takeDue(set: string, options: { limit: number; retryMs: number }): Promise<string[]>;
   /**
    * Token bucket: takes one token from `key`'s bucket, which holds up to
    * `capacity` and refills at `perSecond`. With Redis, one bucket is shared

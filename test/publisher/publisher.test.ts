@@ -126,6 +126,45 @@ describe('the publisher module', () => {
     expect(read).toEqual({ task: { progress: 50, assigneeId: 'agent-1' }, session: { status: 'CONNECTING' } });
   });
 
+  it('reports message receipts that reach conversation members on other instances, never backwards', async () => {
+    const [a, b] = await startCluster(2);
+    const alice = await tokenFor(user('alice', ['agent']));
+    const { createConversation } = await ok(
+      a!,
+      'mutation { createConversation(title: "Ops", memberIds: ["bob"]) { id } }',
+      {},
+      alice,
+    );
+    const { sendMessage } = await ok(
+      a!,
+      'mutation ($id: ID!) { sendMessage(conversationId: $id, body: "hi") { id status } }',
+      { id: createConversation.id },
+      alice,
+    );
+    expect(sendMessage.status).toBe('QUEUED');
+    const bob = await tokenFor(user('bob', ['agent']));
+    const events = await subscribeWs(
+      b!,
+      wsClient(b!, bob),
+      `subscription ($id: ID!) { conversationEvents(conversationId: $id) {
+        __typename ... on MessageStatusChanged { messageId status } } }`,
+      { id: createConversation.id },
+    );
+    const gateway = await createPublisher({ redisUrl: inject('redisUrl'), redisPrefix: a!.config.redisPrefix });
+    dispose(() => gateway.close());
+    await gateway.messageStatus({ orgId: 'org-a', messageId: sendMessage.id, status: 'DELIVERED' });
+    const late = await gateway.messageStatus({ orgId: 'org-a', messageId: sendMessage.id, status: 'SENT' });
+    expect(late.status).toBe('DELIVERED');
+    await gateway.messageStatus({ orgId: 'org-a', messageId: sendMessage.id, status: 'READ' });
+    expect(await events.waitForEvents(2)).toEqual([
+      { __typename: 'MessageStatusChanged', messageId: sendMessage.id, status: 'DELIVERED' },
+      { __typename: 'MessageStatusChanged', messageId: sendMessage.id, status: 'READ' },
+    ]);
+    await expect(
+      gateway.messageStatus({ orgId: 'org-b', messageId: sendMessage.id, status: 'READ' }),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
   it('refuses to start without a Redis URL', async () => {
     await expect(createPublisher({ redisUrl: '' })).rejects.toBeInstanceOf(PublishError);
   });
