@@ -53,7 +53,7 @@ export interface WebSocketOptions {
    * Told when a socket has authenticated (presence); the function it returns
    * is called once when that socket closes, for whatever reason.
    */
-  onViewerConnected?: (viewer: Viewer) => () => void;
+  onViewerConnected?: (viewer: Viewer) => Promise<() => void> | (() => void);
 }
 
 /**
@@ -147,8 +147,10 @@ export function attachWebSocket(options: WebSocketOptions) {
           socket.close(CloseCode.TooManyConnections, 'Too many connections');
           return false;
         }
+        const disconnected = await onViewerConnected(viewer);
         if (socket.readyState !== socket.OPEN) {
           releaseSlot();
+          disconnected();
           return false;
         }
         connections.set(socket, {
@@ -156,7 +158,7 @@ export function attachWebSocket(options: WebSocketOptions) {
           closed: new AbortController(),
           expiry: scheduleExpiry(socket, viewer),
           releaseSlot,
-          disconnected: onViewerConnected(viewer),
+          disconnected,
         });
         return true;
       },
