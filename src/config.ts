@@ -191,7 +191,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0] ?? 'environment');
     const raw = env[name];
-    const shown = raw === undefined || /SECRET|KEY/.test(name) ? '' : ` (got "${raw}")`;
+    // Secrets, keys and URLs (which may hold passwords) are never echoed.
+    const shown = raw === undefined || /SECRET|KEY|URL/.test(name) ? '' : ` (got "${raw}")`;
     throw new ConfigError(`${name} ${issue.message}${shown}`);
   }
   const vars = parsed.data;

@@ -53,12 +53,14 @@ export async function subscribe<Payload>(
 ): Promise<EventSubscription<Payload>> {
   const stream = new EventStream<Payload>({ maxQueued: bus.maxQueuedEvents, ...options });
   const list = typeof channels === 'string' ? [channels] : channels;
-  try {
-    const unlistens = await Promise.all(list.map((name) => bus.listen(name, stream.push)));
-    stream.attach(unlistens);
-  } catch (error) {
+  const settled = await Promise.allSettled(list.map((name) => bus.listen(name, stream.push)));
+  const unlistens = settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  stream.attach(unlistens);
+  const failed = settled.find((result) => result.status === 'rejected');
+  if (failed) {
+    // Channels that did subscribe are released with the stream.
     await stream.return();
-    throw error;
+    throw failed.reason;
   }
   return stream;
 }
@@ -87,7 +89,8 @@ class EventStream<Payload> implements EventSubscription<Payload> {
 
   attach(unlistens: Unlisten[]) {
     this.unlistens = unlistens;
-    if (this.finished) this.release();
+    // Ended (returned, aborted) while the listeners were being made.
+    if (this.finished || this.closing) this.release();
   }
 
   readonly push = (payload: Payload) => {

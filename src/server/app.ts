@@ -100,7 +100,10 @@ export async function startServer(
         errors: [{ message: 'The server is shutting down', extensions: { code: 'SERVICE_UNAVAILABLE' } }],
       });
     }
-    let run = () => void pipeline(req, res);
+    // Aborts when the client goes away: ends what its operation holds (see releaseWhenGone).
+    const gone = new AbortController();
+    res.once('close', () => gone.abort());
+    let run = () => void pipeline(req, res, { signal: gone.signal });
     if (req.headers.accept?.includes('text/event-stream')) {
       counts.sseStreams++;
       res.once('close', () => counts.sseStreams--);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Viewer } from '../auth/viewer.js';
+import { keyPart } from '../lib/keys.js';
 import type { Logger } from '../logger.js';
 import type { Storage } from '../storage/index.js';
 
@@ -30,7 +31,7 @@ export function createConnectionSlots(options: { storage: Storage; limit: number
   return {
     /** Takes a slot for the viewer, or resolves undefined when they hold `limit` already. */
     async acquire(viewer: Viewer): Promise<ReleaseSlot | undefined> {
-      const key = `conn:${viewer.orgId}:${viewer.id}`;
+      const key = `conn:${keyPart(viewer.orgId)}:${keyPart(viewer.id)}`;
       if ((local.get(key) ?? 0) >= limit) return undefined;
       const member = randomUUID();
       // Counted locally before the await, so concurrent connects cannot overshoot here.

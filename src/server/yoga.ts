@@ -11,6 +11,7 @@ import type { Services } from '../services.js';
 import type { Storage } from '../storage/index.js';
 import type { ConnectionSlots } from './connection-slots.js';
 import type { LiveCounts } from './metrics.js';
+import { releaseWhenGone } from './request-lifetime.js';
 import { useIntrospectionPolicy } from './plugins/use-introspection-policy.js';
 import { useQueryLimits } from './plugins/use-query-limits.js';
 import { useRateLimit } from './plugins/use-rate-limit.js';
@@ -120,9 +121,15 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       return {
         viewer: caller,
         services,
-        // An SSE subscription ends when its token expires or shutdown begins.
-        // Made on first use, so queries and mutations arm no timer.
-        accessSignal: () => (expiry ??= AbortSignal.any([shutdownSignal, AbortSignal.timeout(untilExpiry(caller))])),
+        // An SSE subscription ends when its token expires, its client goes
+        // away or shutdown begins. Made on first use, so queries and
+        // mutations arm no timer.
+        accessSignal: () =>
+          (expiry ??= AbortSignal.any([
+            shutdownSignal,
+            ...(signal ? [signal] : []),
+            AbortSignal.timeout(untilExpiry(caller)),
+          ])),
       };
     },
     plugins: [
@@ -152,17 +159,10 @@ function useSubscriptionCount(counts: LiveCounts): Plugin {
   return {
     onSubscribe() {
       return {
-        onSubscribeResult({ result }) {
+        onSubscribeResult({ result, args }) {
           if (!(Symbol.asyncIterator in result)) return;
           counts.subscriptions++;
-          let ended = false;
-          return {
-            onEnd() {
-              if (ended) return;
-              ended = true;
-              counts.subscriptions--;
-            },
-          };
+          return { onEnd: releaseWhenGone(args.contextValue, () => counts.subscriptions--) };
         },
       };
     },

@@ -127,14 +127,18 @@ export function createSessionService({ storage, bus }: { storage: Storage; bus: 
       const phoneNumber = optionalText('phoneNumber', report.phoneNumber, { max: 32 });
       const displayName = optionalText('displayName', report.displayName, { max: 200 });
       const error = optionalText('error', report.error, { max: 1000 });
-      const { before, after } = await change(viewer, report.sessionId, (session) => ({
-        ...session,
-        status: report.status,
-        qrCode: report.status === 'QR_REQUIRED' ? (qrCode ?? session.qrCode) : null,
-        phoneNumber: phoneNumber ?? session.phoneNumber,
-        displayName: displayName ?? session.displayName,
-        lastError: report.status === 'CONNECTED' ? null : (error ?? session.lastError),
-      }));
+      const { before, after } = await change(viewer, report.sessionId, (session) => {
+        const next = {
+          ...session,
+          status: report.status,
+          qrCode: report.status === 'QR_REQUIRED' ? (qrCode ?? session.qrCode) : null,
+          phoneNumber: phoneNumber ?? session.phoneNumber,
+          displayName: displayName ?? session.displayName,
+          lastError: report.status === 'CONNECTED' ? null : (error ?? session.lastError),
+        };
+        const same = (Object.keys(next) as (keyof SessionRecord)[]).every((key) => next[key] === session[key]);
+        return same ? undefined : next;
+      });
       const events: SessionEvent[] = [];
       if (
         before.status !== after.status ||
@@ -146,7 +150,8 @@ export function createSessionService({ storage, bus }: { storage: Storage; bus: 
       if (qrCode && after.qrCode === qrCode && before.qrCode !== qrCode) {
         events.push({ __typename: 'QrCodeUpdated', sessionId: after.id, qrCode, occurredAt: after.updatedAt });
       }
-      if (error) {
+      // A connected session has no error to report: CONNECTED clears lastError.
+      if (error && after.status !== 'CONNECTED') {
         events.push({ __typename: 'SessionConnectionError', sessionId: after.id, error, occurredAt: after.updatedAt });
       }
       await publish(after, events);

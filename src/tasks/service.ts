@@ -1,5 +1,5 @@
 import type { Viewer } from '../auth/viewer.js';
-import { notFound, rateLimited } from '../errors.js';
+import { badInput, notFound } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
 import { subscribe } from '../events/subscribe.js';
 import { topics } from '../events/topics.js';
@@ -196,7 +196,7 @@ export function createTaskService({ storage, bus }: { storage: Storage; bus: Eve
       const noteId = newId();
       const { after } = await change(viewer, id, (task, createdAt) => {
         if (task.notes.length >= TASK_LIMITS.notes) {
-          throw rateLimited(`A task holds at most ${TASK_LIMITS.notes} notes`);
+          throw badInput(`A task holds at most ${TASK_LIMITS.notes} notes`, 'text');
         }
         return { ...task, notes: [...task.notes, { id: noteId, authorId: viewer.id, text: noteText, createdAt }] };
       });

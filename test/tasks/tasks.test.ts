@@ -272,7 +272,7 @@ describe.each(BACKENDS)('tasks on the %s backend', (backend) => {
     const task = await createTask(server, t.agent);
     for (let i = 1; i <= 200; i++) await ok(server, NOTE, { id: task.id, text: `note ${i}` }, t.agent);
     const full = await gql(server, NOTE, { id: task.id, text: 'one too many' }, { token: t.agent });
-    expect(errorCode(full)).toBe('RATE_LIMITED');
+    expect(errorCode(full)).toBe('BAD_USER_INPUT');
     const read = await ok(server, TASK, { id: task.id }, t.agent);
     expect(read.task.notes).toHaveLength(200);
     expect(read.task.notes.at(-1).text).toBe('note 200');

@@ -1,5 +1,6 @@
 import type { Plugin } from 'graphql-yoga';
 import type { Viewer } from '../../auth/viewer.js';
+import { keyPart } from '../../lib/keys.js';
 import { rateLimited } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { createMemoryLimits } from '../../storage/limits-memory.js';
@@ -20,7 +21,7 @@ export function useRateLimit(options: { storage: Storage; perSecond: number; bur
   let degraded = false;
 
   const take = async (viewer: Viewer) => {
-    const key = `ops:${viewer.orgId}:${viewer.id}`;
+    const key = `ops:${keyPart(viewer.orgId)}:${keyPart(viewer.id)}`;
     try {
       const taken = await storage.takeToken(key, burst, perSecond);
       degraded = false;

@@ -2,6 +2,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { Viewer } from '../../auth/viewer.js';
 import { rateLimited } from '../../errors.js';
 import type { ConnectionSlots } from '../connection-slots.js';
+import { releaseWhenGone } from '../request-lifetime.js';
 
 /**
  * Counts each SSE subscription (one HTTP connection in graphql-sse's
@@ -14,13 +15,14 @@ export function useStreamSlots(slots: ConnectionSlots, limit: number): Plugin {
     async onSubscribe({ args, setResultAndStopExecution }) {
       const context = args.contextValue as { viewer?: Viewer; transport?: string };
       if (!context.viewer || context.transport === 'websocket') return;
-      const release = await slots.acquire(context.viewer);
-      if (!release) {
+      const acquired = await slots.acquire(context.viewer);
+      if (!acquired) {
         setResultAndStopExecution({
           errors: [rateLimited(`Too many connections: at most ${limit} WebSockets and event streams per user`)],
         });
         return;
       }
+      const release = releaseWhenGone(context, acquired);
       return {
         onSubscribeResult({ result }) {
           if (!(Symbol.asyncIterator in result)) return release();
