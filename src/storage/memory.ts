@@ -1,3 +1,5 @@
+import type { Ledger } from './ledger.js';
+import { createMemoryLedger } from './memory-ledger.js';
 import type { Collection, Doc, RangeOptions, Storage } from './storage.js';
 
 /** The embedded backend: state lives in this process and dies with it. */
@@ -5,6 +7,8 @@ export function createMemoryStorage(): Storage {
   const collections = new Map<string, Collection<Doc>>();
   const counters = new Map<string, number>();
   const claims = new Map<string, { value: string; expiresAt: number }>();
+  const paces = new Map<string, number>();
+  const ledgers = new Map<string, Ledger>();
 
   const liveClaim = (key: string) => {
     const entry = claims.get(key);
@@ -42,6 +46,25 @@ export function createMemoryStorage(): Storage {
       if (liveClaim(key)?.value !== value) return false;
       claims.delete(key);
       return true;
+    },
+    async renew(key, value, ttlMs) {
+      const entry = liveClaim(key);
+      if (entry?.value !== value) return false;
+      entry.expiresAt = Date.now() + ttlMs;
+      return true;
+    },
+    async pace(key, intervalMs, count) {
+      const now = performance.timeOrigin + performance.now();
+      const start = Math.max(paces.get(key) ?? 0, now);
+      paces.set(key, start + intervalMs * count);
+      // Paces that lie in the past hold nothing back: drop them so they cannot pile up.
+      if (paces.size % 1024 === 0) for (const [k, at] of paces) if (at < now) paces.delete(k);
+      return start - now;
+    },
+    ledger(name) {
+      let ledger = ledgers.get(name);
+      if (!ledger) ledgers.set(name, (ledger = createMemoryLedger()));
+      return ledger;
     },
     async healthy() {
       return true;
@@ -84,13 +107,16 @@ function createMemoryCollection<T extends Doc>(): Collection<T> {
       for (const { index, score } of entries) indexOf(index).set(doc.id, score);
       return true;
     },
-    async update(id, change) {
+    async update(id, change, reindex) {
       const current = docs.get(id);
       if (!current) return undefined;
       const before = copy(current);
       const next = change(copy(current));
       if (next === undefined) return { before, after: before, changed: false };
       docs.set(id, copy(next));
+      const { add = [], remove = [] } = reindex?.(copy(next)) ?? {};
+      for (const { index, score } of add) indexOf(index).set(id, score);
+      for (const name of remove) indexes.get(name)?.delete(id);
       return { before, after: copy(next), changed: true };
     },
     async remove(id, names = []) {

@@ -1,13 +1,19 @@
 import type { Redis } from 'ioredis';
+import { createRedisLedger } from './redis-ledger.js';
 import type { Collection, Doc, RangeOptions, Storage } from './storage.js';
 
-/** Compare-and-set: writes ARGV[2] only while the key still holds ARGV[1]. */
+/**
+ * Compare-and-set: writes ARGV[2] only while the key still holds ARGV[1];
+ * then adds the id (last ARGV) to the next ARGV[3] index keys, with the
+ * scores that follow, and removes it from the remaining index keys.
+ */
 const COMPARE_AND_SET = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2])
-  return 1
-end
-return 0`;
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+local adds, id = tonumber(ARGV[3]), ARGV[#ARGV]
+for i = 1, adds do redis.call('ZADD', KEYS[1 + i], ARGV[3 + i], id) end
+for i = 2 + adds, #KEYS do redis.call('ZREM', KEYS[i], id) end
+return 1`;
 
 /** Creates a document and its index entries together, unless the id is taken. */
 const INSERT = `
@@ -25,6 +31,25 @@ for i = 2, #KEYS do
   redis.call('ZREM', KEYS[i], ARGV[1])
 end
 return value`;
+
+/** Extends a claim's TTL to ARGV[2] ms only while it still holds ARGV[1]. */
+const RENEW = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0`;
+
+/**
+ * GCRA without burst, on Redis' clock: the next free slot is max(stored, now);
+ * ARGV[2] slots of ARGV[1] ms are reserved from it. Returns ms until the first.
+ */
+const PACE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local start = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
+local after = start + tonumber(ARGV[1]) * tonumber(ARGV[2])
+redis.call('SET', KEYS[1], string.format('%.3f', after), 'PX', math.ceil(after - now) + 1000)
+return string.format('%.3f', start - now)`;
 
 /** Deletes a claim only while it still holds ARGV[1]. */
 const RELEASE = `
@@ -62,6 +87,15 @@ export function createRedisStorage(redis: Redis, prefix: string): Storage {
     },
     async release(key, value) {
       return (await run(RELEASE, [`${prefix}claim:${key}`], [value])) === 1;
+    },
+    async renew(key, value, ttlMs) {
+      return (await run(RENEW, [`${prefix}claim:${key}`], [value, ttlMs])) === 1;
+    },
+    async pace(key, intervalMs, count) {
+      return Number(await run(PACE, [`${prefix}pace:${key}`], [intervalMs, count]));
+    },
+    ledger(name) {
+      return createRedisLedger(redis, `${prefix}ledger:{${name}}`);
     },
     async healthy() {
       if (redis.status !== 'ready') return false;
@@ -108,7 +142,7 @@ function createRedisCollection<T extends Doc>(
       const args = [JSON.stringify(doc), ...entries.map((entry) => entry.score), doc.id];
       return (await run(INSERT, keys, args)) === 1;
     },
-    async update(id, change) {
+    async update(id, change, reindex) {
       for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
         const raw = await redis.get(docKey(id));
         if (raw === null) return undefined;
@@ -116,7 +150,10 @@ function createRedisCollection<T extends Doc>(
         const next = change(JSON.parse(raw) as T);
         if (next === undefined) return { before, after: before, changed: false };
         const serialised = JSON.stringify(next);
-        if ((await run(COMPARE_AND_SET, [docKey(id)], [raw, serialised])) === 1) {
+        const { add = [], remove = [] } = reindex?.(JSON.parse(serialised) as T) ?? {};
+        const keys = [docKey(id), ...add.map((entry) => indexKey(entry.index)), ...remove.map(indexKey)];
+        const args = [raw, serialised, add.length, ...add.map((entry) => entry.score), id];
+        if ((await run(COMPARE_AND_SET, keys, args)) === 1) {
           return { before, after: JSON.parse(serialised) as T, changed: true };
         }
       }

@@ -1,3 +1,5 @@
+import type { Ledger } from './ledger.js';
+
 /** A stored record: everything the server keeps has a string id. */
 export interface Doc {
   id: string;
@@ -14,6 +16,12 @@ export interface Updated<T> {
   before: T;
   after: T;
   changed: boolean;
+}
+
+/** Index entries that an update adds (or moves) and removes, together with the record. */
+export interface IndexChanges {
+  add?: readonly IndexEntry[];
+  remove?: readonly string[];
 }
 
 /** Options for reading an ordered index. */
@@ -42,8 +50,16 @@ export interface Collection<T extends Doc> {
    * when another instance wrote in between, so `change` may run more than
    * once and must be pure. Returning `undefined` leaves the record as it is.
    * Resolves `undefined` when the record does not exist.
+   *
+   * `reindex`, when given, names index entries to add and remove for the
+   * record written; they are written together with it (so a status and an
+   * index that finds records by status never disagree).
    */
-  update(id: string, change: (current: T) => T | undefined): Promise<Updated<T> | undefined>;
+  update(
+    id: string,
+    change: (current: T) => T | undefined,
+    reindex?: (next: T) => IndexChanges,
+  ): Promise<Updated<T> | undefined>;
   /** Deletes the record and its entries in `indexes` together. */
   remove(id: string, indexes?: readonly string[]): Promise<T | undefined>;
   /** Adds (or moves) ids in an index. */
@@ -75,6 +91,22 @@ export interface Storage {
   peek(key: string): Promise<string | undefined>;
   /** Releases a claimed key, only while it still holds `value`. */
   release(key: string, value: string): Promise<boolean>;
+  /**
+   * Extends a claimed key's TTL to `ttlMs` from now, only while it still
+   * holds `value`: the renewal of a lease. False when it lapsed or another
+   * holder took it.
+   */
+  renew(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /**
+   * A pace shared by every instance: a rate limit of one slot per
+   * `intervalMs` (no burst). Reserves `count` consecutive slots and resolves
+   * the milliseconds from now until the first; slot `i` starts
+   * `i * intervalMs` after it. Measured on the backend's clock (Redis
+   * `TIME`), so instances whose clocks differ still agree.
+   */
+  pace(key: string, intervalMs: number, count: number): Promise<number>;
+  /** The {@link Ledger} called `name`: claimable numbered work items with atomic states. */
+  ledger(name: string): Ledger;
   /** True while the backend can serve (Redis reachable). */
   healthy(): Promise<boolean>;
   close(): Promise<void>;
