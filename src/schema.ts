@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLSchema } from 'graphql';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import { campaignResolvers } from './campaigns/resolvers.js';
 import type { Resolvers } from './generated/graphql.js';
 import { sessionResolvers } from './sessions/resolvers.js';
 import { viewerResolvers } from './viewer/resolvers.js';
@@ -18,7 +19,7 @@ export function loadTypeDefs(dir = SCHEMA_DIR): string[] {
 }
 
 /** Every domain's resolvers; a new domain adds one line here. */
-const domainResolvers: Resolvers[] = [viewerResolvers, sessionResolvers];
+const domainResolvers: Resolvers[] = [viewerResolvers, sessionResolvers, campaignResolvers];
 
 /** The executable schema: SDL from `schema/`, resolvers from each domain. */
 export function createSchema(): GraphQLSchema {

@@ -1,3 +1,4 @@
+import { createCampaignService } from './campaigns/service.js';
 import type { EventBus } from './events/bus.js';
 import type { Logger } from './logger.js';
 import { createSessionService } from './sessions/service.js';
@@ -12,8 +13,10 @@ export interface ServiceDeps {
 
 /** All domain services, one per folder under `src/`. */
 export function createServices(deps: ServiceDeps) {
+  const sessions = createSessionService(deps);
   return {
-    sessions: createSessionService(deps),
+    sessions,
+    campaigns: createCampaignService({ ...deps, sessions }),
   };
 }
 

@@ -2,6 +2,7 @@
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { Viewer as ViewerModel } from '../auth/viewer.js';
 import type { SessionRecord } from '../sessions/model.js';
+import type { CampaignView } from '../campaigns/model.js';
 import type { GraphQLContext } from '../context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = T | null | undefined;
@@ -20,6 +21,144 @@ export type Scalars = {
 };
 
 /**
+ * One message sent to many recipients through a messaging-gateway session, by
+ * background workers: never twice to the same recipient, across pause, resume,
+ * worker crashes and several workers. Visible to every member of its
+ * organisation; changing it needs `admin` or `agent`.
+ *
+ * Counts (`sent`, `delivered`, `failed`) follow the gateway's receipts and only
+ * grow. Receipts that arrive after the campaign ended still update them here
+ * (they are not streamed after `CampaignCompleted`).
+ */
+export type Campaign = {
+  __typename?: 'Campaign';
+  createdAt: Scalars['DateTime']['output'];
+  /** The user who created it. */
+  createdBy: Scalars['ID']['output'];
+  /** Recipients whose phone received the message (a delivery or read receipt). */
+  delivered: Scalars['Int']['output'];
+  /** Recipients who did not get the message: refused by the gateway, or reported failed after sending. */
+  failed: Scalars['Int']['output'];
+  /** When it completed, failed or was cancelled; null before. */
+  finishedAt: Maybe<Scalars['DateTime']['output']>;
+  id: Scalars['ID']['output'];
+  /**
+   * Why the campaign failed, or why the system paused it (its session stopped
+   * being connected); null otherwise. Cleared when it is resumed.
+   */
+  lastError: Maybe<Scalars['String']['output']>;
+  /** The text every recipient gets. */
+  message: Scalars['String']['output'];
+  name: Scalars['String']['output'];
+  /** Recipients whose message the gateway accepted (including ones it later reported failed). */
+  sent: Scalars['Int']['output'];
+  /** The session it sends through. */
+  sessionId: Scalars['ID']['output'];
+  /** When `startCampaign` was called; null for a draft. */
+  startedAt: Maybe<Scalars['DateTime']['output']>;
+  status: CampaignStatus;
+  /** Distinct recipients (duplicates in the input are counted once). */
+  total: Scalars['Int']['output'];
+  updatedAt: Scalars['DateTime']['output'];
+};
+
+/** The campaign was cancelled. The last event of the subscription. */
+export type CampaignCancelled = Event & {
+  __typename?: 'CampaignCancelled';
+  campaignId: Scalars['ID']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+};
+
+/** Every recipient was sent to or refused. The last event of the subscription. */
+export type CampaignCompleted = Event & {
+  __typename?: 'CampaignCompleted';
+  campaignId: Scalars['ID']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+};
+
+/** Everything that happens to a campaign. */
+export type CampaignEvent = CampaignCancelled | CampaignCompleted | CampaignFailed | CampaignPaused | CampaignProgress | CampaignResumed | CampaignStarted;
+
+/** The campaign could not go on. The last event of the subscription. */
+export type CampaignFailed = Event & {
+  __typename?: 'CampaignFailed';
+  campaignId: Scalars['ID']['output'];
+  error: Scalars['String']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+};
+
+/** The campaign was paused; no new message is sent after the current batch. */
+export type CampaignPaused = Event & {
+  __typename?: 'CampaignPaused';
+  campaignId: Scalars['ID']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+  /** Why the system paused it (e.g. its session disconnected); null when a user did. */
+  reason: Maybe<Scalars['String']['output']>;
+};
+
+/**
+ * The counts so far: at least every `CAMPAIGN_PROGRESS_EVERY` messages (100 by
+ * default) sent and every as many receipts, when a worker stops for a pause,
+ * and once at the end, just before `CampaignCompleted`.
+ */
+export type CampaignProgress = Event & {
+  __typename?: 'CampaignProgress';
+  campaignId: Scalars['ID']['output'];
+  delivered: Scalars['Int']['output'];
+  failed: Scalars['Int']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+  sent: Scalars['Int']['output'];
+  total: Scalars['Int']['output'];
+};
+
+/** `resumeCampaign` was called; sending continues where it stopped. */
+export type CampaignResumed = Event & {
+  __typename?: 'CampaignResumed';
+  campaignId: Scalars['ID']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+};
+
+/** `startCampaign` was called; a worker picks the campaign up. */
+export type CampaignStarted = Event & {
+  __typename?: 'CampaignStarted';
+  campaignId: Scalars['ID']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+};
+
+/** Where a campaign stands. `COMPLETED`, `FAILED` and `CANCELLED` are final. */
+export type CampaignStatus =
+  /** Cancelled: no further recipient is sent to. */
+  | 'CANCELLED'
+  /** Every recipient was sent to, or refused by the gateway; `failed` says how many did not get it. */
+  | 'COMPLETED'
+  /** Created, not started: `startCampaign` starts it; `cancelCampaign` discards it. */
+  | 'DRAFT'
+  /** The campaign could not go on (its session was deleted, the gateway kept failing); `lastError` says why. */
+  | 'FAILED'
+  /** Sending stopped (within one batch of `pauseCampaign`); `resumeCampaign` continues where it stopped. */
+  | 'PAUSED'
+  /** A background worker is sending it (or will pick it up within moments). */
+  | 'RUNNING';
+
+/** A new campaign (a `DRAFT`: nothing is sent until `startCampaign`). */
+export type CreateCampaignInput = {
+  /** The text to send: 1 to 4096 characters. */
+  message: Scalars['String']['input'];
+  /** 1 to 200 characters. */
+  name: Scalars['String']['input'];
+  /**
+   * 1 to 100 000 recipients, each a phone number (digits with an optional
+   * leading `+` or `00`; spaces, dashes, dots and brackets are ignored; 6 to 15
+   * digits) or an address like `491701234567@s.whatsapp.net` (at most 254
+   * characters). Duplicates, after that normalisation, are sent to once. Large
+   * lists belong in an HTTP request: WebSocket messages are limited in size.
+   */
+  recipients: Array<Scalars['String']['input']>;
+  /** A session the caller may see (their own; any of the organisation for `admin`). */
+  sessionId: Scalars['ID']['input'];
+};
+
+/**
  * Something that happened. Every subscription yields a union of event types,
  * and each of them implements this interface.
  */
@@ -35,16 +174,40 @@ export type Event = {
  */
 export type Mutation = {
   __typename?: 'Mutation';
+  /** Cancels a `DRAFT`, `RUNNING` or `PAUSED` campaign for good. */
+  cancelCampaign: Campaign;
   /** Asks the gateway to log the session in; status becomes `CONNECTING`. */
   connectSession: Session;
+  /** Creates a `DRAFT` campaign (`admin` or `agent`). */
+  createCampaign: Campaign;
   /** Creates a session owned by the viewer (`admin` or `agent`). `name`: 1 to 100 characters. */
   createSession: Session;
   /** Deletes the session; its live `sessionEvents` subscriptions receive `SessionDeleted` and complete. */
   deleteSession: Scalars['Boolean']['output'];
   /** Asks the gateway to log the session out; status becomes `DISCONNECTED`. */
   disconnectSession: Session;
+  /** Pauses a `RUNNING` campaign; sending stops within one batch. */
+  pauseCampaign: Campaign;
   /** The gateway's report of a session's state (`service` or `admin`). */
   reportSessionStatus: Session;
+  /** Resumes a `PAUSED` campaign where it stopped. Its session must be `CONNECTED`. */
+  resumeCampaign: Campaign;
+  /**
+   * Starts a `DRAFT` campaign: it becomes `RUNNING` at once and a background
+   * worker sends it; follow it with `campaignEvents`. Its session must be
+   * `CONNECTED`.
+   */
+  startCampaign: Campaign;
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationCancelCampaignArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -55,6 +218,16 @@ export type Mutation = {
  */
 export type MutationConnectSessionArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationCreateCampaignArgs = {
+  input: CreateCampaignInput;
 };
 
 
@@ -93,8 +266,38 @@ export type MutationDisconnectSessionArgs = {
  * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
  * `INTERNAL_SERVER_ERROR`.
  */
+export type MutationPauseCampaignArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
 export type MutationReportSessionStatusArgs = {
   input: SessionStatusReport;
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationResumeCampaignArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationStartCampaignArgs = {
+  id: Scalars['ID']['input'];
 };
 
 /** A new QR code is waiting to be scanned. */
@@ -111,12 +314,38 @@ export type QrCodeUpdated = Event & {
  */
 export type Query = {
   __typename?: 'Query';
+  /** A campaign of the viewer's organisation; `NOT_FOUND` otherwise. */
+  campaign: Maybe<Campaign>;
+  /**
+   * Campaigns of the viewer's organisation, newest first: at most `limit`
+   * (1 to 200), created before the campaign `before` when given.
+   */
+  campaigns: Array<Campaign>;
   /** The authenticated caller. */
   me: Viewer;
   /** A session the viewer may see; `NOT_FOUND` otherwise. */
   session: Maybe<Session>;
   /** The sessions the viewer may see, newest first. */
   sessions: Array<Session>;
+};
+
+
+/**
+ * Reads. Every operation needs a bearer token; anything outside the viewer's
+ * organisation reads as missing (`NOT_FOUND`).
+ */
+export type QueryCampaignArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/**
+ * Reads. Every operation needs a bearer token; anything outside the viewer's
+ * organisation reads as missing (`NOT_FOUND`).
+ */
+export type QueryCampaignsArgs = {
+  before?: InputMaybe<Scalars['ID']['input']>;
+  limit?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -225,8 +454,24 @@ export type SessionStatusReport = {
  */
 export type Subscription = {
   __typename?: 'Subscription';
+  /**
+   * Events of one campaign of the viewer's organisation. Completes after
+   * `CampaignCompleted`, `CampaignFailed` or `CampaignCancelled` (at once, for a
+   * campaign that has already ended).
+   */
+  campaignEvents: CampaignEvent;
   /** Events of one session the viewer may see; completes after `SessionDeleted`. */
   sessionEvents: SessionEvent;
+};
+
+
+/**
+ * Live events, over WebSocket (`graphql-transport-ws`) or SSE. A subscription
+ * is authorized when it starts and keeps being authorized: when the viewer
+ * loses access it receives the revoking event last, then completes.
+ */
+export type SubscriptionCampaignEventsArgs = {
+  campaignId: Scalars['ID']['input'];
 };
 
 
@@ -321,6 +566,15 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 
 /** Mapping of union types */
 export type ResolversUnionTypes<_RefType extends Record<string, unknown>> = {
+  CampaignEvent:
+    | ( CampaignCancelled & { __typename: 'CampaignCancelled' } )
+    | ( CampaignCompleted & { __typename: 'CampaignCompleted' } )
+    | ( CampaignFailed & { __typename: 'CampaignFailed' } )
+    | ( CampaignPaused & { __typename: 'CampaignPaused' } )
+    | ( CampaignProgress & { __typename: 'CampaignProgress' } )
+    | ( CampaignResumed & { __typename: 'CampaignResumed' } )
+    | ( CampaignStarted & { __typename: 'CampaignStarted' } )
+  ;
   SessionEvent:
     | ( QrCodeUpdated & { __typename: 'QrCodeUpdated' } )
     | ( SessionConnectionError & { __typename: 'SessionConnectionError' } )
@@ -332,6 +586,13 @@ export type ResolversUnionTypes<_RefType extends Record<string, unknown>> = {
 /** Mapping of interface types */
 export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = {
   Event:
+    | ( CampaignCancelled & { __typename: 'CampaignCancelled' } )
+    | ( CampaignCompleted & { __typename: 'CampaignCompleted' } )
+    | ( CampaignFailed & { __typename: 'CampaignFailed' } )
+    | ( CampaignPaused & { __typename: 'CampaignPaused' } )
+    | ( CampaignProgress & { __typename: 'CampaignProgress' } )
+    | ( CampaignResumed & { __typename: 'CampaignResumed' } )
+    | ( CampaignStarted & { __typename: 'CampaignStarted' } )
     | ( QrCodeUpdated & { __typename: 'QrCodeUpdated' } )
     | ( SessionConnectionError & { __typename: 'SessionConnectionError' } )
     | ( SessionDeleted & { __typename: 'SessionDeleted' } )
@@ -342,9 +603,21 @@ export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  Campaign: ResolverTypeWrapper<CampaignView>;
+  CampaignCancelled: ResolverTypeWrapper<CampaignCancelled>;
+  CampaignCompleted: ResolverTypeWrapper<CampaignCompleted>;
+  CampaignEvent: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['CampaignEvent']>;
+  CampaignFailed: ResolverTypeWrapper<CampaignFailed>;
+  CampaignPaused: ResolverTypeWrapper<CampaignPaused>;
+  CampaignProgress: ResolverTypeWrapper<CampaignProgress>;
+  CampaignResumed: ResolverTypeWrapper<CampaignResumed>;
+  CampaignStarted: ResolverTypeWrapper<CampaignStarted>;
+  CampaignStatus: CampaignStatus;
+  CreateCampaignInput: CreateCampaignInput;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Event: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['Event']>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   QrCodeUpdated: ResolverTypeWrapper<QrCodeUpdated>;
@@ -365,9 +638,20 @@ export type ResolversTypes = {
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
   Boolean: Scalars['Boolean']['output'];
+  Campaign: CampaignView;
+  CampaignCancelled: CampaignCancelled;
+  CampaignCompleted: CampaignCompleted;
+  CampaignEvent: ResolversUnionTypes<ResolversParentTypes>['CampaignEvent'];
+  CampaignFailed: CampaignFailed;
+  CampaignPaused: CampaignPaused;
+  CampaignProgress: CampaignProgress;
+  CampaignResumed: CampaignResumed;
+  CampaignStarted: CampaignStarted;
+  CreateCampaignInput: CreateCampaignInput;
   DateTime: Scalars['DateTime']['output'];
   Event: ResolversInterfaceTypes<ResolversParentTypes>['Event'];
   ID: Scalars['ID']['output'];
+  Int: Scalars['Int']['output'];
   JSON: Scalars['JSON']['output'];
   Mutation: Record<PropertyKey, never>;
   QrCodeUpdated: QrCodeUpdated;
@@ -383,12 +667,82 @@ export type ResolversParentTypes = {
   Viewer: ViewerModel;
 };
 
+export type CampaignResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Campaign'] = ResolversParentTypes['Campaign']> = {
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  createdBy?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  delivered?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  failed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  finishedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  lastError?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  sent?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  sessionId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  startedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['CampaignStatus'], ParentType, ContextType>;
+  total?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
+export type CampaignCancelledResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CampaignCancelled'] = ResolversParentTypes['CampaignCancelled']> = {
+  campaignId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type CampaignCompletedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CampaignCompleted'] = ResolversParentTypes['CampaignCompleted']> = {
+  campaignId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type CampaignEventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CampaignEvent'] = ResolversParentTypes['CampaignEvent']> = {
+  __resolveType: TypeResolveFn<'CampaignCancelled' | 'CampaignCompleted' | 'CampaignFailed' | 'CampaignPaused' | 'CampaignProgress' | 'CampaignResumed' | 'CampaignStarted', ParentType, ContextType>;
+};
+
+export type CampaignFailedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CampaignFailed'] = ResolversParentTypes['CampaignFailed']> = {
+  campaignId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  error?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type CampaignPausedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CampaignPaused'] = ResolversParentTypes['CampaignPaused']> = {
+  campaignId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  reason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type CampaignProgressResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CampaignProgress'] = ResolversParentTypes['CampaignProgress']> = {
+  campaignId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  delivered?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  failed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  sent?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  total?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type CampaignResumedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CampaignResumed'] = ResolversParentTypes['CampaignResumed']> = {
+  campaignId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type CampaignStartedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CampaignStarted'] = ResolversParentTypes['CampaignStarted']> = {
+  campaignId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
   name: 'DateTime';
 }
 
 export type EventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Event'] = ResolversParentTypes['Event']> = {
-  __resolveType: TypeResolveFn<'QrCodeUpdated' | 'SessionConnectionError' | 'SessionDeleted' | 'SessionStatusChanged', ParentType, ContextType>;
+  __resolveType: TypeResolveFn<'CampaignCancelled' | 'CampaignCompleted' | 'CampaignFailed' | 'CampaignPaused' | 'CampaignProgress' | 'CampaignResumed' | 'CampaignStarted' | 'QrCodeUpdated' | 'SessionConnectionError' | 'SessionDeleted' | 'SessionStatusChanged', ParentType, ContextType>;
 };
 
 export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['JSON'], any> {
@@ -396,11 +750,16 @@ export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes
 }
 
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  cancelCampaign?: Resolver<ResolversTypes['Campaign'], ParentType, ContextType, RequireFields<MutationCancelCampaignArgs, 'id'>>;
   connectSession?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationConnectSessionArgs, 'id'>>;
+  createCampaign?: Resolver<ResolversTypes['Campaign'], ParentType, ContextType, RequireFields<MutationCreateCampaignArgs, 'input'>>;
   createSession?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationCreateSessionArgs, 'name'>>;
   deleteSession?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteSessionArgs, 'id'>>;
   disconnectSession?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationDisconnectSessionArgs, 'id'>>;
+  pauseCampaign?: Resolver<ResolversTypes['Campaign'], ParentType, ContextType, RequireFields<MutationPauseCampaignArgs, 'id'>>;
   reportSessionStatus?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationReportSessionStatusArgs, 'input'>>;
+  resumeCampaign?: Resolver<ResolversTypes['Campaign'], ParentType, ContextType, RequireFields<MutationResumeCampaignArgs, 'id'>>;
+  startCampaign?: Resolver<ResolversTypes['Campaign'], ParentType, ContextType, RequireFields<MutationStartCampaignArgs, 'id'>>;
 };
 
 export type QrCodeUpdatedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['QrCodeUpdated'] = ResolversParentTypes['QrCodeUpdated']> = {
@@ -411,6 +770,8 @@ export type QrCodeUpdatedResolvers<ContextType = GraphQLContext, ParentType exte
 };
 
 export type QueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
+  campaign?: Resolver<Maybe<ResolversTypes['Campaign']>, ParentType, ContextType, RequireFields<QueryCampaignArgs, 'id'>>;
+  campaigns?: Resolver<Array<ResolversTypes['Campaign']>, ParentType, ContextType, RequireFields<QueryCampaignsArgs, 'limit'>>;
   me?: Resolver<ResolversTypes['Viewer'], ParentType, ContextType>;
   session?: Resolver<Maybe<ResolversTypes['Session']>, ParentType, ContextType, RequireFields<QuerySessionArgs, 'id'>>;
   sessions?: Resolver<Array<ResolversTypes['Session']>, ParentType, ContextType>;
@@ -456,6 +817,7 @@ export type SessionStatusChangedResolvers<ContextType = GraphQLContext, ParentTy
 };
 
 export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
+  campaignEvents?: SubscriptionResolver<ResolversTypes['CampaignEvent'], "campaignEvents", ParentType, ContextType, RequireFields<SubscriptionCampaignEventsArgs, 'campaignId'>>;
   sessionEvents?: SubscriptionResolver<ResolversTypes['SessionEvent'], "sessionEvents", ParentType, ContextType, RequireFields<SubscriptionSessionEventsArgs, 'sessionId'>>;
 };
 
@@ -467,6 +829,15 @@ export type ViewerResolvers<ContextType = GraphQLContext, ParentType extends Res
 };
 
 export type Resolvers<ContextType = GraphQLContext> = {
+  Campaign?: CampaignResolvers<ContextType>;
+  CampaignCancelled?: CampaignCancelledResolvers<ContextType>;
+  CampaignCompleted?: CampaignCompletedResolvers<ContextType>;
+  CampaignEvent?: CampaignEventResolvers<ContextType>;
+  CampaignFailed?: CampaignFailedResolvers<ContextType>;
+  CampaignPaused?: CampaignPausedResolvers<ContextType>;
+  CampaignProgress?: CampaignProgressResolvers<ContextType>;
+  CampaignResumed?: CampaignResumedResolvers<ContextType>;
+  CampaignStarted?: CampaignStartedResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Event?: EventResolvers<ContextType>;
   JSON?: GraphQLScalarType;

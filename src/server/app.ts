@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 import { createSchema } from '../schema.js';
+import { startWorker, type Worker } from '../worker/worker.js';
 import { createLiveCounts } from './metrics.js';
 import { createOriginPolicy } from './origin.js';
 import { attachWebSocket } from './websocket.js';
@@ -108,6 +109,15 @@ export async function startServer(
       resolve();
     });
   });
+  // The embedded campaign worker (and simulated gateway), so `npm start` alone runs campaigns.
+  let worker: Worker | undefined;
+  if (config.embeddedWorker) {
+    worker = await startWorker({ config, ...runtime, logger }).catch(async (error: unknown) => {
+      await new Promise((resolve) => httpServer.close(resolve));
+      if (!options.runtime) await runtime.close();
+      throw error;
+    });
+  }
   const { port } = httpServer.address() as AddressInfo;
   const displayHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `http://${displayHost.includes(':') ? `[${displayHost}]` : displayHost}:${port}`;
@@ -117,6 +127,7 @@ export async function startServer(
     (closing ??= (async () => {
       shutdown.abort();
       logger.info('shutting down');
+      const workerStopped = worker?.stop();
       const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       httpServer.closeIdleConnections();
       await websocket.close();
@@ -125,6 +136,7 @@ export async function startServer(
       await stopped;
       clearTimeout(forced);
       await pipeline.dispose();
+      await workerStopped;
       if (!options.runtime) await runtime.close();
       logger.info('shut down');
     })());

@@ -25,7 +25,7 @@ export function createSessionService({ storage, bus }: { storage: Storage; bus: 
     for (const event of events) await bus.publish(channel, event);
   };
   const command = (session: SessionRecord, action: GatewayCommand['action']) =>
-    bus.publish(topics.gatewayCommands(session.orgId), {
+    bus.publish(topics.gatewayCommands(), {
       action,
       sessionId: session.id,
       orgId: session.orgId,
