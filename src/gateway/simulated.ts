@@ -94,6 +94,8 @@ export function createSimulatedGateway(
   };
 
   const emitDue = async (id: string) => {
+    const listeners = [...receiptListeners];
+    if (listeners.length === 0) return;
     const lock = `gateway:due:${id}`;
     // Short: an instance that dies holding it delays these receipts by no more than this.
     if ((await storage.claim(lock, instanceId, 2_000)) !== instanceId) return;
@@ -101,7 +103,7 @@ export function createSimulatedGateway(
       const message = await messages.get(id);
       const due = message?.pending.filter((receipt) => receipt.at <= Date.now()) ?? [];
       for (const receipt of due) {
-        for (const listener of receiptListeners) {
+        for (const listener of listeners) {
           await listener({ messageId: id, status: receipt.status, error: receipt.error, occurredAt: now() });
         }
       }
@@ -125,6 +127,8 @@ export function createSimulatedGateway(
   };
 
   const poll = async () => {
+    // Nobody to hand receipts to: leave them due for an instance that has a listener.
+    if (receiptListeners.size === 0) return;
     const ids = await messages.ids(DUE, { below: Date.now() + 1, limit: 200 });
     const results = await Promise.allSettled(ids.map(emitDue));
     const failure = results.find((result) => result.status === 'rejected');

@@ -3,7 +3,7 @@ import { notFound } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
 import { subscribe } from '../events/subscribe.js';
 import { topics } from '../events/topics.js';
-import type { SessionStatusReport } from '../generated/graphql.js';
+import type { SessionStatus, SessionStatusReport } from '../generated/graphql.js';
 import { newId, now } from '../lib/ids.js';
 import { optionalText, requireId, requireText } from '../lib/validate.js';
 import type { Storage } from '../storage/index.js';
@@ -120,20 +120,35 @@ export function createSessionService({ storage, bus }: { storage: Storage; bus: 
       return true;
     },
 
-    async reportStatus(viewer: Viewer, report: SessionStatusReport): Promise<SessionRecord> {
+    /**
+     * A gateway's report. `onlyFrom` (for gateways inside this codebase)
+     * applies it only while the session is in one of those statuses, in the
+     * same atomic update: a login still in flight when the session was
+     * disconnected cannot bring it back.
+     */
+    async reportStatus(
+      viewer: Viewer,
+      report: SessionStatusReport,
+      { onlyFrom }: { onlyFrom?: readonly SessionStatus[] } = {},
+    ): Promise<SessionRecord> {
       assertCanReportSessionStatus(viewer);
       const qrCode = optionalText('qrCode', report.qrCode, { max: 4096 });
       const phoneNumber = optionalText('phoneNumber', report.phoneNumber, { max: 32 });
       const displayName = optionalText('displayName', report.displayName, { max: 200 });
       const error = optionalText('error', report.error, { max: 1000 });
-      const { before, after } = await change(viewer, report.sessionId, (session) => ({
-        ...session,
-        status: report.status,
-        qrCode: report.status === 'QR_REQUIRED' ? (qrCode ?? session.qrCode) : null,
-        phoneNumber: phoneNumber ?? session.phoneNumber,
-        displayName: displayName ?? session.displayName,
-        lastError: report.status === 'CONNECTED' ? null : (error ?? session.lastError),
-      }));
+      const { before, after, changed } = await change(viewer, report.sessionId, (session) =>
+        onlyFrom && !onlyFrom.includes(session.status)
+          ? undefined
+          : {
+              ...session,
+              status: report.status,
+              qrCode: report.status === 'QR_REQUIRED' ? (qrCode ?? session.qrCode) : null,
+              phoneNumber: phoneNumber ?? session.phoneNumber,
+              displayName: displayName ?? session.displayName,
+              lastError: report.status === 'CONNECTED' ? null : (error ?? session.lastError),
+            },
+      );
+      if (!changed) return after;
       const events: SessionEvent[] = [];
       if (
         before.status !== after.status ||

@@ -2,8 +2,12 @@ import { systemViewer } from '../auth/system.js';
 import type { EventBus } from '../events/bus.js';
 import { topics } from '../events/topics.js';
 import type { Gateway } from '../gateway/gateway.js';
+import type { SessionStatus } from '../generated/graphql.js';
 import type { Logger } from '../logger.js';
 import type { SessionService } from '../sessions/service.js';
+
+/** Statuses of a login in progress: the only ones a simulated login report may change. */
+const LOGGING_IN: readonly SessionStatus[] = ['CONNECTING', 'QR_REQUIRED'];
 
 /** The identity under which the gateway reports session state. */
 export const GATEWAY_PRINCIPAL = 'simulated-gateway';
@@ -14,8 +18,8 @@ export const GATEWAY_PRINCIPAL = 'simulated-gateway';
  * command channel, for every organisation) reach the gateway, and what the
  * gateway reports goes through `reportSessionStatus`'s own code path, as a
  * `service` of the session's organisation. A report for a session that was
- * deleted or disconnected meanwhile is dropped, and stops the gateway
- * driving it.
+ * deleted or disconnected meanwhile is dropped (atomically: `onlyFrom`),
+ * and stops the gateway driving it.
  */
 export async function bridgeGatewaySessions({
   bus,
@@ -30,9 +34,8 @@ export async function bridgeGatewaySessions({
 }): Promise<() => void> {
   const stopReports = gateway.onSessionReport(async ({ orgId, sessionId, ...report }) => {
     const principal = systemViewer(orgId, GATEWAY_PRINCIPAL);
-    const session = await sessions.get(principal, sessionId);
-    if (session.status === 'DISCONNECTED') throw new Error('the session was disconnected');
-    await sessions.reportStatus(principal, { sessionId, ...report });
+    const session = await sessions.reportStatus(principal, { sessionId, ...report }, { onlyFrom: LOGGING_IN });
+    if (session.status !== report.status) throw new Error(`the session is ${session.status}: login abandoned`);
   });
   const unlisten = await bus.listen(topics.gatewayCommands(), (command) => {
     const target = { orgId: command.orgId, sessionId: command.sessionId };

@@ -61,8 +61,9 @@ export async function startWorker(options: {
       (stopping ??= (async () => {
         await runner.stop();
         stopSessions();
-        stopReceipts();
+        // Closing first: a receipt poll in flight still has its listener.
         await gateway.close();
+        stopReceipts();
         logger.info('worker stopped');
       })()),
   };

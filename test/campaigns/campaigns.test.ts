@@ -288,7 +288,7 @@ describe.each(BACKENDS)('campaigns on the %s backend', (backend) => {
     const log = await simulatedGatewayLog(gatewayStorage(server), sessionId);
     const times = log.map((message) => Date.parse(message.acceptedAt)).sort((a, b) => a - b);
     expect(times).toHaveLength(200);
-    expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(950);
+    expect(times.at(-1)! - startedAt).toBeGreaterThanOrEqual(950);
   });
 
   it('cancels for good, and ends subscriptions with CampaignCancelled', async () => {
