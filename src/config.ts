@@ -43,6 +43,7 @@ export interface Config {
    * alone runs campaigns and deployments on Redis run `npm run worker`.
    */
   embeddedWorker: boolean;
+  presence: PresenceConfig;
 }
 
 /** Campaign workers: batches, leases, pace and progress. */
@@ -77,6 +78,24 @@ export interface GatewayConfig {
   scanDelayMs: number;
 }
 
+/**
+ * How instances keep presence honest. Each instance renews a heartbeat
+ * every `heartbeatMs`; one silent for `lapseMs` is presumed dead, and the
+ * next sweep by a survivor (also every `heartbeatMs`) marks its users
+ * offline. A dead instance's users thus go offline within
+ * `lapseMs + heartbeatMs`, which the configuration keeps within 60 s.
+ */
+export interface PresenceConfig {
+  heartbeatMs: number;
+  lapseMs: number;
+}
+
+/** The longest a dead instance may leave its users online (client contract). */
+export const PRESENCE_MAX_STALE_MS = 60_000;
+
+/** Production defaults: a dead instance's users go offline within 40 s. */
+export const DEFAULT_PRESENCE_CONFIG: PresenceConfig = { heartbeatMs: 10_000, lapseMs: 30_000 };
+
 /** A configuration problem, phrased as one line naming the variable and what is wrong. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -93,7 +112,13 @@ const integer = (fallback: number, min: number, max: number) =>
       .string()
       .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
       .transform(Number)
-      .pipe(z.number().int().min(min).max(max))
+      .pipe(
+        z
+          .number()
+          .int()
+          .min(min, `must be a whole number from ${min} to ${max}`)
+          .max(max, `must be a whole number from ${min} to ${max}`),
+      )
       .optional()
       .transform((value) => value ?? fallback),
   );
@@ -164,6 +189,8 @@ const envSchema = z.object({
   GATEWAY_ERROR_RATE: fraction(0),
   GATEWAY_QR_INTERVAL_MS: integer(20_000, 10, 600_000),
   GATEWAY_SCAN_DELAY_MS: integer(30_000, 0, 3_600_000),
+  PRESENCE_HEARTBEAT_MS: integer(DEFAULT_PRESENCE_CONFIG.heartbeatMs, 100, 30_000),
+  PRESENCE_LAPSE_MS: integer(DEFAULT_PRESENCE_CONFIG.lapseMs, 200, 59_000),
 });
 
 /** Reads and validates the environment; throws {@link ConfigError} on the first bad value. */
@@ -199,6 +226,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     key = { kind: 'ephemeral', secret: randomSecret() };
   }
 
+  if (vars.PRESENCE_LAPSE_MS < 2 * vars.PRESENCE_HEARTBEAT_MS) {
+    throw new ConfigError(
+      `PRESENCE_LAPSE_MS must be at least twice PRESENCE_HEARTBEAT_MS (got ${vars.PRESENCE_LAPSE_MS} and ${vars.PRESENCE_HEARTBEAT_MS})`,
+    );
+  }
+  if (vars.PRESENCE_LAPSE_MS + vars.PRESENCE_HEARTBEAT_MS > PRESENCE_MAX_STALE_MS) {
+    throw new ConfigError(
+      `PRESENCE_LAPSE_MS plus PRESENCE_HEARTBEAT_MS must not exceed ${PRESENCE_MAX_STALE_MS} (got ${vars.PRESENCE_LAPSE_MS + vars.PRESENCE_HEARTBEAT_MS})`,
+    );
+  }
+
   return {
     port: vars.PORT,
     host: vars.HOST,
@@ -226,6 +264,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       scanDelayMs: vars.GATEWAY_SCAN_DELAY_MS,
     },
     embeddedWorker: (vars.EMBEDDED_WORKER ?? 'auto') === 'auto' ? !vars.REDIS_URL : vars.EMBEDDED_WORKER === 'on',
+    presence: { heartbeatMs: vars.PRESENCE_HEARTBEAT_MS, lapseMs: vars.PRESENCE_LAPSE_MS },
   };
 }
 

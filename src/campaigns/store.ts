@@ -1,16 +1,23 @@
 import type { CampaignStatus } from '../generated/graphql.js';
 import { now } from '../lib/ids.js';
-import type { Doc, IndexChanges, Storage } from '../storage/index.js';
+import { keyPart } from '../lib/keys.js';
+import type { Doc, IndexEntry, Storage } from '../storage/index.js';
 import { campaignCounts, type CampaignRecord, type CampaignView } from './model.js';
 
 /** Recipients are stored in chunks of this many, so a worker reads only what it sends. */
 export const RECIPIENT_CHUNK = 1000;
 
-/** The index of campaigns a worker should be running (status `RUNNING`), oldest request first. */
+/** The index of campaigns a worker should be running (status `RUNNING`), oldest first. */
 export const RUNNABLE = 'runnable';
 
 /** The index of an organisation's campaigns, by creation order. */
-export const byOrg = (orgId: string) => `org:${orgId}`;
+export const byOrg = (orgId: string) => `org:${keyPart(orgId)}`;
+
+/** The indexes a campaign belongs in: its organisation's, and the runnable one while `RUNNING`. */
+const indexesOf = (record: CampaignRecord): IndexEntry[] => [
+  { index: byOrg(record.orgId), score: record.seq },
+  ...(record.status === 'RUNNING' ? [{ index: RUNNABLE, score: record.seq }] : []),
+];
 
 interface RecipientChunk extends Doc {
   recipients: string[];
@@ -52,7 +59,7 @@ export function createCampaignStore(storage: Storage) {
         writes.push(chunks.insert({ id: chunkId(record.id, chunk), recipients: slice }));
       }
       await Promise.all(writes);
-      await campaigns.insert(record, [{ index: byOrg(record.orgId), score: record.seq }]);
+      await campaigns.insert(record, indexesOf(record));
     },
 
     /** Chunk `chunk` of a campaign's recipients (recipient `i` is in chunk `floor(i / RECIPIENT_CHUNK)`). */
@@ -64,8 +71,8 @@ export function createCampaignStore(storage: Storage) {
 
     /**
      * Moves a campaign from one of `from` to what `apply` makes of it, as one
-     * compare-and-set together with the runnable index: entering `RUNNING`
-     * adds it there, leaving removes it. Undefined when it does not exist.
+     * compare-and-set together with its indexes: entering `RUNNING` adds it
+     * to the runnable index, leaving removes it. Undefined when it does not exist.
      */
     async transition(
       id: string,
@@ -75,8 +82,7 @@ export function createCampaignStore(storage: Storage) {
       const result = await campaigns.update(
         id,
         (current) => (from.includes(current.status) ? { ...current, ...apply(current), updatedAt: now() } : undefined),
-        (next): IndexChanges =>
-          next.status === 'RUNNING' ? { add: [{ index: RUNNABLE, score: Date.now() }] } : { remove: [RUNNABLE] },
+        indexesOf,
       );
       return result && { record: result.after, changed: result.changed };
     },

@@ -2,7 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { GatewayConfig } from '../config.js';
 import { now } from '../lib/ids.js';
 import type { Logger } from '../logger.js';
-import type { Doc, Storage } from '../storage/index.js';
+import type { Doc, IndexEntry, Storage } from '../storage/index.js';
 import type {
   Gateway,
   OutgoingMessage,
@@ -28,6 +28,15 @@ export interface SimulatedMessage extends Doc {
   reported: ReceiptStatus[];
   /** Receipts not reported yet, with when they fall due (epoch ms). */
   pending: { status: ReceiptStatus; at: number; error: string | null }[];
+}
+
+/** Where a message is indexed: in its session's log, and by its next receipt while one is pending. */
+function indexesOf(message: SimulatedMessage): IndexEntry[] {
+  const entries = [{ index: bySession(message.sessionId), score: Date.parse(message.acceptedAt) }];
+  if (message.pending.length > 0) {
+    entries.push({ index: DUE, score: Math.min(...message.pending.map((receipt) => receipt.at)) });
+  }
+  return entries;
 }
 
 /** A transient failure of the simulated gateway: the caller cannot know whether it took the message. */
@@ -116,10 +125,7 @@ export function createSimulatedGateway(
           reported: [...current.reported, ...due.map((receipt) => receipt.status)],
           pending: current.pending.filter((receipt) => !reported.has(receipt.status)),
         }),
-        (next) =>
-          next.pending.length > 0
-            ? { add: [{ index: DUE, score: Math.min(...next.pending.map((receipt) => receipt.at)) }] }
-            : { remove: [DUE] },
+        indexesOf,
       );
     } finally {
       await storage.release(lock, instanceId);
@@ -172,10 +178,8 @@ export function createSimulatedGateway(
         acceptedAt: new Date(acceptedAt).toISOString(),
         pending,
       };
-      const indexes = [{ index: bySession(message.sessionId), score: acceptedAt }];
-      if (pending.length > 0) indexes.push({ index: DUE, score: pending[0]!.at });
       let result = outcome;
-      if (!(await messages.insert(record, indexes))) {
+      if (!(await messages.insert(record, indexesOf(record)))) {
         // Seen before: a retry. Transmit nothing; answer as the first time.
         const updated = await messages.update(message.id, (current) => ({
           ...current,

@@ -67,7 +67,14 @@ export async function startServer(
     });
   };
 
+  // Requests being answered; shutdown waits for them, then drops idle keep-alive sockets.
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
   const handle = (req: IncomingMessage, res: ServerResponse) => {
+    inFlight++;
+    res.once('close', () => {
+      if (--inFlight === 0) drained?.();
+    });
     const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (pathname === '/health') return void health(res);
     if (!originAllowed(req)) {
@@ -100,6 +107,7 @@ export async function startServer(
     counts,
     logger,
     isShuttingDown: () => shutdown.signal.aborted,
+    onViewerConnected: (viewer) => runtime.services.presence.connect(viewer),
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -129,12 +137,19 @@ export async function startServer(
       logger.info('shutting down');
       const workerStopped = worker?.stop();
       const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
-      httpServer.closeIdleConnections();
       await websocket.close();
-      const forced = setTimeout(() => httpServer.closeAllConnections(), config.shutdownTimeoutMs);
-      forced.unref();
+      // SSE streams end through the shutdown signal; other requests get to finish.
+      await new Promise<void>((resolve) => {
+        const forced = setTimeout(resolve, config.shutdownTimeoutMs);
+        forced.unref();
+        drained = () => {
+          clearTimeout(forced);
+          resolve();
+        };
+        if (inFlight === 0) drained();
+      });
+      httpServer.closeAllConnections();
       await stopped;
-      clearTimeout(forced);
       await pipeline.dispose();
       await workerStopped;
       if (!options.runtime) await runtime.close();

@@ -18,6 +18,8 @@ interface Connection {
   /** Aborts on close: every subscription of the socket ends. */
   closed: AbortController;
   expiry: NodeJS.Timeout;
+  /** From {@link WebSocketOptions.onViewerConnected}: called once when the socket closes. */
+  disconnected: () => void;
 }
 
 export interface WebSocketOptions {
@@ -36,6 +38,11 @@ export interface WebSocketOptions {
   keepAliveMs?: number;
   /** Milliseconds a socket may wait before sending `connection_init`. */
   connectionInitWaitTimeoutMs?: number;
+  /**
+   * Told when a socket has authenticated (presence); the function it returns
+   * is called once when that socket closes, for whatever reason.
+   */
+  onViewerConnected?: (viewer: Viewer) => () => void;
 }
 
 /**
@@ -57,6 +64,7 @@ export function attachWebSocket(options: WebSocketOptions) {
     maxPayloadBytes = 256 * 1024,
     keepAliveMs = 12_000,
     connectionInitWaitTimeoutMs = 3_000,
+    onViewerConnected = () => () => {},
   } = options;
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxPayloadBytes });
   const connections = new WeakMap<WebSocket, Connection>();
@@ -86,6 +94,7 @@ export function attachWebSocket(options: WebSocketOptions) {
       if (connection) {
         clearTimeout(connection.expiry);
         connection.closed.abort();
+        connection.disconnected();
       }
     });
   });
@@ -112,6 +121,7 @@ export function attachWebSocket(options: WebSocketOptions) {
           viewer,
           closed: new AbortController(),
           expiry: scheduleExpiry(socket, viewer),
+          disconnected: onViewerConnected(viewer),
         });
         return true;
       },
@@ -119,7 +129,7 @@ export function attachWebSocket(options: WebSocketOptions) {
         const connection = connections.get(extra.socket);
         if (!connection) return [new GraphQLError('Not authenticated')];
         const { schema, execute, subscribe, contextFactory, parse, validate } = pipeline.getEnveloped({
-          request: extra.request,
+          req: extra.request,
           params: payload,
           viewer: connection.viewer,
           signal: connection.closed.signal,

@@ -1,4 +1,5 @@
 import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { bearerToken, InvalidTokenError, type VerifyToken } from '../auth/jwt.js';
 import type { Viewer } from '../auth/viewer.js';
@@ -18,6 +19,8 @@ import { useRequestErrorCodes } from './plugins/use-request-error-codes.js';
 export interface TransportContext {
   viewer?: Viewer;
   signal?: AbortSignal;
+  /** The upgrade request of a WebSocket operation (not `request`: yoga's HTTP-only checks look at that). */
+  req?: unknown;
 }
 
 export interface PipelineOptions {
@@ -60,6 +63,8 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     healthCheckEndpoint: '/health',
     landingPage: false,
     logging: false,
+    // GraphiQL's assets are served by this server, not a CDN: it works offline and under a strict CSP.
+    renderGraphiQL,
     graphiql:
       graphiql === false
         ? false

@@ -5,6 +5,7 @@ import { subscribe } from '../events/subscribe.js';
 import { topics } from '../events/topics.js';
 import type { SessionStatus, SessionStatusReport } from '../generated/graphql.js';
 import { newId, now } from '../lib/ids.js';
+import { keyPart } from '../lib/keys.js';
 import { optionalText, requireId, requireText } from '../lib/validate.js';
 import type { Storage } from '../storage/index.js';
 import { assertCanCreateSession, assertCanReportSessionStatus, canAccessSession } from './access.js';
@@ -14,7 +15,7 @@ import type { SessionRecord } from './model.js';
 /** Sessions: state, authorization and events, whatever the transport. */
 export type SessionService = ReturnType<typeof createSessionService>;
 
-const byOrg = (orgId: string) => `org:${orgId}`;
+const byOrg = (orgId: string) => `org:${keyPart(orgId)}`;
 
 /** Creates the sessions domain over a storage backend and an event bus. */
 export function createSessionService({ storage, bus }: { storage: Storage; bus: EventBus }) {

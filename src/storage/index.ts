@@ -1,4 +1,4 @@
-export type { Collection, Doc, IndexChanges, IndexEntry, RangeOptions, Storage, Updated } from './storage.js';
+export type { Collection, Doc, IndexEntry, RangeOptions, Storage, Updated } from './storage.js';
 export {
   CLAIMED,
   PENDING,

@@ -1,6 +1,6 @@
 import type { Ledger } from './ledger.js';
 import { createMemoryLedger } from './memory-ledger.js';
-import type { Collection, Doc, RangeOptions, Storage } from './storage.js';
+import { indexMoves, type Collection, type Doc, type RangeOptions, type Storage } from './storage.js';
 
 /** The embedded backend: state lives in this process and dies with it. */
 export function createMemoryStorage(): Storage {
@@ -9,6 +9,7 @@ export function createMemoryStorage(): Storage {
   const claims = new Map<string, { value: string; expiresAt: number }>();
   const paces = new Map<string, number>();
   const ledgers = new Map<string, Ledger>();
+  const deadlines = new Map<string, Map<string, number>>();
 
   const liveClaim = (key: string) => {
     const entry = claims.get(key);
@@ -47,6 +48,31 @@ export function createMemoryStorage(): Storage {
       claims.delete(key);
       return true;
     },
+    async schedule(set, member, ttlMs) {
+      let members = deadlines.get(set);
+      if (!members) deadlines.set(set, (members = new Map()));
+      const fresh = !members.has(member);
+      members.set(member, Date.now() + ttlMs);
+      return fresh;
+    },
+    async unschedule(set, member) {
+      const members = deadlines.get(set);
+      const had = members?.delete(member) ?? false;
+      if (members?.size === 0) deadlines.delete(set);
+      return had;
+    },
+    async takeDue(set, { limit, retryMs }) {
+      const members = deadlines.get(set);
+      if (!members) return [];
+      const time = Date.now();
+      const due = [...members]
+        .filter(([, deadline]) => deadline <= time)
+        .sort(([, a], [, b]) => a - b)
+        .slice(0, limit)
+        .map(([member]) => member);
+      for (const member of due) members.set(member, time + retryMs);
+      return due;
+    },
     async renew(key, value, ttlMs) {
       const entry = liveClaim(key);
       if (entry?.value !== value) return false;
@@ -84,6 +110,11 @@ function createMemoryCollection<T extends Doc>(): Collection<T> {
     if (!index) indexes.set(name, (index = new Map()));
     return index;
   };
+  const unindexOne = (name: string, id: string) => {
+    const index = indexes.get(name);
+    index?.delete(id);
+    if (index?.size === 0) indexes.delete(name);
+  };
   const idsIn = (name: string, { order = 'asc', below, limit }: RangeOptions = {}) => {
     const entries = [...(indexes.get(name) ?? [])].filter(([, score]) => below === undefined || score < below);
     entries.sort(([idA, a], [idB, b]) => (a - b || (idA < idB ? -1 : idA > idB ? 1 : 0)) * (order === 'asc' ? 1 : -1));
@@ -107,22 +138,24 @@ function createMemoryCollection<T extends Doc>(): Collection<T> {
       for (const { index, score } of entries) indexOf(index).set(doc.id, score);
       return true;
     },
-    async update(id, change, reindex) {
+    async update(id, change, indexes) {
       const current = docs.get(id);
       if (!current) return undefined;
       const before = copy(current);
       const next = change(copy(current));
       if (next === undefined) return { before, after: before, changed: false };
       docs.set(id, copy(next));
-      const { add = [], remove = [] } = reindex?.(copy(next)) ?? {};
-      for (const { index, score } of add) indexOf(index).set(id, score);
-      for (const name of remove) indexes.get(name)?.delete(id);
+      if (indexes) {
+        const { leave, join } = indexMoves(indexes(before), indexes(next));
+        for (const name of leave) unindexOne(name, id);
+        for (const { index, score } of join) indexOf(index).set(id, score);
+      }
       return { before, after: copy(next), changed: true };
     },
     async remove(id, names = []) {
       const doc = docs.get(id);
       docs.delete(id);
-      for (const name of names) indexes.get(name)?.delete(id);
+      for (const name of names) unindexOne(name, id);
       return doc;
     },
     async index(name, entries) {
@@ -130,9 +163,7 @@ function createMemoryCollection<T extends Doc>(): Collection<T> {
       for (const { id, score } of entries) index.set(id, score);
     },
     async unindex(name, ids) {
-      const index = indexes.get(name);
-      for (const id of ids) index?.delete(id);
-      if (index?.size === 0) indexes.delete(name);
+      for (const id of ids) unindexOne(name, id);
     },
     async ids(name, options) {
       return idsIn(name, options);
@@ -142,6 +173,13 @@ function createMemoryCollection<T extends Doc>(): Collection<T> {
         const doc = docs.get(id);
         return doc ? [copy(doc)] : [];
       });
+    },
+    async count(name, { above = -Infinity, below = Infinity } = {}) {
+      const index = indexes.get(name);
+      if (above === -Infinity && below === Infinity) return index?.size ?? 0;
+      let total = 0;
+      for (const score of indexes.get(name)?.values() ?? []) if (score > above && score < below) total++;
+      return total;
     },
   };
 }

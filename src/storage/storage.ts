@@ -18,10 +18,17 @@ export interface Updated<T> {
   changed: boolean;
 }
 
-/** Index entries that an update adds (or moves) and removes, together with the record. */
-export interface IndexChanges {
-  add?: readonly IndexEntry[];
-  remove?: readonly string[];
+/**
+ * How a record moves between indexes from one version to the next: the
+ * indexes it leaves, and the entries it joins or whose score changes.
+ */
+export function indexMoves(before: readonly IndexEntry[], after: readonly IndexEntry[]) {
+  const kept = new Map(after.map((entry) => [entry.index, entry.score]));
+  const was = new Map(before.map((entry) => [entry.index, entry.score]));
+  return {
+    leave: before.filter((entry) => !kept.has(entry.index)).map((entry) => entry.index),
+    join: after.filter((entry) => was.get(entry.index) !== entry.score),
+  };
 }
 
 /** Options for reading an ordered index. */
@@ -51,14 +58,16 @@ export interface Collection<T extends Doc> {
    * once and must be pure. Returning `undefined` leaves the record as it is.
    * Resolves `undefined` when the record does not exist.
    *
-   * `reindex`, when given, names index entries to add and remove for the
-   * record written; they are written together with it (so a status and an
-   * index that finds records by status never disagree).
+   * `indexes`, when given, says which index entries a record belongs in
+   * (e.g. per assignee, per status, unread): the record leaves the indexes
+   * of its old version and joins those of its new one in the same atomic
+   * write, so an index never disagrees with its records, across instances
+   * and crashes alike.
    */
   update(
     id: string,
     change: (current: T) => T | undefined,
-    reindex?: (next: T) => IndexChanges,
+    indexes?: (record: T) => readonly IndexEntry[],
   ): Promise<Updated<T> | undefined>;
   /** Deletes the record and its entries in `indexes` together. */
   remove(id: string, indexes?: readonly string[]): Promise<T | undefined>;
@@ -70,6 +79,8 @@ export interface Collection<T extends Doc> {
   ids(index: string, options?: RangeOptions): Promise<string[]>;
   /** Records in an index, ordered by score; ids whose record is gone are skipped. */
   list(index: string, options?: RangeOptions): Promise<T[]>;
+  /** How many ids an index holds with a score strictly between `above` and `below` (each optional). */
+  count(index: string, options?: { above?: number; below?: number }): Promise<number>;
 }
 
 /**
@@ -91,6 +102,27 @@ export interface Storage {
   peek(key: string): Promise<string | undefined>;
   /** Releases a claimed key, only while it still holds `value`. */
   release(key: string, value: string): Promise<boolean>;
+  /**
+   * Deadlines shared by every instance (typing indicators, instance
+   * heartbeats). Starts or extends `member`'s deadline in `set` to `ttlMs`
+   * from now, measured by the backend's clock (Redis `TIME`), so instances
+   * whose clocks differ still agree. Resolves true when the member had no
+   * deadline before (it is new, or was unscheduled or taken meanwhile).
+   */
+  schedule(set: string, member: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Removes `member`'s deadline. Resolves true when it had one: of callers
+   * racing each other (and {@link Storage.takeDue}), exactly one sees true.
+   */
+  unschedule(set: string, member: string): Promise<boolean>;
+  /**
+   * Up to `limit` members whose deadline has passed, each handed to one
+   * caller only: its deadline moves `retryMs` ahead, so it falls due again
+   * for another caller unless this one settles it with
+   * {@link Storage.unschedule} (typically: unschedule, and act if that
+   * resolved true). A caller that dies between the two is thus covered.
+   */
+  takeDue(set: string, options: { limit: number; retryMs: number }): Promise<string[]>;
   /**
    * Extends a claimed key's TTL to `ttlMs` from now, only while it still
    * holds `value`: the renewal of a lease. False when it lapsed or another

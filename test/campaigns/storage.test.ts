@@ -108,24 +108,4 @@ describe.each(BACKENDS)('campaign storage primitives on the %s backend', (backen
     expect(second! - first!).toBeGreaterThanOrEqual(190);
     expect(await storage.pace('other', 100, 1)).toBeLessThan(20);
   });
-
-  it('update writes index changes together with the record', async () => {
-    const storage = await storageFor(backend);
-    const docs = storage.collection<{ id: string; state: string }>('docs');
-    await docs.insert({ id: 'x', state: 'idle' }, [{ index: 'all', score: 1 }]);
-    const reindex = (next: { state: string }) =>
-      next.state === 'busy' ? { add: [{ index: 'busy', score: 5 }] } : { remove: ['busy'] };
-    await docs.update('x', (doc) => ({ ...doc, state: 'busy' }), reindex);
-    expect(await docs.ids('busy')).toEqual(['x']);
-    await docs.update('x', (doc) => ({ ...doc, state: 'idle' }), reindex);
-    expect(await docs.ids('busy')).toEqual([]);
-    expect(await docs.ids('all')).toEqual(['x']);
-    // No write, no index change.
-    await docs.update(
-      'x',
-      () => undefined,
-      () => ({ add: [{ index: 'busy', score: 1 }] }),
-    );
-    expect(await docs.ids('busy')).toEqual([]);
-  });
 });

@@ -33,6 +33,7 @@ export function useRequestErrorCodes(): Plugin {
     onResultProcess: ({ result, setResult }) => {
       if (Array.isArray(result) || Symbol.asyncIterator in result) return;
       if (result.errors?.length && result.data == null) {
+        // Yoga's own HTTP errors (malformed JSON, wrong method) say BAD_REQUEST.
         setResult({ ...result, errors: result.errors.map(withCode) });
       }
     },
@@ -46,9 +47,12 @@ function isRequestErrorResult(result: unknown): result is ExecutionResult & { er
   return Boolean(errors?.length) && data === undefined;
 }
 
+/** Codes that yoga and graphql-js give request errors, outside the contract's list. */
+const REQUEST_ERROR_CODES = new Set([undefined, 'BAD_REQUEST', 'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED']);
+
 function withCode(error: Error): GraphQLError {
   const graphqlError = error as GraphQLError;
-  if (graphqlError.extensions?.code) return graphqlError;
+  if (!REQUEST_ERROR_CODES.has(graphqlError.extensions?.code as string | undefined)) return graphqlError;
   return new GraphQLError(error.message, {
     nodes: graphqlError.nodes,
     source: graphqlError.source,
