@@ -44,6 +44,46 @@ export interface Config {
    */
   embeddedWorker: boolean;
   presence: PresenceConfig;
+  /** Abuse limits and protocol timings; see docs/security.md for each one's answer. */
+  limits: Limits;
+  /** Whether `__schema`/`__type` may be queried (and "Did you mean" suggestions shown). */
+  introspection: boolean;
+}
+
+/** Every limit the transports and the pipeline enforce, each from its own variable. */
+export interface Limits {
+  /** HTTP_MAX_BODY_BYTES: largest HTTP request body (413 beyond). */
+  httpMaxBodyBytes: number;
+  /** WS_MAX_PAYLOAD_BYTES: largest WebSocket message (close 1009 beyond). */
+  wsMaxPayloadBytes: number;
+  /** WS_CONNECTION_INIT_TIMEOUT_MS: time to send `connection_init` (close 4408 after). */
+  wsConnectionInitTimeoutMs: number;
+  /** WS_KEEPALIVE_MS: interval of server pings; a socket that misses one is terminated. 0 disables. */
+  wsKeepAliveMs: number;
+  /** WS_MAX_BUFFERED_BYTES: bytes queued for a socket before it counts as a slow consumer. */
+  wsMaxBufferedBytes: number;
+  /** WS_SLOW_CONSUMER_GRACE_MS: how long a socket may stay over WS_MAX_BUFFERED_BYTES (close 4413 after). */
+  wsSlowConsumerGraceMs: number;
+  /** SUBSCRIPTION_MAX_QUEUED_EVENTS: events held for one subscription that is not being read. */
+  subscriptionMaxQueuedEvents: number;
+  /** MAX_SUBSCRIPTIONS_PER_CONNECTION: operations running at once on one WebSocket. */
+  maxSubscriptionsPerConnection: number;
+  /** MAX_CONNECTIONS_PER_USER: open WebSockets plus SSE streams of one user, across instances. */
+  maxConnectionsPerUser: number;
+  /** RATE_LIMIT_PER_SECOND: operations a user may start per second, sustained. */
+  rateLimitPerSecond: number;
+  /** RATE_LIMIT_BURST: operations a user may start at once (token bucket size). */
+  rateLimitBurst: number;
+  /** MAX_DEPTH: deepest selection, fragments flattened. */
+  maxDepth: number;
+  /** MAX_ALIASES: aliases in one document. */
+  maxAliases: number;
+  /** MAX_DIRECTIVES: directives in one document. */
+  maxDirectives: number;
+  /** MAX_TOKENS: lexical tokens in one document. */
+  maxTokens: number;
+  /** MAX_COST: GraphQL Armor cost (objects 2, scalars 1, times 1.5 per level). */
+  maxCost: number;
 }
 
 /** Campaign workers: batches, leases, pace and progress. */
@@ -191,6 +231,23 @@ const envSchema = z.object({
   GATEWAY_SCAN_DELAY_MS: integer(30_000, 0, 3_600_000),
   PRESENCE_HEARTBEAT_MS: integer(DEFAULT_PRESENCE_CONFIG.heartbeatMs, 100, 30_000),
   PRESENCE_LAPSE_MS: integer(DEFAULT_PRESENCE_CONFIG.lapseMs, 200, 59_000),
+  HTTP_MAX_BODY_BYTES: integer(1024 * 1024, 1024, 64 * 1024 * 1024),
+  WS_MAX_PAYLOAD_BYTES: integer(1024 * 1024, 1024, 64 * 1024 * 1024),
+  WS_CONNECTION_INIT_TIMEOUT_MS: integer(3_000, 100, 60_000),
+  WS_KEEPALIVE_MS: integer(12_000, 0, 600_000),
+  WS_MAX_BUFFERED_BYTES: integer(1024 * 1024, 1024, 256 * 1024 * 1024),
+  WS_SLOW_CONSUMER_GRACE_MS: integer(5_000, 0, 600_000),
+  SUBSCRIPTION_MAX_QUEUED_EVENTS: integer(1_000, 1, 1_000_000),
+  MAX_SUBSCRIPTIONS_PER_CONNECTION: integer(100, 1, 10_000),
+  MAX_CONNECTIONS_PER_USER: integer(20, 1, 100_000),
+  RATE_LIMIT_PER_SECOND: integer(20, 1, 1_000_000),
+  RATE_LIMIT_BURST: integer(100, 1, 1_000_000),
+  MAX_DEPTH: integer(8, 1, 100),
+  MAX_ALIASES: integer(15, 0, 10_000),
+  MAX_DIRECTIVES: integer(50, 0, 10_000),
+  MAX_TOKENS: integer(1_000, 10, 10_000_000),
+  MAX_COST: integer(5_000, 1, 100_000_000),
+  INTROSPECTION: optionalString.pipe(z.enum(['true', 'false']).optional()),
 });
 
 /** Reads and validates the environment; throws {@link ConfigError} on the first bad value. */
@@ -206,11 +263,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const vars = parsed.data;
   const nodeEnv = vars.NODE_ENV ?? 'development';
 
-  for (const origin of vars.CORS_ORIGINS) {
-    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+  const corsOrigins = vars.CORS_ORIGINS.map((origin) => {
+    if (origin === '*') return origin;
+    const normalised = /^https?:\/\/[^/\s?#]+$/i.test(origin) ? normaliseOrigin(origin) : undefined;
+    if (!normalised) {
       throw new ConfigError(`CORS_ORIGINS has "${origin}", which is not an origin like https://app.example.com`);
     }
-  }
+    return normalised;
+  });
 
   const keySources = [vars.JWT_SECRET, vars.JWT_PUBLIC_KEY, vars.JWT_JWKS_URL].filter(Boolean);
   if (keySources.length > 1) {
@@ -245,7 +305,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwt: { key, issuer: vars.JWT_ISSUER, audience: vars.JWT_AUDIENCE },
     logLevel: vars.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info'),
     nodeEnv,
-    corsOrigins: vars.CORS_ORIGINS,
+    corsOrigins,
     shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS,
     campaigns: {
       progressEvery: vars.CAMPAIGN_PROGRESS_EVERY,
@@ -265,7 +325,42 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     embeddedWorker: (vars.EMBEDDED_WORKER ?? 'auto') === 'auto' ? !vars.REDIS_URL : vars.EMBEDDED_WORKER === 'on',
     presence: { heartbeatMs: vars.PRESENCE_HEARTBEAT_MS, lapseMs: vars.PRESENCE_LAPSE_MS },
+    limits: {
+      httpMaxBodyBytes: vars.HTTP_MAX_BODY_BYTES,
+      wsMaxPayloadBytes: vars.WS_MAX_PAYLOAD_BYTES,
+      wsConnectionInitTimeoutMs: vars.WS_CONNECTION_INIT_TIMEOUT_MS,
+      wsKeepAliveMs: vars.WS_KEEPALIVE_MS,
+      wsMaxBufferedBytes: vars.WS_MAX_BUFFERED_BYTES,
+      wsSlowConsumerGraceMs: vars.WS_SLOW_CONSUMER_GRACE_MS,
+      subscriptionMaxQueuedEvents: vars.SUBSCRIPTION_MAX_QUEUED_EVENTS,
+      maxSubscriptionsPerConnection: vars.MAX_SUBSCRIPTIONS_PER_CONNECTION,
+      maxConnectionsPerUser: vars.MAX_CONNECTIONS_PER_USER,
+      rateLimitPerSecond: vars.RATE_LIMIT_PER_SECOND,
+      rateLimitBurst: vars.RATE_LIMIT_BURST,
+      maxDepth: vars.MAX_DEPTH,
+      maxAliases: vars.MAX_ALIASES,
+      maxDirectives: vars.MAX_DIRECTIVES,
+      maxTokens: vars.MAX_TOKENS,
+      maxCost: vars.MAX_COST,
+    },
+    // Off in production unless asked for: the schema is not published to strangers.
+    introspection: vars.INTROSPECTION === undefined ? nodeEnv !== 'production' : vars.INTROSPECTION === 'true',
   };
+}
+
+/**
+ * An origin in the form browsers send it (`scheme://host[:port]`, lower
+ * case, default port dropped), or undefined when it is not one.
+ */
+export function normaliseOrigin(origin: string): string | undefined {
+  try {
+    const url = new URL(origin);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+    if (url.username || url.password || url.pathname !== '/' || url.search || url.hash) return undefined;
+    return url.origin;
+  } catch {
+    return undefined;
+  }
 }
 
 function randomSecret(): string {

@@ -24,11 +24,13 @@ export interface Runtime {
  * and a subscriber), the embedded in-memory engine otherwise.
  */
 export async function createRuntime(
-  config: Pick<Config, 'redisUrl' | 'redisPrefix'> & Partial<Pick<Config, 'presence'>>,
+  config: Pick<Config, 'redisUrl' | 'redisPrefix'> &
+    Partial<Pick<Config, 'presence'>> & { limits?: Pick<Config['limits'], 'subscriptionMaxQueuedEvents'> },
   logger: Logger,
   // Background work (sweepers, in-process workers) belongs to servers and workers, not to publishers.
   { background = true }: { background?: boolean } = {},
 ): Promise<Runtime> {
+  const maxQueuedEvents = config.limits?.subscriptionMaxQueuedEvents;
   let storage: Storage;
   let bus: EventBus;
   let connections: Redis[] = [];
@@ -40,10 +42,10 @@ export async function createRuntime(
     });
     connections = [commands, subscriber];
     storage = createRedisStorage(commands, config.redisPrefix);
-    bus = createRedisEventBus({ publisher: commands, subscriber, prefix: config.redisPrefix });
+    bus = createRedisEventBus({ publisher: commands, subscriber, prefix: config.redisPrefix, logger, maxQueuedEvents });
   } else {
     storage = createMemoryStorage();
-    bus = createMemoryEventBus();
+    bus = createMemoryEventBus({ maxQueuedEvents });
   }
   const services = createServices({
     storage,

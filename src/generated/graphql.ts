@@ -199,8 +199,10 @@ export type CreateCampaignInput = {
    * 1 to 100 000 recipients, each a phone number (digits with an optional
    * leading `+` or `00`; spaces, dashes, dots and brackets are ignored; 6 to 15
    * digits) or an address like `491701234567@s.whatsapp.net` (at most 254
-   * characters). Duplicates, after that normalisation, are sent to once. Large
-   * lists belong in an HTTP request: WebSocket messages are limited in size.
+   * characters). Duplicates, after that normalisation, are sent to once. The
+   * request must also fit the server's size limits: 1 MiB over HTTP by default
+   * (`HTTP_MAX_BODY_BYTES`: about 60 000 phone numbers), 256 KiB over WebSocket;
+   * send large lists over HTTP.
    */
   recipients: Array<Scalars['String']['input']>;
   /** A session the caller may see (their own; any of the organisation for `admin`). */

@@ -152,17 +152,21 @@ export function createPresenceService(options: {
 
     /**
      * Counts an authenticated WebSocket connection as the viewer being
-     * online. Returns the function to call once when it closes.
+     * online. Resolves once that is written and any online transition is
+     * published (so a connection is acknowledged only after its own
+     * presence event has gone out), with the function to call once when it
+     * closes. A failed write is retried on the next heartbeat.
      */
-    connect(viewer: Viewer): () => void {
+    async connect(viewer: Viewer): Promise<() => void> {
       if (closed) return () => {};
       const id = presenceId(viewer.orgId, viewer.id);
       let entry = local.get(id);
       if (!entry) local.set(id, (entry = { orgId: viewer.orgId, userId: viewer.id, count: 0 }));
       entry.count++;
-      void sync(id);
+      const written = sync(id);
       let released = false;
       const counted = entry;
+      await written;
       return () => {
         if (released || closed) return;
         released = true;

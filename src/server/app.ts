@@ -3,9 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { createTokenVerifier } from '../auth/jwt.js';
 import type { Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
+import { withOverflowHandler } from '../events/subscribe.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 import { createSchema } from '../schema.js';
 import { startWorker, type Worker } from '../worker/worker.js';
+import { readBodyWithin } from './body-limit.js';
+import { createConnectionSlots } from './connection-slots.js';
 import { createLiveCounts } from './metrics.js';
 import { createOriginPolicy } from './origin.js';
 import { attachWebSocket } from './websocket.js';
@@ -39,6 +42,11 @@ export async function startServer(
   const counts = createLiveCounts();
   const originAllowed = createOriginPolicy(config.corsOrigins);
   const shutdown = new AbortController();
+  const slots = createConnectionSlots({
+    storage: runtime.storage,
+    limit: config.limits.maxConnectionsPerUser,
+    logger,
+  });
 
   const pipeline = createPipeline({
     schema: createSchema(),
@@ -47,6 +55,12 @@ export async function startServer(
     logger,
     counts,
     shutdownSignal: shutdown.signal,
+    security: {
+      limits: config.limits,
+      introspection: config.introspection,
+      storage: runtime.storage,
+      slots,
+    },
   });
 
   const sendJson = (res: ServerResponse, status: number, body: unknown) => {
@@ -87,11 +101,39 @@ export async function startServer(
         errors: [{ message: 'The server is shutting down', extensions: { code: 'SERVICE_UNAVAILABLE' } }],
       });
     }
+    let run = () => void pipeline(req, res);
     if (req.headers.accept?.includes('text/event-stream')) {
       counts.sseStreams++;
       res.once('close', () => counts.sseStreams--);
+      // A stream whose client stopped reading is dropped once its event queue overflows.
+      const stream = run;
+      run = () =>
+        withOverflowHandler(() => {
+          logger.info('event stream cut off: slow consumer');
+          res.destroy();
+        }, stream);
     }
-    void pipeline(req, res);
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return run();
+    // HTTP_MAX_BODY_BYTES: refused before it is read, or as soon as it grows past the limit.
+    readBodyWithin(req, config.limits.httpMaxBodyBytes).then(
+      (body) => {
+        if (!body) {
+          res.setHeader('connection', 'close');
+          return sendJson(res, 413, {
+            errors: [
+              {
+                message: `The request body is larger than ${config.limits.httpMaxBodyBytes} bytes`,
+                extensions: { code: 'BAD_USER_INPUT' },
+              },
+            ],
+          });
+        }
+        // Handed to yoga as an already-read body (whatwg-node reads `req.body` when set).
+        if (body.length > 0) (req as IncomingMessage & { body?: Buffer }).body = body;
+        run();
+      },
+      () => res.destroy(),
+    );
   };
 
   const httpServer = createServer(handle);
@@ -106,6 +148,8 @@ export async function startServer(
     originAllowed,
     counts,
     logger,
+    slots,
+    limits: config.limits,
     isShuttingDown: () => shutdown.signal.aborted,
     onViewerConnected: (viewer) => runtime.services.presence.connect(viewer),
   });
@@ -152,6 +196,7 @@ export async function startServer(
       await stopped;
       await pipeline.dispose();
       await workerStopped;
+      slots.close();
       if (!options.runtime) await runtime.close();
       logger.info('shut down');
     })());

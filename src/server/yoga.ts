@@ -3,12 +3,19 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { bearerToken, InvalidTokenError, type VerifyToken } from '../auth/jwt.js';
 import type { Viewer } from '../auth/viewer.js';
+import type { Config } from '../config.js';
 import type { GraphQLContext } from '../context.js';
-import { unauthenticated, unavailable } from '../errors.js';
+import { ErrorCode, unauthenticated, unavailable } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services.js';
+import type { Storage } from '../storage/index.js';
+import type { ConnectionSlots } from './connection-slots.js';
 import type { LiveCounts } from './metrics.js';
+import { useIntrospectionPolicy } from './plugins/use-introspection-policy.js';
+import { useQueryLimits } from './plugins/use-query-limits.js';
+import { useRateLimit } from './plugins/use-rate-limit.js';
 import { useRequestErrorCodes } from './plugins/use-request-error-codes.js';
+import { useStreamSlots } from './plugins/use-stream-slots.js';
 
 /**
  * What a transport hands to the pipeline besides the request: the
@@ -21,6 +28,18 @@ export interface TransportContext {
   signal?: AbortSignal;
   /** The upgrade request of a WebSocket operation (not `request`: yoga's HTTP-only checks look at that). */
   req?: unknown;
+  /** Set by the WebSocket adapter, whose socket (not each operation) holds a connection slot. */
+  transport?: 'websocket';
+}
+
+/** What the pipeline's protections are built from (see docs/security.md). */
+export interface SecurityOptions {
+  limits: Config['limits'];
+  introspection: boolean;
+  /** Where rate-limit buckets live (shared by instances with Redis). */
+  storage: Storage;
+  /** Per-user connection slots, also taken by SSE subscriptions. */
+  slots: ConnectionSlots;
 }
 
 export interface PipelineOptions {
@@ -31,7 +50,9 @@ export interface PipelineOptions {
   counts: LiveCounts;
   /** Aborts every SSE subscription when shutdown begins. */
   shutdownSignal: AbortSignal;
-  /** Extra envelop plugins (limits, rate limiting). */
+  /** Document limits, introspection policy, rate limiting and stream slots: on every transport. */
+  security: SecurityOptions;
+  /** Extra envelop plugins. */
   plugins?: Plugin[];
   graphiql?: { headers?: string } | false;
 }
@@ -44,7 +65,18 @@ export type Pipeline = YogaServerInstance<TransportContext, GraphQLContext>;
  * and error masking.
  */
 export function createPipeline(options: PipelineOptions): Pipeline {
-  const { schema, services, verifyToken, logger, counts, shutdownSignal, plugins = [], graphiql = {} } = options;
+  const {
+    schema,
+    services,
+    verifyToken,
+    logger,
+    counts,
+    shutdownSignal,
+    security,
+    plugins = [],
+    graphiql = {},
+  } = options;
+  const maskError = createErrorMasker(logger);
 
   const authenticate = async (authorization: string | null): Promise<Viewer> => {
     const token = bearerToken(authorization);
@@ -80,21 +112,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       allowedHeaders: ['authorization', 'content-type', 'accept'],
       methods: ['GET', 'POST', 'OPTIONS'],
     }),
-    maskedErrors: {
-      maskError(error, message) {
-        const original = isGraphQLError(error) ? (error.originalError ?? error) : error;
-        if (isGraphQLError(original)) return error as GraphQLError;
-        if (isRedisOutage(original)) {
-          logger.warn({ err: (original as Error).message }, 'operation failed: redis unavailable');
-          return unavailable();
-        }
-        logger.error({ err: original ?? error }, 'unexpected error in operation');
-        return new GraphQLError(message, {
-          path: isGraphQLError(error) ? error.path : undefined,
-          extensions: { code: 'INTERNAL_SERVER_ERROR' },
-        });
-      },
-    },
+    maskedErrors: { maskError: (error, message) => maskError(error, message) },
     context: async ({ request, viewer, signal }) => {
       if (viewer) return { viewer, services, accessSignal: () => signal };
       const caller = await authenticate(request.headers.get('authorization'));
@@ -107,7 +125,20 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         accessSignal: () => (expiry ??= AbortSignal.any([shutdownSignal, AbortSignal.timeout(untilExpiry(caller))])),
       };
     },
-    plugins: [useSubscriptionCount(counts), useRequestErrorCodes(), ...plugins],
+    plugins: [
+      useSubscriptionCount(counts),
+      useRequestErrorCodes(),
+      useIntrospectionPolicy({ introspection: security.introspection }),
+      useQueryLimits(security.limits),
+      useRateLimit({
+        storage: security.storage,
+        perSecond: security.limits.rateLimitPerSecond,
+        burst: security.limits.rateLimitBurst,
+        logger,
+      }),
+      useStreamSlots(security.slots, security.limits.maxConnectionsPerUser),
+      ...plugins,
+    ],
   });
 }
 
@@ -138,10 +169,33 @@ function useSubscriptionCount(counts: LiveCounts): Plugin {
   };
 }
 
+/**
+ * The one error masker, for yoga and for failures the WebSocket adapter
+ * catches itself: expected errors (GraphQLError) pass as they are, a Redis
+ * outage becomes `SERVICE_UNAVAILABLE`, anything else is logged and sent as
+ * `INTERNAL_SERVER_ERROR` with a generic message: nothing internal leaks.
+ */
+export function createErrorMasker(logger: Logger) {
+  return (error: unknown, message = 'Unexpected error.'): GraphQLError => {
+    const original = isGraphQLError(error) ? (error.originalError ?? error) : error;
+    if (isGraphQLError(original)) return error as GraphQLError;
+    if (isRedisOutage(original)) {
+      logger.warn({ err: (original as Error).message }, 'operation failed: redis unavailable');
+      return unavailable();
+    }
+    logger.error({ err: original ?? error }, 'unexpected error in operation');
+    return new GraphQLError(message, {
+      path: isGraphQLError(error) ? error.path : undefined,
+      extensions: { code: ErrorCode.Internal },
+    });
+  };
+}
+
 function isRedisOutage(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   return (
     error.name === 'MaxRetriesPerRequestError' ||
+    error.name === 'RedisUnavailableError' ||
     /Connection is closed|Stream isn't writeable|Command timed out|ECONNREFUSED|ECONNRESET/.test(error.message)
   );
 }

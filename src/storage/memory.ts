@@ -1,5 +1,6 @@
 import type { Ledger } from './ledger.js';
 import { createMemoryLedger } from './memory-ledger.js';
+import { createMemoryLimits } from './limits-memory.js';
 import { indexMoves, type Collection, type Doc, type RangeOptions, type Storage } from './storage.js';
 
 /** The embedded backend: state lives in this process and dies with it. */
@@ -92,6 +93,7 @@ export function createMemoryStorage(): Storage {
       if (!ledger) ledgers.set(name, (ledger = createMemoryLedger()));
       return ledger;
     },
+    ...createMemoryLimits(),
     async healthy() {
       return true;
     },

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { createRedisLedger } from './redis-ledger.js';
+import { createRedisLimits } from './limits-redis.js';
 import { indexMoves, type Collection, type Doc, type RangeOptions, type Storage } from './storage.js';
 
 /**
@@ -127,6 +128,7 @@ export function createRedisStorage(redis: Redis, prefix: string): Storage {
     ledger(name) {
       return createRedisLedger(redis, `${prefix}ledger:{${name}}`);
     },
+    ...createRedisLimits(redis, prefix),
     async healthy() {
       if (redis.status !== 'ready') return false;
       try {

@@ -18,6 +18,13 @@ export interface Updated<T> {
   changed: boolean;
 }
 
+/** What {@link Storage.takeToken} found. */
+export interface TokenTaken {
+  allowed: boolean;
+  /** When refused: milliseconds until a token is there again. */
+  retryAfterMs: number;
+}
+
 /**
  * How a record moves between indexes from one version to the next: the
  * indexes it leaves, and the entries it joins or whose score changes.
@@ -139,6 +146,21 @@ export interface Storage {
   pace(key: string, intervalMs: number, count: number): Promise<number>;
   /** The {@link Ledger} called `name`: claimable numbered work items with atomic states. */
   ledger(name: string): Ledger;
+  /**
+   * Token bucket: takes one token from `key`'s bucket, which holds up to
+   * `capacity` and refills at `perSecond`. With Redis, one bucket is shared
+   * by every instance (Redis's clock, so instances' clocks do not matter).
+   */
+  takeToken(key: string, capacity: number, perSecond: number): Promise<TokenTaken>;
+  /**
+   * Holds `member` in the bounded set `key` for `ttlMs`: renews it when it is
+   * already held, adds it while fewer than `limit` live members are there,
+   * and resolves false otherwise. Holders renew before `ttlMs` passes; the
+   * slots of a crashed instance lapse by themselves.
+   */
+  holdSlot(key: string, member: string, limit: number, ttlMs: number): Promise<boolean>;
+  /** Gives up a slot taken with {@link Storage.holdSlot}. */
+  releaseSlot(key: string, member: string): Promise<void>;
   /** True while the backend can serve (Redis reachable). */
   healthy(): Promise<boolean>;
   close(): Promise<void>;
