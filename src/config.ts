@@ -32,6 +32,17 @@ export interface Config {
   corsOrigins: string[];
   /** Milliseconds that shutdown waits for connections to drain before forcing them. */
   shutdownTimeoutMs: number;
+  /** How campaign workers send. */
+  campaigns: CampaignConfig;
+  /** The simulated messaging gateway that workers send through and that drives sessions. */
+  gateway: GatewayConfig;
+  /**
+   * Whether the server runs a campaign worker (with the simulated gateway)
+   * in its own process: `EMBEDDED_WORKER=on|off|auto`, where `auto` (the
+   * default) means on exactly when there is no `REDIS_URL`, so `npm start`
+   * alone runs campaigns and deployments on Redis run `npm run worker`.
+   */
+  embeddedWorker: boolean;
   presence: PresenceConfig;
   /** Abuse limits and protocol timings; see docs/security.md for each one's answer. */
   limits: Limits;
@@ -73,6 +84,38 @@ export interface Limits {
   maxTokens: number;
   /** MAX_COST: GraphQL Armor cost (objects 2, scalars 1, times 1.5 per level). */
   maxCost: number;
+}
+
+/** Campaign workers: batches, leases, pace and progress. */
+export interface CampaignConfig {
+  /** `CAMPAIGN_PROGRESS_EVERY`: a `CampaignProgress` at least every this many messages. */
+  progressEvery: number;
+  /** `CAMPAIGN_SEND_RATE`: messages per second per session, across every worker. */
+  sendRate: number;
+  /** `CAMPAIGN_BATCH_SIZE`: recipients claimed at a time; pause takes effect within one batch. */
+  batchSize: number;
+  /** `CAMPAIGN_LEASE_MS`: a worker holds a campaign this long unless it renews (every third of it). */
+  leaseMs: number;
+  /** `CAMPAIGN_POLL_MS`: how often an idle worker looks for campaigns to run or to take over. */
+  pollMs: number;
+  /** `CAMPAIGN_RECEIPT_WAIT_MS`: after the last send, how long to wait for delivery receipts before completing. */
+  receiptWaitMs: number;
+  /** `CAMPAIGN_WORKER_CONCURRENCY`: campaigns one worker runs at once. */
+  concurrency: number;
+}
+
+/** The simulated gateway. */
+export interface GatewayConfig {
+  /** `GATEWAY_LATENCY_MS`: typical time to answer a send; receipts follow at multiples of it. */
+  latencyMs: number;
+  /** `GATEWAY_FAILURE_RATE`: share of messages that fail (refused, or a FAILED receipt), 0 to 1. */
+  failureRate: number;
+  /** `GATEWAY_ERROR_RATE`: share of send calls that time out (half of them after accepting), 0 to 1. */
+  errorRate: number;
+  /** `GATEWAY_QR_INTERVAL_MS`: a fresh QR code this often while a session waits to be scanned. */
+  qrIntervalMs: number;
+  /** `GATEWAY_SCAN_DELAY_MS`: the simulated phone scans the QR code this long after `connectSession`. */
+  scanDelayMs: number;
 }
 
 /**
@@ -120,6 +163,16 @@ const integer = (fallback: number, min: number, max: number) =>
       .transform((value) => value ?? fallback),
   );
 
+const fraction = (fallback: number) =>
+  optionalString.pipe(
+    z
+      .string()
+      .regex(/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/, 'must be a number from 0 to 1')
+      .transform(Number)
+      .optional()
+      .transform((value) => value ?? fallback),
+  );
+
 const url = (protocols: string[]) =>
   optionalString.pipe(
     z
@@ -163,6 +216,19 @@ const envSchema = z.object({
       : [],
   ),
   SHUTDOWN_TIMEOUT_MS: integer(10_000, 0, 600_000),
+  CAMPAIGN_PROGRESS_EVERY: integer(100, 1, 1_000_000),
+  CAMPAIGN_SEND_RATE: integer(20, 1, 100_000),
+  CAMPAIGN_BATCH_SIZE: integer(50, 1, 1000),
+  CAMPAIGN_LEASE_MS: integer(15_000, 300, 600_000),
+  CAMPAIGN_POLL_MS: integer(1000, 10, 60_000),
+  CAMPAIGN_RECEIPT_WAIT_MS: integer(30_000, 0, 86_400_000),
+  CAMPAIGN_WORKER_CONCURRENCY: integer(4, 1, 100),
+  EMBEDDED_WORKER: optionalString.pipe(z.enum(['auto', 'on', 'off']).optional()),
+  GATEWAY_LATENCY_MS: integer(200, 0, 60_000),
+  GATEWAY_FAILURE_RATE: fraction(0.02),
+  GATEWAY_ERROR_RATE: fraction(0),
+  GATEWAY_QR_INTERVAL_MS: integer(20_000, 10, 600_000),
+  GATEWAY_SCAN_DELAY_MS: integer(30_000, 0, 3_600_000),
   PRESENCE_HEARTBEAT_MS: integer(DEFAULT_PRESENCE_CONFIG.heartbeatMs, 100, 30_000),
   PRESENCE_LAPSE_MS: integer(DEFAULT_PRESENCE_CONFIG.lapseMs, 200, 59_000),
   HTTP_MAX_BODY_BYTES: integer(1024 * 1024, 1024, 64 * 1024 * 1024),
@@ -242,6 +308,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     nodeEnv,
     corsOrigins,
     shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS,
+    campaigns: {
+      progressEvery: vars.CAMPAIGN_PROGRESS_EVERY,
+      sendRate: vars.CAMPAIGN_SEND_RATE,
+      batchSize: vars.CAMPAIGN_BATCH_SIZE,
+      leaseMs: vars.CAMPAIGN_LEASE_MS,
+      pollMs: vars.CAMPAIGN_POLL_MS,
+      receiptWaitMs: vars.CAMPAIGN_RECEIPT_WAIT_MS,
+      concurrency: vars.CAMPAIGN_WORKER_CONCURRENCY,
+    },
+    gateway: {
+      latencyMs: vars.GATEWAY_LATENCY_MS,
+      failureRate: vars.GATEWAY_FAILURE_RATE,
+      errorRate: vars.GATEWAY_ERROR_RATE,
+      qrIntervalMs: vars.GATEWAY_QR_INTERVAL_MS,
+      scanDelayMs: vars.GATEWAY_SCAN_DELAY_MS,
+    },
+    embeddedWorker: (vars.EMBEDDED_WORKER ?? 'auto') === 'auto' ? !vars.REDIS_URL : vars.EMBEDDED_WORKER === 'on',
     presence: { heartbeatMs: vars.PRESENCE_HEARTBEAT_MS, lapseMs: vars.PRESENCE_LAPSE_MS },
     limits: {
       httpMaxBodyBytes: vars.HTTP_MAX_BODY_BYTES,

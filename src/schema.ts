@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLSchema } from 'graphql';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import { campaignResolvers } from './campaigns/resolvers.js';
 import { conversationResolvers } from './conversations/resolvers.js';
 import type { Resolvers } from './generated/graphql.js';
 import { notificationResolvers } from './notifications/resolvers.js';
@@ -29,6 +30,7 @@ const domainResolvers: Resolvers[] = [
   presenceResolvers,
   taskResolvers,
   notificationResolvers,
+  campaignResolvers,
 ];
 
 /** The executable schema: SDL from `schema/`, resolvers from each domain. */

@@ -1,3 +1,4 @@
+import { createCampaignService } from './campaigns/service.js';
 import type { PresenceConfig } from './config.js';
 import { createConversationService } from './conversations/service.js';
 import type { EventBus } from './events/bus.js';
@@ -20,8 +21,10 @@ export interface ServiceDeps {
 
 /** All domain services, one per folder under `src/`. */
 export function createServices(deps: ServiceDeps) {
+  const sessions = createSessionService(deps);
   return {
-    sessions: createSessionService(deps),
+    sessions,
+    campaigns: createCampaignService({ ...deps, sessions }),
     tasks: createTaskService(deps),
     notifications: createNotificationService(deps),
     conversations: createConversationService(deps),

@@ -2,6 +2,7 @@
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { Viewer as ViewerModel } from '../auth/viewer.js';
 import type { SessionRecord } from '../sessions/model.js';
+import type { CampaignView } from '../campaigns/model.js';
 import type { TaskRecord, TaskNoteRecord } from '../tasks/model.js';
 import type { NotificationRecord } from '../notifications/model.js';
 import type { ConversationRecord, MessageRecord } from '../conversations/model.js';
@@ -22,6 +23,126 @@ export type Scalars = {
   /** Any JSON value: object, array, string, number, boolean or null. */
   JSON: { input: unknown; output: unknown; }
 };
+
+/**
+ * One message sent to many recipients through a messaging-gateway session, by
+ * background workers: never twice to the same recipient, across pause, resume,
+ * worker crashes and several workers. Visible to every member of its
+ * organisation; changing it needs `admin` or `agent`.
+ *
+ * Counts (`sent`, `delivered`, `failed`) follow the gateway's receipts and only
+ * grow. Receipts that arrive after the campaign ended still update them here
+ * (they are not streamed after `CampaignCompleted`).
+ */
+export type Campaign = {
+  __typename?: 'Campaign';
+  createdAt: Scalars['DateTime']['output'];
+  /** The user who created it. */
+  createdBy: Scalars['ID']['output'];
+  /** Recipients whose phone received the message (a delivery or read receipt). */
+  delivered: Scalars['Int']['output'];
+  /** Recipients who did not get the message: refused by the gateway, or reported failed after sending. */
+  failed: Scalars['Int']['output'];
+  /** When it completed, failed or was cancelled; null before. */
+  finishedAt: Maybe<Scalars['DateTime']['output']>;
+  id: Scalars['ID']['output'];
+  /**
+   * Why the campaign failed, or why the system paused it (its session stopped
+   * being connected); null otherwise. Cleared when it is resumed.
+   */
+  lastError: Maybe<Scalars['String']['output']>;
+  /** The text every recipient gets. */
+  message: Scalars['String']['output'];
+  name: Scalars['String']['output'];
+  /** Recipients whose message the gateway accepted (including ones it later reported failed). */
+  sent: Scalars['Int']['output'];
+  /** The session it sends through. */
+  sessionId: Scalars['ID']['output'];
+  /** When `startCampaign` was called; null for a draft. */
+  startedAt: Maybe<Scalars['DateTime']['output']>;
+  status: CampaignStatus;
+  /** Distinct recipients (duplicates in the input are counted once). */
+  total: Scalars['Int']['output'];
+  updatedAt: Scalars['DateTime']['output'];
+};
+
+/** The campaign was cancelled. The last event of the subscription. */
+export type CampaignCancelled = Event & {
+  __typename?: 'CampaignCancelled';
+  campaignId: Scalars['ID']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+};
+
+/** Every recipient was sent to or refused. The last event of the subscription. */
+export type CampaignCompleted = Event & {
+  __typename?: 'CampaignCompleted';
+  campaignId: Scalars['ID']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+};
+
+/** Everything that happens to a campaign. */
+export type CampaignEvent = CampaignCancelled | CampaignCompleted | CampaignFailed | CampaignPaused | CampaignProgress | CampaignResumed | CampaignStarted;
+
+/** The campaign could not go on. The last event of the subscription. */
+export type CampaignFailed = Event & {
+  __typename?: 'CampaignFailed';
+  campaignId: Scalars['ID']['output'];
+  error: Scalars['String']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+};
+
+/** The campaign was paused; no new message is sent after the current batch. */
+export type CampaignPaused = Event & {
+  __typename?: 'CampaignPaused';
+  campaignId: Scalars['ID']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+  /** Why the system paused it (e.g. its session disconnected); null when a user did. */
+  reason: Maybe<Scalars['String']['output']>;
+};
+
+/**
+ * The counts so far: at least every `CAMPAIGN_PROGRESS_EVERY` messages (100 by
+ * default) sent and every as many receipts, when a worker stops for a pause,
+ * and once at the end, just before `CampaignCompleted`.
+ */
+export type CampaignProgress = Event & {
+  __typename?: 'CampaignProgress';
+  campaignId: Scalars['ID']['output'];
+  delivered: Scalars['Int']['output'];
+  failed: Scalars['Int']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+  sent: Scalars['Int']['output'];
+  total: Scalars['Int']['output'];
+};
+
+/** `resumeCampaign` was called; sending continues where it stopped. */
+export type CampaignResumed = Event & {
+  __typename?: 'CampaignResumed';
+  campaignId: Scalars['ID']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+};
+
+/** `startCampaign` was called; a worker picks the campaign up. */
+export type CampaignStarted = Event & {
+  __typename?: 'CampaignStarted';
+  campaignId: Scalars['ID']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+};
+
+/** Where a campaign stands. `COMPLETED`, `FAILED` and `CANCELLED` are final. */
+export type CampaignStatus =
+  /** Cancelled: no further recipient is sent to. */
+  | 'CANCELLED'
+  /** Every recipient was sent to, or refused by the gateway; `failed` says how many did not get it. */
+  | 'COMPLETED'
+  /** Created, not started: `startCampaign` starts it; `cancelCampaign` discards it. */
+  | 'DRAFT'
+  /** The campaign could not go on (its session was deleted, the gateway kept failing); `lastError` says why. */
+  | 'FAILED'
+  /** Sending stopped (within one batch of `pauseCampaign`); `resumeCampaign` continues where it stopped. */
+  | 'PAUSED'
+  /** A background worker is sending it (or will pick it up within moments). */
+  | 'RUNNING';
 
 /**
  * A chat between members of one organisation. Only members can see it, its
@@ -66,6 +187,26 @@ export type ConversationUpdated = Event & {
   __typename?: 'ConversationUpdated';
   conversation: Conversation;
   occurredAt: Scalars['DateTime']['output'];
+};
+
+/** A new campaign (a `DRAFT`: nothing is sent until `startCampaign`). */
+export type CreateCampaignInput = {
+  /** The text to send: 1 to 4096 characters. */
+  message: Scalars['String']['input'];
+  /** 1 to 200 characters. */
+  name: Scalars['String']['input'];
+  /**
+   * 1 to 100 000 recipients, each a phone number (digits with an optional
+   * leading `+` or `00`; spaces, dashes, dots and brackets are ignored; 6 to 15
+   * digits) or an address like `491701234567@s.whatsapp.net` (at most 254
+   * characters). Duplicates, after that normalisation, are sent to once. The
+   * request must also fit the server's size limits: 1 MiB over HTTP by default
+   * (`HTTP_MAX_BODY_BYTES`: about 60 000 phone numbers), 256 KiB over WebSocket;
+   * send large lists over HTTP.
+   */
+  recipients: Array<Scalars['String']['input']>;
+  /** A session the caller may see (their own; any of the organisation for `admin`). */
+  sessionId: Scalars['ID']['input'];
 };
 
 /** A new task: status `TODO`, progress 0, no notes. */
@@ -192,13 +333,17 @@ export type Mutation = {
   addConversationMembers: Conversation;
   /**
    * Adds a note by the viewer: 1 to 4000 characters, trimmed. Publishes
-   * `TaskNoteAdded`. A task holds at most 200 notes; past that, `RATE_LIMITED`.
+   * `TaskNoteAdded`. A task holds at most 200 notes; past that, `BAD_USER_INPUT`.
    */
   addTaskNote: Task;
   /** Assigns the task to a user, or unassigns it when `assigneeId` is null. Publishes `TaskAssigned` unless the assignee stays the same. */
   assignTask: Task;
+  /** Cancels a `DRAFT`, `RUNNING` or `PAUSED` campaign for good. */
+  cancelCampaign: Campaign;
   /** Asks the gateway to log the session in; status becomes `CONNECTING`. */
   connectSession: Session;
+  /** Creates a `DRAFT` campaign (`admin` or `agent`). */
+  createCampaign: Campaign;
   /**
    * Starts a conversation with `memberIds` (the caller is always a member;
    * duplicates are ignored; at most 100 members in all). Every member's
@@ -253,6 +398,8 @@ export type Mutation = {
    * `NotificationRead`.
    */
   markNotificationRead: Notification;
+  /** Pauses a `RUNNING` campaign; sending stops within one batch. */
+  pauseCampaign: Campaign;
   /**
    * Toggles the viewer's reaction with `emoji` (a single emoji) on a message:
    * adds it, or removes it if the viewer had reacted so already. At most 20
@@ -272,6 +419,8 @@ export type Mutation = {
   removeConversationMember: Conversation;
   /** The gateway's report of a session's state (`service` or `admin`). */
   reportSessionStatus: Session;
+  /** Resumes a `PAUSED` campaign where it stopped. Its session must be `CONNECTED`. */
+  resumeCampaign: Campaign;
   /**
    * Sends a message (status `QUEUED`). `body`: 1 to 4096 characters after
    * trimming. `clientMessageId` (1 to 128 characters) makes it idempotent:
@@ -308,6 +457,12 @@ export type Mutation = {
    * changed the state (and published), false for a renewal or a repeat.
    */
   setTyping: Scalars['Boolean']['output'];
+  /**
+   * Starts a `DRAFT` campaign: it becomes `RUNNING` at once and a background
+   * worker sends it; follow it with `campaignEvents`. Its session must be
+   * `CONNECTED`.
+   */
+  startCampaign: Campaign;
   /**
    * The delivery gateway's report of a message's status (`service` or
    * `admin` of the message's organisation; membership not needed). Only
@@ -362,8 +517,28 @@ export type MutationAssignTaskArgs = {
  * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
  * `INTERNAL_SERVER_ERROR`.
  */
+export type MutationCancelCampaignArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
 export type MutationConnectSessionArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationCreateCampaignArgs = {
+  input: CreateCampaignInput;
 };
 
 
@@ -475,6 +650,16 @@ export type MutationMarkNotificationReadArgs = {
  * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
  * `INTERNAL_SERVER_ERROR`.
  */
+export type MutationPauseCampaignArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
 export type MutationReactToMessageArgs = {
   emoji: Scalars['String']['input'];
   messageId: Scalars['ID']['input'];
@@ -499,6 +684,16 @@ export type MutationRemoveConversationMemberArgs = {
  */
 export type MutationReportSessionStatusArgs = {
   input: SessionStatusReport;
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationResumeCampaignArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -554,6 +749,16 @@ export type MutationSetTaskStatusArgs = {
 export type MutationSetTypingArgs = {
   conversationId: Scalars['ID']['input'];
   isTyping: Scalars['Boolean']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationStartCampaignArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -676,6 +881,13 @@ export type QrCodeUpdated = Event & {
  */
 export type Query = {
   __typename?: 'Query';
+  /** A campaign of the viewer's organisation; `NOT_FOUND` otherwise. */
+  campaign: Maybe<Campaign>;
+  /**
+   * Campaigns of the viewer's organisation, newest first: at most `limit`
+   * (1 to 200), created before the campaign `before` when given.
+   */
+  campaigns: Array<Campaign>;
   /** A conversation the viewer is a member of; `NOT_FOUND` otherwise. */
   conversation: Maybe<Conversation>;
   /** The viewer's conversations, most recently active first. `limit`: 1 to 500. */
@@ -713,6 +925,25 @@ export type Query = {
   tasks: Array<Task>;
   /** How many of the viewer's notifications are unread, across every instance. */
   unreadNotificationCount: Scalars['Int']['output'];
+};
+
+
+/**
+ * Reads. Every operation needs a bearer token; anything outside the viewer's
+ * organisation reads as missing (`NOT_FOUND`).
+ */
+export type QueryCampaignArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/**
+ * Reads. Every operation needs a bearer token; anything outside the viewer's
+ * organisation reads as missing (`NOT_FOUND`).
+ */
+export type QueryCampaignsArgs = {
+  before?: InputMaybe<Scalars['ID']['input']>;
+  limit?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -922,6 +1153,12 @@ export type SessionStatusReport = {
 export type Subscription = {
   __typename?: 'Subscription';
   /**
+   * Events of one campaign of the viewer's organisation. Completes after
+   * `CampaignCompleted`, `CampaignFailed` or `CampaignCancelled` (at once, for a
+   * campaign that has already ended).
+   */
+  campaignEvents: CampaignEvent;
+  /**
    * Everything that happens in a conversation the viewer is a member of.
    * When the viewer is removed, `MembersChanged` is the last event and the
    * subscription completes.
@@ -957,6 +1194,16 @@ export type Subscription = {
    * arguments: events that match both.
    */
   taskEvents: TaskEvent;
+};
+
+
+/**
+ * Live events, over WebSocket (`graphql-transport-ws`) or SSE. A subscription
+ * is authorized when it starts and keeps being authorized: when the viewer
+ * loses access it receives the revoking event last, then completes.
+ */
+export type SubscriptionCampaignEventsArgs = {
+  campaignId: Scalars['ID']['input'];
 };
 
 
@@ -1211,6 +1458,15 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 
 /** Mapping of union types */
 export type ResolversUnionTypes<_RefType extends Record<string, unknown>> = {
+  CampaignEvent:
+    | ( CampaignCancelled & { __typename: 'CampaignCancelled' } )
+    | ( CampaignCompleted & { __typename: 'CampaignCompleted' } )
+    | ( CampaignFailed & { __typename: 'CampaignFailed' } )
+    | ( CampaignPaused & { __typename: 'CampaignPaused' } )
+    | ( CampaignProgress & { __typename: 'CampaignProgress' } )
+    | ( CampaignResumed & { __typename: 'CampaignResumed' } )
+    | ( CampaignStarted & { __typename: 'CampaignStarted' } )
+  ;
   ConversationEvent:
     | ( MembersChanged & { __typename: 'MembersChanged' } )
     | ( Omit<MessageAdded, 'message'> & { message: _RefType['Message'] } & { __typename: 'MessageAdded' } )
@@ -1251,6 +1507,13 @@ export type ResolversUnionTypes<_RefType extends Record<string, unknown>> = {
 /** Mapping of interface types */
 export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = {
   Event:
+    | ( CampaignCancelled & { __typename: 'CampaignCancelled' } )
+    | ( CampaignCompleted & { __typename: 'CampaignCompleted' } )
+    | ( CampaignFailed & { __typename: 'CampaignFailed' } )
+    | ( CampaignPaused & { __typename: 'CampaignPaused' } )
+    | ( CampaignProgress & { __typename: 'CampaignProgress' } )
+    | ( CampaignResumed & { __typename: 'CampaignResumed' } )
+    | ( CampaignStarted & { __typename: 'CampaignStarted' } )
     | ( Omit<ConversationUpdated, 'conversation'> & { conversation: _RefType['Conversation'] } & { __typename: 'ConversationUpdated' } )
     | ( MembersChanged & { __typename: 'MembersChanged' } )
     | ( Omit<MessageAdded, 'message'> & { message: _RefType['Message'] } & { __typename: 'MessageAdded' } )
@@ -1283,9 +1546,20 @@ export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  Campaign: ResolverTypeWrapper<CampaignView>;
+  CampaignCancelled: ResolverTypeWrapper<CampaignCancelled>;
+  CampaignCompleted: ResolverTypeWrapper<CampaignCompleted>;
+  CampaignEvent: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['CampaignEvent']>;
+  CampaignFailed: ResolverTypeWrapper<CampaignFailed>;
+  CampaignPaused: ResolverTypeWrapper<CampaignPaused>;
+  CampaignProgress: ResolverTypeWrapper<CampaignProgress>;
+  CampaignResumed: ResolverTypeWrapper<CampaignResumed>;
+  CampaignStarted: ResolverTypeWrapper<CampaignStarted>;
+  CampaignStatus: CampaignStatus;
   Conversation: ResolverTypeWrapper<ConversationRecord>;
   ConversationEvent: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['ConversationEvent']>;
   ConversationUpdated: ResolverTypeWrapper<Omit<ConversationUpdated, 'conversation'> & { conversation: ResolversTypes['Conversation'] }>;
+  CreateCampaignInput: CreateCampaignInput;
   CreateTaskInput: CreateTaskInput;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Event: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['Event']>;
@@ -1345,9 +1619,19 @@ export type ResolversTypes = {
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
   Boolean: Scalars['Boolean']['output'];
+  Campaign: CampaignView;
+  CampaignCancelled: CampaignCancelled;
+  CampaignCompleted: CampaignCompleted;
+  CampaignEvent: ResolversUnionTypes<ResolversParentTypes>['CampaignEvent'];
+  CampaignFailed: CampaignFailed;
+  CampaignPaused: CampaignPaused;
+  CampaignProgress: CampaignProgress;
+  CampaignResumed: CampaignResumed;
+  CampaignStarted: CampaignStarted;
   Conversation: ConversationRecord;
   ConversationEvent: ResolversUnionTypes<ResolversParentTypes>['ConversationEvent'];
   ConversationUpdated: Omit<ConversationUpdated, 'conversation'> & { conversation: ResolversParentTypes['Conversation'] };
+  CreateCampaignInput: CreateCampaignInput;
   CreateTaskInput: CreateTaskInput;
   DateTime: Scalars['DateTime']['output'];
   Event: ResolversInterfaceTypes<ResolversParentTypes>['Event'];
@@ -1400,6 +1684,76 @@ export type ResolversParentTypes = {
   Viewer: ViewerModel;
 };
 
+export type CampaignResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Campaign'] = ResolversParentTypes['Campaign']> = {
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  createdBy?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  delivered?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  failed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  finishedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  lastError?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  sent?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  sessionId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  startedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['CampaignStatus'], ParentType, ContextType>;
+  total?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
+export type CampaignCancelledResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CampaignCancelled'] = ResolversParentTypes['CampaignCancelled']> = {
+  campaignId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type CampaignCompletedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CampaignCompleted'] = ResolversParentTypes['CampaignCompleted']> = {
+  campaignId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type CampaignEventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CampaignEvent'] = ResolversParentTypes['CampaignEvent']> = {
+  __resolveType: TypeResolveFn<'CampaignCancelled' | 'CampaignCompleted' | 'CampaignFailed' | 'CampaignPaused' | 'CampaignProgress' | 'CampaignResumed' | 'CampaignStarted', ParentType, ContextType>;
+};
+
+export type CampaignFailedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CampaignFailed'] = ResolversParentTypes['CampaignFailed']> = {
+  campaignId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  error?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type CampaignPausedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CampaignPaused'] = ResolversParentTypes['CampaignPaused']> = {
+  campaignId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  reason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type CampaignProgressResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CampaignProgress'] = ResolversParentTypes['CampaignProgress']> = {
+  campaignId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  delivered?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  failed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  sent?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  total?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type CampaignResumedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CampaignResumed'] = ResolversParentTypes['CampaignResumed']> = {
+  campaignId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type CampaignStartedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CampaignStarted'] = ResolversParentTypes['CampaignStarted']> = {
+  campaignId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
 export type ConversationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Conversation'] = ResolversParentTypes['Conversation']> = {
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   creatorId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
@@ -1426,7 +1780,7 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 }
 
 export type EventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Event'] = ResolversParentTypes['Event']> = {
-  __resolveType: TypeResolveFn<'ConversationUpdated' | 'MembersChanged' | 'MessageAdded' | 'MessageDeleted' | 'MessageEdited' | 'MessageStatusChanged' | 'MessagesRead' | 'NotificationCreated' | 'NotificationDeleted' | 'NotificationRead' | 'NotificationsBulkRead' | 'PresenceChanged' | 'QrCodeUpdated' | 'ReactionsChanged' | 'SessionConnectionError' | 'SessionDeleted' | 'SessionStatusChanged' | 'TaskAssigned' | 'TaskCompleted' | 'TaskCreated' | 'TaskNoteAdded' | 'TaskProgressChanged' | 'TaskStatusChanged' | 'TaskUpdated' | 'TypingChanged' | 'UnreadCountChanged', ParentType, ContextType>;
+  __resolveType: TypeResolveFn<'CampaignCancelled' | 'CampaignCompleted' | 'CampaignFailed' | 'CampaignPaused' | 'CampaignProgress' | 'CampaignResumed' | 'CampaignStarted' | 'ConversationUpdated' | 'MembersChanged' | 'MessageAdded' | 'MessageDeleted' | 'MessageEdited' | 'MessageStatusChanged' | 'MessagesRead' | 'NotificationCreated' | 'NotificationDeleted' | 'NotificationRead' | 'NotificationsBulkRead' | 'PresenceChanged' | 'QrCodeUpdated' | 'ReactionsChanged' | 'SessionConnectionError' | 'SessionDeleted' | 'SessionStatusChanged' | 'TaskAssigned' | 'TaskCompleted' | 'TaskCreated' | 'TaskNoteAdded' | 'TaskProgressChanged' | 'TaskStatusChanged' | 'TaskUpdated' | 'TypingChanged' | 'UnreadCountChanged', ParentType, ContextType>;
 };
 
 export type InboxEventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['InboxEvent'] = ResolversParentTypes['InboxEvent']> = {
@@ -1492,7 +1846,9 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   addConversationMembers?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationAddConversationMembersArgs, 'conversationId' | 'userIds'>>;
   addTaskNote?: Resolver<ResolversTypes['Task'], ParentType, ContextType, RequireFields<MutationAddTaskNoteArgs, 'id' | 'text'>>;
   assignTask?: Resolver<ResolversTypes['Task'], ParentType, ContextType, RequireFields<MutationAssignTaskArgs, 'id'>>;
+  cancelCampaign?: Resolver<ResolversTypes['Campaign'], ParentType, ContextType, RequireFields<MutationCancelCampaignArgs, 'id'>>;
   connectSession?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationConnectSessionArgs, 'id'>>;
+  createCampaign?: Resolver<ResolversTypes['Campaign'], ParentType, ContextType, RequireFields<MutationCreateCampaignArgs, 'input'>>;
   createConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationCreateConversationArgs, 'memberIds'>>;
   createSession?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationCreateSessionArgs, 'name'>>;
   createTask?: Resolver<ResolversTypes['Task'], ParentType, ContextType, RequireFields<MutationCreateTaskArgs, 'input'>>;
@@ -1504,14 +1860,17 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   markAllNotificationsRead?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   markConversationRead?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationMarkConversationReadArgs, 'conversationId'>>;
   markNotificationRead?: Resolver<ResolversTypes['Notification'], ParentType, ContextType, RequireFields<MutationMarkNotificationReadArgs, 'id'>>;
+  pauseCampaign?: Resolver<ResolversTypes['Campaign'], ParentType, ContextType, RequireFields<MutationPauseCampaignArgs, 'id'>>;
   reactToMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationReactToMessageArgs, 'emoji' | 'messageId'>>;
   removeConversationMember?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationRemoveConversationMemberArgs, 'conversationId' | 'userId'>>;
   reportSessionStatus?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationReportSessionStatusArgs, 'input'>>;
+  resumeCampaign?: Resolver<ResolversTypes['Campaign'], ParentType, ContextType, RequireFields<MutationResumeCampaignArgs, 'id'>>;
   sendMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationSendMessageArgs, 'body' | 'conversationId'>>;
   sendNotification?: Resolver<ResolversTypes['Notification'], ParentType, ContextType, RequireFields<MutationSendNotificationArgs, 'input'>>;
   setTaskProgress?: Resolver<ResolversTypes['Task'], ParentType, ContextType, RequireFields<MutationSetTaskProgressArgs, 'id' | 'progress'>>;
   setTaskStatus?: Resolver<ResolversTypes['Task'], ParentType, ContextType, RequireFields<MutationSetTaskStatusArgs, 'id' | 'status'>>;
   setTyping?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationSetTypingArgs, 'conversationId' | 'isTyping'>>;
+  startCampaign?: Resolver<ResolversTypes['Campaign'], ParentType, ContextType, RequireFields<MutationStartCampaignArgs, 'id'>>;
   updateMessageStatus?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationUpdateMessageStatusArgs, 'messageId' | 'status'>>;
   updateTask?: Resolver<ResolversTypes['Task'], ParentType, ContextType, RequireFields<MutationUpdateTaskArgs, 'id' | 'input'>>;
 };
@@ -1577,6 +1936,8 @@ export type QrCodeUpdatedResolvers<ContextType = GraphQLContext, ParentType exte
 };
 
 export type QueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
+  campaign?: Resolver<Maybe<ResolversTypes['Campaign']>, ParentType, ContextType, RequireFields<QueryCampaignArgs, 'id'>>;
+  campaigns?: Resolver<Array<ResolversTypes['Campaign']>, ParentType, ContextType, RequireFields<QueryCampaignsArgs, 'limit'>>;
   conversation?: Resolver<Maybe<ResolversTypes['Conversation']>, ParentType, ContextType, RequireFields<QueryConversationArgs, 'id'>>;
   conversations?: Resolver<Array<ResolversTypes['Conversation']>, ParentType, ContextType, RequireFields<QueryConversationsArgs, 'limit'>>;
   me?: Resolver<ResolversTypes['Viewer'], ParentType, ContextType>;
@@ -1641,6 +2002,7 @@ export type SessionStatusChangedResolvers<ContextType = GraphQLContext, ParentTy
 };
 
 export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
+  campaignEvents?: SubscriptionResolver<ResolversTypes['CampaignEvent'], "campaignEvents", ParentType, ContextType, RequireFields<SubscriptionCampaignEventsArgs, 'campaignId'>>;
   conversationEvents?: SubscriptionResolver<ResolversTypes['ConversationEvent'], "conversationEvents", ParentType, ContextType, RequireFields<SubscriptionConversationEventsArgs, 'conversationId'>>;
   inboxEvents?: SubscriptionResolver<ResolversTypes['InboxEvent'], "inboxEvents", ParentType, ContextType>;
   notificationEvents?: SubscriptionResolver<ResolversTypes['NotificationEvent'], "notificationEvents", ParentType, ContextType>;
@@ -1740,6 +2102,15 @@ export type ViewerResolvers<ContextType = GraphQLContext, ParentType extends Res
 };
 
 export type Resolvers<ContextType = GraphQLContext> = {
+  Campaign?: CampaignResolvers<ContextType>;
+  CampaignCancelled?: CampaignCancelledResolvers<ContextType>;
+  CampaignCompleted?: CampaignCompletedResolvers<ContextType>;
+  CampaignEvent?: CampaignEventResolvers<ContextType>;
+  CampaignFailed?: CampaignFailedResolvers<ContextType>;
+  CampaignPaused?: CampaignPausedResolvers<ContextType>;
+  CampaignProgress?: CampaignProgressResolvers<ContextType>;
+  CampaignResumed?: CampaignResumedResolvers<ContextType>;
+  CampaignStarted?: CampaignStartedResolvers<ContextType>;
   Conversation?: ConversationResolvers<ContextType>;
   ConversationEvent?: ConversationEventResolvers<ContextType>;
   ConversationUpdated?: ConversationUpdatedResolvers<ContextType>;

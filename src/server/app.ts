@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '../logger.js';
 import { withOverflowHandler } from '../events/subscribe.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 import { createSchema } from '../schema.js';
+import { startWorker, type Worker } from '../worker/worker.js';
 import { readBodyWithin } from './body-limit.js';
 import { createConnectionSlots } from './connection-slots.js';
 import { createLiveCounts } from './metrics.js';
@@ -163,6 +164,15 @@ export async function startServer(
       resolve();
     });
   });
+  // The embedded campaign worker (and simulated gateway), so `npm start` alone runs campaigns.
+  let worker: Worker | undefined;
+  if (config.embeddedWorker) {
+    worker = await startWorker({ config, ...runtime, logger }).catch(async (error: unknown) => {
+      await new Promise((resolve) => httpServer.close(resolve));
+      if (!options.runtime) await runtime.close();
+      throw error;
+    });
+  }
   const { port } = httpServer.address() as AddressInfo;
   const displayHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `http://${displayHost.includes(':') ? `[${displayHost}]` : displayHost}:${port}`;
@@ -172,6 +182,7 @@ export async function startServer(
     (closing ??= (async () => {
       shutdown.abort();
       logger.info('shutting down');
+      const workerStopped = worker?.stop();
       const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       await websocket.close();
       // SSE streams end through the shutdown signal; other requests get to finish.
@@ -187,6 +198,7 @@ export async function startServer(
       httpServer.closeAllConnections();
       await stopped;
       await pipeline.dispose();
+      await workerStopped;
       slots.close();
       if (!options.runtime) await runtime.close();
       logger.info('shut down');

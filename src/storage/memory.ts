@@ -1,3 +1,5 @@
+import type { Ledger } from './ledger.js';
+import { createMemoryLedger } from './memory-ledger.js';
 import { createMemoryLimits } from './limits-memory.js';
 import { indexMoves, type Collection, type Doc, type RangeOptions, type Storage } from './storage.js';
 
@@ -6,6 +8,8 @@ export function createMemoryStorage(): Storage {
   const collections = new Map<string, Collection<Doc>>();
   const counters = new Map<string, number>();
   const claims = new Map<string, { value: string; expiresAt: number }>();
+  const paces = new Map<string, number>();
+  const ledgers = new Map<string, Ledger>();
   const deadlines = new Map<string, Map<string, number>>();
 
   const liveClaim = (key: string) => {
@@ -69,6 +73,25 @@ export function createMemoryStorage(): Storage {
         .map(([member]) => member);
       for (const member of due) members.set(member, time + retryMs);
       return due;
+    },
+    async renew(key, value, ttlMs) {
+      const entry = liveClaim(key);
+      if (entry?.value !== value) return false;
+      entry.expiresAt = Date.now() + ttlMs;
+      return true;
+    },
+    async pace(key, intervalMs, count) {
+      const now = performance.timeOrigin + performance.now();
+      const start = Math.max(paces.get(key) ?? 0, now);
+      paces.set(key, start + intervalMs * count);
+      // Paces that lie in the past hold nothing back: drop them so they cannot pile up.
+      if (paces.size % 1024 === 0) for (const [k, at] of paces) if (at < now) paces.delete(k);
+      return start - now;
+    },
+    ledger(name) {
+      let ledger = ledgers.get(name);
+      if (!ledger) ledgers.set(name, (ledger = createMemoryLedger()));
+      return ledger;
     },
     ...createMemoryLimits(),
     async healthy() {

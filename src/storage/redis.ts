@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { createRedisLedger } from './redis-ledger.js';
 import { createRedisLimits } from './limits-redis.js';
 import { indexMoves, type Collection, type Doc, type RangeOptions, type Storage } from './storage.js';
 
@@ -60,6 +61,25 @@ for _, member in ipairs(due) do
 end
 return due`;
 
+/** Extends a claim's TTL to ARGV[2] ms only while it still holds ARGV[1]. */
+const RENEW = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0`;
+
+/**
+ * GCRA without burst, on Redis' clock: the next free slot is max(stored, now);
+ * ARGV[2] slots of ARGV[1] ms are reserved from it. Returns ms until the first.
+ */
+const PACE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local start = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
+local after = start + tonumber(ARGV[1]) * tonumber(ARGV[2])
+redis.call('SET', KEYS[1], string.format('%.3f', after), 'PX', math.ceil(after - now) + 1000)
+return string.format('%.3f', start - now)`;
+
 const MAX_CAS_ATTEMPTS = 50;
 
 /**
@@ -98,6 +118,15 @@ export function createRedisStorage(redis: Redis, prefix: string): Storage {
     },
     async takeDue(set, { limit, retryMs }) {
       return (await run(TAKE_DUE, [`${prefix}due:${set}`], [limit, Math.max(0, Math.round(retryMs))])) as string[];
+    },
+    async renew(key, value, ttlMs) {
+      return (await run(RENEW, [`${prefix}claim:${key}`], [value, ttlMs])) === 1;
+    },
+    async pace(key, intervalMs, count) {
+      return Number(await run(PACE, [`${prefix}pace:${key}`], [intervalMs, count]));
+    },
+    ledger(name) {
+      return createRedisLedger(redis, `${prefix}ledger:{${name}}`);
     },
     ...createRedisLimits(redis, prefix),
     async healthy() {

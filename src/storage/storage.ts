@@ -1,3 +1,5 @@
+import type { Ledger } from './ledger.js';
+
 /** A stored record: everything the server keeps has a string id. */
 export interface Doc {
   id: string;
@@ -128,6 +130,22 @@ export interface Storage {
    * resolved true). A caller that dies between the two is thus covered.
    */
   takeDue(set: string, options: { limit: number; retryMs: number }): Promise<string[]>;
+  /**
+   * Extends a claimed key's TTL to `ttlMs` from now, only while it still
+   * holds `value`: the renewal of a lease. False when it lapsed or another
+   * holder took it.
+   */
+  renew(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /**
+   * A pace shared by every instance: a rate limit of one slot per
+   * `intervalMs` (no burst). Reserves `count` consecutive slots and resolves
+   * the milliseconds from now until the first; slot `i` starts
+   * `i * intervalMs` after it. Measured on the backend's clock (Redis
+   * `TIME`), so instances whose clocks differ still agree.
+   */
+  pace(key: string, intervalMs: number, count: number): Promise<number>;
+  /** The {@link Ledger} called `name`: claimable numbered work items with atomic states. */
+  ledger(name: string): Ledger;
   /**
    * Token bucket: takes one token from `key`'s bucket, which holds up to
    * `capacity` and refills at `perSecond`. With Redis, one bucket is shared
