@@ -200,9 +200,9 @@ export type CreateCampaignInput = {
    * leading `+` or `00`; spaces, dashes, dots and brackets are ignored; 6 to 15
    * digits) or an address like `491701234567@s.whatsapp.net` (at most 254
    * characters). Duplicates, after that normalisation, are sent to once. The
-   * request must also fit the server's size limits: 1 MiB over HTTP by default
-   * (`HTTP_MAX_BODY_BYTES`: about 60 000 phone numbers), 256 KiB over WebSocket;
-   * send large lists over HTTP.
+   * request must also fit the server's size limits: 4 MiB over HTTP by default
+   * (`HTTP_MAX_BODY_BYTES`: a full list of 100 000 fits), less over WebSocket
+   * (`WS_MAX_PAYLOAD_BYTES`); send large lists over HTTP.
    */
   recipients: Array<Scalars['String']['input']>;
   /** A session the caller may see (their own; any of the organisation for `admin`). */
