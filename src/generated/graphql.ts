@@ -842,10 +842,9 @@ export type NotificationsBulkRead = Event & {
 
 /**
  * Whether a user of the viewer's organisation is online. A user is online
- * while at least one of their WebSocket connections (any tab, device or
- * server instance) is open. SSE streams do not count: in the distinct
- * connections mode each stream is one subscription, not a client, and a
- * client with no subscription open would look offline. An instance that dies
+ * while at least one of their connections (any tab, device or server
+ * instance) is open: an authenticated WebSocket, or an SSE subscription stream
+ * (each stream counts as one connection while it is open). An instance that dies
  * without closing its sockets has its users marked offline by the surviving
  * instances within 60 seconds.
  */

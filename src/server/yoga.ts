@@ -11,6 +11,7 @@ import type { Services } from '../services.js';
 import type { Storage } from '../storage/index.js';
 import type { ConnectionSlots } from './connection-slots.js';
 import type { LiveCounts } from './metrics.js';
+import { useStreamPresence } from './plugins/use-stream-presence.js';
 import { releaseWhenGone } from './request-lifetime.js';
 import { useIntrospectionPolicy } from './plugins/use-introspection-policy.js';
 import { useQueryLimits } from './plugins/use-query-limits.js';
@@ -144,6 +145,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         logger,
       }),
       useStreamSlots(security.slots, security.limits.maxConnectionsPerUser),
+      useStreamPresence(services.presence),
       ...plugins,
     ],
   });
