@@ -5,7 +5,7 @@ import { bearerToken, InvalidTokenError, type VerifyToken } from '../auth/jwt.js
 import type { Viewer } from '../auth/viewer.js';
 import type { Config } from '../config.js';
 import type { GraphQLContext } from '../context.js';
-import { ErrorCode, unauthenticated, unavailable } from '../errors.js';
+import { ErrorCode, isGraphQLError, unauthenticated, unavailable } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services.js';
 import type { Storage } from '../storage/index.js';
@@ -200,9 +200,4 @@ function isRedisOutage(error: unknown): boolean {
     error.name === 'RedisUnavailableError' ||
     /Connection is closed|Stream isn't writeable|Command timed out|ECONNREFUSED|ECONNRESET/.test(error.message)
   );
-}
-
-/** By name, not `instanceof`: ESM and CJS copies of graphql-js may both be loaded. */
-function isGraphQLError(error: unknown): error is GraphQLError {
-  return error instanceof Error && error.name === 'GraphQLError';
 }
