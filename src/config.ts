@@ -44,7 +44,7 @@ export interface Config {
    */
   embeddedWorker: boolean;
   presence: PresenceConfig;
-  /** Abuse limits and protocol timings; see docs/security.md for each one's answer. */
+  /** Abuse limits and protocol timings; see the README's Security section for each one's answer. */
   limits: Limits;
   /** Whether `__schema`/`__type` may be queried (and "Did you mean" suggestions shown). */
   introspection: boolean;

@@ -34,7 +34,7 @@ export interface TransportContext {
   transport?: 'websocket';
 }
 
-/** What the pipeline's protections are built from (see docs/security.md). */
+/** What the pipeline's protections are built from (see the README's Security section). */
 export interface SecurityOptions {
   limits: Config['limits'];
   introspection: boolean;
