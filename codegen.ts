@@ -30,6 +30,12 @@ const config: CodegenConfig = {
         mappers: {
           Viewer: '../auth/viewer.js#Viewer as ViewerModel',
           Session: '../sessions/model.js#SessionRecord',
+          Campaign: '../campaigns/model.js#CampaignView',
+          Task: '../tasks/model.js#TaskRecord',
+          TaskNote: '../tasks/model.js#TaskNoteRecord',
+          Notification: '../notifications/model.js#NotificationRecord',
+          Conversation: '../conversations/model.js#ConversationRecord',
+          Message: '../conversations/model.js#MessageRecord',
         },
       },
     },

@@ -32,7 +32,109 @@ export interface Config {
   corsOrigins: string[];
   /** Milliseconds that shutdown waits for connections to drain before forcing them. */
   shutdownTimeoutMs: number;
+  /** How campaign workers send. */
+  campaigns: CampaignConfig;
+  /** The simulated messaging gateway that workers send through and that drives sessions. */
+  gateway: GatewayConfig;
+  /**
+   * Whether the server runs a campaign worker (with the simulated gateway)
+   * in its own process: `EMBEDDED_WORKER=on|off|auto`, where `auto` (the
+   * default) means on exactly when there is no `REDIS_URL`, so `npm start`
+   * alone runs campaigns and deployments on Redis run `npm run worker`.
+   */
+  embeddedWorker: boolean;
+  presence: PresenceConfig;
+  /** Abuse limits and protocol timings; see the README's Security section for each one's answer. */
+  limits: Limits;
+  /** Whether `__schema`/`__type` may be queried (and "Did you mean" suggestions shown). */
+  introspection: boolean;
 }
+
+/** Every limit the transports and the pipeline enforce, each from its own variable. */
+export interface Limits {
+  /** HTTP_MAX_BODY_BYTES: largest HTTP request body (413 beyond). */
+  httpMaxBodyBytes: number;
+  /** WS_MAX_PAYLOAD_BYTES: largest WebSocket message (close 1009 beyond). */
+  wsMaxPayloadBytes: number;
+  /** WS_CONNECTION_INIT_TIMEOUT_MS: time to send `connection_init` (close 4408 after). */
+  wsConnectionInitTimeoutMs: number;
+  /** WS_KEEPALIVE_MS: interval of server pings; a socket that misses one is terminated. 0 disables. */
+  wsKeepAliveMs: number;
+  /** WS_MAX_BUFFERED_BYTES: bytes queued for a socket before it counts as a slow consumer. */
+  wsMaxBufferedBytes: number;
+  /** WS_SLOW_CONSUMER_GRACE_MS: how long a socket may stay over WS_MAX_BUFFERED_BYTES (close 4413 after). */
+  wsSlowConsumerGraceMs: number;
+  /** SUBSCRIPTION_MAX_QUEUED_EVENTS: events held for one subscription that is not being read. */
+  subscriptionMaxQueuedEvents: number;
+  /** MAX_SUBSCRIPTIONS_PER_CONNECTION: operations running at once on one WebSocket. */
+  maxSubscriptionsPerConnection: number;
+  /** MAX_CONNECTIONS_PER_USER: open WebSockets plus SSE streams of one user, across instances. */
+  maxConnectionsPerUser: number;
+  /** RATE_LIMIT_PER_SECOND: operations a user may start per second, sustained. */
+  rateLimitPerSecond: number;
+  /** RATE_LIMIT_BURST: operations a user may start at once (token bucket size). */
+  rateLimitBurst: number;
+  /** MAX_DEPTH: deepest selection, fragments flattened. */
+  maxDepth: number;
+  /** MAX_ALIASES: aliases in one document. */
+  maxAliases: number;
+  /** MAX_DIRECTIVES: directives in one document. */
+  maxDirectives: number;
+  /** MAX_TOKENS: lexical tokens in one document. */
+  maxTokens: number;
+  /** MAX_COST: GraphQL Armor cost (objects 2, scalars 1, times 1.5 per level). */
+  maxCost: number;
+}
+
+/** Campaign workers: batches, leases, pace and progress. */
+export interface CampaignConfig {
+  /** `CAMPAIGN_PROGRESS_EVERY`: a `CampaignProgress` at least every this many messages. */
+  progressEvery: number;
+  /** `CAMPAIGN_SEND_RATE`: messages per second per session, across every worker. */
+  sendRate: number;
+  /** `CAMPAIGN_BATCH_SIZE`: recipients claimed at a time; pause takes effect within one batch. */
+  batchSize: number;
+  /** `CAMPAIGN_LEASE_MS`: a worker holds a campaign this long unless it renews (every third of it). */
+  leaseMs: number;
+  /** `CAMPAIGN_POLL_MS`: how often an idle worker looks for campaigns to run or to take over. */
+  pollMs: number;
+  /** `CAMPAIGN_RECEIPT_WAIT_MS`: after the last send, how long to wait for delivery receipts before completing. */
+  receiptWaitMs: number;
+  /** `CAMPAIGN_WORKER_CONCURRENCY`: campaigns one worker runs at once. */
+  concurrency: number;
+}
+
+/** The simulated gateway. */
+export interface GatewayConfig {
+  /** `GATEWAY_LATENCY_MS`: typical time to answer a send; receipts follow at multiples of it. */
+  latencyMs: number;
+  /** `GATEWAY_FAILURE_RATE`: share of messages that fail (refused, or a FAILED receipt), 0 to 1. */
+  failureRate: number;
+  /** `GATEWAY_ERROR_RATE`: share of send calls that time out (half of them after accepting), 0 to 1. */
+  errorRate: number;
+  /** `GATEWAY_QR_INTERVAL_MS`: a fresh QR code this often while a session waits to be scanned. */
+  qrIntervalMs: number;
+  /** `GATEWAY_SCAN_DELAY_MS`: the simulated phone scans the QR code this long after `connectSession`. */
+  scanDelayMs: number;
+}
+
+/**
+ * How instances keep presence honest. Each instance renews a heartbeat
+ * every `heartbeatMs`; one silent for `lapseMs` is presumed dead, and the
+ * next sweep by a survivor (also every `heartbeatMs`) marks its users
+ * offline. A dead instance's users thus go offline within
+ * `lapseMs + heartbeatMs`, which the configuration keeps within 60 s.
+ */
+export interface PresenceConfig {
+  heartbeatMs: number;
+  lapseMs: number;
+}
+
+/** The longest a dead instance may leave its users online (client contract). */
+export const PRESENCE_MAX_STALE_MS = 60_000;
+
+/** Production defaults: a dead instance's users go offline within 40 s. */
+export const DEFAULT_PRESENCE_CONFIG: PresenceConfig = { heartbeatMs: 10_000, lapseMs: 30_000 };
 
 /** A configuration problem, phrased as one line naming the variable and what is wrong. */
 export class ConfigError extends Error {
@@ -50,7 +152,23 @@ const integer = (fallback: number, min: number, max: number) =>
       .string()
       .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
       .transform(Number)
-      .pipe(z.number().int().min(min).max(max))
+      .pipe(
+        z
+          .number()
+          .int()
+          .min(min, `must be a whole number from ${min} to ${max}`)
+          .max(max, `must be a whole number from ${min} to ${max}`),
+      )
+      .optional()
+      .transform((value) => value ?? fallback),
+  );
+
+const fraction = (fallback: number) =>
+  optionalString.pipe(
+    z
+      .string()
+      .regex(/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/, 'must be a number from 0 to 1')
+      .transform(Number)
       .optional()
       .transform((value) => value ?? fallback),
   );
@@ -98,6 +216,39 @@ const envSchema = z.object({
       : [],
   ),
   SHUTDOWN_TIMEOUT_MS: integer(10_000, 0, 600_000),
+  CAMPAIGN_PROGRESS_EVERY: integer(100, 1, 1_000_000),
+  CAMPAIGN_SEND_RATE: integer(20, 1, 100_000),
+  CAMPAIGN_BATCH_SIZE: integer(50, 1, 1000),
+  CAMPAIGN_LEASE_MS: integer(15_000, 300, 600_000),
+  CAMPAIGN_POLL_MS: integer(1000, 10, 60_000),
+  CAMPAIGN_RECEIPT_WAIT_MS: integer(30_000, 0, 86_400_000),
+  CAMPAIGN_WORKER_CONCURRENCY: integer(4, 1, 100),
+  EMBEDDED_WORKER: optionalString.pipe(z.enum(['auto', 'on', 'off']).optional()),
+  GATEWAY_LATENCY_MS: integer(200, 0, 60_000),
+  GATEWAY_FAILURE_RATE: fraction(0.02),
+  GATEWAY_ERROR_RATE: fraction(0),
+  GATEWAY_QR_INTERVAL_MS: integer(20_000, 10, 600_000),
+  GATEWAY_SCAN_DELAY_MS: integer(30_000, 0, 3_600_000),
+  PRESENCE_HEARTBEAT_MS: integer(DEFAULT_PRESENCE_CONFIG.heartbeatMs, 100, 30_000),
+  PRESENCE_LAPSE_MS: integer(DEFAULT_PRESENCE_CONFIG.lapseMs, 200, 59_000),
+  // 4 MiB: a 100 000-recipient createCampaign (about 1.7 MB) fits in one request.
+  HTTP_MAX_BODY_BYTES: integer(4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+  WS_MAX_PAYLOAD_BYTES: integer(1024 * 1024, 1024, 64 * 1024 * 1024),
+  WS_CONNECTION_INIT_TIMEOUT_MS: integer(3_000, 100, 60_000),
+  WS_KEEPALIVE_MS: integer(12_000, 0, 600_000),
+  WS_MAX_BUFFERED_BYTES: integer(1024 * 1024, 1024, 256 * 1024 * 1024),
+  WS_SLOW_CONSUMER_GRACE_MS: integer(5_000, 0, 600_000),
+  SUBSCRIPTION_MAX_QUEUED_EVENTS: integer(1_000, 1, 1_000_000),
+  MAX_SUBSCRIPTIONS_PER_CONNECTION: integer(100, 1, 10_000),
+  MAX_CONNECTIONS_PER_USER: integer(20, 1, 100_000),
+  RATE_LIMIT_PER_SECOND: integer(20, 1, 1_000_000),
+  RATE_LIMIT_BURST: integer(100, 1, 1_000_000),
+  MAX_DEPTH: integer(8, 1, 100),
+  MAX_ALIASES: integer(15, 0, 10_000),
+  MAX_DIRECTIVES: integer(50, 0, 10_000),
+  MAX_TOKENS: integer(1_000, 10, 10_000_000),
+  MAX_COST: integer(5_000, 1, 100_000_000),
+  INTROSPECTION: optionalString.pipe(z.enum(['true', 'false']).optional()),
 });
 
 /** Reads and validates the environment; throws {@link ConfigError} on the first bad value. */
@@ -107,17 +258,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0] ?? 'environment');
     const raw = env[name];
-    const shown = raw === undefined || /SECRET|KEY/.test(name) ? '' : ` (got "${raw}")`;
+    // Secrets, keys and URLs (which may hold passwords) are never echoed.
+    const shown = raw === undefined || /SECRET|KEY|URL/.test(name) ? '' : ` (got "${raw}")`;
     throw new ConfigError(`${name} ${issue.message}${shown}`);
   }
   const vars = parsed.data;
   const nodeEnv = vars.NODE_ENV ?? 'development';
 
-  for (const origin of vars.CORS_ORIGINS) {
-    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+  const corsOrigins = vars.CORS_ORIGINS.map((origin) => {
+    if (origin === '*') return origin;
+    const normalised = /^https?:\/\/[^/\s?#]+$/i.test(origin) ? normaliseOrigin(origin) : undefined;
+    if (!normalised) {
       throw new ConfigError(`CORS_ORIGINS has "${origin}", which is not an origin like https://app.example.com`);
     }
-  }
+    return normalised;
+  });
 
   const keySources = [vars.JWT_SECRET, vars.JWT_PUBLIC_KEY, vars.JWT_JWKS_URL].filter(Boolean);
   if (keySources.length > 1) {
@@ -133,6 +288,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     key = { kind: 'ephemeral', secret: randomSecret() };
   }
 
+  if (vars.PRESENCE_LAPSE_MS < 2 * vars.PRESENCE_HEARTBEAT_MS) {
+    throw new ConfigError(
+      `PRESENCE_LAPSE_MS must be at least twice PRESENCE_HEARTBEAT_MS (got ${vars.PRESENCE_LAPSE_MS} and ${vars.PRESENCE_HEARTBEAT_MS})`,
+    );
+  }
+  if (vars.PRESENCE_LAPSE_MS + vars.PRESENCE_HEARTBEAT_MS > PRESENCE_MAX_STALE_MS) {
+    throw new ConfigError(
+      `PRESENCE_LAPSE_MS plus PRESENCE_HEARTBEAT_MS must not exceed ${PRESENCE_MAX_STALE_MS} (got ${vars.PRESENCE_LAPSE_MS + vars.PRESENCE_HEARTBEAT_MS})`,
+    );
+  }
+
   return {
     port: vars.PORT,
     host: vars.HOST,
@@ -141,9 +307,62 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwt: { key, issuer: vars.JWT_ISSUER, audience: vars.JWT_AUDIENCE },
     logLevel: vars.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info'),
     nodeEnv,
-    corsOrigins: vars.CORS_ORIGINS,
+    corsOrigins,
     shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS,
+    campaigns: {
+      progressEvery: vars.CAMPAIGN_PROGRESS_EVERY,
+      sendRate: vars.CAMPAIGN_SEND_RATE,
+      batchSize: vars.CAMPAIGN_BATCH_SIZE,
+      leaseMs: vars.CAMPAIGN_LEASE_MS,
+      pollMs: vars.CAMPAIGN_POLL_MS,
+      receiptWaitMs: vars.CAMPAIGN_RECEIPT_WAIT_MS,
+      concurrency: vars.CAMPAIGN_WORKER_CONCURRENCY,
+    },
+    gateway: {
+      latencyMs: vars.GATEWAY_LATENCY_MS,
+      failureRate: vars.GATEWAY_FAILURE_RATE,
+      errorRate: vars.GATEWAY_ERROR_RATE,
+      qrIntervalMs: vars.GATEWAY_QR_INTERVAL_MS,
+      scanDelayMs: vars.GATEWAY_SCAN_DELAY_MS,
+    },
+    embeddedWorker: (vars.EMBEDDED_WORKER ?? 'auto') === 'auto' ? !vars.REDIS_URL : vars.EMBEDDED_WORKER === 'on',
+    presence: { heartbeatMs: vars.PRESENCE_HEARTBEAT_MS, lapseMs: vars.PRESENCE_LAPSE_MS },
+    limits: {
+      httpMaxBodyBytes: vars.HTTP_MAX_BODY_BYTES,
+      wsMaxPayloadBytes: vars.WS_MAX_PAYLOAD_BYTES,
+      wsConnectionInitTimeoutMs: vars.WS_CONNECTION_INIT_TIMEOUT_MS,
+      wsKeepAliveMs: vars.WS_KEEPALIVE_MS,
+      wsMaxBufferedBytes: vars.WS_MAX_BUFFERED_BYTES,
+      wsSlowConsumerGraceMs: vars.WS_SLOW_CONSUMER_GRACE_MS,
+      subscriptionMaxQueuedEvents: vars.SUBSCRIPTION_MAX_QUEUED_EVENTS,
+      maxSubscriptionsPerConnection: vars.MAX_SUBSCRIPTIONS_PER_CONNECTION,
+      maxConnectionsPerUser: vars.MAX_CONNECTIONS_PER_USER,
+      rateLimitPerSecond: vars.RATE_LIMIT_PER_SECOND,
+      rateLimitBurst: vars.RATE_LIMIT_BURST,
+      maxDepth: vars.MAX_DEPTH,
+      maxAliases: vars.MAX_ALIASES,
+      maxDirectives: vars.MAX_DIRECTIVES,
+      maxTokens: vars.MAX_TOKENS,
+      maxCost: vars.MAX_COST,
+    },
+    // Off in production unless asked for: the schema is not published to strangers.
+    introspection: vars.INTROSPECTION === undefined ? nodeEnv !== 'production' : vars.INTROSPECTION === 'true',
   };
+}
+
+/**
+ * An origin in the form browsers send it (`scheme://host[:port]`, lower
+ * case, default port dropped), or undefined when it is not one.
+ */
+export function normaliseOrigin(origin: string): string | undefined {
+  try {
+    const url = new URL(origin);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+    if (url.username || url.password || url.pathname !== '/' || url.search || url.hash) return undefined;
+    return url.origin;
+  } catch {
+    return undefined;
+  }
 }
 
 function randomSecret(): string {

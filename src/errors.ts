@@ -40,8 +40,21 @@ export const notFound = (kind: string, id: string) =>
 export const badInput = (message: string, field?: string) =>
   expected(ErrorCode.BadUserInput, message, undefined, field ? { field } : undefined);
 
-/** Too many operations or resources for this user. */
-export const rateLimited = (message: string) => expected(ErrorCode.RateLimited, message, 429);
+/**
+ * Too many operations or resources for this user. With `retryAfterMs`, the
+ * error says when to try again (`extensions.retryAfterMs`, and a
+ * `Retry-After` header over HTTP).
+ */
+export const rateLimited = (message: string, retryAfterMs?: number) =>
+  retryAfterMs === undefined
+    ? expected(ErrorCode.RateLimited, message, 429)
+    : new GraphQLError(message, {
+        extensions: {
+          code: ErrorCode.RateLimited,
+          retryAfterMs,
+          http: { status: 429, headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) } },
+        },
+      });
 
 /** A dependency (Redis) is down: the write was not done, and may be retried. */
 export const unavailable = (message = 'The service is temporarily unavailable, try again shortly') =>
@@ -50,3 +63,14 @@ export const unavailable = (message = 'The service is temporarily unavailable, t
 function truncate(value: string): string {
   return value.length > 64 ? `${value.slice(0, 64)}…` : value;
 }
+
+/** By name, not `instanceof`: ESM and CJS copies of graphql-js may both be loaded. */
+export function isGraphQLError(error: unknown): error is GraphQLError {
+  return error instanceof Error && error.name === 'GraphQLError';
+}
+
+/**
+ * The `resolve` of a subscription field whose stream yields the field's
+ * value itself (an event), not `{ field: value }`.
+ */
+export const yieldedEvent = (event: unknown) => event as never;

@@ -1,11 +1,11 @@
 import type { Redis } from 'ioredis';
-import type { Config } from './config.js';
+import { DEFAULT_PRESENCE_CONFIG, type Config } from './config.js';
 import type { EventBus } from './events/bus.js';
 import { createMemoryEventBus } from './events/memory.js';
 import { createRedisEventBus } from './events/redis.js';
 import type { Logger } from './logger.js';
 import { closeRedis, connectRedis } from './redis.js';
-import { createServices, type Services } from './services.js';
+import { closeServices, createServices, type Services } from './services.js';
 import { createMemoryStorage, createRedisStorage, type Storage } from './storage/index.js';
 
 /** The process-wide pieces a server (or a worker) runs on, and how to dispose them. */
@@ -24,9 +24,13 @@ export interface Runtime {
  * and a subscriber), the embedded in-memory engine otherwise.
  */
 export async function createRuntime(
-  config: Pick<Config, 'redisUrl' | 'redisPrefix'>,
+  config: Pick<Config, 'redisUrl' | 'redisPrefix'> &
+    Partial<Pick<Config, 'presence'>> & { limits?: Pick<Config['limits'], 'subscriptionMaxQueuedEvents'> },
   logger: Logger,
+  // Background work (sweepers, in-process workers) belongs to servers and workers, not to publishers.
+  { background = true }: { background?: boolean } = {},
 ): Promise<Runtime> {
+  const maxQueuedEvents = config.limits?.subscriptionMaxQueuedEvents;
   let storage: Storage;
   let bus: EventBus;
   let connections: Redis[] = [];
@@ -38,18 +42,25 @@ export async function createRuntime(
     });
     connections = [commands, subscriber];
     storage = createRedisStorage(commands, config.redisPrefix);
-    bus = createRedisEventBus({ publisher: commands, subscriber, prefix: config.redisPrefix });
+    bus = createRedisEventBus({ publisher: commands, subscriber, prefix: config.redisPrefix, logger, maxQueuedEvents });
   } else {
     storage = createMemoryStorage();
-    bus = createMemoryEventBus();
+    bus = createMemoryEventBus({ maxQueuedEvents });
   }
-  const services = createServices({ storage, bus, logger });
+  const services = createServices({
+    storage,
+    bus,
+    logger,
+    background,
+    presence: config.presence ?? DEFAULT_PRESENCE_CONFIG,
+  });
   return {
     storage,
     bus,
     services,
     healthy: async () => connections.every((redis) => redis.status === 'ready') && (await storage.healthy()),
     async close() {
+      await closeServices(services);
       await bus.close();
       await storage.close();
       await Promise.all(connections.map(closeRedis));

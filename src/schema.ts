@@ -3,8 +3,13 @@ import { fileURLToPath } from 'node:url';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLSchema } from 'graphql';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import { campaignResolvers } from './campaigns/resolvers.js';
+import { conversationResolvers } from './conversations/resolvers.js';
 import type { Resolvers } from './generated/graphql.js';
+import { notificationResolvers } from './notifications/resolvers.js';
+import { presenceResolvers } from './presence/resolvers.js';
 import { sessionResolvers } from './sessions/resolvers.js';
+import { taskResolvers } from './tasks/resolvers.js';
 import { viewerResolvers } from './viewer/resolvers.js';
 
 const SCHEMA_DIR = fileURLToPath(new URL('../schema/', import.meta.url));
@@ -18,7 +23,15 @@ export function loadTypeDefs(dir = SCHEMA_DIR): string[] {
 }
 
 /** Every domain's resolvers; a new domain adds one line here. */
-const domainResolvers: Resolvers[] = [viewerResolvers, sessionResolvers];
+const domainResolvers: Resolvers[] = [
+  viewerResolvers,
+  sessionResolvers,
+  conversationResolvers,
+  presenceResolvers,
+  taskResolvers,
+  notificationResolvers,
+  campaignResolvers,
+];
 
 /** The executable schema: SDL from `schema/`, resolvers from each domain. */
 export function createSchema(): GraphQLSchema {

@@ -124,14 +124,16 @@ const ours: Target = {
     }
   },
   async prepare(ctx, instance, count) {
-    // The sessions subscribers watch, created over the public API by their owner.
-    const token = await new SignJWT({ org: ctx.org, roles: ['admin'], name: 'bench owner' })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject('bench-owner')
-      .setExpirationTime('3h')
-      .sign(new TextEncoder().encode(ctx.secret));
+    // The sessions subscribers watch, created over the public API, each by its own owner
+    // (one user creating hundreds would meet the per-user rate limit).
+    const key = new TextEncoder().encode(ctx.secret);
     const ids: string[] = [];
     for (let i = 0; i < count; i++) {
+      const token = await new SignJWT({ org: ctx.org, roles: ['agent'], name: `bench owner ${i}` })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject(`bench-owner-${i}`)
+        .setExpirationTime('3h')
+        .sign(key);
       const response = await fetch(`${instance.httpUrl}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },

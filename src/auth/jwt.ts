@@ -20,9 +20,16 @@ export class InvalidTokenError extends Error {
 /** Turns a bearer token into a {@link Viewer}, or throws {@link InvalidTokenError}. */
 export type VerifyToken = (token: string) => Promise<Viewer>;
 
+/** User and organisation ids: 1 to 128 characters, no blanks or control characters. */
+const idClaim = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[^\s\p{Cc}]+$/u);
+
 const claimsSchema = z.object({
-  sub: z.string().min(1).max(128),
-  org: z.string().min(1).max(128),
+  sub: idClaim,
+  org: idClaim,
   roles: z.array(z.enum(ROLES)).max(ROLES.length),
   name: z.string().max(200).optional(),
   exp: z.number(),

@@ -13,6 +13,11 @@ export type Unlisten = () => void;
 export interface EventBus {
   /** Which engine this is, for /health and logs. */
   readonly kind: 'memory' | 'redis';
+  /**
+   * Events held for one subscription whose client is not reading
+   * (SUBSCRIPTION_MAX_QUEUED_EVENTS); `subscribe` ends it past that.
+   */
+  readonly maxQueuedEvents?: number;
   publish<Payload>(channel: Channel<Payload>, payload: Payload): Promise<void>;
   /**
    * Resolves once the listener is live: anything published after that is heard.

@@ -1,10 +1,11 @@
 import type { EventBus } from './bus.js';
 
 /** The embedded engine: events reach listeners of this process only. */
-export function createMemoryEventBus(): EventBus {
+export function createMemoryEventBus(options: { maxQueuedEvents?: number } = {}): EventBus {
   const listeners = new Map<string, Set<(payload: unknown) => void>>();
   return {
     kind: 'memory',
+    maxQueuedEvents: options.maxQueuedEvents,
     async publish(channel, payload) {
       const current = listeners.get(channel);
       if (!current?.size) return;

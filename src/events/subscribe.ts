@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { GraphQLError } from 'graphql';
 import type { EventBus, Unlisten } from './bus.js';
 import type { Channel } from './channel.js';
@@ -14,10 +15,27 @@ export interface SubscribeOptions<Payload> {
   /** Ends the subscription, e.g. when the viewer's token expires. */
   signal?: AbortSignal;
   /**
-   * Events held for a subscriber that is not reading. Past it the
-   * subscription ends with an error rather than growing without bound.
+   * Events held for a subscriber that is not reading (default: the bus's
+   * SUBSCRIPTION_MAX_QUEUED_EVENTS). Past it the subscription ends with a
+   * `SLOW_CONSUMER` error rather than growing without bound, and the
+   * WebSocket transport closes the socket with 4413.
    */
   maxQueued?: number;
+}
+
+/** `extensions.code` of the error that ends a subscription whose client does not read. */
+export const SLOW_CONSUMER_CODE = 'SLOW_CONSUMER';
+
+const overflowHandlers = new AsyncLocalStorage<() => void>();
+
+/**
+ * Runs `operation` so that every subscription it makes calls `onOverflow`
+ * the moment its queue overflows. A stalled client never pulls the
+ * `SLOW_CONSUMER` error, so the transport learns of it this way and drops
+ * the connection (the WebSocket transport closes it with 4413).
+ */
+export function withOverflowHandler<T>(onOverflow: () => void, operation: () => T): T {
+  return overflowHandlers.run(onOverflow, operation);
 }
 
 /** Default for {@link SubscribeOptions.maxQueued}. */
@@ -33,14 +51,16 @@ export async function subscribe<Payload>(
   channels: Channel<Payload> | readonly Channel<Payload>[],
   options: SubscribeOptions<Payload> = {},
 ): Promise<EventSubscription<Payload>> {
-  const stream = new EventStream<Payload>(options);
+  const stream = new EventStream<Payload>({ maxQueued: bus.maxQueuedEvents, ...options });
   const list = typeof channels === 'string' ? [channels] : channels;
-  try {
-    const unlistens = await Promise.all(list.map((name) => bus.listen(name, stream.push)));
-    stream.attach(unlistens);
-  } catch (error) {
+  const settled = await Promise.allSettled(list.map((name) => bus.listen(name, stream.push)));
+  const unlistens = settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  stream.attach(unlistens);
+  const failed = settled.find((result) => result.status === 'rejected');
+  if (failed) {
+    // Channels that did subscribe are released with the stream.
     await stream.return();
-    throw error;
+    throw failed.reason;
   }
   return stream;
 }
@@ -59,6 +79,8 @@ class EventStream<Payload> implements EventSubscription<Payload> {
   private failure: unknown;
   private unlistens: Unlisten[] = [];
   private readonly onAbort = () => this.close();
+  /** The transport's handler, from the operation that made this subscription. */
+  private readonly onOverflow = overflowHandlers.getStore();
 
   constructor(private readonly options: SubscribeOptions<Payload>) {
     options.signal?.addEventListener('abort', this.onAbort, { once: true });
@@ -67,7 +89,8 @@ class EventStream<Payload> implements EventSubscription<Payload> {
 
   attach(unlistens: Unlisten[]) {
     this.unlistens = unlistens;
-    if (this.finished) this.release();
+    // Ended (returned, aborted) while the listeners were being made.
+    if (this.finished || this.closing) this.release();
   }
 
   readonly push = (payload: Payload) => {
@@ -81,10 +104,11 @@ class EventStream<Payload> implements EventSubscription<Payload> {
       waiting({ value: payload, done: false });
     } else if (this.queue.length >= maxQueued) {
       this.failure = new GraphQLError('Subscription ended: the client is not reading events fast enough', {
-        extensions: { code: 'SLOW_CONSUMER' },
+        extensions: { code: SLOW_CONSUMER_CODE },
       });
       this.queue.length = 0;
       this.closing = true;
+      if (this.onOverflow) queueMicrotask(this.onOverflow);
     } else {
       this.queue.push(payload);
     }

@@ -2,9 +2,14 @@
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { Viewer as ViewerModel } from '../auth/viewer.js';
 import type { SessionRecord } from '../sessions/model.js';
+import type { CampaignView } from '../campaigns/model.js';
+import type { TaskRecord, TaskNoteRecord } from '../tasks/model.js';
+import type { NotificationRecord } from '../notifications/model.js';
+import type { ConversationRecord, MessageRecord } from '../conversations/model.js';
 import type { GraphQLContext } from '../context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = T | null | undefined;
+export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;
 export type RequireFields<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: NonNullable<T[P]> };
 /** All built-in and custom scalars, mapped to their actual values */
 export type Scalars = {
@@ -20,12 +25,296 @@ export type Scalars = {
 };
 
 /**
+ * One message sent to many recipients through a messaging-gateway session, by
+ * background workers: never twice to the same recipient, across pause, resume,
+ * worker crashes and several workers. Visible to every member of its
+ * organisation; changing it needs `admin` or `agent`.
+ *
+ * Counts (`sent`, `delivered`, `failed`) follow the gateway's receipts and only
+ * grow. Receipts that arrive after the campaign ended still update them here
+ * (they are not streamed after `CampaignCompleted`).
+ */
+export type Campaign = {
+  __typename?: 'Campaign';
+  createdAt: Scalars['DateTime']['output'];
+  /** The user who created it. */
+  createdBy: Scalars['ID']['output'];
+  /** Recipients whose phone received the message (a delivery or read receipt). */
+  delivered: Scalars['Int']['output'];
+  /** Recipients who did not get the message: refused by the gateway, or reported failed after sending. */
+  failed: Scalars['Int']['output'];
+  /** When it completed, failed or was cancelled; null before. */
+  finishedAt: Maybe<Scalars['DateTime']['output']>;
+  id: Scalars['ID']['output'];
+  /**
+   * Why the campaign failed, or why the system paused it (its session stopped
+   * being connected); null otherwise. Cleared when it is resumed.
+   */
+  lastError: Maybe<Scalars['String']['output']>;
+  /** The text every recipient gets. */
+  message: Scalars['String']['output'];
+  name: Scalars['String']['output'];
+  /** Recipients whose message the gateway accepted (including ones it later reported failed). */
+  sent: Scalars['Int']['output'];
+  /** The session it sends through. */
+  sessionId: Scalars['ID']['output'];
+  /** When `startCampaign` was called; null for a draft. */
+  startedAt: Maybe<Scalars['DateTime']['output']>;
+  status: CampaignStatus;
+  /** Distinct recipients (duplicates in the input are counted once). */
+  total: Scalars['Int']['output'];
+  updatedAt: Scalars['DateTime']['output'];
+};
+
+/** The campaign was cancelled. The last event of the subscription. */
+export type CampaignCancelled = Event & {
+  __typename?: 'CampaignCancelled';
+  campaignId: Scalars['ID']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+};
+
+/** Every recipient was sent to or refused. The last event of the subscription. */
+export type CampaignCompleted = Event & {
+  __typename?: 'CampaignCompleted';
+  campaignId: Scalars['ID']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+};
+
+/** Everything that happens to a campaign. */
+export type CampaignEvent = CampaignCancelled | CampaignCompleted | CampaignFailed | CampaignPaused | CampaignProgress | CampaignResumed | CampaignStarted;
+
+/** The campaign could not go on. The last event of the subscription. */
+export type CampaignFailed = Event & {
+  __typename?: 'CampaignFailed';
+  campaignId: Scalars['ID']['output'];
+  error: Scalars['String']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+};
+
+/** The campaign was paused; no new message is sent after the current batch. */
+export type CampaignPaused = Event & {
+  __typename?: 'CampaignPaused';
+  campaignId: Scalars['ID']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+  /** Why the system paused it (e.g. its session disconnected); null when a user did. */
+  reason: Maybe<Scalars['String']['output']>;
+};
+
+/**
+ * The counts so far: at least every `CAMPAIGN_PROGRESS_EVERY` messages (100 by
+ * default) sent and every as many receipts, when a worker stops for a pause,
+ * and once at the end, just before `CampaignCompleted`.
+ */
+export type CampaignProgress = Event & {
+  __typename?: 'CampaignProgress';
+  campaignId: Scalars['ID']['output'];
+  delivered: Scalars['Int']['output'];
+  failed: Scalars['Int']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+  sent: Scalars['Int']['output'];
+  total: Scalars['Int']['output'];
+};
+
+/** `resumeCampaign` was called; sending continues where it stopped. */
+export type CampaignResumed = Event & {
+  __typename?: 'CampaignResumed';
+  campaignId: Scalars['ID']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+};
+
+/** `startCampaign` was called; a worker picks the campaign up. */
+export type CampaignStarted = Event & {
+  __typename?: 'CampaignStarted';
+  campaignId: Scalars['ID']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+};
+
+/** Where a campaign stands. `COMPLETED`, `FAILED` and `CANCELLED` are final. */
+export type CampaignStatus =
+  /** Cancelled: no further recipient is sent to. */
+  | 'CANCELLED'
+  /** Every recipient was sent to, or refused by the gateway; `failed` says how many did not get it. */
+  | 'COMPLETED'
+  /** Created, not started: `startCampaign` starts it; `cancelCampaign` discards it. */
+  | 'DRAFT'
+  /** The campaign could not go on (its session was deleted, the gateway kept failing); `lastError` says why. */
+  | 'FAILED'
+  /** Sending stopped (within one batch of `pauseCampaign`); `resumeCampaign` continues where it stopped. */
+  | 'PAUSED'
+  /** A background worker is sending it (or will pick it up within moments). */
+  | 'RUNNING';
+
+/**
+ * A chat between members of one organisation. Only members can see it, its
+ * messages and its events; to anyone else (including other organisations)
+ * it is `NOT_FOUND`.
+ */
+export type Conversation = {
+  __typename?: 'Conversation';
+  createdAt: Scalars['DateTime']['output'];
+  /** Who created it; besides each member themselves and `admin` members, the only one who may remove members. */
+  creatorId: Scalars['ID']['output'];
+  id: Scalars['ID']['output'];
+  /** When the last message was sent, or the conversation created; `conversations` is sorted by it. */
+  lastActivityAt: Scalars['DateTime']['output'];
+  /**
+   * The newest message (a tombstone if it was deleted), or null when there is
+   * none yet. Always null for someone who is not (or no longer) a member.
+   */
+  lastMessage: Maybe<Message>;
+  /** The members, in the order they joined. At most 100. */
+  memberIds: Array<Scalars['ID']['output']>;
+  /** Optional display name (1 to 200 characters). */
+  title: Maybe<Scalars['String']['output']>;
+  /**
+   * The viewer's unread messages: messages of other members after the
+   * viewer's read pointer, not counting deleted ones. Your own messages are
+   * never unread. Members who join see earlier history as read. Always 0
+   * for someone who is not (or no longer) a member.
+   */
+  unreadCount: Scalars['Int']['output'];
+};
+
+/** Everything that happens in a conversation. */
+export type ConversationEvent = MembersChanged | MessageAdded | MessageDeleted | MessageEdited | MessageStatusChanged | MessagesRead | ReactionsChanged | TypingChanged;
+
+/**
+ * A conversation was created with the viewer, changed members, or its last
+ * message changed (sent, edited or deleted). When the viewer was removed,
+ * `memberIds` no longer holds them: drop it from the inbox.
+ */
+export type ConversationUpdated = Event & {
+  __typename?: 'ConversationUpdated';
+  conversation: Conversation;
+  occurredAt: Scalars['DateTime']['output'];
+};
+
+/** A new campaign (a `DRAFT`: nothing is sent until `startCampaign`). */
+export type CreateCampaignInput = {
+  /** The text to send: 1 to 4096 characters. */
+  message: Scalars['String']['input'];
+  /** 1 to 200 characters. */
+  name: Scalars['String']['input'];
+  /**
+   * 1 to 100 000 recipients, each a phone number (digits with an optional
+   * leading `+` or `00`; spaces, dashes, dots and brackets are ignored; 6 to 15
+   * digits) or an address like `491701234567@s.whatsapp.net` (at most 254
+   * characters). Duplicates, after that normalisation, are sent to once. The
+   * request must also fit the server's size limits: 4 MiB over HTTP by default
+   * (`HTTP_MAX_BODY_BYTES`: a full list of 100 000 fits), less over WebSocket
+   * (`WS_MAX_PAYLOAD_BYTES`); send large lists over HTTP.
+   */
+  recipients: Array<Scalars['String']['input']>;
+  /** A session the caller may see (their own; any of the organisation for `admin`). */
+  sessionId: Scalars['ID']['input'];
+};
+
+/** A new task: status `TODO`, progress 0, no notes. */
+export type CreateTaskInput = {
+  /** Who does it: any user id of 1 to 128 characters (there is no user directory to check it against). */
+  assigneeId?: InputMaybe<Scalars['ID']['input']>;
+  /** At most 10000 characters, trimmed; empty means none. */
+  description?: InputMaybe<Scalars['String']['input']>;
+  /** 1 to 200 characters, trimmed. */
+  title: Scalars['String']['input'];
+};
+
+/**
  * Something that happened. Every subscription yields a union of event types,
  * and each of them implements this interface.
  */
 export type Event = {
   /** When it happened. */
   occurredAt: Scalars['DateTime']['output'];
+};
+
+/** What happens to the viewer's conversations as a whole. */
+export type InboxEvent = ConversationUpdated | UnreadCountChanged;
+
+/** Members were added or removed; `memberIds` is the new list. */
+export type MembersChanged = Event & {
+  __typename?: 'MembersChanged';
+  memberIds: Array<Scalars['ID']['output']>;
+  occurredAt: Scalars['DateTime']['output'];
+};
+
+/** A message of a conversation. */
+export type Message = {
+  __typename?: 'Message';
+  /** 1 to 4096 characters (Unicode code points), trimmed. Empty once deleted. */
+  body: Scalars['String']['output'];
+  /**
+   * The sender's own id for this message, as given to `sendMessage`: match
+   * it with an optimistic message in the UI. Null when none was given.
+   */
+  clientMessageId: Maybe<Scalars['String']['output']>;
+  conversationId: Scalars['ID']['output'];
+  createdAt: Scalars['DateTime']['output'];
+  /** True once deleted: the message stays in history as a tombstone, with an empty body and no reactions. */
+  deleted: Scalars['Boolean']['output'];
+  /** When the body was last edited; null if never. */
+  editedAt: Maybe<Scalars['DateTime']['output']>;
+  id: Scalars['ID']['output'];
+  /** Each emoji with who used it, in the order the emoji were first used; at most 20 distinct emoji. */
+  reactions: Array<Reaction>;
+  senderId: Scalars['ID']['output'];
+  status: MessageStatus;
+};
+
+/** A message was sent. */
+export type MessageAdded = Event & {
+  __typename?: 'MessageAdded';
+  message: Message;
+  occurredAt: Scalars['DateTime']['output'];
+};
+
+/** A message was deleted; it stays in history as a tombstone. */
+export type MessageDeleted = Event & {
+  __typename?: 'MessageDeleted';
+  messageId: Scalars['ID']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+};
+
+/** A message's body was edited. */
+export type MessageEdited = Event & {
+  __typename?: 'MessageEdited';
+  message: Message;
+  occurredAt: Scalars['DateTime']['output'];
+};
+
+/**
+ * Where an outgoing message stands on its way to the recipient's device.
+ * It only ever moves forward: `QUEUED` → `SENT` → `DELIVERED` → `READ`, or
+ * to `FAILED` from `QUEUED` or `SENT`. Steps may be skipped; a report that
+ * would move it backwards (a late `DELIVERED` after `READ`) changes nothing
+ * and publishes nothing.
+ */
+export type MessageStatus =
+  /** Arrived on the recipient's device. */
+  | 'DELIVERED'
+  /** Could not be delivered. Final. */
+  | 'FAILED'
+  /** Stored and broadcast by this server; waiting for the delivery gateway, if any. Every message starts here. */
+  | 'QUEUED'
+  /** Opened by the recipient. */
+  | 'READ'
+  /** Handed to the messaging network. */
+  | 'SENT';
+
+/** The delivery gateway moved a message's status forward. */
+export type MessageStatusChanged = Event & {
+  __typename?: 'MessageStatusChanged';
+  messageId: Scalars['ID']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+  status: MessageStatus;
+};
+
+/** A member's read pointer moved forward: they have read everything up to this message. */
+export type MessagesRead = Event & {
+  __typename?: 'MessagesRead';
+  occurredAt: Scalars['DateTime']['output'];
+  upToMessageId: Scalars['ID']['output'];
+  userId: Scalars['ID']['output'];
 };
 
 /**
@@ -35,16 +324,201 @@ export type Event = {
  */
 export type Mutation = {
   __typename?: 'Mutation';
+  /**
+   * Adds members (any member may; 1 to 100 ids; those already in are
+   * ignored). `MembersChanged` goes to the conversation and
+   * `ConversationUpdated` to every member's inbox, new ones included. Does
+   * nothing, and publishes nothing, when all are members already.
+   */
+  addConversationMembers: Conversation;
+  /**
+   * Adds a note by the viewer: 1 to 4000 characters, trimmed. Publishes
+   * `TaskNoteAdded`. A task holds at most 200 notes; past that, `BAD_USER_INPUT`.
+   */
+  addTaskNote: Task;
+  /** Assigns the task to a user, or unassigns it when `assigneeId` is null. Publishes `TaskAssigned` unless the assignee stays the same. */
+  assignTask: Task;
+  /** Cancels a `DRAFT`, `RUNNING` or `PAUSED` campaign for good. */
+  cancelCampaign: Campaign;
   /** Asks the gateway to log the session in; status becomes `CONNECTING`. */
   connectSession: Session;
+  /** Creates a `DRAFT` campaign (`admin` or `agent`). */
+  createCampaign: Campaign;
+  /**
+   * Starts a conversation with `memberIds` (the caller is always a member;
+   * duplicates are ignored; at most 100 members in all). Every member's
+   * `inboxEvents` receives `ConversationUpdated`.
+   */
+  createConversation: Conversation;
   /** Creates a session owned by the viewer (`admin` or `agent`). `name`: 1 to 100 characters. */
   createSession: Session;
+  /**
+   * Creates a task (`admin` or `agent`, as for every change; `FORBIDDEN`
+   * otherwise). Publishes `TaskCreated`, then `TaskAssigned` when it names an
+   * assignee: every assignment, however made, is a `TaskAssigned`.
+   */
+  createTask: Task;
+  /**
+   * Deletes a message: its sender or an `admin` member may. It stays as a
+   * tombstone (`deleted: true`, empty body, no reactions) and is no longer
+   * counted as unread. Publishes `MessageDeleted` (and `UnreadCountChanged` to
+   * those for whom it was unread). Deleting a tombstone returns it and
+   * publishes nothing.
+   */
+  deleteMessage: Message;
+  /** Deletes one of the viewer's notifications. Publishes `NotificationDeleted`. */
+  deleteNotification: Scalars['Boolean']['output'];
   /** Deletes the session; its live `sessionEvents` subscriptions receive `SessionDeleted` and complete. */
   deleteSession: Scalars['Boolean']['output'];
   /** Asks the gateway to log the session out; status becomes `DISCONNECTED`. */
   disconnectSession: Session;
+  /**
+   * Changes the body of one of the viewer's own messages (`FORBIDDEN` for
+   * anyone else's; `BAD_USER_INPUT` once deleted). Publishes `MessageEdited`
+   * unless the body is unchanged.
+   */
+  editMessage: Message;
+  /**
+   * Marks every unread notification of the viewer read and returns how many
+   * changed. Publishes one `NotificationsBulkRead` listing them, or nothing when
+   * none was unread.
+   */
+  markAllNotificationsRead: Scalars['Int']['output'];
+  /**
+   * Moves the viewer's read pointer forward to `upToMessageId` (a message of
+   * this conversation), or to the newest message without it. It never moves
+   * back: marking an older message changes nothing and publishes nothing.
+   * When it moves, `MessagesRead` goes to the conversation and
+   * `UnreadCountChanged` to the viewer's own `inboxEvents` (every tab).
+   */
+  markConversationRead: Conversation;
+  /**
+   * Marks one of the viewer's notifications read. Idempotent: marking it again
+   * keeps the first `readAt` and publishes nothing; the first time publishes
+   * `NotificationRead`.
+   */
+  markNotificationRead: Notification;
+  /** Pauses a `RUNNING` campaign; sending stops within one batch. */
+  pauseCampaign: Campaign;
+  /**
+   * Toggles the viewer's reaction with `emoji` (a single emoji) on a message:
+   * adds it, or removes it if the viewer had reacted so already. At most 20
+   * distinct emoji per message (`BAD_USER_INPUT` for a 21st). Publishes
+   * `ReactionsChanged`.
+   */
+  reactToMessage: Message;
+  /**
+   * Removes a member: anyone may remove themselves (leave); removing someone
+   * else needs to be the conversation's creator or an `admin` member
+   * (`FORBIDDEN` otherwise). `MembersChanged` goes to the conversation and is
+   * the last event the removed member's subscriptions receive (they then
+   * complete); `ConversationUpdated` goes to the inboxes of the remaining
+   * members and of the removed one. Removing someone who is not a member
+   * does nothing.
+   */
+  removeConversationMember: Conversation;
   /** The gateway's report of a session's state (`service` or `admin`). */
   reportSessionStatus: Session;
+  /** Resumes a `PAUSED` campaign where it stopped. Its session must be `CONNECTED`. */
+  resumeCampaign: Campaign;
+  /**
+   * Sends a message (status `QUEUED`). `body`: 1 to 4096 characters after
+   * trimming. `clientMessageId` (1 to 128 characters) makes it idempotent:
+   * sending again with the same one to the same conversation, for 24 hours,
+   * creates nothing and returns the first message, even when the two sends
+   * race. Publishes `MessageAdded`, then `ConversationUpdated` to every
+   * member's inbox and `UnreadCountChanged` to every other member's. Clears
+   * the sender's typing indicator (publishing `TypingChanged` false if it was
+   * on).
+   */
+  sendMessage: Message;
+  /**
+   * Sends a notification (`admin` or `service`; `FORBIDDEN` otherwise) to a user
+   * of the sender's organisation. It starts unread; the recipient's
+   * `notificationEvents` receive `NotificationCreated`.
+   */
+  sendNotification: Notification;
+  /**
+   * Sets how far along the task is: 0 to 100 (`BAD_USER_INPUT` otherwise).
+   * Publishes `TaskProgressChanged`; nothing when the progress stays the same.
+   */
+  setTaskProgress: Task;
+  /**
+   * Moves the task to a status. Publishes `TaskStatusChanged`, then
+   * `TaskCompleted` when it becomes `DONE`; nothing when the status stays the same.
+   */
+  setTaskStatus: Task;
+  /**
+   * Says whether the viewer is typing. `TypingChanged` goes to the other
+   * members (the typist's own subscriptions do not receive their own) when
+   * the state changes: call it with true every few seconds while typing;
+   * without a renewal it lapses after 5 seconds and `TypingChanged` false is
+   * published once, whichever instance is alive. Returns true when this call
+   * changed the state (and published), false for a renewal or a repeat.
+   */
+  setTyping: Scalars['Boolean']['output'];
+  /**
+   * Starts a `DRAFT` campaign: it becomes `RUNNING` at once and a background
+   * worker sends it; follow it with `campaignEvents`. Its session must be
+   * `CONNECTED`.
+   */
+  startCampaign: Campaign;
+  /**
+   * The delivery gateway's report of a message's status (`service` or
+   * `admin` of the message's organisation; membership not needed). Only
+   * forward moves apply and publish `MessageStatusChanged`; anything else
+   * returns the message unchanged and publishes nothing.
+   */
+  updateMessageStatus: Message;
+  /**
+   * Changes the title and/or description. Publishes `TaskUpdated`, unless
+   * nothing changed (then it returns the task as it is and publishes nothing,
+   * as every change below does).
+   */
+  updateTask: Task;
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationAddConversationMembersArgs = {
+  conversationId: Scalars['ID']['input'];
+  userIds: Array<Scalars['ID']['input']>;
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationAddTaskNoteArgs = {
+  id: Scalars['ID']['input'];
+  text: Scalars['String']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationAssignTaskArgs = {
+  assigneeId?: InputMaybe<Scalars['ID']['input']>;
+  id: Scalars['ID']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationCancelCampaignArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -63,8 +537,59 @@ export type MutationConnectSessionArgs = {
  * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
  * `INTERNAL_SERVER_ERROR`.
  */
+export type MutationCreateCampaignArgs = {
+  input: CreateCampaignInput;
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationCreateConversationArgs = {
+  memberIds: Array<Scalars['ID']['input']>;
+  title?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
 export type MutationCreateSessionArgs = {
   name: Scalars['String']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationCreateTaskArgs = {
+  input: CreateTaskInput;
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationDeleteMessageArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationDeleteNotificationArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -93,8 +618,252 @@ export type MutationDisconnectSessionArgs = {
  * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
  * `INTERNAL_SERVER_ERROR`.
  */
+export type MutationEditMessageArgs = {
+  body: Scalars['String']['input'];
+  id: Scalars['ID']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationMarkConversationReadArgs = {
+  conversationId: Scalars['ID']['input'];
+  upToMessageId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationMarkNotificationReadArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationPauseCampaignArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationReactToMessageArgs = {
+  emoji: Scalars['String']['input'];
+  messageId: Scalars['ID']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationRemoveConversationMemberArgs = {
+  conversationId: Scalars['ID']['input'];
+  userId: Scalars['ID']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
 export type MutationReportSessionStatusArgs = {
   input: SessionStatusReport;
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationResumeCampaignArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationSendMessageArgs = {
+  body: Scalars['String']['input'];
+  clientMessageId?: InputMaybe<Scalars['String']['input']>;
+  conversationId: Scalars['ID']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationSendNotificationArgs = {
+  input: SendNotificationInput;
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationSetTaskProgressArgs = {
+  id: Scalars['ID']['input'];
+  progress: Scalars['Int']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationSetTaskStatusArgs = {
+  id: Scalars['ID']['input'];
+  status: TaskStatus;
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationSetTypingArgs = {
+  conversationId: Scalars['ID']['input'];
+  isTyping: Scalars['Boolean']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationStartCampaignArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationUpdateMessageStatusArgs = {
+  messageId: Scalars['ID']['input'];
+  status: MessageStatus;
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
+ * `INTERNAL_SERVER_ERROR`.
+ */
+export type MutationUpdateTaskArgs = {
+  id: Scalars['ID']['input'];
+  input: UpdateTaskInput;
+};
+
+/**
+ * A notification for one user (its recipient) in the viewer's organisation.
+ * Only the recipient ever sees it: to anyone else, even an `admin` of the same
+ * organisation, it reads as missing (`NOT_FOUND`).
+ */
+export type Notification = {
+  __typename?: 'Notification';
+  /** At most 4000 characters, trimmed; null when there is none. */
+  body: Maybe<Scalars['String']['output']>;
+  createdAt: Scalars['DateTime']['output'];
+  /** Anything the sender attached (at most 16 KiB as JSON); null when nothing. */
+  data: Maybe<Scalars['JSON']['output']>;
+  id: Scalars['ID']['output'];
+  /**
+   * What it is about, for choosing an icon or a route: 1 to 64 letters, digits,
+   * `_`, `.`, `:` or `-`, starting with a letter or digit (e.g. `task.assigned`).
+   */
+  kind: Scalars['String']['output'];
+  /** When the recipient read it; null while unread. */
+  readAt: Maybe<Scalars['DateTime']['output']>;
+  /** 1 to 200 characters, trimmed. */
+  title: Scalars['String']['output'];
+};
+
+/** A notification arrived (unread). */
+export type NotificationCreated = Event & {
+  __typename?: 'NotificationCreated';
+  notification: Notification;
+  occurredAt: Scalars['DateTime']['output'];
+};
+
+/** A notification was deleted. */
+export type NotificationDeleted = Event & {
+  __typename?: 'NotificationDeleted';
+  notificationId: Scalars['ID']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+  /** Whether it was still unread, so an unread badge can follow without a query. */
+  wasUnread: Scalars['Boolean']['output'];
+};
+
+/** Everything that happens to the viewer's notifications. */
+export type NotificationEvent = NotificationCreated | NotificationDeleted | NotificationRead | NotificationsBulkRead;
+
+/** A notification was marked read (`occurredAt` is its `readAt`). */
+export type NotificationRead = Event & {
+  __typename?: 'NotificationRead';
+  notificationId: Scalars['ID']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+};
+
+/** `markAllNotificationsRead` marked these notifications read (`occurredAt` is their `readAt`). */
+export type NotificationsBulkRead = Event & {
+  __typename?: 'NotificationsBulkRead';
+  notificationIds: Array<Scalars['ID']['output']>;
+  occurredAt: Scalars['DateTime']['output'];
+};
+
+/**
+ * Whether a user of the viewer's organisation is online. A user is online
+ * while at least one of their connections (any tab, device or server
+ * instance) is open: an authenticated WebSocket, or an SSE subscription stream
+ * (each stream counts as one connection while it is open). An instance that dies
+ * without closing its sockets has its users marked offline by the surviving
+ * instances within 60 seconds.
+ */
+export type Presence = {
+  __typename?: 'Presence';
+  /** When the user was last seen coming online or going offline; null if never. */
+  lastSeenAt: Maybe<Scalars['DateTime']['output']>;
+  online: Scalars['Boolean']['output'];
+  userId: Scalars['ID']['output'];
+};
+
+/** A user came online or went offline. */
+export type PresenceChanged = Event & {
+  __typename?: 'PresenceChanged';
+  /** When the transition happened: coming online, or the last connection going away. */
+  lastSeenAt: Scalars['DateTime']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+  online: Scalars['Boolean']['output'];
+  userId: Scalars['ID']['output'];
 };
 
 /** A new QR code is waiting to be scanned. */
@@ -111,12 +880,118 @@ export type QrCodeUpdated = Event & {
  */
 export type Query = {
   __typename?: 'Query';
+  /** A campaign of the viewer's organisation; `NOT_FOUND` otherwise. */
+  campaign: Maybe<Campaign>;
+  /**
+   * Campaigns of the viewer's organisation, newest first: at most `limit`
+   * (1 to 200), created before the campaign `before` when given.
+   */
+  campaigns: Array<Campaign>;
+  /** A conversation the viewer is a member of; `NOT_FOUND` otherwise. */
+  conversation: Maybe<Conversation>;
+  /** The viewer's conversations, most recently active first. `limit`: 1 to 500. */
+  conversations: Array<Conversation>;
   /** The authenticated caller. */
   me: Viewer;
+  /**
+   * History of a conversation, oldest first: the `limit` (1 to 200) messages
+   * just before the message `before` (exclusive), or the latest ones without
+   * it. To page back, pass the first (oldest) id of the previous page as
+   * `before`; an empty list means the start was reached. Deleted messages
+   * stay in place as tombstones. `before` must be a message of this
+   * conversation, or `NOT_FOUND`.
+   */
+  messages: Array<Message>;
+  /**
+   * The viewer's own notifications, newest first; only the unread ones when
+   * `unreadOnly` is true. `limit`: 1 to 200 (default 50); `before`: a
+   * notification id from a previous page, to read older ones.
+   */
+  notifications: Array<Notification>;
+  /** The current presence of up to 100 users of the viewer's organisation (1 to 100 ids). */
+  presence: Array<Presence>;
   /** A session the viewer may see; `NOT_FOUND` otherwise. */
   session: Maybe<Session>;
   /** The sessions the viewer may see, newest first. */
   sessions: Array<Session>;
+  /** A task of the viewer's organisation; `NOT_FOUND` otherwise. */
+  task: Maybe<Task>;
+  /**
+   * Tasks of the viewer's organisation, newest first, optionally only those of
+   * one assignee and/or in one status. `limit`: 1 to 500 (default 100); `before`:
+   * a task id from a previous page, to read the tasks created before it.
+   */
+  tasks: Array<Task>;
+  /** How many of the viewer's notifications are unread, across every instance. */
+  unreadNotificationCount: Scalars['Int']['output'];
+};
+
+
+/**
+ * Reads. Every operation needs a bearer token; anything outside the viewer's
+ * organisation reads as missing (`NOT_FOUND`).
+ */
+export type QueryCampaignArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/**
+ * Reads. Every operation needs a bearer token; anything outside the viewer's
+ * organisation reads as missing (`NOT_FOUND`).
+ */
+export type QueryCampaignsArgs = {
+  before?: InputMaybe<Scalars['ID']['input']>;
+  limit?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/**
+ * Reads. Every operation needs a bearer token; anything outside the viewer's
+ * organisation reads as missing (`NOT_FOUND`).
+ */
+export type QueryConversationArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/**
+ * Reads. Every operation needs a bearer token; anything outside the viewer's
+ * organisation reads as missing (`NOT_FOUND`).
+ */
+export type QueryConversationsArgs = {
+  limit?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/**
+ * Reads. Every operation needs a bearer token; anything outside the viewer's
+ * organisation reads as missing (`NOT_FOUND`).
+ */
+export type QueryMessagesArgs = {
+  before?: InputMaybe<Scalars['ID']['input']>;
+  conversationId: Scalars['ID']['input'];
+  limit?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/**
+ * Reads. Every operation needs a bearer token; anything outside the viewer's
+ * organisation reads as missing (`NOT_FOUND`).
+ */
+export type QueryNotificationsArgs = {
+  before?: InputMaybe<Scalars['ID']['input']>;
+  limit?: InputMaybe<Scalars['Int']['input']>;
+  unreadOnly?: InputMaybe<Scalars['Boolean']['input']>;
+};
+
+
+/**
+ * Reads. Every operation needs a bearer token; anything outside the viewer's
+ * organisation reads as missing (`NOT_FOUND`).
+ */
+export type QueryPresenceArgs = {
+  userIds: Array<Scalars['ID']['input']>;
 };
 
 
@@ -128,6 +1003,43 @@ export type QuerySessionArgs = {
   id: Scalars['ID']['input'];
 };
 
+
+/**
+ * Reads. Every operation needs a bearer token; anything outside the viewer's
+ * organisation reads as missing (`NOT_FOUND`).
+ */
+export type QueryTaskArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/**
+ * Reads. Every operation needs a bearer token; anything outside the viewer's
+ * organisation reads as missing (`NOT_FOUND`).
+ */
+export type QueryTasksArgs = {
+  assigneeId?: InputMaybe<Scalars['ID']['input']>;
+  before?: InputMaybe<Scalars['ID']['input']>;
+  limit?: InputMaybe<Scalars['Int']['input']>;
+  status?: InputMaybe<TaskStatus>;
+};
+
+/** The members who reacted to a message with one emoji. */
+export type Reaction = {
+  __typename?: 'Reaction';
+  /** A single emoji, e.g. 👍 or 👍🏽. */
+  emoji: Scalars['String']['output'];
+  /** In the order they reacted. */
+  userIds: Array<Scalars['ID']['output']>;
+};
+
+/** Someone added or removed a reaction. */
+export type ReactionsChanged = Event & {
+  __typename?: 'ReactionsChanged';
+  message: Message;
+  occurredAt: Scalars['DateTime']['output'];
+};
+
 /** What a token may allow its holder to do, beyond being a member of an organisation. */
 export type Role =
   /** Manages everything in the organisation. */
@@ -136,6 +1048,20 @@ export type Role =
   | 'AGENT'
   /** A backend process: reports gateway state and sends notifications. */
   | 'SERVICE';
+
+/** A notification to send to a user of the sender's organisation. */
+export type SendNotificationInput = {
+  /** At most 4000 characters, trimmed; empty means none. */
+  body?: InputMaybe<Scalars['String']['input']>;
+  /** Any JSON value, at most 16 KiB (16384 bytes of UTF-8 JSON); `BAD_USER_INPUT` beyond. */
+  data?: InputMaybe<Scalars['JSON']['input']>;
+  /** 1 to 64 letters, digits, `_`, `.`, `:` or `-`, starting with a letter or digit. */
+  kind: Scalars['String']['input'];
+  /** The user to notify (a token's `sub`, 1 to 128 characters), in the sender's organisation. */
+  recipientId: Scalars['ID']['input'];
+  /** 1 to 200 characters, trimmed. */
+  title: Scalars['String']['input'];
+};
 
 /**
  * A messaging-gateway session: one phone account that the organisation sends
@@ -225,8 +1151,78 @@ export type SessionStatusReport = {
  */
 export type Subscription = {
   __typename?: 'Subscription';
+  /**
+   * Events of one campaign of the viewer's organisation. Completes after
+   * `CampaignCompleted`, `CampaignFailed` or `CampaignCancelled` (at once, for a
+   * campaign that has already ended).
+   */
+  campaignEvents: CampaignEvent;
+  /**
+   * Everything that happens in a conversation the viewer is a member of.
+   * When the viewer is removed, `MembersChanged` is the last event and the
+   * subscription completes.
+   */
+  conversationEvents: ConversationEvent;
+  /** The viewer's own inbox: unread counts and conversation changes, for every conversation they are in. */
+  inboxEvents: InboxEvent;
+  /**
+   * The viewer's own notification events (a notification bell), in the order
+   * they happened. A bell can keep its unread badge right from the events
+   * alone: `NotificationCreated` +1, `NotificationRead` -1,
+   * `NotificationsBulkRead` minus the number of ids, `NotificationDeleted` -1
+   * when `wasUnread`.
+   */
+  notificationEvents: NotificationEvent;
+  /**
+   * Presence transitions of up to 100 users of the viewer's organisation:
+   * one event when a user comes online (their first connection opens) and
+   * one when they go offline (their last one closes, or their instance
+   * died). A second tab changes nothing. Query `presence` for the state
+   * before subscribing.
+   */
+  presenceChanged: PresenceChanged;
   /** Events of one session the viewer may see; completes after `SessionDeleted`. */
   sessionEvents: SessionEvent;
+  /**
+   * Events of the viewer's organisation's tasks, in the order they happened.
+   * No argument: every task of the organisation (a task board). `taskId`: that
+   * task only (`NOT_FOUND` when it is not one of the organisation's).
+   * `assigneeId`: the tasks assigned to that user; this includes the
+   * `TaskAssigned` that moves a task away from them (its `previousAssigneeId`
+   * is theirs), so a personal board can both add and drop the card. Both
+   * arguments: events that match both.
+   */
+  taskEvents: TaskEvent;
+};
+
+
+/**
+ * Live events, over WebSocket (`graphql-transport-ws`) or SSE. A subscription
+ * is authorized when it starts and keeps being authorized: when the viewer
+ * loses access it receives the revoking event last, then completes.
+ */
+export type SubscriptionCampaignEventsArgs = {
+  campaignId: Scalars['ID']['input'];
+};
+
+
+/**
+ * Live events, over WebSocket (`graphql-transport-ws`) or SSE. A subscription
+ * is authorized when it starts and keeps being authorized: when the viewer
+ * loses access it receives the revoking event last, then completes.
+ */
+export type SubscriptionConversationEventsArgs = {
+  conversationId: Scalars['ID']['input'];
+};
+
+
+/**
+ * Live events, over WebSocket (`graphql-transport-ws`) or SSE. A subscription
+ * is authorized when it starts and keeps being authorized: when the viewer
+ * loses access it receives the revoking event last, then completes.
+ */
+export type SubscriptionPresenceChangedArgs = {
+  userIds: Array<Scalars['ID']['input']>;
 };
 
 
@@ -237,6 +1233,146 @@ export type Subscription = {
  */
 export type SubscriptionSessionEventsArgs = {
   sessionId: Scalars['ID']['input'];
+};
+
+
+/**
+ * Live events, over WebSocket (`graphql-transport-ws`) or SSE. A subscription
+ * is authorized when it starts and keeps being authorized: when the viewer
+ * loses access it receives the revoking event last, then completes.
+ */
+export type SubscriptionTaskEventsArgs = {
+  assigneeId?: InputMaybe<Scalars['ID']['input']>;
+  taskId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+/**
+ * A unit of work in the organisation. Any member of the organisation may read
+ * tasks and watch their events; changing them needs the `admin` or `agent` role.
+ */
+export type Task = {
+  __typename?: 'Task';
+  /** The user the task is assigned to (a token's `sub`); null while unassigned. */
+  assigneeId: Maybe<Scalars['ID']['output']>;
+  createdAt: Scalars['DateTime']['output'];
+  /** At most 10000 characters, trimmed; null when there is none. */
+  description: Maybe<Scalars['String']['output']>;
+  id: Scalars['ID']['output'];
+  /** Oldest first. A task holds at most 200 notes. */
+  notes: Array<TaskNote>;
+  /** How far along the task is, from 0 to 100. */
+  progress: Scalars['Int']['output'];
+  status: TaskStatus;
+  /** 1 to 200 characters, trimmed. */
+  title: Scalars['String']['output'];
+  /** When anything about the task last changed, notes included. */
+  updatedAt: Scalars['DateTime']['output'];
+};
+
+/** The task was assigned to someone else, or unassigned (`task.assigneeId` is null then). */
+export type TaskAssigned = Event & {
+  __typename?: 'TaskAssigned';
+  occurredAt: Scalars['DateTime']['output'];
+  /** Who it was assigned to before; null when it was unassigned (or just created). */
+  previousAssigneeId: Maybe<Scalars['ID']['output']>;
+  task: Task;
+};
+
+/** The task became `DONE`; it follows that move's `TaskStatusChanged`. */
+export type TaskCompleted = Event & {
+  __typename?: 'TaskCompleted';
+  occurredAt: Scalars['DateTime']['output'];
+  task: Task;
+};
+
+/** A task was created. */
+export type TaskCreated = Event & {
+  __typename?: 'TaskCreated';
+  occurredAt: Scalars['DateTime']['output'];
+  task: Task;
+};
+
+/** Everything that happens to a task. Each event carries the task as it is after the change. */
+export type TaskEvent = TaskAssigned | TaskCompleted | TaskCreated | TaskNoteAdded | TaskProgressChanged | TaskStatusChanged | TaskUpdated;
+
+/** A comment on a task. Notes are only ever added, never edited or removed. */
+export type TaskNote = {
+  __typename?: 'TaskNote';
+  /** The user who wrote it. */
+  authorId: Scalars['ID']['output'];
+  createdAt: Scalars['DateTime']['output'];
+  id: Scalars['ID']['output'];
+  /** 1 to 4000 characters, trimmed. */
+  text: Scalars['String']['output'];
+};
+
+/** Someone added a note to the task. */
+export type TaskNoteAdded = Event & {
+  __typename?: 'TaskNoteAdded';
+  /** The new note (also the last of `task.notes`). */
+  note: TaskNote;
+  occurredAt: Scalars['DateTime']['output'];
+  task: Task;
+};
+
+/** The task's progress changed. */
+export type TaskProgressChanged = Event & {
+  __typename?: 'TaskProgressChanged';
+  occurredAt: Scalars['DateTime']['output'];
+  /** The new progress, 0 to 100 (the same as `task.progress`). */
+  progress: Scalars['Int']['output'];
+  task: Task;
+};
+
+/** Where a task stands. Status and progress are independent: `DONE` leaves `progress` as it is, and progress 100 does not change the status. */
+export type TaskStatus =
+  /** Waiting on something outside the assignee's hands. */
+  | 'BLOCKED'
+  /** Finished. Moving a task here publishes `TaskStatusChanged`, then `TaskCompleted`; it may be reopened. */
+  | 'DONE'
+  /** Being worked on. */
+  | 'IN_PROGRESS'
+  /** Not started. Every new task starts here. */
+  | 'TODO';
+
+/** The task moved to another status. */
+export type TaskStatusChanged = Event & {
+  __typename?: 'TaskStatusChanged';
+  occurredAt: Scalars['DateTime']['output'];
+  /** The new status (the same as `task.status`). */
+  status: TaskStatus;
+  task: Task;
+};
+
+/** The title or description changed. */
+export type TaskUpdated = Event & {
+  __typename?: 'TaskUpdated';
+  occurredAt: Scalars['DateTime']['output'];
+  task: Task;
+};
+
+/** Another member started or stopped typing (or their typing lapsed after 5 s). */
+export type TypingChanged = Event & {
+  __typename?: 'TypingChanged';
+  isTyping: Scalars['Boolean']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+  userId: Scalars['ID']['output'];
+};
+
+/** The viewer's unread count of a conversation changed (a message arrived or was deleted, or they read some). */
+export type UnreadCountChanged = Event & {
+  __typename?: 'UnreadCountChanged';
+  conversationId: Scalars['ID']['output'];
+  occurredAt: Scalars['DateTime']['output'];
+  unreadCount: Scalars['Int']['output'];
+};
+
+/** What to change about a task. A field left out (or null) stays as it is. */
+export type UpdateTaskInput = {
+  /** At most 10000 characters, trimmed; an empty string removes the description. */
+  description?: InputMaybe<Scalars['String']['input']>;
+  /** 1 to 200 characters, trimmed. */
+  title?: InputMaybe<Scalars['String']['input']>;
 };
 
 /** The authenticated caller, as its token says. */
@@ -321,35 +1457,138 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 
 /** Mapping of union types */
 export type ResolversUnionTypes<_RefType extends Record<string, unknown>> = {
+  CampaignEvent:
+    | ( CampaignCancelled & { __typename: 'CampaignCancelled' } )
+    | ( CampaignCompleted & { __typename: 'CampaignCompleted' } )
+    | ( CampaignFailed & { __typename: 'CampaignFailed' } )
+    | ( CampaignPaused & { __typename: 'CampaignPaused' } )
+    | ( CampaignProgress & { __typename: 'CampaignProgress' } )
+    | ( CampaignResumed & { __typename: 'CampaignResumed' } )
+    | ( CampaignStarted & { __typename: 'CampaignStarted' } )
+  ;
+  ConversationEvent:
+    | ( MembersChanged & { __typename: 'MembersChanged' } )
+    | ( Omit<MessageAdded, 'message'> & { message: _RefType['Message'] } & { __typename: 'MessageAdded' } )
+    | ( MessageDeleted & { __typename: 'MessageDeleted' } )
+    | ( Omit<MessageEdited, 'message'> & { message: _RefType['Message'] } & { __typename: 'MessageEdited' } )
+    | ( MessageStatusChanged & { __typename: 'MessageStatusChanged' } )
+    | ( MessagesRead & { __typename: 'MessagesRead' } )
+    | ( Omit<ReactionsChanged, 'message'> & { message: _RefType['Message'] } & { __typename: 'ReactionsChanged' } )
+    | ( TypingChanged & { __typename: 'TypingChanged' } )
+  ;
+  InboxEvent:
+    | ( Omit<ConversationUpdated, 'conversation'> & { conversation: _RefType['Conversation'] } & { __typename: 'ConversationUpdated' } )
+    | ( UnreadCountChanged & { __typename: 'UnreadCountChanged' } )
+  ;
+  NotificationEvent:
+    | ( Omit<NotificationCreated, 'notification'> & { notification: _RefType['Notification'] } & { __typename: 'NotificationCreated' } )
+    | ( NotificationDeleted & { __typename: 'NotificationDeleted' } )
+    | ( NotificationRead & { __typename: 'NotificationRead' } )
+    | ( NotificationsBulkRead & { __typename: 'NotificationsBulkRead' } )
+  ;
   SessionEvent:
     | ( QrCodeUpdated & { __typename: 'QrCodeUpdated' } )
     | ( SessionConnectionError & { __typename: 'SessionConnectionError' } )
     | ( SessionDeleted & { __typename: 'SessionDeleted' } )
     | ( SessionStatusChanged & { __typename: 'SessionStatusChanged' } )
   ;
+  TaskEvent:
+    | ( Omit<TaskAssigned, 'task'> & { task: _RefType['Task'] } & { __typename: 'TaskAssigned' } )
+    | ( Omit<TaskCompleted, 'task'> & { task: _RefType['Task'] } & { __typename: 'TaskCompleted' } )
+    | ( Omit<TaskCreated, 'task'> & { task: _RefType['Task'] } & { __typename: 'TaskCreated' } )
+    | ( Omit<TaskNoteAdded, 'note' | 'task'> & { note: _RefType['TaskNote'], task: _RefType['Task'] } & { __typename: 'TaskNoteAdded' } )
+    | ( Omit<TaskProgressChanged, 'task'> & { task: _RefType['Task'] } & { __typename: 'TaskProgressChanged' } )
+    | ( Omit<TaskStatusChanged, 'task'> & { task: _RefType['Task'] } & { __typename: 'TaskStatusChanged' } )
+    | ( Omit<TaskUpdated, 'task'> & { task: _RefType['Task'] } & { __typename: 'TaskUpdated' } )
+  ;
 };
 
 /** Mapping of interface types */
 export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = {
   Event:
+    | ( CampaignCancelled & { __typename: 'CampaignCancelled' } )
+    | ( CampaignCompleted & { __typename: 'CampaignCompleted' } )
+    | ( CampaignFailed & { __typename: 'CampaignFailed' } )
+    | ( CampaignPaused & { __typename: 'CampaignPaused' } )
+    | ( CampaignProgress & { __typename: 'CampaignProgress' } )
+    | ( CampaignResumed & { __typename: 'CampaignResumed' } )
+    | ( CampaignStarted & { __typename: 'CampaignStarted' } )
+    | ( Omit<ConversationUpdated, 'conversation'> & { conversation: _RefType['Conversation'] } & { __typename: 'ConversationUpdated' } )
+    | ( MembersChanged & { __typename: 'MembersChanged' } )
+    | ( Omit<MessageAdded, 'message'> & { message: _RefType['Message'] } & { __typename: 'MessageAdded' } )
+    | ( MessageDeleted & { __typename: 'MessageDeleted' } )
+    | ( Omit<MessageEdited, 'message'> & { message: _RefType['Message'] } & { __typename: 'MessageEdited' } )
+    | ( MessageStatusChanged & { __typename: 'MessageStatusChanged' } )
+    | ( MessagesRead & { __typename: 'MessagesRead' } )
+    | ( Omit<NotificationCreated, 'notification'> & { notification: _RefType['Notification'] } & { __typename: 'NotificationCreated' } )
+    | ( NotificationDeleted & { __typename: 'NotificationDeleted' } )
+    | ( NotificationRead & { __typename: 'NotificationRead' } )
+    | ( NotificationsBulkRead & { __typename: 'NotificationsBulkRead' } )
+    | ( PresenceChanged & { __typename: 'PresenceChanged' } )
     | ( QrCodeUpdated & { __typename: 'QrCodeUpdated' } )
+    | ( Omit<ReactionsChanged, 'message'> & { message: _RefType['Message'] } & { __typename: 'ReactionsChanged' } )
     | ( SessionConnectionError & { __typename: 'SessionConnectionError' } )
     | ( SessionDeleted & { __typename: 'SessionDeleted' } )
     | ( SessionStatusChanged & { __typename: 'SessionStatusChanged' } )
+    | ( Omit<TaskAssigned, 'task'> & { task: _RefType['Task'] } & { __typename: 'TaskAssigned' } )
+    | ( Omit<TaskCompleted, 'task'> & { task: _RefType['Task'] } & { __typename: 'TaskCompleted' } )
+    | ( Omit<TaskCreated, 'task'> & { task: _RefType['Task'] } & { __typename: 'TaskCreated' } )
+    | ( Omit<TaskNoteAdded, 'note' | 'task'> & { note: _RefType['TaskNote'], task: _RefType['Task'] } & { __typename: 'TaskNoteAdded' } )
+    | ( Omit<TaskProgressChanged, 'task'> & { task: _RefType['Task'] } & { __typename: 'TaskProgressChanged' } )
+    | ( Omit<TaskStatusChanged, 'task'> & { task: _RefType['Task'] } & { __typename: 'TaskStatusChanged' } )
+    | ( Omit<TaskUpdated, 'task'> & { task: _RefType['Task'] } & { __typename: 'TaskUpdated' } )
+    | ( TypingChanged & { __typename: 'TypingChanged' } )
+    | ( UnreadCountChanged & { __typename: 'UnreadCountChanged' } )
   ;
 };
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  Campaign: ResolverTypeWrapper<CampaignView>;
+  CampaignCancelled: ResolverTypeWrapper<CampaignCancelled>;
+  CampaignCompleted: ResolverTypeWrapper<CampaignCompleted>;
+  CampaignEvent: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['CampaignEvent']>;
+  CampaignFailed: ResolverTypeWrapper<CampaignFailed>;
+  CampaignPaused: ResolverTypeWrapper<CampaignPaused>;
+  CampaignProgress: ResolverTypeWrapper<CampaignProgress>;
+  CampaignResumed: ResolverTypeWrapper<CampaignResumed>;
+  CampaignStarted: ResolverTypeWrapper<CampaignStarted>;
+  CampaignStatus: CampaignStatus;
+  Conversation: ResolverTypeWrapper<ConversationRecord>;
+  ConversationEvent: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['ConversationEvent']>;
+  ConversationUpdated: ResolverTypeWrapper<Omit<ConversationUpdated, 'conversation'> & { conversation: ResolversTypes['Conversation'] }>;
+  CreateCampaignInput: CreateCampaignInput;
+  CreateTaskInput: CreateTaskInput;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Event: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['Event']>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
+  InboxEvent: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['InboxEvent']>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
+  MembersChanged: ResolverTypeWrapper<MembersChanged>;
+  Message: ResolverTypeWrapper<MessageRecord>;
+  MessageAdded: ResolverTypeWrapper<Omit<MessageAdded, 'message'> & { message: ResolversTypes['Message'] }>;
+  MessageDeleted: ResolverTypeWrapper<MessageDeleted>;
+  MessageEdited: ResolverTypeWrapper<Omit<MessageEdited, 'message'> & { message: ResolversTypes['Message'] }>;
+  MessageStatus: MessageStatus;
+  MessageStatusChanged: ResolverTypeWrapper<MessageStatusChanged>;
+  MessagesRead: ResolverTypeWrapper<MessagesRead>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  Notification: ResolverTypeWrapper<NotificationRecord>;
+  NotificationCreated: ResolverTypeWrapper<Omit<NotificationCreated, 'notification'> & { notification: ResolversTypes['Notification'] }>;
+  NotificationDeleted: ResolverTypeWrapper<NotificationDeleted>;
+  NotificationEvent: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['NotificationEvent']>;
+  NotificationRead: ResolverTypeWrapper<NotificationRead>;
+  NotificationsBulkRead: ResolverTypeWrapper<NotificationsBulkRead>;
+  Presence: ResolverTypeWrapper<Presence>;
+  PresenceChanged: ResolverTypeWrapper<PresenceChanged>;
   QrCodeUpdated: ResolverTypeWrapper<QrCodeUpdated>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  Reaction: ResolverTypeWrapper<Reaction>;
+  ReactionsChanged: ResolverTypeWrapper<Omit<ReactionsChanged, 'message'> & { message: ResolversTypes['Message'] }>;
   Role: Role;
+  SendNotificationInput: SendNotificationInput;
   Session: ResolverTypeWrapper<SessionRecord>;
   SessionConnectionError: ResolverTypeWrapper<SessionConnectionError>;
   SessionDeleted: ResolverTypeWrapper<SessionDeleted>;
@@ -359,19 +1598,67 @@ export type ResolversTypes = {
   SessionStatusReport: SessionStatusReport;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  Task: ResolverTypeWrapper<TaskRecord>;
+  TaskAssigned: ResolverTypeWrapper<Omit<TaskAssigned, 'task'> & { task: ResolversTypes['Task'] }>;
+  TaskCompleted: ResolverTypeWrapper<Omit<TaskCompleted, 'task'> & { task: ResolversTypes['Task'] }>;
+  TaskCreated: ResolverTypeWrapper<Omit<TaskCreated, 'task'> & { task: ResolversTypes['Task'] }>;
+  TaskEvent: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['TaskEvent']>;
+  TaskNote: ResolverTypeWrapper<TaskNoteRecord>;
+  TaskNoteAdded: ResolverTypeWrapper<Omit<TaskNoteAdded, 'note' | 'task'> & { note: ResolversTypes['TaskNote'], task: ResolversTypes['Task'] }>;
+  TaskProgressChanged: ResolverTypeWrapper<Omit<TaskProgressChanged, 'task'> & { task: ResolversTypes['Task'] }>;
+  TaskStatus: TaskStatus;
+  TaskStatusChanged: ResolverTypeWrapper<Omit<TaskStatusChanged, 'task'> & { task: ResolversTypes['Task'] }>;
+  TaskUpdated: ResolverTypeWrapper<Omit<TaskUpdated, 'task'> & { task: ResolversTypes['Task'] }>;
+  TypingChanged: ResolverTypeWrapper<TypingChanged>;
+  UnreadCountChanged: ResolverTypeWrapper<UnreadCountChanged>;
+  UpdateTaskInput: UpdateTaskInput;
   Viewer: ResolverTypeWrapper<ViewerModel>;
 };
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
   Boolean: Scalars['Boolean']['output'];
+  Campaign: CampaignView;
+  CampaignCancelled: CampaignCancelled;
+  CampaignCompleted: CampaignCompleted;
+  CampaignEvent: ResolversUnionTypes<ResolversParentTypes>['CampaignEvent'];
+  CampaignFailed: CampaignFailed;
+  CampaignPaused: CampaignPaused;
+  CampaignProgress: CampaignProgress;
+  CampaignResumed: CampaignResumed;
+  CampaignStarted: CampaignStarted;
+  Conversation: ConversationRecord;
+  ConversationEvent: ResolversUnionTypes<ResolversParentTypes>['ConversationEvent'];
+  ConversationUpdated: Omit<ConversationUpdated, 'conversation'> & { conversation: ResolversParentTypes['Conversation'] };
+  CreateCampaignInput: CreateCampaignInput;
+  CreateTaskInput: CreateTaskInput;
   DateTime: Scalars['DateTime']['output'];
   Event: ResolversInterfaceTypes<ResolversParentTypes>['Event'];
   ID: Scalars['ID']['output'];
+  InboxEvent: ResolversUnionTypes<ResolversParentTypes>['InboxEvent'];
+  Int: Scalars['Int']['output'];
   JSON: Scalars['JSON']['output'];
+  MembersChanged: MembersChanged;
+  Message: MessageRecord;
+  MessageAdded: Omit<MessageAdded, 'message'> & { message: ResolversParentTypes['Message'] };
+  MessageDeleted: MessageDeleted;
+  MessageEdited: Omit<MessageEdited, 'message'> & { message: ResolversParentTypes['Message'] };
+  MessageStatusChanged: MessageStatusChanged;
+  MessagesRead: MessagesRead;
   Mutation: Record<PropertyKey, never>;
+  Notification: NotificationRecord;
+  NotificationCreated: Omit<NotificationCreated, 'notification'> & { notification: ResolversParentTypes['Notification'] };
+  NotificationDeleted: NotificationDeleted;
+  NotificationEvent: ResolversUnionTypes<ResolversParentTypes>['NotificationEvent'];
+  NotificationRead: NotificationRead;
+  NotificationsBulkRead: NotificationsBulkRead;
+  Presence: Presence;
+  PresenceChanged: PresenceChanged;
   QrCodeUpdated: QrCodeUpdated;
   Query: Record<PropertyKey, never>;
+  Reaction: Reaction;
+  ReactionsChanged: Omit<ReactionsChanged, 'message'> & { message: ResolversParentTypes['Message'] };
+  SendNotificationInput: SendNotificationInput;
   Session: SessionRecord;
   SessionConnectionError: SessionConnectionError;
   SessionDeleted: SessionDeleted;
@@ -380,7 +1667,111 @@ export type ResolversParentTypes = {
   SessionStatusReport: SessionStatusReport;
   String: Scalars['String']['output'];
   Subscription: Record<PropertyKey, never>;
+  Task: TaskRecord;
+  TaskAssigned: Omit<TaskAssigned, 'task'> & { task: ResolversParentTypes['Task'] };
+  TaskCompleted: Omit<TaskCompleted, 'task'> & { task: ResolversParentTypes['Task'] };
+  TaskCreated: Omit<TaskCreated, 'task'> & { task: ResolversParentTypes['Task'] };
+  TaskEvent: ResolversUnionTypes<ResolversParentTypes>['TaskEvent'];
+  TaskNote: TaskNoteRecord;
+  TaskNoteAdded: Omit<TaskNoteAdded, 'note' | 'task'> & { note: ResolversParentTypes['TaskNote'], task: ResolversParentTypes['Task'] };
+  TaskProgressChanged: Omit<TaskProgressChanged, 'task'> & { task: ResolversParentTypes['Task'] };
+  TaskStatusChanged: Omit<TaskStatusChanged, 'task'> & { task: ResolversParentTypes['Task'] };
+  TaskUpdated: Omit<TaskUpdated, 'task'> & { task: ResolversParentTypes['Task'] };
+  TypingChanged: TypingChanged;
+  UnreadCountChanged: UnreadCountChanged;
+  UpdateTaskInput: UpdateTaskInput;
   Viewer: ViewerModel;
+};
+
+export type CampaignResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Campaign'] = ResolversParentTypes['Campaign']> = {
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  createdBy?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  delivered?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  failed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  finishedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  lastError?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  sent?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  sessionId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  startedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['CampaignStatus'], ParentType, ContextType>;
+  total?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
+export type CampaignCancelledResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CampaignCancelled'] = ResolversParentTypes['CampaignCancelled']> = {
+  campaignId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type CampaignCompletedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CampaignCompleted'] = ResolversParentTypes['CampaignCompleted']> = {
+  campaignId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type CampaignEventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CampaignEvent'] = ResolversParentTypes['CampaignEvent']> = {
+  __resolveType: TypeResolveFn<'CampaignCancelled' | 'CampaignCompleted' | 'CampaignFailed' | 'CampaignPaused' | 'CampaignProgress' | 'CampaignResumed' | 'CampaignStarted', ParentType, ContextType>;
+};
+
+export type CampaignFailedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CampaignFailed'] = ResolversParentTypes['CampaignFailed']> = {
+  campaignId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  error?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type CampaignPausedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CampaignPaused'] = ResolversParentTypes['CampaignPaused']> = {
+  campaignId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  reason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type CampaignProgressResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CampaignProgress'] = ResolversParentTypes['CampaignProgress']> = {
+  campaignId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  delivered?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  failed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  sent?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  total?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type CampaignResumedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CampaignResumed'] = ResolversParentTypes['CampaignResumed']> = {
+  campaignId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type CampaignStartedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CampaignStarted'] = ResolversParentTypes['CampaignStarted']> = {
+  campaignId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type ConversationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Conversation'] = ResolversParentTypes['Conversation']> = {
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  creatorId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  lastActivityAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  lastMessage?: Resolver<Maybe<ResolversTypes['Message']>, ParentType, ContextType>;
+  memberIds?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
+  title?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  unreadCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type ConversationEventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ConversationEvent'] = ResolversParentTypes['ConversationEvent']> = {
+  __resolveType: TypeResolveFn<'MembersChanged' | 'MessageAdded' | 'MessageDeleted' | 'MessageEdited' | 'MessageStatusChanged' | 'MessagesRead' | 'ReactionsChanged' | 'TypingChanged', ParentType, ContextType>;
+};
+
+export type ConversationUpdatedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ConversationUpdated'] = ResolversParentTypes['ConversationUpdated']> = {
+  conversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
@@ -388,19 +1779,152 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 }
 
 export type EventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Event'] = ResolversParentTypes['Event']> = {
-  __resolveType: TypeResolveFn<'QrCodeUpdated' | 'SessionConnectionError' | 'SessionDeleted' | 'SessionStatusChanged', ParentType, ContextType>;
+  __resolveType: TypeResolveFn<'CampaignCancelled' | 'CampaignCompleted' | 'CampaignFailed' | 'CampaignPaused' | 'CampaignProgress' | 'CampaignResumed' | 'CampaignStarted' | 'ConversationUpdated' | 'MembersChanged' | 'MessageAdded' | 'MessageDeleted' | 'MessageEdited' | 'MessageStatusChanged' | 'MessagesRead' | 'NotificationCreated' | 'NotificationDeleted' | 'NotificationRead' | 'NotificationsBulkRead' | 'PresenceChanged' | 'QrCodeUpdated' | 'ReactionsChanged' | 'SessionConnectionError' | 'SessionDeleted' | 'SessionStatusChanged' | 'TaskAssigned' | 'TaskCompleted' | 'TaskCreated' | 'TaskNoteAdded' | 'TaskProgressChanged' | 'TaskStatusChanged' | 'TaskUpdated' | 'TypingChanged' | 'UnreadCountChanged', ParentType, ContextType>;
+};
+
+export type InboxEventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['InboxEvent'] = ResolversParentTypes['InboxEvent']> = {
+  __resolveType: TypeResolveFn<'ConversationUpdated' | 'UnreadCountChanged', ParentType, ContextType>;
 };
 
 export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['JSON'], any> {
   name: 'JSON';
 }
 
+export type MembersChangedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MembersChanged'] = ResolversParentTypes['MembersChanged']> = {
+  memberIds?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type MessageResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Message'] = ResolversParentTypes['Message']> = {
+  body?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  clientMessageId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  conversationId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  deleted?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  editedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  reactions?: Resolver<Array<ResolversTypes['Reaction']>, ParentType, ContextType>;
+  senderId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['MessageStatus'], ParentType, ContextType>;
+};
+
+export type MessageAddedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MessageAdded'] = ResolversParentTypes['MessageAdded']> = {
+  message?: Resolver<ResolversTypes['Message'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type MessageDeletedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MessageDeleted'] = ResolversParentTypes['MessageDeleted']> = {
+  messageId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type MessageEditedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MessageEdited'] = ResolversParentTypes['MessageEdited']> = {
+  message?: Resolver<ResolversTypes['Message'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type MessageStatusChangedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MessageStatusChanged'] = ResolversParentTypes['MessageStatusChanged']> = {
+  messageId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['MessageStatus'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type MessagesReadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['MessagesRead'] = ResolversParentTypes['MessagesRead']> = {
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  upToMessageId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  userId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  addConversationMembers?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationAddConversationMembersArgs, 'conversationId' | 'userIds'>>;
+  addTaskNote?: Resolver<ResolversTypes['Task'], ParentType, ContextType, RequireFields<MutationAddTaskNoteArgs, 'id' | 'text'>>;
+  assignTask?: Resolver<ResolversTypes['Task'], ParentType, ContextType, RequireFields<MutationAssignTaskArgs, 'id'>>;
+  cancelCampaign?: Resolver<ResolversTypes['Campaign'], ParentType, ContextType, RequireFields<MutationCancelCampaignArgs, 'id'>>;
   connectSession?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationConnectSessionArgs, 'id'>>;
+  createCampaign?: Resolver<ResolversTypes['Campaign'], ParentType, ContextType, RequireFields<MutationCreateCampaignArgs, 'input'>>;
+  createConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationCreateConversationArgs, 'memberIds'>>;
   createSession?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationCreateSessionArgs, 'name'>>;
+  createTask?: Resolver<ResolversTypes['Task'], ParentType, ContextType, RequireFields<MutationCreateTaskArgs, 'input'>>;
+  deleteMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationDeleteMessageArgs, 'id'>>;
+  deleteNotification?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteNotificationArgs, 'id'>>;
   deleteSession?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteSessionArgs, 'id'>>;
   disconnectSession?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationDisconnectSessionArgs, 'id'>>;
+  editMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationEditMessageArgs, 'body' | 'id'>>;
+  markAllNotificationsRead?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  markConversationRead?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationMarkConversationReadArgs, 'conversationId'>>;
+  markNotificationRead?: Resolver<ResolversTypes['Notification'], ParentType, ContextType, RequireFields<MutationMarkNotificationReadArgs, 'id'>>;
+  pauseCampaign?: Resolver<ResolversTypes['Campaign'], ParentType, ContextType, RequireFields<MutationPauseCampaignArgs, 'id'>>;
+  reactToMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationReactToMessageArgs, 'emoji' | 'messageId'>>;
+  removeConversationMember?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationRemoveConversationMemberArgs, 'conversationId' | 'userId'>>;
   reportSessionStatus?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationReportSessionStatusArgs, 'input'>>;
+  resumeCampaign?: Resolver<ResolversTypes['Campaign'], ParentType, ContextType, RequireFields<MutationResumeCampaignArgs, 'id'>>;
+  sendMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationSendMessageArgs, 'body' | 'conversationId'>>;
+  sendNotification?: Resolver<ResolversTypes['Notification'], ParentType, ContextType, RequireFields<MutationSendNotificationArgs, 'input'>>;
+  setTaskProgress?: Resolver<ResolversTypes['Task'], ParentType, ContextType, RequireFields<MutationSetTaskProgressArgs, 'id' | 'progress'>>;
+  setTaskStatus?: Resolver<ResolversTypes['Task'], ParentType, ContextType, RequireFields<MutationSetTaskStatusArgs, 'id' | 'status'>>;
+  setTyping?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationSetTypingArgs, 'conversationId' | 'isTyping'>>;
+  startCampaign?: Resolver<ResolversTypes['Campaign'], ParentType, ContextType, RequireFields<MutationStartCampaignArgs, 'id'>>;
+  updateMessageStatus?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationUpdateMessageStatusArgs, 'messageId' | 'status'>>;
+  updateTask?: Resolver<ResolversTypes['Task'], ParentType, ContextType, RequireFields<MutationUpdateTaskArgs, 'id' | 'input'>>;
+};
+
+export type NotificationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Notification'] = ResolversParentTypes['Notification']> = {
+  body?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  data?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  readAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type NotificationCreatedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['NotificationCreated'] = ResolversParentTypes['NotificationCreated']> = {
+  notification?: Resolver<ResolversTypes['Notification'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type NotificationDeletedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['NotificationDeleted'] = ResolversParentTypes['NotificationDeleted']> = {
+  notificationId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  wasUnread?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type NotificationEventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['NotificationEvent'] = ResolversParentTypes['NotificationEvent']> = {
+  __resolveType: TypeResolveFn<'NotificationCreated' | 'NotificationDeleted' | 'NotificationRead' | 'NotificationsBulkRead', ParentType, ContextType>;
+};
+
+export type NotificationReadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['NotificationRead'] = ResolversParentTypes['NotificationRead']> = {
+  notificationId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type NotificationsBulkReadResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['NotificationsBulkRead'] = ResolversParentTypes['NotificationsBulkRead']> = {
+  notificationIds?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type PresenceResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Presence'] = ResolversParentTypes['Presence']> = {
+  lastSeenAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  online?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  userId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+};
+
+export type PresenceChangedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PresenceChanged'] = ResolversParentTypes['PresenceChanged']> = {
+  lastSeenAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  online?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  userId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type QrCodeUpdatedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['QrCodeUpdated'] = ResolversParentTypes['QrCodeUpdated']> = {
@@ -411,9 +1935,30 @@ export type QrCodeUpdatedResolvers<ContextType = GraphQLContext, ParentType exte
 };
 
 export type QueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
+  campaign?: Resolver<Maybe<ResolversTypes['Campaign']>, ParentType, ContextType, RequireFields<QueryCampaignArgs, 'id'>>;
+  campaigns?: Resolver<Array<ResolversTypes['Campaign']>, ParentType, ContextType, RequireFields<QueryCampaignsArgs, 'limit'>>;
+  conversation?: Resolver<Maybe<ResolversTypes['Conversation']>, ParentType, ContextType, RequireFields<QueryConversationArgs, 'id'>>;
+  conversations?: Resolver<Array<ResolversTypes['Conversation']>, ParentType, ContextType, RequireFields<QueryConversationsArgs, 'limit'>>;
   me?: Resolver<ResolversTypes['Viewer'], ParentType, ContextType>;
+  messages?: Resolver<Array<ResolversTypes['Message']>, ParentType, ContextType, RequireFields<QueryMessagesArgs, 'conversationId' | 'limit'>>;
+  notifications?: Resolver<Array<ResolversTypes['Notification']>, ParentType, ContextType, RequireFields<QueryNotificationsArgs, 'limit' | 'unreadOnly'>>;
+  presence?: Resolver<Array<ResolversTypes['Presence']>, ParentType, ContextType, RequireFields<QueryPresenceArgs, 'userIds'>>;
   session?: Resolver<Maybe<ResolversTypes['Session']>, ParentType, ContextType, RequireFields<QuerySessionArgs, 'id'>>;
   sessions?: Resolver<Array<ResolversTypes['Session']>, ParentType, ContextType>;
+  task?: Resolver<Maybe<ResolversTypes['Task']>, ParentType, ContextType, RequireFields<QueryTaskArgs, 'id'>>;
+  tasks?: Resolver<Array<ResolversTypes['Task']>, ParentType, ContextType, RequireFields<QueryTasksArgs, 'limit'>>;
+  unreadNotificationCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type ReactionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Reaction'] = ResolversParentTypes['Reaction']> = {
+  emoji?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  userIds?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
+};
+
+export type ReactionsChangedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ReactionsChanged'] = ResolversParentTypes['ReactionsChanged']> = {
+  message?: Resolver<ResolversTypes['Message'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type SessionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Session'] = ResolversParentTypes['Session']> = {
@@ -456,7 +2001,96 @@ export type SessionStatusChangedResolvers<ContextType = GraphQLContext, ParentTy
 };
 
 export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
+  campaignEvents?: SubscriptionResolver<ResolversTypes['CampaignEvent'], "campaignEvents", ParentType, ContextType, RequireFields<SubscriptionCampaignEventsArgs, 'campaignId'>>;
+  conversationEvents?: SubscriptionResolver<ResolversTypes['ConversationEvent'], "conversationEvents", ParentType, ContextType, RequireFields<SubscriptionConversationEventsArgs, 'conversationId'>>;
+  inboxEvents?: SubscriptionResolver<ResolversTypes['InboxEvent'], "inboxEvents", ParentType, ContextType>;
+  notificationEvents?: SubscriptionResolver<ResolversTypes['NotificationEvent'], "notificationEvents", ParentType, ContextType>;
+  presenceChanged?: SubscriptionResolver<ResolversTypes['PresenceChanged'], "presenceChanged", ParentType, ContextType, RequireFields<SubscriptionPresenceChangedArgs, 'userIds'>>;
   sessionEvents?: SubscriptionResolver<ResolversTypes['SessionEvent'], "sessionEvents", ParentType, ContextType, RequireFields<SubscriptionSessionEventsArgs, 'sessionId'>>;
+  taskEvents?: SubscriptionResolver<ResolversTypes['TaskEvent'], "taskEvents", ParentType, ContextType, Partial<SubscriptionTaskEventsArgs>>;
+};
+
+export type TaskResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Task'] = ResolversParentTypes['Task']> = {
+  assigneeId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  description?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  notes?: Resolver<Array<ResolversTypes['TaskNote']>, ParentType, ContextType>;
+  progress?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['TaskStatus'], ParentType, ContextType>;
+  title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
+export type TaskAssignedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TaskAssigned'] = ResolversParentTypes['TaskAssigned']> = {
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  previousAssigneeId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  task?: Resolver<ResolversTypes['Task'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type TaskCompletedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TaskCompleted'] = ResolversParentTypes['TaskCompleted']> = {
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  task?: Resolver<ResolversTypes['Task'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type TaskCreatedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TaskCreated'] = ResolversParentTypes['TaskCreated']> = {
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  task?: Resolver<ResolversTypes['Task'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type TaskEventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TaskEvent'] = ResolversParentTypes['TaskEvent']> = {
+  __resolveType: TypeResolveFn<'TaskAssigned' | 'TaskCompleted' | 'TaskCreated' | 'TaskNoteAdded' | 'TaskProgressChanged' | 'TaskStatusChanged' | 'TaskUpdated', ParentType, ContextType>;
+};
+
+export type TaskNoteResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TaskNote'] = ResolversParentTypes['TaskNote']> = {
+  authorId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  text?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type TaskNoteAddedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TaskNoteAdded'] = ResolversParentTypes['TaskNoteAdded']> = {
+  note?: Resolver<ResolversTypes['TaskNote'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  task?: Resolver<ResolversTypes['Task'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type TaskProgressChangedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TaskProgressChanged'] = ResolversParentTypes['TaskProgressChanged']> = {
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  progress?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  task?: Resolver<ResolversTypes['Task'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type TaskStatusChangedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TaskStatusChanged'] = ResolversParentTypes['TaskStatusChanged']> = {
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['TaskStatus'], ParentType, ContextType>;
+  task?: Resolver<ResolversTypes['Task'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type TaskUpdatedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TaskUpdated'] = ResolversParentTypes['TaskUpdated']> = {
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  task?: Resolver<ResolversTypes['Task'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type TypingChangedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TypingChanged'] = ResolversParentTypes['TypingChanged']> = {
+  isTyping?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  userId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type UnreadCountChangedResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['UnreadCountChanged'] = ResolversParentTypes['UnreadCountChanged']> = {
+  conversationId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  unreadCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type ViewerResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Viewer'] = ResolversParentTypes['Viewer']> = {
@@ -467,18 +2101,60 @@ export type ViewerResolvers<ContextType = GraphQLContext, ParentType extends Res
 };
 
 export type Resolvers<ContextType = GraphQLContext> = {
+  Campaign?: CampaignResolvers<ContextType>;
+  CampaignCancelled?: CampaignCancelledResolvers<ContextType>;
+  CampaignCompleted?: CampaignCompletedResolvers<ContextType>;
+  CampaignEvent?: CampaignEventResolvers<ContextType>;
+  CampaignFailed?: CampaignFailedResolvers<ContextType>;
+  CampaignPaused?: CampaignPausedResolvers<ContextType>;
+  CampaignProgress?: CampaignProgressResolvers<ContextType>;
+  CampaignResumed?: CampaignResumedResolvers<ContextType>;
+  CampaignStarted?: CampaignStartedResolvers<ContextType>;
+  Conversation?: ConversationResolvers<ContextType>;
+  ConversationEvent?: ConversationEventResolvers<ContextType>;
+  ConversationUpdated?: ConversationUpdatedResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Event?: EventResolvers<ContextType>;
+  InboxEvent?: InboxEventResolvers<ContextType>;
   JSON?: GraphQLScalarType;
+  MembersChanged?: MembersChangedResolvers<ContextType>;
+  Message?: MessageResolvers<ContextType>;
+  MessageAdded?: MessageAddedResolvers<ContextType>;
+  MessageDeleted?: MessageDeletedResolvers<ContextType>;
+  MessageEdited?: MessageEditedResolvers<ContextType>;
+  MessageStatusChanged?: MessageStatusChangedResolvers<ContextType>;
+  MessagesRead?: MessagesReadResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
+  Notification?: NotificationResolvers<ContextType>;
+  NotificationCreated?: NotificationCreatedResolvers<ContextType>;
+  NotificationDeleted?: NotificationDeletedResolvers<ContextType>;
+  NotificationEvent?: NotificationEventResolvers<ContextType>;
+  NotificationRead?: NotificationReadResolvers<ContextType>;
+  NotificationsBulkRead?: NotificationsBulkReadResolvers<ContextType>;
+  Presence?: PresenceResolvers<ContextType>;
+  PresenceChanged?: PresenceChangedResolvers<ContextType>;
   QrCodeUpdated?: QrCodeUpdatedResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  Reaction?: ReactionResolvers<ContextType>;
+  ReactionsChanged?: ReactionsChangedResolvers<ContextType>;
   Session?: SessionResolvers<ContextType>;
   SessionConnectionError?: SessionConnectionErrorResolvers<ContextType>;
   SessionDeleted?: SessionDeletedResolvers<ContextType>;
   SessionEvent?: SessionEventResolvers<ContextType>;
   SessionStatusChanged?: SessionStatusChangedResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;
+  Task?: TaskResolvers<ContextType>;
+  TaskAssigned?: TaskAssignedResolvers<ContextType>;
+  TaskCompleted?: TaskCompletedResolvers<ContextType>;
+  TaskCreated?: TaskCreatedResolvers<ContextType>;
+  TaskEvent?: TaskEventResolvers<ContextType>;
+  TaskNote?: TaskNoteResolvers<ContextType>;
+  TaskNoteAdded?: TaskNoteAddedResolvers<ContextType>;
+  TaskProgressChanged?: TaskProgressChangedResolvers<ContextType>;
+  TaskStatusChanged?: TaskStatusChangedResolvers<ContextType>;
+  TaskUpdated?: TaskUpdatedResolvers<ContextType>;
+  TypingChanged?: TypingChangedResolvers<ContextType>;
+  UnreadCountChanged?: UnreadCountChangedResolvers<ContextType>;
   Viewer?: ViewerResolvers<ContextType>;
 };
 

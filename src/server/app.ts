@@ -3,8 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { createTokenVerifier } from '../auth/jwt.js';
 import type { Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
+import { withOverflowHandler } from '../events/subscribe.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 import { createSchema } from '../schema.js';
+import { startWorker, type Worker } from '../worker/worker.js';
+import { readBodyWithin } from './body-limit.js';
+import { createConnectionSlots } from './connection-slots.js';
 import { createLiveCounts } from './metrics.js';
 import { createOriginPolicy } from './origin.js';
 import { attachWebSocket } from './websocket.js';
@@ -38,6 +42,11 @@ export async function startServer(
   const counts = createLiveCounts();
   const originAllowed = createOriginPolicy(config.corsOrigins);
   const shutdown = new AbortController();
+  const slots = createConnectionSlots({
+    storage: runtime.storage,
+    limit: config.limits.maxConnectionsPerUser,
+    logger,
+  });
 
   const pipeline = createPipeline({
     schema: createSchema(),
@@ -46,6 +55,12 @@ export async function startServer(
     logger,
     counts,
     shutdownSignal: shutdown.signal,
+    security: {
+      limits: config.limits,
+      introspection: config.introspection,
+      storage: runtime.storage,
+      slots,
+    },
   });
 
   const sendJson = (res: ServerResponse, status: number, body: unknown) => {
@@ -66,7 +81,14 @@ export async function startServer(
     });
   };
 
+  // Requests being answered; shutdown waits for them, then drops idle keep-alive sockets.
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
   const handle = (req: IncomingMessage, res: ServerResponse) => {
+    inFlight++;
+    res.once('close', () => {
+      if (--inFlight === 0) drained?.();
+    });
     const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (pathname === '/health') return void health(res);
     if (!originAllowed(req)) {
@@ -79,11 +101,42 @@ export async function startServer(
         errors: [{ message: 'The server is shutting down', extensions: { code: 'SERVICE_UNAVAILABLE' } }],
       });
     }
+    // Aborts when the client goes away: ends what its operation holds (see releaseWhenGone).
+    const gone = new AbortController();
+    res.once('close', () => gone.abort());
+    let run = () => void pipeline(req, res, { signal: gone.signal });
     if (req.headers.accept?.includes('text/event-stream')) {
       counts.sseStreams++;
       res.once('close', () => counts.sseStreams--);
+      // A stream whose client stopped reading is dropped once its event queue overflows.
+      const stream = run;
+      run = () =>
+        withOverflowHandler(() => {
+          logger.info('event stream cut off: slow consumer');
+          res.destroy();
+        }, stream);
     }
-    void pipeline(req, res);
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return run();
+    // HTTP_MAX_BODY_BYTES: refused before it is read, or as soon as it grows past the limit.
+    readBodyWithin(req, config.limits.httpMaxBodyBytes).then(
+      (body) => {
+        if (!body) {
+          res.setHeader('connection', 'close');
+          return sendJson(res, 413, {
+            errors: [
+              {
+                message: `The request body is larger than ${config.limits.httpMaxBodyBytes} bytes`,
+                extensions: { code: 'BAD_USER_INPUT' },
+              },
+            ],
+          });
+        }
+        // Handed to yoga as an already-read body (whatwg-node reads `req.body` when set).
+        if (body.length > 0) (req as IncomingMessage & { body?: Buffer }).body = body;
+        run();
+      },
+      () => res.destroy(),
+    );
   };
 
   const httpServer = createServer(handle);
@@ -98,7 +151,10 @@ export async function startServer(
     originAllowed,
     counts,
     logger,
+    slots,
+    limits: config.limits,
     isShuttingDown: () => shutdown.signal.aborted,
+    onViewerConnected: (viewer) => runtime.services.presence.connect(viewer),
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -108,6 +164,15 @@ export async function startServer(
       resolve();
     });
   });
+  // The embedded campaign worker (and simulated gateway), so `npm start` alone runs campaigns.
+  let worker: Worker | undefined;
+  if (config.embeddedWorker) {
+    worker = await startWorker({ config, ...runtime, logger }).catch(async (error: unknown) => {
+      await new Promise((resolve) => httpServer.close(resolve));
+      if (!options.runtime) await runtime.close();
+      throw error;
+    });
+  }
   const { port } = httpServer.address() as AddressInfo;
   const displayHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `http://${displayHost.includes(':') ? `[${displayHost}]` : displayHost}:${port}`;
@@ -117,14 +182,24 @@ export async function startServer(
     (closing ??= (async () => {
       shutdown.abort();
       logger.info('shutting down');
+      const workerStopped = worker?.stop();
       const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
-      httpServer.closeIdleConnections();
       await websocket.close();
-      const forced = setTimeout(() => httpServer.closeAllConnections(), config.shutdownTimeoutMs);
-      forced.unref();
+      // SSE streams end through the shutdown signal; other requests get to finish.
+      await new Promise<void>((resolve) => {
+        const forced = setTimeout(resolve, config.shutdownTimeoutMs);
+        forced.unref();
+        drained = () => {
+          clearTimeout(forced);
+          resolve();
+        };
+        if (inFlight === 0) drained();
+      });
+      httpServer.closeAllConnections();
       await stopped;
-      clearTimeout(forced);
       await pipeline.dispose();
+      await workerStopped;
+      slots.close();
       if (!options.runtime) await runtime.close();
       logger.info('shut down');
     })());

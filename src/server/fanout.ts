@@ -47,6 +47,8 @@ export interface FanoutTarget {
   socket: WebSocket;
   /** The client's operation id. */
   id: string;
+  /** Called after each frame written (the transport's slow-consumer watch). */
+  afterWrite?: () => void;
 }
 
 /** Key of {@link FanoutTarget} on the root value of a WebSocket operation. */
@@ -213,11 +215,14 @@ class FrameStream implements AsyncIterableIterator<ExecutionResult> {
         batchWrites(socket);
         if (socket.bufferedAmount < this.highWaterBytes) {
           writeNext(socket, this.prefix, payload);
+          this.target.afterWrite?.();
         } else {
           // A client that does not read: stop pulling, so its source queue (bounded) fills up.
-          await new Promise<void>((resolve, reject) =>
+          const written = new Promise<void>((resolve, reject) =>
             writeNext(socket, this.prefix, payload, (error) => (error ? reject(error) : resolve())),
           );
+          this.target.afterWrite?.();
+          await written;
         }
       }
       this.stop();

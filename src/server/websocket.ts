@@ -1,17 +1,21 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
+import type { ExecutionArgs } from 'graphql';
 import type { OperationResult } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { bearerToken, InvalidTokenError, type VerifyToken } from '../auth/jwt.js';
 import type { Viewer } from '../auth/viewer.js';
+import type { Limits } from '../config.js';
+import { rateLimited, unauthenticated } from '../errors.js';
+import { SLOW_CONSUMER_CODE, withOverflowHandler } from '../events/subscribe.js';
 import type { Logger } from '../logger.js';
 import { CloseCode } from './close-codes.js';
+import type { ConnectionSlots, ReleaseSlot } from './connection-slots.js';
 import { FANOUT, type FanoutTarget } from './fanout.js';
+import { cutOffSlowConsumer, serveGraphqlWs } from './graphql-ws-adapter.js';
 import type { LiveCounts } from './metrics.js';
 import type { OriginPolicy } from './origin.js';
-import { untilExpiry, type Pipeline } from './yoga.js';
+import { createErrorMasker, untilExpiry, type Pipeline } from './yoga.js';
 
 /** A WebSocket's authenticated state, from `connection_init` until close. */
 interface Connection {
@@ -19,6 +23,9 @@ interface Connection {
   /** Aborts on close: every subscription of the socket ends. */
   closed: AbortController;
   expiry: NodeJS.Timeout;
+  releaseSlot: ReleaseSlot;
+  /** From {@link WebSocketOptions.onViewerConnected}: called once when the socket closes. */
+  disconnected: () => void;
 }
 
 export interface WebSocketOptions {
@@ -28,22 +35,37 @@ export interface WebSocketOptions {
   originAllowed: OriginPolicy;
   counts: LiveCounts;
   logger: Logger;
+  /** Per-user connection slots (MAX_CONNECTIONS_PER_USER). */
+  slots: ConnectionSlots;
+  limits: Pick<
+    Limits,
+    | 'wsMaxPayloadBytes'
+    | 'wsKeepAliveMs'
+    | 'wsConnectionInitTimeoutMs'
+    | 'wsMaxBufferedBytes'
+    | 'wsSlowConsumerGraceMs'
+    | 'maxSubscriptionsPerConnection'
+    | 'maxConnectionsPerUser'
+  >;
   /** True once shutdown has begun: new upgrades are refused. */
   isShuttingDown: () => boolean;
   path?: string;
-  /** Largest accepted message, in bytes. */
-  maxPayloadBytes?: number;
-  /** Milliseconds between server pings; a socket that misses one is dropped. */
-  keepAliveMs?: number;
-  /** Milliseconds a socket may wait before sending `connection_init`. */
-  connectionInitWaitTimeoutMs?: number;
+  /**
+   * Told when a socket has authenticated (presence); the function it returns
+   * is called once when that socket closes, for whatever reason.
+   */
+  onViewerConnected?: (viewer: Viewer) => Promise<() => void> | (() => void);
 }
 
 /**
  * The WebSocket transport: graphql-ws (`graphql-transport-ws`) on `ws`,
  * sharing the HTTP port and path. It vets the origin before the upgrade,
- * authenticates at `connection_init`, closes the socket 4403 when the token
- * expires, and runs every operation through the shared pipeline.
+ * authenticates at `connection_init` (4403), holds one of the user's
+ * connection slots (4029 beyond), closes the socket 4403 when the token
+ * expires, caps the operations running on a socket (`RATE_LIMITED`), cuts
+ * off slow consumers (4413), and runs every operation through the shared
+ * pipeline. Whatever goes wrong in an operation is answered with an error
+ * message for that operation, never by closing the socket.
  */
 export function attachWebSocket(options: WebSocketOptions) {
   const {
@@ -53,14 +75,15 @@ export function attachWebSocket(options: WebSocketOptions) {
     originAllowed,
     counts,
     logger,
+    slots,
+    limits,
     isShuttingDown,
     path = '/graphql',
-    maxPayloadBytes = 256 * 1024,
-    keepAliveMs = 12_000,
-    connectionInitWaitTimeoutMs = 3_000,
+    onViewerConnected = () => () => {},
   } = options;
-  const wss = new WebSocketServer({ noServer: true, maxPayload: maxPayloadBytes });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.wsMaxPayloadBytes });
   const connections = new WeakMap<WebSocket, Connection>();
+  const maskError = createErrorMasker(logger);
 
   const refuse = (socket: Duplex, status: number, reason: string) => {
     socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
@@ -87,15 +110,25 @@ export function attachWebSocket(options: WebSocketOptions) {
       if (connection) {
         clearTimeout(connection.expiry);
         connection.closed.abort();
+        connection.releaseSlot();
+        connection.disconnected();
       }
     });
   });
 
-  const server = useServer(
+  const server = serveGraphqlWs<Record<string, unknown>>(
+    wss,
     {
-      connectionInitWaitTimeout: connectionInitWaitTimeoutMs,
+      connectionInitWaitTimeout: limits.wsConnectionInitTimeoutMs,
       execute: (args) => (args.rootValue as Envelope).execute(args),
-      subscribe: (args) => (args.rootValue as Envelope).subscribe(args),
+      subscribe: (args) => {
+        const { subscribe, socket } = args.rootValue as Envelope;
+        // A subscription whose queue overflows cuts the socket off at once (4413).
+        return withOverflowHandler(
+          () => cutOffSlowConsumer(socket),
+          () => subscribe(args),
+        );
+      },
       onConnect: async ({ connectionParams, extra }) => {
         const params = connectionParams ?? {};
         const token = bearerToken(params.authorization ?? params.Authorization ?? params.token);
@@ -109,23 +142,48 @@ export function attachWebSocket(options: WebSocketOptions) {
         }
         const socket = extra.socket;
         if (socket.readyState !== socket.OPEN) return false;
+        const releaseSlot = await slots.acquire(viewer);
+        if (!releaseSlot) {
+          logger.info({ user: viewer.id, org: viewer.orgId }, 'websocket refused: too many connections');
+          socket.close(CloseCode.TooManyConnections, 'Too many connections');
+          return false;
+        }
+        const disconnected = await onViewerConnected(viewer);
+        if (socket.readyState !== socket.OPEN) {
+          releaseSlot();
+          disconnected();
+          return false;
+        }
         connections.set(socket, {
           viewer,
           closed: new AbortController(),
           expiry: scheduleExpiry(socket, viewer),
+          releaseSlot,
+          disconnected,
         });
         return true;
       },
-      onSubscribe: async ({ extra }, id, payload) => {
-        const connection = connections.get(extra.socket);
-        if (!connection) return [new GraphQLError('Not authenticated')];
-        const { schema, execute, subscribe, contextFactory, parse, validate } = pipeline.getEnveloped({
-          request: extra.request,
-          params: payload,
-          viewer: connection.viewer,
-          signal: connection.closed.signal,
-        });
+      onSubscribe: async (ctx, id, payload) => {
+        const connection = connections.get(ctx.extra.socket);
+        if (!connection) return [unauthenticated('Not authenticated')];
+        // graphql-ws has registered this operation's id already.
+        if (Object.keys(ctx.subscriptions).length > limits.maxSubscriptionsPerConnection) {
+          return [
+            rateLimited(
+              `Too many operations on this connection: at most ${limits.maxSubscriptionsPerConnection} at once`,
+            ),
+          ];
+        }
         try {
+          // The upgrade request goes in as `req`, not `request`: yoga would read
+          // `request.method` (GET, the upgrade's) and refuse every mutation.
+          const { schema, execute, subscribe, contextFactory, parse, validate } = pipeline.getEnveloped({
+            req: ctx.extra.request,
+            params: payload,
+            viewer: connection.viewer,
+            signal: connection.closed.signal,
+            transport: 'websocket',
+          });
           const document = parse(payload.query);
           const errors = validate(schema, document);
           if (errors.length > 0) return errors;
@@ -135,18 +193,33 @@ export function attachWebSocket(options: WebSocketOptions) {
             operationName: payload.operationName,
             variableValues: payload.variables,
             contextValue: await contextFactory(),
-            // FANOUT: subscriptions write shared frames straight to this socket (./fanout.ts).
-            rootValue: { execute, subscribe, [FANOUT]: { socket: extra.socket, id } } satisfies Envelope,
+            rootValue: {
+              execute,
+              subscribe,
+              socket: ctx.extra.socket,
+              // Subscriptions write shared frames straight to this socket (./fanout.ts).
+              [FANOUT]: { socket: ctx.extra.socket, id, afterWrite: ctx.extra.watchBuffer },
+            } satisfies Envelope,
           };
           return args;
         } catch (error) {
-          if (error instanceof GraphQLError) return [error];
-          throw error;
+          // An error for this operation, not a 4500 close of the whole socket.
+          return [maskError(error)];
+        }
+      },
+      onError: (ctx, _id, _payload, errors) => {
+        if (errors.some((error) => error.extensions?.code === SLOW_CONSUMER_CODE)) {
+          logger.info('websocket cut off: a subscription overflowed its event queue');
+          cutOffSlowConsumer(ctx.extra.socket);
         }
       },
     },
-    wss,
-    keepAliveMs,
+    {
+      logger,
+      keepAliveMs: limits.wsKeepAliveMs,
+      maxBufferedBytes: limits.wsMaxBufferedBytes,
+      slowConsumerGraceMs: limits.wsSlowConsumerGraceMs,
+    },
   );
 
   function scheduleExpiry(socket: WebSocket, viewer: Viewer): NodeJS.Timeout {
@@ -170,9 +243,10 @@ export function attachWebSocket(options: WebSocketOptions) {
   };
 }
 
-/** The pipeline's own execute and subscribe, carried to graphql-ws as the root value. */
+/** The pipeline's own execute and subscribe, carried to graphql-ws as the root value, with the socket. */
 interface Envelope {
   execute: (args: ExecutionArgs) => OperationResult;
   subscribe: (args: ExecutionArgs) => OperationResult;
+  socket: WebSocket;
   [FANOUT]: FanoutTarget;
 }

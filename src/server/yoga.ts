@@ -1,14 +1,24 @@
 import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { bearerToken, InvalidTokenError, type VerifyToken } from '../auth/jwt.js';
 import type { Viewer } from '../auth/viewer.js';
+import type { Config } from '../config.js';
 import type { GraphQLContext } from '../context.js';
-import { unauthenticated, unavailable } from '../errors.js';
+import { ErrorCode, isGraphQLError, unauthenticated, unavailable } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services.js';
+import type { Storage } from '../storage/index.js';
+import type { ConnectionSlots } from './connection-slots.js';
 import { useSharedSubscriptions } from './fanout.js';
 import type { LiveCounts } from './metrics.js';
+import { useStreamPresence } from './plugins/use-stream-presence.js';
+import { releaseWhenGone } from './request-lifetime.js';
+import { useIntrospectionPolicy } from './plugins/use-introspection-policy.js';
+import { useQueryLimits } from './plugins/use-query-limits.js';
+import { useRateLimit } from './plugins/use-rate-limit.js';
 import { useRequestErrorCodes } from './plugins/use-request-error-codes.js';
+import { useStreamSlots } from './plugins/use-stream-slots.js';
 
 /**
  * What a transport hands to the pipeline besides the request: the
@@ -19,6 +29,20 @@ import { useRequestErrorCodes } from './plugins/use-request-error-codes.js';
 export interface TransportContext {
   viewer?: Viewer;
   signal?: AbortSignal;
+  /** The upgrade request of a WebSocket operation (not `request`: yoga's HTTP-only checks look at that). */
+  req?: unknown;
+  /** Set by the WebSocket adapter, whose socket (not each operation) holds a connection slot. */
+  transport?: 'websocket';
+}
+
+/** What the pipeline's protections are built from (see the README's Security section). */
+export interface SecurityOptions {
+  limits: Config['limits'];
+  introspection: boolean;
+  /** Where rate-limit buckets live (shared by instances with Redis). */
+  storage: Storage;
+  /** Per-user connection slots, also taken by SSE subscriptions. */
+  slots: ConnectionSlots;
 }
 
 export interface PipelineOptions {
@@ -29,7 +53,9 @@ export interface PipelineOptions {
   counts: LiveCounts;
   /** Aborts every SSE subscription when shutdown begins. */
   shutdownSignal: AbortSignal;
-  /** Extra envelop plugins (limits, rate limiting). */
+  /** Document limits, introspection policy, rate limiting and stream slots: on every transport. */
+  security: SecurityOptions;
+  /** Extra envelop plugins. */
   plugins?: Plugin[];
   graphiql?: { headers?: string } | false;
 }
@@ -42,7 +68,18 @@ export type Pipeline = YogaServerInstance<TransportContext, GraphQLContext>;
  * and error masking.
  */
 export function createPipeline(options: PipelineOptions): Pipeline {
-  const { schema, services, verifyToken, logger, counts, shutdownSignal, plugins = [], graphiql = {} } = options;
+  const {
+    schema,
+    services,
+    verifyToken,
+    logger,
+    counts,
+    shutdownSignal,
+    security,
+    plugins = [],
+    graphiql = {},
+  } = options;
+  const maskError = createErrorMasker(logger);
 
   const authenticate = async (authorization: string | null): Promise<Viewer> => {
     const token = bearerToken(authorization);
@@ -55,27 +92,14 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     }
   };
 
-  /** Errors that are ours (GraphQLError) pass; anything else is logged and masked. */
-  const maskError = (error: unknown, message: string): GraphQLError => {
-    const original = isGraphQLError(error) ? (error.originalError ?? error) : error;
-    if (isGraphQLError(original)) return error as GraphQLError;
-    if (isRedisOutage(original)) {
-      logger.warn({ err: (original as Error).message }, 'operation failed: redis unavailable');
-      return unavailable();
-    }
-    logger.error({ err: original ?? error }, 'unexpected error in operation');
-    return new GraphQLError(message, {
-      path: isGraphQLError(error) ? error.path : undefined,
-      extensions: { code: 'INTERNAL_SERVER_ERROR' },
-    });
-  };
-
   return createYoga<TransportContext, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/health',
     landingPage: false,
     logging: false,
+    // GraphiQL's assets are served by this server, not a CDN: it works offline and under a strict CSP.
+    renderGraphiQL,
     graphiql:
       graphiql === false
         ? false
@@ -91,7 +115,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       allowedHeaders: ['authorization', 'content-type', 'accept'],
       methods: ['GET', 'POST', 'OPTIONS'],
     }),
-    maskedErrors: { maskError },
+    maskedErrors: { maskError: (error, message) => maskError(error, message) },
     context: async ({ request, viewer, signal }) => {
       if (viewer) return { viewer, services, accessSignal: () => signal };
       const caller = await authenticate(request.headers.get('authorization'));
@@ -99,16 +123,32 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       return {
         viewer: caller,
         services,
-        // An SSE subscription ends when its token expires or shutdown begins.
-        // Made on first use, so queries and mutations arm no timer.
-        accessSignal: () => (expiry ??= AbortSignal.any([shutdownSignal, AbortSignal.timeout(untilExpiry(caller))])),
+        // An SSE subscription ends when its token expires, its client goes
+        // away or shutdown begins. Made on first use, so queries and
+        // mutations arm no timer.
+        accessSignal: () =>
+          (expiry ??= AbortSignal.any([
+            shutdownSignal,
+            ...(signal ? [signal] : []),
+            AbortSignal.timeout(untilExpiry(caller)),
+          ])),
       };
     },
     plugins: [
       useSubscriptionCount(counts),
       useRequestErrorCodes(),
-      // WebSocket subscriptions: one execution and one serialisation per event and group (./fanout.ts).
-      useSharedSubscriptions({ maskError: (error) => maskError(error, 'Unexpected error.') }),
+      useIntrospectionPolicy({ introspection: security.introspection }),
+      useQueryLimits(security.limits),
+      useRateLimit({
+        storage: security.storage,
+        perSecond: security.limits.rateLimitPerSecond,
+        burst: security.limits.rateLimitBurst,
+        logger,
+      }),
+      useStreamSlots(security.slots, security.limits.maxConnectionsPerUser),
+      useStreamPresence(services.presence),
+      // WebSocket subscriptions: one execution and one serialised frame per event and group (./fanout.ts).
+      useSharedSubscriptions({ maskError: (error) => maskError(error) }),
       ...plugins,
     ],
   });
@@ -124,20 +164,35 @@ function useSubscriptionCount(counts: LiveCounts): Plugin {
   return {
     onSubscribe() {
       return {
-        onSubscribeResult({ result }) {
+        onSubscribeResult({ result, args }) {
           if (!(Symbol.asyncIterator in result)) return;
           counts.subscriptions++;
-          let ended = false;
-          return {
-            onEnd() {
-              if (ended) return;
-              ended = true;
-              counts.subscriptions--;
-            },
-          };
+          return { onEnd: releaseWhenGone(args.contextValue, () => counts.subscriptions--) };
         },
       };
     },
+  };
+}
+
+/**
+ * The one error masker, for yoga and for failures the WebSocket adapter
+ * catches itself: expected errors (GraphQLError) pass as they are, a Redis
+ * outage becomes `SERVICE_UNAVAILABLE`, anything else is logged and sent as
+ * `INTERNAL_SERVER_ERROR` with a generic message: nothing internal leaks.
+ */
+export function createErrorMasker(logger: Logger) {
+  return (error: unknown, message = 'Unexpected error.'): GraphQLError => {
+    const original = isGraphQLError(error) ? (error.originalError ?? error) : error;
+    if (isGraphQLError(original)) return error as GraphQLError;
+    if (isRedisOutage(original)) {
+      logger.warn({ err: (original as Error).message }, 'operation failed: redis unavailable');
+      return unavailable();
+    }
+    logger.error({ err: original ?? error }, 'unexpected error in operation');
+    return new GraphQLError(message, {
+      path: isGraphQLError(error) ? error.path : undefined,
+      extensions: { code: ErrorCode.Internal },
+    });
   };
 }
 
@@ -145,11 +200,7 @@ function isRedisOutage(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   return (
     error.name === 'MaxRetriesPerRequestError' ||
+    error.name === 'RedisUnavailableError' ||
     /Connection is closed|Stream isn't writeable|Command timed out|ECONNREFUSED|ECONNRESET/.test(error.message)
   );
-}
-
-/** By name, not `instanceof`: ESM and CJS copies of graphql-js may both be loaded. */
-function isGraphQLError(error: unknown): error is GraphQLError {
-  return error instanceof Error && error.name === 'GraphQLError';
 }

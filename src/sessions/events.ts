@@ -4,8 +4,9 @@ import type { ResolversParentTypes, ResolversUnionTypes } from '../generated/gra
 export type SessionEvent = ResolversUnionTypes<ResolversParentTypes>['SessionEvent'];
 
 /**
- * What the gateway is asked to do. Published on the organisation's gateway
- * channel; the gateway (real or simulated) answers with `reportSessionStatus`.
+ * What the gateway is asked to do. Published on the gateways' command channel
+ * (one for every organisation; the command names its org); the gateway (real
+ * or simulated) answers with `reportSessionStatus`.
  */
 export interface GatewayCommand {
   action: 'connect' | 'disconnect';

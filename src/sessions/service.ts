@@ -3,8 +3,9 @@ import { notFound } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
 import { subscribe } from '../events/subscribe.js';
 import { topics } from '../events/topics.js';
-import type { SessionStatusReport } from '../generated/graphql.js';
+import type { SessionStatus, SessionStatusReport } from '../generated/graphql.js';
 import { newId, now } from '../lib/ids.js';
+import { keyPart } from '../lib/keys.js';
 import { optionalText, requireId, requireText } from '../lib/validate.js';
 import type { Storage } from '../storage/index.js';
 import { assertCanCreateSession, assertCanReportSessionStatus, canAccessSession } from './access.js';
@@ -14,7 +15,7 @@ import type { SessionRecord } from './model.js';
 /** Sessions: state, authorization and events, whatever the transport. */
 export type SessionService = ReturnType<typeof createSessionService>;
 
-const byOrg = (orgId: string) => `org:${orgId}`;
+const byOrg = (orgId: string) => `org:${keyPart(orgId)}`;
 
 /** Creates the sessions domain over a storage backend and an event bus. */
 export function createSessionService({ storage, bus }: { storage: Storage; bus: EventBus }) {
@@ -25,7 +26,7 @@ export function createSessionService({ storage, bus }: { storage: Storage; bus: 
     for (const event of events) await bus.publish(channel, event);
   };
   const command = (session: SessionRecord, action: GatewayCommand['action']) =>
-    bus.publish(topics.gatewayCommands(session.orgId), {
+    bus.publish(topics.gatewayCommands(), {
       action,
       sessionId: session.id,
       orgId: session.orgId,
@@ -120,20 +121,36 @@ export function createSessionService({ storage, bus }: { storage: Storage; bus: 
       return true;
     },
 
-    async reportStatus(viewer: Viewer, report: SessionStatusReport): Promise<SessionRecord> {
+    /**
+     * A gateway's report. `onlyFrom` (for gateways inside this codebase)
+     * applies it only while the session is in one of those statuses, in the
+     * same atomic update: a login still in flight when the session was
+     * disconnected cannot bring it back.
+     */
+    async reportStatus(
+      viewer: Viewer,
+      report: SessionStatusReport,
+      { onlyFrom }: { onlyFrom?: readonly SessionStatus[] } = {},
+    ): Promise<SessionRecord> {
       assertCanReportSessionStatus(viewer);
       const qrCode = optionalText('qrCode', report.qrCode, { max: 4096 });
       const phoneNumber = optionalText('phoneNumber', report.phoneNumber, { max: 32 });
       const displayName = optionalText('displayName', report.displayName, { max: 200 });
       const error = optionalText('error', report.error, { max: 1000 });
-      const { before, after } = await change(viewer, report.sessionId, (session) => ({
-        ...session,
-        status: report.status,
-        qrCode: report.status === 'QR_REQUIRED' ? (qrCode ?? session.qrCode) : null,
-        phoneNumber: phoneNumber ?? session.phoneNumber,
-        displayName: displayName ?? session.displayName,
-        lastError: report.status === 'CONNECTED' ? null : (error ?? session.lastError),
-      }));
+      const { before, after, changed } = await change(viewer, report.sessionId, (session) => {
+        if (onlyFrom && !onlyFrom.includes(session.status)) return undefined;
+        const next = {
+          ...session,
+          status: report.status,
+          qrCode: report.status === 'QR_REQUIRED' ? (qrCode ?? session.qrCode) : null,
+          phoneNumber: phoneNumber ?? session.phoneNumber,
+          displayName: displayName ?? session.displayName,
+          lastError: report.status === 'CONNECTED' ? null : (error ?? session.lastError),
+        };
+        const same = (Object.keys(next) as (keyof SessionRecord)[]).every((key) => next[key] === session[key]);
+        return same ? undefined : next;
+      });
+      if (!changed) return after;
       const events: SessionEvent[] = [];
       if (
         before.status !== after.status ||
@@ -145,7 +162,8 @@ export function createSessionService({ storage, bus }: { storage: Storage; bus: 
       if (qrCode && after.qrCode === qrCode && before.qrCode !== qrCode) {
         events.push({ __typename: 'QrCodeUpdated', sessionId: after.id, qrCode, occurredAt: after.updatedAt });
       }
-      if (error) {
+      // A connected session has no error to report: CONNECTED clears lastError.
+      if (error && after.status !== 'CONNECTED') {
         events.push({ __typename: 'SessionConnectionError', sessionId: after.id, error, occurredAt: after.updatedAt });
       }
       await publish(after, events);

@@ -1,3 +1,12 @@
 export type { Collection, Doc, IndexEntry, RangeOptions, Storage, Updated } from './storage.js';
+export {
+  CLAIMED,
+  PENDING,
+  type Ledger,
+  type LedgerClaim,
+  type LedgerCounts,
+  type LedgerMove,
+  type LedgerMoved,
+} from './ledger.js';
 export { createMemoryStorage } from './memory.js';
 export { createRedisStorage } from './redis.js';

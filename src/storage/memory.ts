@@ -1,10 +1,16 @@
-import type { Collection, Doc, RangeOptions, Storage } from './storage.js';
+import type { Ledger } from './ledger.js';
+import { createMemoryLedger } from './memory-ledger.js';
+import { createMemoryLimits } from './limits-memory.js';
+import { indexMoves, type Collection, type Doc, type RangeOptions, type Storage } from './storage.js';
 
 /** The embedded backend: state lives in this process and dies with it. */
 export function createMemoryStorage(): Storage {
   const collections = new Map<string, Collection<Doc>>();
   const counters = new Map<string, number>();
   const claims = new Map<string, { value: string; expiresAt: number }>();
+  const paces = new Map<string, number>();
+  const ledgers = new Map<string, Ledger>();
+  const deadlines = new Map<string, Map<string, number>>();
 
   const liveClaim = (key: string) => {
     const entry = claims.get(key);
@@ -43,6 +49,51 @@ export function createMemoryStorage(): Storage {
       claims.delete(key);
       return true;
     },
+    async schedule(set, member, ttlMs) {
+      let members = deadlines.get(set);
+      if (!members) deadlines.set(set, (members = new Map()));
+      const fresh = !members.has(member);
+      members.set(member, Date.now() + ttlMs);
+      return fresh;
+    },
+    async unschedule(set, member) {
+      const members = deadlines.get(set);
+      const had = members?.delete(member) ?? false;
+      if (members?.size === 0) deadlines.delete(set);
+      return had;
+    },
+    async takeDue(set, { limit, retryMs }) {
+      const members = deadlines.get(set);
+      if (!members) return [];
+      const time = Date.now();
+      const due = [...members]
+        .filter(([, deadline]) => deadline <= time)
+        .sort(([, a], [, b]) => a - b)
+        .slice(0, limit)
+        .map(([member]) => member);
+      for (const member of due) members.set(member, time + retryMs);
+      return due;
+    },
+    async renew(key, value, ttlMs) {
+      const entry = liveClaim(key);
+      if (entry?.value !== value) return false;
+      entry.expiresAt = Date.now() + ttlMs;
+      return true;
+    },
+    async pace(key, intervalMs, count) {
+      const now = performance.timeOrigin + performance.now();
+      const start = Math.max(paces.get(key) ?? 0, now);
+      paces.set(key, start + intervalMs * count);
+      // Paces that lie in the past hold nothing back: drop them so they cannot pile up.
+      if (paces.size % 1024 === 0) for (const [k, at] of paces) if (at < now) paces.delete(k);
+      return start - now;
+    },
+    ledger(name) {
+      let ledger = ledgers.get(name);
+      if (!ledger) ledgers.set(name, (ledger = createMemoryLedger()));
+      return ledger;
+    },
+    ...createMemoryLimits(),
     async healthy() {
       return true;
     },
@@ -60,6 +111,11 @@ function createMemoryCollection<T extends Doc>(): Collection<T> {
     let index = indexes.get(name);
     if (!index) indexes.set(name, (index = new Map()));
     return index;
+  };
+  const unindexOne = (name: string, id: string) => {
+    const index = indexes.get(name);
+    index?.delete(id);
+    if (index?.size === 0) indexes.delete(name);
   };
   const idsIn = (name: string, { order = 'asc', below, limit }: RangeOptions = {}) => {
     const entries = [...(indexes.get(name) ?? [])].filter(([, score]) => below === undefined || score < below);
@@ -84,19 +140,24 @@ function createMemoryCollection<T extends Doc>(): Collection<T> {
       for (const { index, score } of entries) indexOf(index).set(doc.id, score);
       return true;
     },
-    async update(id, change) {
+    async update(id, change, indexes) {
       const current = docs.get(id);
       if (!current) return undefined;
       const before = copy(current);
       const next = change(copy(current));
       if (next === undefined) return { before, after: before, changed: false };
       docs.set(id, copy(next));
+      if (indexes) {
+        const { leave, join } = indexMoves(indexes(before), indexes(next));
+        for (const name of leave) unindexOne(name, id);
+        for (const { index, score } of join) indexOf(index).set(id, score);
+      }
       return { before, after: copy(next), changed: true };
     },
     async remove(id, names = []) {
       const doc = docs.get(id);
       docs.delete(id);
-      for (const name of names) indexes.get(name)?.delete(id);
+      for (const name of names) unindexOne(name, id);
       return doc;
     },
     async index(name, entries) {
@@ -104,9 +165,7 @@ function createMemoryCollection<T extends Doc>(): Collection<T> {
       for (const { id, score } of entries) index.set(id, score);
     },
     async unindex(name, ids) {
-      const index = indexes.get(name);
-      for (const id of ids) index?.delete(id);
-      if (index?.size === 0) indexes.delete(name);
+      for (const id of ids) unindexOne(name, id);
     },
     async ids(name, options) {
       return idsIn(name, options);
@@ -116,6 +175,13 @@ function createMemoryCollection<T extends Doc>(): Collection<T> {
         const doc = docs.get(id);
         return doc ? [copy(doc)] : [];
       });
+    },
+    async count(name, { above = -Infinity, below = Infinity } = {}) {
+      const index = indexes.get(name);
+      if (above === -Infinity && below === Infinity) return index?.size ?? 0;
+      let total = 0;
+      for (const score of indexes.get(name)?.values() ?? []) if (score > above && score < below) total++;
+      return total;
     },
   };
 }

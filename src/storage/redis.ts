@@ -1,13 +1,25 @@
 import type { Redis } from 'ioredis';
-import type { Collection, Doc, RangeOptions, Storage } from './storage.js';
+import { createRedisLedger } from './redis-ledger.js';
+import { createRedisLimits } from './limits-redis.js';
+import { indexMoves, type Collection, type Doc, type RangeOptions, type Storage } from './storage.js';
 
-/** Compare-and-set: writes ARGV[2] only while the key still holds ARGV[1]. */
+/**
+ * Compare-and-set: writes ARGV[2] only while KEYS[1] still holds ARGV[1],
+ * and moves the record (id ARGV[3]) between indexes in the same write: it
+ * leaves the first ARGV[4] index keys after KEYS[1] and joins the rest, with
+ * scores ARGV[5...].
+ */
 const COMPARE_AND_SET = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2])
-  return 1
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+local leave = tonumber(ARGV[4])
+for i = 2, leave + 1 do
+  redis.call('ZREM', KEYS[i], ARGV[3])
 end
-return 0`;
+for i = leave + 2, #KEYS do
+  redis.call('ZADD', KEYS[i], ARGV[i + 3 - leave], ARGV[3])
+end
+return 1`;
 
 /** Creates a document and its index entries together, unless the id is taken. */
 const INSERT = `
@@ -32,6 +44,41 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0`;
+
+/** Milliseconds on Redis' clock, so every instance measures deadlines alike. */
+const REDIS_NOW = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+/** Sets a member's deadline ARGV[2] ms from now; returns 1 when the member was not in the set. */
+const SCHEDULE = `${REDIS_NOW}
+return redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])`;
+
+/** Members due now (at most ARGV[1]), each moved ARGV[2] ms ahead so no other caller gets it meanwhile. */
+const TAKE_DUE = `${REDIS_NOW}
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+for _, member in ipairs(due) do
+  redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), member)
+end
+return due`;
+
+/** Extends a claim's TTL to ARGV[2] ms only while it still holds ARGV[1]. */
+const RENEW = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0`;
+
+/**
+ * GCRA without burst, on Redis' clock: the next free slot is max(stored, now);
+ * ARGV[2] slots of ARGV[1] ms are reserved from it. Returns ms until the first.
+ */
+const PACE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local start = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
+local after = start + tonumber(ARGV[1]) * tonumber(ARGV[2])
+redis.call('SET', KEYS[1], string.format('%.3f', after), 'PX', math.ceil(after - now) + 1000)
+return string.format('%.3f', start - now)`;
 
 const MAX_CAS_ATTEMPTS = 50;
 
@@ -63,6 +110,25 @@ export function createRedisStorage(redis: Redis, prefix: string): Storage {
     async release(key, value) {
       return (await run(RELEASE, [`${prefix}claim:${key}`], [value])) === 1;
     },
+    async schedule(set, member, ttlMs) {
+      return (await run(SCHEDULE, [`${prefix}due:${set}`], [member, Math.max(0, Math.round(ttlMs))])) === 1;
+    },
+    async unschedule(set, member) {
+      return (await redis.zrem(`${prefix}due:${set}`, member)) === 1;
+    },
+    async takeDue(set, { limit, retryMs }) {
+      return (await run(TAKE_DUE, [`${prefix}due:${set}`], [limit, Math.max(0, Math.round(retryMs))])) as string[];
+    },
+    async renew(key, value, ttlMs) {
+      return (await run(RENEW, [`${prefix}claim:${key}`], [value, ttlMs])) === 1;
+    },
+    async pace(key, intervalMs, count) {
+      return Number(await run(PACE, [`${prefix}pace:${key}`], [intervalMs, count]));
+    },
+    ledger(name) {
+      return createRedisLedger(redis, `${prefix}ledger:{${name}}`);
+    },
+    ...createRedisLimits(redis, prefix),
     async healthy() {
       if (redis.status !== 'ready') return false;
       try {
@@ -108,7 +174,7 @@ function createRedisCollection<T extends Doc>(
       const args = [JSON.stringify(doc), ...entries.map((entry) => entry.score), doc.id];
       return (await run(INSERT, keys, args)) === 1;
     },
-    async update(id, change) {
+    async update(id, change, indexes) {
       for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
         const raw = await redis.get(docKey(id));
         if (raw === null) return undefined;
@@ -116,7 +182,10 @@ function createRedisCollection<T extends Doc>(
         const next = change(JSON.parse(raw) as T);
         if (next === undefined) return { before, after: before, changed: false };
         const serialised = JSON.stringify(next);
-        if ((await run(COMPARE_AND_SET, [docKey(id)], [raw, serialised])) === 1) {
+        const { leave, join } = indexes ? indexMoves(indexes(before), indexes(next)) : { leave: [], join: [] };
+        const keys = [docKey(id), ...leave.map(indexKey), ...join.map((entry) => indexKey(entry.index))];
+        const args = [raw, serialised, id, leave.length, ...join.map((entry) => entry.score)];
+        if ((await run(COMPARE_AND_SET, keys, args)) === 1) {
           return { before, after: JSON.parse(serialised) as T, changed: true };
         }
       }
@@ -137,6 +206,14 @@ function createRedisCollection<T extends Doc>(
     ids,
     async list(name, options) {
       return getMany(await ids(name, options));
+    },
+    count(name, { above, below } = {}) {
+      if (above === undefined && below === undefined) return redis.zcard(indexKey(name));
+      return redis.zcount(
+        indexKey(name),
+        above === undefined ? '-inf' : `(${above}`,
+        below === undefined ? '+inf' : `(${below}`,
+      );
     },
   };
 }

@@ -1,3 +1,5 @@
+import type { Ledger } from './ledger.js';
+
 /** A stored record: everything the server keeps has a string id. */
 export interface Doc {
   id: string;
@@ -14,6 +16,26 @@ export interface Updated<T> {
   before: T;
   after: T;
   changed: boolean;
+}
+
+/** What {@link Storage.takeToken} found. */
+export interface TokenTaken {
+  allowed: boolean;
+  /** When refused: milliseconds until a token is there again. */
+  retryAfterMs: number;
+}
+
+/**
+ * How a record moves between indexes from one version to the next: the
+ * indexes it leaves, and the entries it joins or whose score changes.
+ */
+export function indexMoves(before: readonly IndexEntry[], after: readonly IndexEntry[]) {
+  const kept = new Map(after.map((entry) => [entry.index, entry.score]));
+  const was = new Map(before.map((entry) => [entry.index, entry.score]));
+  return {
+    leave: before.filter((entry) => !kept.has(entry.index)).map((entry) => entry.index),
+    join: after.filter((entry) => was.get(entry.index) !== entry.score),
+  };
 }
 
 /** Options for reading an ordered index. */
@@ -42,8 +64,18 @@ export interface Collection<T extends Doc> {
    * when another instance wrote in between, so `change` may run more than
    * once and must be pure. Returning `undefined` leaves the record as it is.
    * Resolves `undefined` when the record does not exist.
+   *
+   * `indexes`, when given, says which index entries a record belongs in
+   * (e.g. per assignee, per status, unread): the record leaves the indexes
+   * of its old version and joins those of its new one in the same atomic
+   * write, so an index never disagrees with its records, across instances
+   * and crashes alike.
    */
-  update(id: string, change: (current: T) => T | undefined): Promise<Updated<T> | undefined>;
+  update(
+    id: string,
+    change: (current: T) => T | undefined,
+    indexes?: (record: T) => readonly IndexEntry[],
+  ): Promise<Updated<T> | undefined>;
   /** Deletes the record and its entries in `indexes` together. */
   remove(id: string, indexes?: readonly string[]): Promise<T | undefined>;
   /** Adds (or moves) ids in an index. */
@@ -54,6 +86,8 @@ export interface Collection<T extends Doc> {
   ids(index: string, options?: RangeOptions): Promise<string[]>;
   /** Records in an index, ordered by score; ids whose record is gone are skipped. */
   list(index: string, options?: RangeOptions): Promise<T[]>;
+  /** How many ids an index holds with a score strictly between `above` and `below` (each optional). */
+  count(index: string, options?: { above?: number; below?: number }): Promise<number>;
 }
 
 /**
@@ -75,6 +109,58 @@ export interface Storage {
   peek(key: string): Promise<string | undefined>;
   /** Releases a claimed key, only while it still holds `value`. */
   release(key: string, value: string): Promise<boolean>;
+  /**
+   * Deadlines shared by every instance (typing indicators, instance
+   * heartbeats). Starts or extends `member`'s deadline in `set` to `ttlMs`
+   * from now, measured by the backend's clock (Redis `TIME`), so instances
+   * whose clocks differ still agree. Resolves true when the member had no
+   * deadline before (it is new, or was unscheduled or taken meanwhile).
+   */
+  schedule(set: string, member: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Removes `member`'s deadline. Resolves true when it had one: of callers
+   * racing each other (and {@link Storage.takeDue}), exactly one sees true.
+   */
+  unschedule(set: string, member: string): Promise<boolean>;
+  /**
+   * Up to `limit` members whose deadline has passed, each handed to one
+   * caller only: its deadline moves `retryMs` ahead, so it falls due again
+   * for another caller unless this one settles it with
+   * {@link Storage.unschedule} (typically: unschedule, and act if that
+   * resolved true). A caller that dies between the two is thus covered.
+   */
+  takeDue(set: string, options: { limit: number; retryMs: number }): Promise<string[]>;
+  /**
+   * Extends a claimed key's TTL to `ttlMs` from now, only while it still
+   * holds `value`: the renewal of a lease. False when it lapsed or another
+   * holder took it.
+   */
+  renew(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /**
+   * A pace shared by every instance: a rate limit of one slot per
+   * `intervalMs` (no burst). Reserves `count` consecutive slots and resolves
+   * the milliseconds from now until the first; slot `i` starts
+   * `i * intervalMs` after it. Measured on the backend's clock (Redis
+   * `TIME`), so instances whose clocks differ still agree.
+   */
+  pace(key: string, intervalMs: number, count: number): Promise<number>;
+  /** The {@link Ledger} called `name`: claimable numbered work items with atomic states. */
+  ledger(name: string): Ledger;
+  /**
+   * Token bucket: takes one token from `key`'s bucket, which holds up to
+   * `capacity` and refills at `perSecond`. With Redis, one bucket is shared
+   * by every instance (Redis's clock, so instances' clocks do not matter).
+   */
+  takeToken(key: string, capacity: number, perSecond: number): Promise<TokenTaken>;
+  /**
+   * Holds `member` in the bounded set `key` for `ttlMs`: renews it when it is
+   * already held, adds it while fewer than `limit` live members are there,
+   * and resolves false otherwise. Holders renew before `ttlMs` passes; the
+   * slots of a crashed instance lapse by themselves.
+   */
+  holdSlot(key: string, member: string, limit: number, ttlMs: number): Promise<boolean>;
+  /** Gives up a slot taken with {@link Storage.holdSlot}. */
+  releaseSlot(key: string, member: string): Promise<void>;
   /** True while the backend can serve (Redis reachable). */
   healthy(): Promise<boolean>;
   close(): Promise<void>;

@@ -47,6 +47,11 @@ export async function startTestServer(
     JWT_SECRET: TEST_JWT_SECRET,
     NODE_ENV: 'test',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    // No background campaign worker or simulated gateway unless a test asks for one (env EMBEDDED_WORKER=on).
+    EMBEDDED_WORKER: 'off',
+    // Domain tests fire operations back to back; test/hardening sets its own limits.
+    RATE_LIMIT_PER_SECOND: '100000',
+    RATE_LIMIT_BURST: '100000',
     ...(backend === 'redis' ? { REDIS_URL: inject('redisUrl'), REDIS_PREFIX: prefix ?? uniquePrefix() } : {}),
     ...env,
   });

@@ -1,0 +1,193 @@
+import { systemViewer } from '../auth/system.js';
+import type { Viewer } from '../auth/viewer.js';
+import { badInput, notFound } from '../errors.js';
+import type { EventBus } from '../events/bus.js';
+import { subscribe } from '../events/subscribe.js';
+import { topics } from '../events/topics.js';
+import type { CampaignStatus, CreateCampaignInput } from '../generated/graphql.js';
+import { newId, now } from '../lib/ids.js';
+import { requireId, requireText } from '../lib/validate.js';
+import type { SessionService } from '../sessions/service.js';
+import type { Storage } from '../storage/index.js';
+import { assertCanChangeCampaigns, canSeeCampaign } from './access.js';
+import { FINAL_EVENTS, type CampaignEvent } from './events.js';
+import { FINAL_STATUSES, type CampaignRecord, type CampaignView } from './model.js';
+import { parseRecipients } from './recipients.js';
+import { byOrg, createCampaignStore } from './store.js';
+
+/** Campaigns as clients see them: state, authorization and events. Workers run them (see `src/worker/`). */
+export type CampaignService = ReturnType<typeof createCampaignService>;
+
+/** Largest page of `campaigns`. */
+export const MAX_CAMPAIGN_PAGE = 200;
+
+/** Creates the campaigns domain over storage, the event bus and the sessions it sends through. */
+export function createCampaignService({
+  storage,
+  bus,
+  sessions,
+}: {
+  storage: Storage;
+  bus: EventBus;
+  sessions: SessionService;
+}) {
+  const store = createCampaignStore(storage);
+
+  const publish = (record: CampaignRecord, event: CampaignEvent) =>
+    bus.publish(topics.campaign(record.orgId, record.id), event);
+  const wakeWorkers = (record: CampaignRecord) =>
+    bus.publish(topics.campaignWork(), { campaignId: record.id, occurredAt: now() });
+
+  /** The campaign if the viewer may see it; NOT_FOUND otherwise (missing and foreign read the same). */
+  const getRecord = async (viewer: Viewer, id: string): Promise<CampaignRecord> => {
+    requireId('id', id);
+    const record = await store.campaigns.get(id);
+    if (!record || !canSeeCampaign(viewer, record)) throw notFound('Campaign', id);
+    return record;
+  };
+
+  /** A campaign can only start or resume on a session that exists and is connected. */
+  const assertSessionReady = async (record: CampaignRecord) => {
+    const session = await sessions.get(systemViewer(record.orgId), record.sessionId).catch(() => undefined);
+    if (!session)
+      throw badInput('The campaign\u2019s session was deleted: create the campaign on another session', 'id');
+    if (session.status !== 'CONNECTED') {
+      throw badInput(`The campaign\u2019s session is ${session.status}: connect it first`, 'id');
+    }
+  };
+
+  /**
+   * Applies a user's status change: only from `from`, else BAD_USER_INPUT
+   * saying what the campaign is and what the change needs.
+   */
+  const change = async (
+    viewer: Viewer,
+    id: string,
+    verb: string,
+    from: readonly CampaignStatus[],
+    apply: (current: CampaignRecord) => Partial<CampaignRecord>,
+    check?: (record: CampaignRecord) => Promise<void>,
+  ): Promise<CampaignRecord> => {
+    assertCanChangeCampaigns(viewer);
+    const record = await getRecord(viewer, id);
+    const refuse = (status: CampaignStatus) =>
+      badInput(`The campaign is ${status}: only a ${from.join(' or ')} campaign can be ${verb}`, 'id');
+    if (!from.includes(record.status)) throw refuse(record.status);
+    await check?.(record);
+    const result = await store.transition(id, from, apply);
+    if (!result) throw notFound('Campaign', id);
+    if (!result.changed) throw refuse(result.record.status);
+    return result.record;
+  };
+
+  return {
+    async get(viewer: Viewer, id: string): Promise<CampaignView> {
+      return store.view(await getRecord(viewer, id));
+    },
+
+    async list(viewer: Viewer, { limit = 50, before }: { limit?: number | null; before?: string | null } = {}) {
+      const size = limit ?? 50;
+      if (!Number.isInteger(size) || size < 1 || size > MAX_CAMPAIGN_PAGE) {
+        throw badInput(`limit must be from 1 to ${MAX_CAMPAIGN_PAGE}`, 'limit');
+      }
+      const below = before ? (await getRecord(viewer, before)).seq : undefined;
+      const records = await store.campaigns.list(byOrg(viewer.orgId), { order: 'desc', below, limit: size });
+      return store.views(records.filter((record) => canSeeCampaign(viewer, record)));
+    },
+
+    async create(viewer: Viewer, input: CreateCampaignInput): Promise<CampaignView> {
+      assertCanChangeCampaigns(viewer);
+      const name = requireText('name', input.name, { max: 200 });
+      const message = requireText('message', input.message, { max: 4096 });
+      requireId('sessionId', input.sessionId);
+      const recipients = parseRecipients(input.recipients);
+      // The session must be one the creator may see: their own, or any for admin.
+      await sessions.get(viewer, input.sessionId);
+      const timestamp = now();
+      const record: CampaignRecord = {
+        id: newId(),
+        orgId: viewer.orgId,
+        name,
+        sessionId: input.sessionId,
+        message,
+        createdBy: viewer.id,
+        status: 'DRAFT',
+        total: recipients.length,
+        seq: await storage.increment('campaigns'),
+        lastError: null,
+        createdAt: timestamp,
+        updatedAt: timestamp,
+        startedAt: null,
+        finishedAt: null,
+      };
+      await store.insert(record, recipients);
+      return store.view(record);
+    },
+
+    /** Records the intent only: a worker picks the campaign up from the runnable index. */
+    async start(viewer: Viewer, id: string): Promise<CampaignView> {
+      const record = await change(
+        viewer,
+        id,
+        'started',
+        ['DRAFT'],
+        () => ({ status: 'RUNNING', startedAt: now() }),
+        assertSessionReady,
+      );
+      await publish(record, { __typename: 'CampaignStarted', campaignId: id, occurredAt: record.updatedAt });
+      await wakeWorkers(record);
+      return store.view(record);
+    },
+
+    async pause(viewer: Viewer, id: string): Promise<CampaignView> {
+      const record = await change(viewer, id, 'paused', ['RUNNING'], () => ({ status: 'PAUSED' }));
+      await publish(record, {
+        __typename: 'CampaignPaused',
+        campaignId: id,
+        reason: null,
+        occurredAt: record.updatedAt,
+      });
+      return store.view(record);
+    },
+
+    async resume(viewer: Viewer, id: string): Promise<CampaignView> {
+      const record = await change(
+        viewer,
+        id,
+        'resumed',
+        ['PAUSED'],
+        () => ({ status: 'RUNNING', lastError: null }),
+        assertSessionReady,
+      );
+      await publish(record, { __typename: 'CampaignResumed', campaignId: id, occurredAt: record.updatedAt });
+      await wakeWorkers(record);
+      return store.view(record);
+    },
+
+    async cancel(viewer: Viewer, id: string): Promise<CampaignView> {
+      const record = await change(viewer, id, 'cancelled', ['DRAFT', 'RUNNING', 'PAUSED'], () => ({
+        status: 'CANCELLED',
+        finishedAt: now(),
+      }));
+      await publish(record, { __typename: 'CampaignCancelled', campaignId: id, occurredAt: record.updatedAt });
+      return store.view(record);
+    },
+
+    /**
+     * Live events of a campaign of the viewer's organisation; ends after the
+     * campaign's final event, at once if it has already ended, or when
+     * `signal` aborts.
+     */
+    async subscribe(viewer: Viewer, campaignId: string, signal?: AbortSignal) {
+      const record = await getRecord(viewer, campaignId);
+      const events = await subscribe(bus, topics.campaign(record.orgId, record.id), {
+        signal,
+        isLast: (event) => FINAL_EVENTS.has(event.__typename),
+      });
+      // Read after the subscription is live, so an end in between is not missed.
+      const current = await store.campaigns.get(record.id);
+      if (!current || FINAL_STATUSES.includes(current.status)) await events.return();
+      return events;
+    },
+  };
+}

@@ -1,0 +1,53 @@
+import { hasRole, type Viewer } from '../auth/viewer.js';
+import { forbidden } from '../errors.js';
+import type { ConversationEventPayload } from './events.js';
+import type { ConversationRecord, MessageRecord } from './model.js';
+
+/**
+ * Conversations, their messages and their events are for members only.
+ * Everyone else, whatever their role and whichever organisation, reads a
+ * conversation as missing.
+ */
+export function isMember(viewer: Viewer, conversation: ConversationRecord): boolean {
+  return conversation.orgId === viewer.orgId && conversation.memberIds.includes(viewer.id);
+}
+
+/** Members may remove themselves; removing others takes the creator or an `admin` member. */
+export function assertCanRemoveMember(viewer: Viewer, conversation: ConversationRecord, userId: string): void {
+  if (userId === viewer.id || conversation.creatorId === viewer.id || hasRole(viewer, 'admin')) return;
+  throw forbidden('Only the conversation\u2019s creator or an admin may remove other members');
+}
+
+/** Only the sender edits a message. */
+export function assertCanEditMessage(viewer: Viewer, message: MessageRecord): void {
+  if (message.senderId !== viewer.id) throw forbidden('Only the sender may edit a message');
+}
+
+/** The sender, or an `admin` member (moderation), deletes a message. */
+export function assertCanDeleteMessage(viewer: Viewer, message: MessageRecord): void {
+  if (message.senderId !== viewer.id && !hasRole(viewer, 'admin')) {
+    throw forbidden('Only the sender or an admin may delete a message');
+  }
+}
+
+/** Reporting delivery status is the gateway's job: `service` or `admin`. */
+export function assertCanReportMessageStatus(viewer: Viewer): void {
+  if (!hasRole(viewer, 'service', 'admin')) {
+    throw forbidden('Reporting message status needs the service or admin role');
+  }
+}
+
+/**
+ * Per-event authorization of a `conversationEvents` subscriber: only events
+ * published for them (see {@link ConversationEventPayload.audience}), and
+ * not their own typing.
+ */
+export function canReceiveConversationEvent(viewer: Viewer, event: ConversationEventPayload): boolean {
+  if (!event.audience.includes(viewer.id)) return false;
+  return !(event.__typename === 'TypingChanged' && event.userId === viewer.id);
+}
+
+/** The event that ends a subscriber's access: the membership change that removed them. */
+export function revokesConversationAccess(viewer: Viewer, event: ConversationEventPayload): boolean {
+  return event.__typename === 'MembersChanged' && !event.memberIds.includes(viewer.id);
+}

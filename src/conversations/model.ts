@@ -1,0 +1,60 @@
+import type { MessageStatus } from '../generated/graphql.js';
+
+/** A conversation as stored. */
+export interface ConversationRecord {
+  id: string;
+  orgId: string;
+  title: string | null;
+  /** In the order they joined; the caller of `createConversation` first. */
+  memberIds: string[];
+  creatorId: string;
+  createdAt: string;
+  /** The newest message, by sequence; null before the first. */
+  lastMessageId: string | null;
+  /** Sequence of `lastMessageId` (0 before the first), so a slower send never replaces a newer one. */
+  lastMessageSeq: number;
+  /** Last message time, or creation time; orders the viewer's conversation list. */
+  lastActivityAt: string;
+  /**
+   * Only on the copy published to one member's inbox, never stored: their
+   * unread count as of the event, so every delivery shows the count the
+   * event was about, not whatever it is by the time it is delivered.
+   */
+  unreadSnapshot?: { userId: string; count: number };
+}
+
+/** One emoji and who reacted with it, in reaction order. */
+export interface ReactionRecord {
+  emoji: string;
+  userIds: string[];
+}
+
+/** A message as stored. Deleted ones stay as tombstones. */
+export interface MessageRecord {
+  id: string;
+  orgId: string;
+  conversationId: string;
+  /** Position in its conversation, from a per-conversation counter: orders history and read pointers. */
+  seq: number;
+  senderId: string;
+  body: string;
+  status: MessageStatus;
+  reactions: ReactionRecord[];
+  clientMessageId: string | null;
+  createdAt: string;
+  editedAt: string | null;
+  deleted: boolean;
+}
+
+/** How far one member has read one conversation. */
+export interface ReadPointerRecord {
+  /** {@link readPointerId} of the conversation and member. */
+  id: string;
+  /** Everything with a sequence up to this one is read. */
+  seq: number;
+  /** The message at `seq`, null before anything was read. */
+  messageId: string | null;
+}
+
+/** Id of a member's read pointer; conversation ids are UUIDs, so the first `/` separates. */
+export const readPointerId = (conversationId: string, userId: string) => `${conversationId}/${userId}`;

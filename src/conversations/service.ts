@@ -1,0 +1,246 @@
+import type { Viewer } from '../auth/viewer.js';
+import { badInput, notFound } from '../errors.js';
+import type { EventBus } from '../events/bus.js';
+import { subscribe } from '../events/subscribe.js';
+import { topics } from '../events/topics.js';
+import { newId, now } from '../lib/ids.js';
+import { requireId, requireUserId } from '../lib/validate.js';
+import type { Logger } from '../logger.js';
+import type { Storage } from '../storage/index.js';
+import { assertCanRemoveMember, canReceiveConversationEvent, isMember, revokesConversationAccess } from './access.js';
+import { createMessageOperations } from './messages.js';
+import type { ConversationRecord, MessageRecord } from './model.js';
+import { createConversationPublisher, type ConversationPublisher } from './publish.js';
+import { conversationTitle, LIMITS, pageLimit, userIdList } from './rules.js';
+import { createConversationStore, type ConversationStore } from './store.js';
+import { createTyping } from './typing.js';
+
+/** Conversations and messages: state, authorization and events, whatever the transport. */
+export type ConversationService = ReturnType<typeof createConversationService>;
+
+/** What the conversation operations share. */
+export interface ConversationContext {
+  store: ConversationStore;
+  publisher: ConversationPublisher;
+  /** The conversation if the viewer is a member; NOT_FOUND otherwise (missing and foreign read the same). */
+  getVisible(viewer: Viewer, id: string, field?: string): Promise<ConversationRecord>;
+  /** Clears a member's typing indicator, publishing `TypingChanged` false if it was on. */
+  stopTyping(conversation: ConversationRecord, userId: string): Promise<boolean>;
+}
+
+/** Creates the conversations domain over a storage backend and an event bus. */
+export function createConversationService({
+  storage,
+  bus,
+  logger,
+  background = true,
+}: {
+  storage: Storage;
+  bus: EventBus;
+  logger: Logger;
+  background?: boolean;
+}) {
+  const store = createConversationStore(storage);
+  const publisher = createConversationPublisher(bus, store);
+  const { conversations, messages } = store;
+
+  const getVisible = async (viewer: Viewer, id: string, field = 'id') => {
+    requireId(field, id);
+    const conversation = await conversations.get(id);
+    if (!conversation || !isMember(viewer, conversation)) throw notFound('Conversation', id);
+    return conversation;
+  };
+
+  const typing = createTyping({
+    storage,
+    logger,
+    background,
+    publish: async ({ orgId, conversationId, userId }, isTyping) => {
+      const conversation = await conversations.get(conversationId);
+      if (!conversation || conversation.orgId !== orgId) return;
+      await publisher.conversation(conversation, { __typename: 'TypingChanged', userId, isTyping, occurredAt: now() });
+    },
+  });
+
+  const context: ConversationContext = {
+    store,
+    publisher,
+    getVisible,
+    stopTyping: (conversation, userId) => typing.set(conversation, userId, false),
+  };
+
+  /** Applies a membership change atomically, re-checking the viewer's membership on every attempt. */
+  const changeMembers = async (
+    viewer: Viewer,
+    id: string,
+    change: (conversation: ConversationRecord) => string[] | undefined,
+  ) => {
+    await getVisible(viewer, id, 'conversationId');
+    const result = await conversations.update(id, (conversation) => {
+      if (!isMember(viewer, conversation)) throw notFound('Conversation', id);
+      const memberIds = change(conversation);
+      return memberIds && { ...conversation, memberIds };
+    });
+    if (!result) throw notFound('Conversation', id);
+    return result;
+  };
+
+  return {
+    ...createMessageOperations(context),
+
+    get: (viewer: Viewer, id: string) => getVisible(viewer, id),
+
+    /** The viewer's conversations, most recently active first. */
+    async list(viewer: Viewer, limit?: number | null): Promise<ConversationRecord[]> {
+      const count = pageLimit('limit', limit, 100, LIMITS.conversationsPage);
+      const found = await conversations.list(store.memberIndex(viewer.orgId, viewer.id), {
+        order: 'desc',
+        limit: count,
+      });
+      return found.filter((conversation) => isMember(viewer, conversation));
+    },
+
+    async create(viewer: Viewer, title: string | null | undefined, memberIds: readonly string[]) {
+      const memberList = [...new Set([viewer.id, ...userIdList('memberIds', memberIds)])];
+      if (memberList.length > LIMITS.members) {
+        throw badInput(`a conversation has at most ${LIMITS.members} members, the caller included`, 'memberIds');
+      }
+      const timestamp = now();
+      const conversation: ConversationRecord = {
+        id: newId(),
+        orgId: viewer.orgId,
+        title: conversationTitle(title),
+        memberIds: memberList,
+        creatorId: viewer.id,
+        createdAt: timestamp,
+        lastMessageId: null,
+        lastMessageSeq: 0,
+        lastActivityAt: timestamp,
+      };
+      const score = await store.nextActivity(viewer.orgId);
+      await conversations.insert(
+        conversation,
+        memberList.map((userId) => ({ index: store.memberIndex(viewer.orgId, userId), score })),
+      );
+      await publisher.conversationUpdated(conversation);
+      return conversation;
+    },
+
+    async addMembers(viewer: Viewer, id: string, userIds: readonly string[]) {
+      const wanted = userIdList('userIds', userIds, { min: 1 });
+      const { before, after, changed } = await changeMembers(viewer, id, (conversation) => {
+        const added = wanted.filter((userId) => !conversation.memberIds.includes(userId));
+        if (added.length === 0) return undefined;
+        if (conversation.memberIds.length + added.length > LIMITS.members) {
+          throw badInput(`a conversation has at most ${LIMITS.members} members`, 'userIds');
+        }
+        return [...conversation.memberIds, ...added];
+      });
+      if (!changed) return after;
+      const added = after.memberIds.filter((userId) => !before.memberIds.includes(userId));
+      const score = await store.nextActivity(after.orgId);
+      await Promise.all(
+        added.map(async (userId) => {
+          await conversations.index(store.memberIndex(after.orgId, userId), [{ id: after.id, score }]);
+          // History before joining counts as read.
+          await store.advanceReadPointer(after.id, userId, after.lastMessageSeq, after.lastMessageId);
+        }),
+      );
+      await publisher.conversation(after, {
+        __typename: 'MembersChanged',
+        memberIds: after.memberIds,
+        occurredAt: now(),
+      });
+      await publisher.conversationUpdated(after);
+      return after;
+    },
+
+    async removeMember(viewer: Viewer, id: string, userId: string) {
+      requireUserId('userId', userId);
+      const { before, after, changed } = await changeMembers(viewer, id, (conversation) => {
+        assertCanRemoveMember(viewer, conversation, userId);
+        if (!conversation.memberIds.includes(userId)) return undefined;
+        return conversation.memberIds.filter((memberId) => memberId !== userId);
+      });
+      if (!changed) return after;
+      await conversations.unindex(store.memberIndex(after.orgId, userId), [after.id]);
+      // The removed member hears this last: their subscriptions end with it.
+      await publisher.conversation(
+        after,
+        { __typename: 'MembersChanged', memberIds: after.memberIds, occurredAt: now() },
+        before.memberIds,
+      );
+      await publisher.conversationUpdated(after, before.memberIds);
+      await typing.set(after, userId, false);
+      return after;
+    },
+
+    /** The viewer's unread count of a conversation (0 unless a member), as of the event when there is one. */
+    async unreadCount(viewer: Viewer, conversation: ConversationRecord): Promise<number> {
+      if (!isMember(viewer, conversation)) return 0;
+      if (conversation.unreadSnapshot?.userId === viewer.id) return conversation.unreadSnapshot.count;
+      return store.unreadCount(conversation.id, viewer.id);
+    },
+
+    /** The conversation's newest message as the viewer may see it (null unless a member). */
+    async lastMessage(viewer: Viewer, conversation: ConversationRecord): Promise<MessageRecord | null> {
+      if (!isMember(viewer, conversation) || !conversation.lastMessageId) return null;
+      return (await messages.get(conversation.lastMessageId)) ?? null;
+    },
+
+    async markRead(viewer: Viewer, id: string, upToMessageId: string | null | undefined) {
+      if (upToMessageId !== null && upToMessageId !== undefined) requireId('upToMessageId', upToMessageId);
+      const conversation = await getVisible(viewer, id, 'conversationId');
+      let target: MessageRecord | undefined;
+      if (upToMessageId !== null && upToMessageId !== undefined) {
+        target = await messages.get(upToMessageId);
+        if (!target || target.conversationId !== conversation.id) throw notFound('Message', upToMessageId);
+      } else {
+        target = await store.newestMessage(conversation.id);
+      }
+      if (!target) return conversation;
+      if (await store.advanceReadPointer(conversation.id, viewer.id, target.seq, target.id)) {
+        await publisher.conversation(conversation, {
+          __typename: 'MessagesRead',
+          userId: viewer.id,
+          upToMessageId: target.id,
+          occurredAt: now(),
+        });
+        await publisher.unreadCountChanged(conversation, [viewer.id]);
+      }
+      return conversation;
+    },
+
+    async setTyping(viewer: Viewer, id: string, isTyping: boolean): Promise<boolean> {
+      return typing.set(await getVisible(viewer, id, 'conversationId'), viewer.id, isTyping);
+    },
+
+    /**
+     * Live events of a conversation the viewer is a member of. Ends after
+     * the `MembersChanged` that removes them, or when `signal` aborts.
+     */
+    async subscribe(viewer: Viewer, id: string, signal?: AbortSignal) {
+      const conversation = await getVisible(viewer, id, 'conversationId');
+      const events = await subscribe(bus, topics.conversation(conversation.orgId, conversation.id), {
+        signal,
+        filter: (event) => canReceiveConversationEvent(viewer, event),
+        isLast: (event) => revokesConversationAccess(viewer, event),
+      });
+      // Removed while the subscription was being made: its MembersChanged may have gone unheard.
+      const current = await conversations.get(conversation.id);
+      if (!current || !isMember(viewer, current)) {
+        await events.return();
+        throw notFound('Conversation', id);
+      }
+      return events;
+    },
+
+    /** The viewer's own inbox events. */
+    inbox(viewer: Viewer, signal?: AbortSignal) {
+      return subscribe(bus, topics.inbox(viewer.orgId, viewer.id), { signal });
+    },
+
+    /** Stops the typing sweeper. */
+    close: () => typing.close(),
+  };
+}

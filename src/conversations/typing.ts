@@ -1,0 +1,89 @@
+import type { Logger } from '../logger.js';
+import type { Storage } from '../storage/index.js';
+import type { ConversationRecord } from './model.js';
+
+/** Without a renewal, typing lapses after this long (client contract). */
+export const TYPING_LAPSE_MS = 5_000;
+
+/** The shared deadline set of everyone typing, in every organisation. */
+const TYPING_SET = 'typing';
+
+/** Who is typing where, as a deadline member: JSON, so no id can be confused with another. */
+type TypingKey = [orgId: string, conversationId: string, userId: string];
+
+/** Publishes `TypingChanged` for a member of a conversation (looked up again when only ids are known). */
+export type PublishTyping = (
+  key: { orgId: string; conversationId: string; userId: string },
+  isTyping: boolean,
+) => Promise<void>;
+
+/**
+ * Typing indicators with a shared expiry. Each typist has a deadline in the
+ * storage backend (a Redis sorted set shared by every instance); every
+ * instance sweeps the due ones, and each lapse is taken by one sweeper and
+ * settled by an atomic unschedule, so `TypingChanged` false is published
+ * exactly once, by whichever instance is alive, racing an explicit
+ * `setTyping(false)` or not. If the sweeper dies between taking and
+ * settling, the deadline falls due again for another instance.
+ */
+export function createTyping(options: {
+  storage: Storage;
+  logger: Logger;
+  publish: PublishTyping;
+  /** How often this instance looks for lapsed typists. */
+  sweepEveryMs?: number;
+  lapseMs?: number;
+  /** False in a process that should not sweep (a publisher): lapses are left to the servers. */
+  background?: boolean;
+}) {
+  const { storage, logger, publish, sweepEveryMs = 250, lapseMs = TYPING_LAPSE_MS, background = true } = options;
+  const member = (conversation: ConversationRecord, userId: string) =>
+    JSON.stringify([conversation.orgId, conversation.id, userId] satisfies TypingKey);
+
+  let sweeping: Promise<void> | undefined;
+  let lastError = '';
+  const sweep = async () => {
+    const due = await storage.takeDue(TYPING_SET, { limit: 100, retryMs: lapseMs });
+    for (const entry of due) {
+      if (!(await storage.unschedule(TYPING_SET, entry))) continue;
+      const [orgId, conversationId, userId] = JSON.parse(entry) as TypingKey;
+      await publish({ orgId, conversationId, userId }, false);
+    }
+  };
+  const timer = background
+    ? setInterval(() => {
+        sweeping ??= sweep()
+          .then(() => void (lastError = ''))
+          .catch((error: unknown) => {
+            const message = error instanceof Error ? error.message : String(error);
+            if (message !== lastError) logger.warn({ err: message }, 'typing sweep failed; retrying');
+            lastError = message;
+          })
+          .finally(() => (sweeping = undefined));
+      }, sweepEveryMs)
+    : undefined;
+  timer?.unref();
+
+  return {
+    /**
+     * Starts, renews or stops a member's typing. Resolves true when the
+     * state changed (and `TypingChanged` was published).
+     */
+    async set(conversation: ConversationRecord, userId: string, isTyping: boolean): Promise<boolean> {
+      const changed = isTyping
+        ? await storage.schedule(TYPING_SET, member(conversation, userId), lapseMs)
+        : await storage.unschedule(TYPING_SET, member(conversation, userId));
+      if (changed) await publish({ orgId: conversation.orgId, conversationId: conversation.id, userId }, isTyping);
+      return changed;
+    },
+
+    /** Stops the sweeper; waits for a sweep under way. */
+    async close() {
+      clearInterval(timer);
+      await sweeping;
+    },
+  };
+}
+
+/** Typing indicators of the conversations domain. */
+export type Typing = ReturnType<typeof createTyping>;

@@ -1,0 +1,4 @@
+import type { PresenceChanged } from '../generated/graphql.js';
+
+/** What `presenceChanged` streams, exactly as published on a user's presence channel. */
+export type PresenceEvent = PresenceChanged & { __typename: 'PresenceChanged' };

@@ -1,0 +1,219 @@
+import type { Viewer } from '../auth/viewer.js';
+import type { PresenceConfig } from '../config.js';
+import type { EventBus } from '../events/bus.js';
+import { subscribe } from '../events/subscribe.js';
+import { topics } from '../events/topics.js';
+import type { Presence } from '../generated/graphql.js';
+import { newId, now } from '../lib/ids.js';
+import type { Logger } from '../logger.js';
+import type { Storage } from '../storage/index.js';
+import { presenceScope } from './access.js';
+import { isOnline, presenceId, type PresenceRecord } from './model.js';
+
+/** The shared deadline set of live instances, renewed by each one's heartbeat. */
+const INSTANCES = 'presence-instances';
+
+/** Presence: who is online, across every instance. */
+export type PresenceService = ReturnType<typeof createPresenceService>;
+
+/**
+ * Presence across instances. Each instance counts its own WebSocket
+ * connections per user and writes that count into the user's shared record
+ * (`connections[instanceId]`) with a compare-and-set, so the instance whose
+ * write flips the user between online and offline is the one that
+ * publishes `PresenceChanged`: exactly once per transition, however many
+ * tabs and instances.
+ *
+ * Each instance renews a heartbeat deadline every `heartbeatMs` and, on the
+ * same beat, sweeps instances whose deadline passed (`lapseMs` without a
+ * heartbeat): their counts are removed from the records they touched (an
+ * index per instance lists them), which publishes the offline transitions.
+ * An instance found to have been swept while alive (a long pause) writes
+ * its counts again.
+ */
+export function createPresenceService(options: {
+  storage: Storage;
+  bus: EventBus;
+  logger: Logger;
+  presence: PresenceConfig;
+  instanceId?: string;
+  /** False in a process that serves no connections (a publisher): no heartbeat, no sweep. */
+  background?: boolean;
+}) {
+  const { storage, bus, logger, presence, instanceId = newId(), background = true } = options;
+  const records = storage.collection<PresenceRecord>('presence');
+  const instanceIndex = (instance: string) => `instance:${instance}`;
+
+  /** This instance's truth: open connections per user. */
+  const local = new Map<string, { orgId: string; userId: string; count: number }>();
+  /** Per-user write chains, so one user's writes from this instance apply in order. */
+  const chains = new Map<string, Promise<void>>();
+  /** Users whose last write failed (Redis away): written again on the next heartbeat. */
+  const dirty = new Set<string>();
+  let closed = false;
+
+  const publish = (record: PresenceRecord) =>
+    bus.publish(topics.presence(record.orgId, record.userId), {
+      __typename: 'PresenceChanged',
+      userId: record.userId,
+      online: isOnline(record),
+      lastSeenAt: record.lastSeenAt ?? now(),
+      occurredAt: now(),
+    });
+
+  /** Sets `instance`'s count in a user's record; publishes if that flipped them online or offline. */
+  const setCount = async (id: string, instance: string, count: number) => {
+    const result = await records.update(id, (record) => {
+      if ((record.connections[instance] ?? 0) === count) return undefined;
+      const connections = { ...record.connections };
+      if (count > 0) connections[instance] = count;
+      else delete connections[instance];
+      const flipped = isOnline(record) !== isOnline({ connections });
+      return { ...record, connections, lastSeenAt: flipped ? now() : record.lastSeenAt };
+    });
+    if (result?.changed && isOnline(result.before) !== isOnline(result.after)) await publish(result.after);
+  };
+
+  /** Writes this instance's current count for a user. */
+  const write = async (id: string) => {
+    // The first heartbeat registers this instance, so a sweep can find what it counts.
+    await registered;
+    const entry = local.get(id);
+    if (!entry) return;
+    const count = entry.count;
+    if (count > 0) {
+      await records.insert({ id, orgId: entry.orgId, userId: entry.userId, connections: {}, lastSeenAt: null });
+      // Indexed before counted: a sweep of this instance always finds what it counted.
+      await records.index(instanceIndex(instanceId), [{ id, score: Date.now() }]);
+    }
+    await setCount(id, instanceId, count);
+    if (count === 0) {
+      await records.unindex(instanceIndex(instanceId), [id]);
+      if (entry.count === 0) local.delete(id);
+    }
+  };
+
+  const sync = (id: string) => {
+    const next = (chains.get(id) ?? Promise.resolve())
+      .then(() => write(id))
+      .then(
+        () => void dirty.delete(id),
+        (error: unknown) => {
+          dirty.add(id);
+          logger.warn({ err: (error as Error).message }, 'presence write failed; retrying on the next heartbeat');
+        },
+      );
+    chains.set(id, next);
+    void next.finally(() => {
+      if (chains.get(id) === next) chains.delete(id);
+    });
+    return next;
+  };
+
+  /** Takes a dead instance's connections out of every record it counted in. */
+  const sweepInstance = async (instance: string) => {
+    const ids = await records.ids(instanceIndex(instance));
+    for (const id of ids) await setCount(id, instance, 0);
+    await records.unindex(instanceIndex(instance), ids);
+    await storage.unschedule(INSTANCES, instance);
+    if (ids.length > 0) logger.info({ instance, users: ids.length }, 'presence: swept a silent instance');
+  };
+
+  let beats = 0;
+  const heartbeat = async () => {
+    const fresh = await storage.schedule(INSTANCES, instanceId, presence.lapseMs);
+    // Swept while alive (a long pause): count everyone again.
+    if (fresh && beats > 0) for (const id of local.keys()) dirty.add(id);
+    beats++;
+    await Promise.all([...dirty].map(sync));
+    for (const instance of await storage.takeDue(INSTANCES, { limit: 10, retryMs: presence.lapseMs })) {
+      if (instance === instanceId) await storage.schedule(INSTANCES, instanceId, presence.lapseMs);
+      else await sweepInstance(instance);
+    }
+  };
+  let beating: Promise<void> | undefined;
+  let lastError = '';
+  const beat = () =>
+    (beating ??= heartbeat()
+      .then(() => void (lastError = ''))
+      .catch((error: unknown) => {
+        const message = error instanceof Error ? error.message : String(error);
+        if (message !== lastError) logger.warn({ err: message }, 'presence heartbeat failed; retrying');
+        lastError = message;
+      })
+      .finally(() => (beating = undefined)));
+  const timer = background ? setInterval(beat, presence.heartbeatMs) : undefined;
+  timer?.unref();
+  const registered = background ? beat() : Promise.resolve();
+
+  return {
+    /** This instance's id in the shared presence state. */
+    instanceId,
+
+    /**
+     * Counts an authenticated WebSocket connection as the viewer being
+     * online. Resolves once that is written and any online transition is
+     * published (so a connection is acknowledged only after its own
+     * presence event has gone out), with the function to call once when it
+     * closes. A failed write is retried on the next heartbeat.
+     */
+    async connect(viewer: Viewer): Promise<() => void> {
+      if (closed) return () => {};
+      const id = presenceId(viewer.orgId, viewer.id);
+      let entry = local.get(id);
+      if (!entry) local.set(id, (entry = { orgId: viewer.orgId, userId: viewer.id, count: 0 }));
+      entry.count++;
+      const written = sync(id);
+      let released = false;
+      const counted = entry;
+      await written;
+      return () => {
+        if (released || closed) return;
+        released = true;
+        counted.count--;
+        void sync(id);
+      };
+    },
+
+    /** The current presence of users of the viewer's organisation. */
+    async get(viewer: Viewer, userIds: readonly string[]): Promise<Presence[]> {
+      const scope = presenceScope(viewer, userIds);
+      const found = new Map(
+        (await records.getMany(scope.userIds.map((userId) => presenceId(scope.orgId, userId)))).map((record) => [
+          record.userId,
+          record,
+        ]),
+      );
+      return scope.userIds.map((userId) => {
+        const record = found.get(userId);
+        return { userId, online: record ? isOnline(record) : false, lastSeenAt: record?.lastSeenAt ?? null };
+      });
+    },
+
+    /** Transitions of users of the viewer's organisation. */
+    subscribe(viewer: Viewer, userIds: readonly string[], signal?: AbortSignal) {
+      const scope = presenceScope(viewer, userIds);
+      return subscribe(
+        bus,
+        scope.userIds.map((userId) => topics.presence(scope.orgId, userId)),
+        { signal },
+      );
+    },
+
+    /**
+     * Stops the heartbeat and takes this instance's connections out (its
+     * sockets are closing with it), then retires its heartbeat. Whatever
+     * cannot be written now is left to the survivors' sweep.
+     */
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(timer);
+      await beating;
+      for (const entry of local.values()) entry.count = 0;
+      await Promise.all([...local.keys()].map(sync));
+      await Promise.all(chains.values());
+      if (dirty.size === 0) await storage.unschedule(INSTANCES, instanceId).catch(() => false);
+    },
+  };
+}

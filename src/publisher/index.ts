@@ -1,0 +1,100 @@
+import type { LogLevel } from '../config.js';
+import { createLogger } from '../logger.js';
+import { createRuntime } from '../runtime.js';
+import { actorViewer, type PublisherActor } from './actor.js';
+import { asPublishError, PublishError } from './errors.js';
+import { inputs, type PublisherInputs } from './inputs.js';
+
+export { PublishError } from './errors.js';
+export type { PublisherActor } from './actor.js';
+export type { PublisherInputs } from './inputs.js';
+
+/** How a publisher reaches the server's Redis, and whom it acts as. */
+export interface PublisherOptions {
+  /** The Redis the servers use (their `REDIS_URL`). */
+  redisUrl: string;
+  /** The servers' `REDIS_PREFIX` (default `rt:`). */
+  redisPrefix?: string;
+  /** Default: `{ id: 'publisher', roles: ['service'] }`. */
+  actor?: PublisherActor;
+  /** Default `warn`. */
+  logLevel?: LogLevel;
+}
+
+/**
+ * Publishes events from any Node process (a backend, a webhook handler, a
+ * cron job, a gateway) over the servers' Redis. Each call stores the change
+ * and publishes its events exactly as the matching GraphQL mutation would,
+ * with the same validation and the same authorization for the actor, so
+ * subscribers on every instance see them filtered like any other event.
+ * It needs Redis access only: no JWT, no GraphQL server.
+ */
+export async function createPublisher(options: PublisherOptions) {
+  const { redisUrl, redisPrefix = 'rt:', actor = { id: 'publisher', roles: ['service'] }, logLevel = 'warn' } = options;
+  if (!redisUrl)
+    throw new PublishError('BAD_USER_INPUT', 'createPublisher needs redisUrl: the servers share events through Redis');
+  const runtime = await createRuntime({ redisUrl, redisPrefix }, createLogger(logLevel), { background: false });
+  const { sessions, conversations, notifications, tasks, campaigns } = runtime.services;
+  const as = { ...actor, roles: actor.roles ?? ['service'] };
+
+  /** Validates `input`'s shape, then runs the domain call as the actor in the input's organisation. */
+  const call =
+    <K extends keyof typeof inputs, R>(
+      name: K,
+      run: (viewer: ReturnType<typeof actorViewer>, input: ReturnType<(typeof inputs)[K]['parse']>) => Promise<R>,
+    ) =>
+    async (input: PublisherInputs[K]): Promise<R> => {
+      const parsed = inputs[name].safeParse(input);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        throw new PublishError('BAD_USER_INPUT', `${name}: ${issue.path.join('.') || 'input'} ${issue.message}`);
+      }
+      try {
+        return await run(actorViewer(as, parsed.data.orgId), parsed.data as never);
+      } catch (error) {
+        throw asPublishError(error);
+      }
+    };
+
+  return {
+    /** Gateway state of a session: status, QR code, account, error (`service` or `admin`). */
+    sessionStatus: call('sessionStatus', (viewer, { orgId: _, ...report }) => sessions.reportStatus(viewer, report)),
+    /**
+     * A delivery receipt for a message (`service` or `admin`): QUEUED, SENT,
+     * DELIVERED, READ or FAILED; a late receipt changes and publishes nothing.
+     */
+    messageStatus: call('messageStatus', (viewer, { messageId, status }) =>
+      conversations.updateStatus(viewer, messageId, status),
+    ),
+    /** A notification to one user of the organisation (`service` or `admin`). */
+    notification: call('notification', (viewer, { orgId: _, ...input }) => notifications.send(viewer, input)),
+    /**
+     * Campaign control (`admin` or `agent`, as for users). The workers do the
+     * sending and publish progress from their per-recipient records, so a
+     * publisher starts, pauses, resumes and cancels, but never reports counts.
+     */
+    campaigns: {
+      create: call('createCampaign', (viewer, { orgId: _, ...input }) => campaigns.create(viewer, input)),
+      start: call('campaign', (viewer, { campaignId }) => campaigns.start(viewer, campaignId)),
+      pause: call('campaign', (viewer, { campaignId }) => campaigns.pause(viewer, campaignId)),
+      resume: call('campaign', (viewer, { campaignId }) => campaigns.resume(viewer, campaignId)),
+      cancel: call('campaign', (viewer, { campaignId }) => campaigns.cancel(viewer, campaignId)),
+    },
+    /** Task changes (`admin` or `agent`, as for users). */
+    tasks: {
+      create: call('createTask', (viewer, { orgId: _, ...input }) => tasks.create(viewer, input)),
+      update: call('updateTask', (viewer, { taskId, orgId: _, ...input }) => tasks.update(viewer, taskId, input)),
+      assign: call('assignTask', (viewer, { taskId, assigneeId }) => tasks.assign(viewer, taskId, assigneeId)),
+      setStatus: call('setTaskStatus', (viewer, { taskId, status }) => tasks.setStatus(viewer, taskId, status)),
+      setProgress: call('setTaskProgress', (viewer, { taskId, progress }) =>
+        tasks.setProgress(viewer, taskId, progress),
+      ),
+      addNote: call('addTaskNote', (viewer, { taskId, text }) => tasks.addNote(viewer, taskId, text)),
+    },
+    /** Releases the Redis connections. */
+    close: () => runtime.close(),
+  };
+}
+
+/** A connected publisher. */
+export type Publisher = Awaited<ReturnType<typeof createPublisher>>;

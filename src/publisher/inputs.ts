@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import type { MessageStatus, SessionStatus, TaskStatus } from '../generated/graphql.js';
+
+/** Every value of a GraphQL enum, checked by the compiler against the generated type. */
+function enumOf<T extends string>() {
+  return <const V extends readonly [T, ...T[]]>(values: V & ([Exclude<T, V[number]>] extends [never] ? V : never)) =>
+    z.enum(values);
+}
+
+const id = z.string().min(1).max(128);
+const text = z.string();
+const optionalText = z.string().nullish();
+
+const SessionStatusValues = enumOf<SessionStatus>()([
+  'DISCONNECTED',
+  'CONNECTING',
+  'QR_REQUIRED',
+  'CONNECTED',
+  'RECONNECTING',
+  'ERROR',
+]);
+const MessageStatusValues = enumOf<MessageStatus>()(['QUEUED', 'SENT', 'DELIVERED', 'READ', 'FAILED']);
+const TaskStatusValues = enumOf<TaskStatus>()(['TODO', 'IN_PROGRESS', 'BLOCKED', 'DONE']);
+
+/** Shapes of every publisher call; the domain services check the rules (lengths, ranges, access). */
+export const inputs = {
+  sessionStatus: z.object({
+    orgId: id,
+    sessionId: id,
+    status: SessionStatusValues,
+    qrCode: optionalText,
+    phoneNumber: optionalText,
+    displayName: optionalText,
+    error: optionalText,
+  }),
+  messageStatus: z.object({ orgId: id, messageId: id, status: MessageStatusValues }),
+  notification: z.object({
+    orgId: id,
+    recipientId: id,
+    kind: text,
+    title: text,
+    body: optionalText,
+    data: z.unknown().optional(),
+  }),
+  createCampaign: z.object({
+    orgId: id,
+    name: text,
+    sessionId: id,
+    message: text,
+    recipients: z.array(z.string()),
+  }),
+  campaign: z.object({ orgId: id, campaignId: id }),
+  createTask: z.object({ orgId: id, title: text, description: optionalText, assigneeId: id.nullish() }),
+  updateTask: z.object({ orgId: id, taskId: id, title: optionalText, description: optionalText }),
+  assignTask: z.object({ orgId: id, taskId: id, assigneeId: id.nullable() }),
+  setTaskStatus: z.object({ orgId: id, taskId: id, status: TaskStatusValues }),
+  setTaskProgress: z.object({ orgId: id, taskId: id, progress: z.number() }),
+  addTaskNote: z.object({ orgId: id, taskId: id, text }),
+};
+
+export type PublisherInputs = { [K in keyof typeof inputs]: z.input<(typeof inputs)[K]> };

@@ -1,0 +1,71 @@
+import { randomUUID } from 'node:crypto';
+import type { Viewer } from '../auth/viewer.js';
+import { keyPart } from '../lib/keys.js';
+import type { Logger } from '../logger.js';
+import type { Storage } from '../storage/index.js';
+
+/** Gives a connection's slot back; safe to call more than once. */
+export type ReleaseSlot = () => void;
+
+/**
+ * MAX_CONNECTIONS_PER_USER: how many WebSockets and SSE streams one user
+ * holds at once. With Redis the count is shared by every instance (a slot
+ * is a lease that this instance renews every `ttlMs / 3`, so the slots of a
+ * crashed instance lapse after `ttlMs`); each instance also keeps its own
+ * count, which alone applies while Redis is unreachable.
+ */
+export function createConnectionSlots(options: { storage: Storage; limit: number; logger: Logger; ttlMs?: number }) {
+  const { storage, limit, logger, ttlMs = 60_000 } = options;
+  /** Slots this instance holds: member id -> user key. */
+  const held = new Map<string, string>();
+  const local = new Map<string, number>();
+
+  const renew = setInterval(() => {
+    for (const [member, key] of held) {
+      // Renewal never refuses a live connection, even if its lease lapsed meanwhile.
+      storage.holdSlot(key, member, Number.MAX_SAFE_INTEGER, ttlMs).catch(() => {});
+    }
+  }, ttlMs / 3);
+  renew.unref();
+
+  return {
+    /** Takes a slot for the viewer, or resolves undefined when they hold `limit` already. */
+    async acquire(viewer: Viewer): Promise<ReleaseSlot | undefined> {
+      const key = `conn:${keyPart(viewer.orgId)}:${keyPart(viewer.id)}`;
+      if ((local.get(key) ?? 0) >= limit) return undefined;
+      const member = randomUUID();
+      // Counted locally before the await, so concurrent connects cannot overshoot here.
+      local.set(key, (local.get(key) ?? 0) + 1);
+      let shared: boolean;
+      try {
+        shared = await storage.holdSlot(key, member, limit, ttlMs);
+      } catch (error) {
+        logger.warn({ err: (error as Error).message }, 'connection count unavailable; counting this instance only');
+        shared = true;
+      }
+      const release = () => {
+        const count = (local.get(key) ?? 1) - 1;
+        if (count <= 0) local.delete(key);
+        else local.set(key, count);
+      };
+      if (!shared) {
+        release();
+        return undefined;
+      }
+      held.set(member, key);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        release();
+        held.delete(member);
+        storage.releaseSlot(key, member).catch(() => {});
+      };
+    },
+    /** Stops renewing (shutdown); held leases lapse by themselves. */
+    close() {
+      clearInterval(renew);
+    },
+  };
+}
+export type ConnectionSlots = ReturnType<typeof createConnectionSlots>;

@@ -1,0 +1,61 @@
+import type { Redis } from 'ioredis';
+import type { Storage } from './storage.js';
+
+/** Milliseconds on Redis's clock, so instances with skewed clocks agree. */
+const NOW = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+/** Token bucket in a hash {tokens, at}; expires once it would be full again. */
+const TAKE_TOKEN = `${NOW}
+local capacity = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or capacity
+local at = tonumber(state[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - at) * rate / 1000)
+local allowed = 0
+local retry = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+else
+  retry = math.ceil((1 - tokens) * 1000 / rate)
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
+redis.call('PEXPIRE', KEYS[1], math.ceil(capacity * 1000 / rate) + 1000)
+return {allowed, retry}`;
+
+/** A sorted set of members scored by when their lease ends. */
+const HOLD_SLOT = `${NOW}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1`;
+
+/** The Redis token buckets and slot sets of {@link Storage}: shared by every instance. */
+export function createRedisLimits(
+  redis: Redis,
+  prefix: string,
+): Pick<Storage, 'takeToken' | 'holdSlot' | 'releaseSlot'> {
+  return {
+    async takeToken(key, capacity, perSecond) {
+      const [allowed, retryAfterMs] = (await redis.eval(
+        TAKE_TOKEN,
+        1,
+        `${prefix}bucket:${key}`,
+        capacity,
+        perSecond,
+      )) as [number, number];
+      return { allowed: allowed === 1, retryAfterMs };
+    },
+    async holdSlot(key, member, limit, ttlMs) {
+      return (await redis.eval(HOLD_SLOT, 1, `${prefix}slots:${key}`, member, limit, ttlMs)) === 1;
+    },
+    async releaseSlot(key, member) {
+      await redis.zrem(`${prefix}slots:${key}`, member);
+    },
+  };
+}

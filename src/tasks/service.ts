@@ -1,0 +1,218 @@
+import type { Viewer } from '../auth/viewer.js';
+import { badInput, notFound } from '../errors.js';
+import type { EventBus } from '../events/bus.js';
+import { subscribe } from '../events/subscribe.js';
+import { topics } from '../events/topics.js';
+import type { CreateTaskInput, TaskStatus, UpdateTaskInput } from '../generated/graphql.js';
+import { newId, now } from '../lib/ids.js';
+import { keyPart } from '../lib/keys.js';
+import { optionalText, requireId, requireIntInRange, requireText, requireUserId, textOrNull } from '../lib/validate.js';
+import type { IndexEntry, Storage } from '../storage/index.js';
+import { assertCanChangeTasks, canSeeTask } from './access.js';
+import { matchesTaskEvent, type TaskEvent, type TaskEventSelection } from './events.js';
+import { TASK_LIMITS, type TaskRecord } from './model.js';
+
+/** Tasks: state, authorization and events, whatever the transport. */
+export type TaskService = ReturnType<typeof createTaskService>;
+
+/** Which tasks `tasks(...)` lists: the organisation's, narrowed by assignee and/or status. */
+interface TaskFilter {
+  assigneeId?: string | null;
+  status?: TaskStatus | null;
+}
+
+/** The ordered index holding exactly the tasks of `orgId` that match `filter`. */
+const indexFor = (orgId: string, { assigneeId, status }: TaskFilter) =>
+  [
+    `org:${keyPart(orgId)}`,
+    ...(assigneeId != null ? [`assignee:${keyPart(assigneeId)}`] : []),
+    ...(status ? [`status:${status}`] : []),
+  ].join(':');
+
+/**
+ * Every index a task belongs in, so that each filter of `tasks(...)` reads
+ * one index; moved together with the task on every change.
+ */
+const indexesOf = (task: TaskRecord): IndexEntry[] =>
+  [
+    {},
+    { status: task.status },
+    ...(task.assigneeId === null
+      ? []
+      : [{ assigneeId: task.assigneeId }, { assigneeId: task.assigneeId, status: task.status }]),
+  ].map((filter) => ({ index: indexFor(task.orgId, filter), score: task.seq }));
+
+/** A description as given: trimmed, empty means none. */
+const description = (value: string) => textOrNull('description', value, { max: TASK_LIMITS.description });
+
+/** Creates the tasks domain over a storage backend and an event bus. */
+export function createTaskService({ storage, bus }: { storage: Storage; bus: EventBus }) {
+  const tasks = storage.collection<TaskRecord>('tasks');
+
+  const publish = async (orgId: string, events: TaskEvent[]) => {
+    for (const event of events) await bus.publish(topics.tasks(orgId), event);
+  };
+
+  /** The task if it is one of the viewer's organisation's; NOT_FOUND otherwise (missing and foreign read the same). */
+  const getVisible = async (viewer: Viewer, id: string): Promise<TaskRecord> => {
+    requireId('id', id);
+    const task = await tasks.get(id);
+    if (!task || !canSeeTask(viewer, task)) throw notFound('Task', id);
+    return task;
+  };
+
+  /**
+   * Applies `apply` atomically to a visible task, stamping `updatedAt` and
+   * moving its index entries with it; `apply` returns undefined for a change
+   * that changes nothing. The caller has checked the viewer's role.
+   */
+  const change = async (
+    viewer: Viewer,
+    id: string,
+    apply: (task: TaskRecord, updatedAt: string) => TaskRecord | undefined,
+  ) => {
+    requireId('id', id);
+    const updatedAt = now();
+    const result = await tasks.update(
+      id,
+      (task) => {
+        if (!canSeeTask(viewer, task)) return undefined;
+        const next = apply(task, updatedAt);
+        return next && { ...next, updatedAt };
+      },
+      indexesOf,
+    );
+    if (!result || !canSeeTask(viewer, result.before)) throw notFound('Task', id);
+    return result;
+  };
+
+  const assigned = (task: TaskRecord, previousAssigneeId: string | null): TaskEvent => ({
+    __typename: 'TaskAssigned',
+    task,
+    previousAssigneeId,
+    occurredAt: task.updatedAt,
+  });
+
+  return {
+    get: getVisible,
+
+    /** The organisation's tasks matching `filter`, newest first, a page at a time. */
+    async list(
+      viewer: Viewer,
+      { limit, before, ...filter }: TaskFilter & { limit?: number | null; before?: string | null },
+    ): Promise<TaskRecord[]> {
+      if (filter.assigneeId != null) requireUserId('assigneeId', filter.assigneeId);
+      const pageSize = requireIntInRange('limit', limit ?? TASK_LIMITS.pageDefault, {
+        min: 1,
+        max: TASK_LIMITS.pageMax,
+      });
+      const below = before == null ? undefined : (await getVisible(viewer, requireId('before', before))).seq;
+      return tasks.list(indexFor(viewer.orgId, filter), { order: 'desc', below, limit: pageSize });
+    },
+
+    async create(viewer: Viewer, input: CreateTaskInput): Promise<TaskRecord> {
+      assertCanChangeTasks(viewer);
+      const title = requireText('title', input.title, { max: TASK_LIMITS.title });
+      const text = input.description == null ? null : description(input.description);
+      const assigneeId = input.assigneeId == null ? null : requireUserId('assigneeId', input.assigneeId);
+      const timestamp = now();
+      const task: TaskRecord = {
+        id: newId(),
+        orgId: viewer.orgId,
+        seq: await storage.increment(`tasks:${keyPart(viewer.orgId)}`),
+        title,
+        description: text,
+        assigneeId,
+        status: 'TODO',
+        progress: 0,
+        notes: [],
+        createdAt: timestamp,
+        updatedAt: timestamp,
+      };
+      await tasks.insert(task, indexesOf(task));
+      const events: TaskEvent[] = [{ __typename: 'TaskCreated', task, occurredAt: timestamp }];
+      if (assigneeId !== null) events.push(assigned(task, null));
+      await publish(task.orgId, events);
+      return task;
+    },
+
+    async update(viewer: Viewer, id: string, input: UpdateTaskInput): Promise<TaskRecord> {
+      assertCanChangeTasks(viewer);
+      const title = optionalText('title', input.title, { max: TASK_LIMITS.title });
+      const text = input.description == null ? undefined : description(input.description);
+      const { after, changed } = await change(viewer, id, (task) => {
+        const next = { ...task, title: title ?? task.title, description: text === undefined ? task.description : text };
+        return next.title === task.title && next.description === task.description ? undefined : next;
+      });
+      if (changed) {
+        await publish(after.orgId, [{ __typename: 'TaskUpdated', task: after, occurredAt: after.updatedAt }]);
+      }
+      return after;
+    },
+
+    /** Assigns the task to `assigneeId`, or unassigns it when null. */
+    async assign(viewer: Viewer, id: string, assigneeId: string | null | undefined): Promise<TaskRecord> {
+      assertCanChangeTasks(viewer);
+      const next = assigneeId == null ? null : requireUserId('assigneeId', assigneeId);
+      const { before, after, changed } = await change(viewer, id, (task) =>
+        task.assigneeId === next ? undefined : { ...task, assigneeId: next },
+      );
+      if (changed) await publish(after.orgId, [assigned(after, before.assigneeId)]);
+      return after;
+    },
+
+    async setStatus(viewer: Viewer, id: string, status: TaskStatus): Promise<TaskRecord> {
+      assertCanChangeTasks(viewer);
+      const { after, changed } = await change(viewer, id, (task) =>
+        task.status === status ? undefined : { ...task, status },
+      );
+      if (changed) {
+        const events: TaskEvent[] = [
+          { __typename: 'TaskStatusChanged', task: after, status, occurredAt: after.updatedAt },
+        ];
+        if (status === 'DONE') events.push({ __typename: 'TaskCompleted', task: after, occurredAt: after.updatedAt });
+        await publish(after.orgId, events);
+      }
+      return after;
+    },
+
+    async setProgress(viewer: Viewer, id: string, progress: number): Promise<TaskRecord> {
+      assertCanChangeTasks(viewer);
+      requireIntInRange('progress', progress, { min: 0, max: 100 });
+      const { after, changed } = await change(viewer, id, (task) =>
+        task.progress === progress ? undefined : { ...task, progress },
+      );
+      if (changed) {
+        await publish(after.orgId, [
+          { __typename: 'TaskProgressChanged', task: after, progress, occurredAt: after.updatedAt },
+        ]);
+      }
+      return after;
+    },
+
+    async addNote(viewer: Viewer, id: string, text: string): Promise<TaskRecord> {
+      assertCanChangeTasks(viewer);
+      const noteText = requireText('text', text, { max: TASK_LIMITS.note });
+      const noteId = newId();
+      const { after } = await change(viewer, id, (task, createdAt) => {
+        if (task.notes.length >= TASK_LIMITS.notes) {
+          throw badInput(`A task holds at most ${TASK_LIMITS.notes} notes`, 'text');
+        }
+        return { ...task, notes: [...task.notes, { id: noteId, authorId: viewer.id, text: noteText, createdAt }] };
+      });
+      const note = after.notes.at(-1)!;
+      await publish(after.orgId, [{ __typename: 'TaskNoteAdded', task: after, note, occurredAt: note.createdAt }]);
+      return after;
+    },
+
+    /** Live events of the viewer's organisation's tasks that match `selection`; ends when `signal` aborts. */
+    async subscribe(viewer: Viewer, selection: TaskEventSelection, signal?: AbortSignal) {
+      if (selection.assigneeId != null) requireUserId('assigneeId', selection.assigneeId);
+      if (selection.taskId != null) await getVisible(viewer, selection.taskId);
+      return subscribe(bus, topics.tasks(viewer.orgId), {
+        signal,
+        filter: (event) => matchesTaskEvent(event, selection),
+      });
+    },
+  };
+}

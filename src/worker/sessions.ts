@@ -1,0 +1,49 @@
+import { systemViewer } from '../auth/system.js';
+import type { EventBus } from '../events/bus.js';
+import { topics } from '../events/topics.js';
+import type { Gateway } from '../gateway/gateway.js';
+import type { SessionStatus } from '../generated/graphql.js';
+import type { Logger } from '../logger.js';
+import type { SessionService } from '../sessions/service.js';
+
+/** Statuses of a login in progress: the only ones a simulated login report may change. */
+const LOGGING_IN: readonly SessionStatus[] = ['CONNECTING', 'QR_REQUIRED'];
+
+/** The identity under which the gateway reports session state. */
+export const GATEWAY_PRINCIPAL = 'simulated-gateway';
+
+/**
+ * Connects the gateway to the sessions domain: commands published by
+ * `connectSession`/`disconnectSession`/`deleteSession` (on the gateways'
+ * command channel, for every organisation) reach the gateway, and what the
+ * gateway reports goes through `reportSessionStatus`'s own code path, as a
+ * `service` of the session's organisation. A report for a session that was
+ * deleted or disconnected meanwhile is dropped (atomically: `onlyFrom`),
+ * and stops the gateway driving it.
+ */
+export async function bridgeGatewaySessions({
+  bus,
+  gateway,
+  sessions,
+  logger,
+}: {
+  bus: EventBus;
+  gateway: Gateway;
+  sessions: SessionService;
+  logger: Logger;
+}): Promise<() => void> {
+  const stopReports = gateway.onSessionReport(async ({ orgId, sessionId, ...report }) => {
+    const principal = systemViewer(orgId, GATEWAY_PRINCIPAL);
+    const session = await sessions.reportStatus(principal, { sessionId, ...report }, { onlyFrom: LOGGING_IN });
+    if (session.status !== report.status) throw new Error(`the session is ${session.status}: login abandoned`);
+  });
+  const unlisten = await bus.listen(topics.gatewayCommands(), (command) => {
+    const target = { orgId: command.orgId, sessionId: command.sessionId };
+    const done = command.action === 'connect' ? gateway.connectSession(target) : gateway.disconnectSession(target);
+    done.catch((error: unknown) => logger.warn({ ...target, err: String(error) }, 'gateway command failed'));
+  });
+  return () => {
+    unlisten();
+    stopReports();
+  };
+}
