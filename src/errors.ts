@@ -63,3 +63,14 @@ export const unavailable = (message = 'The service is temporarily unavailable, t
 function truncate(value: string): string {
   return value.length > 64 ? `${value.slice(0, 64)}…` : value;
 }
+
+/** By name, not `instanceof`: ESM and CJS copies of graphql-js may both be loaded. */
+export function isGraphQLError(error: unknown): error is GraphQLError {
+  return error instanceof Error && error.name === 'GraphQLError';
+}
+
+/**
+ * The `resolve` of a subscription field whose stream yields the field's
+ * value itself (an event), not `{ field: value }`.
+ */
+export const yieldedEvent = (event: unknown) => event as never;

@@ -1,4 +1,5 @@
 import type { Resolvers } from '../generated/graphql.js';
+import { yieldedEvent } from '../errors.js';
 
 /** Campaigns: thin resolvers over {@link CampaignService}. */
 export const campaignResolvers: Resolvers = {
@@ -17,7 +18,7 @@ export const campaignResolvers: Resolvers = {
     campaignEvents: {
       subscribe: (_, { campaignId }, { viewer, services, accessSignal }) =>
         services.campaigns.subscribe(viewer, campaignId, accessSignal()),
-      resolve: (event: unknown) => event as never,
+      resolve: yieldedEvent,
     },
   },
 };

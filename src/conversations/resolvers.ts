@@ -1,4 +1,5 @@
 import type { Resolvers } from '../generated/graphql.js';
+import { yieldedEvent } from '../errors.js';
 
 /** Conversations and messages: thin resolvers over {@link ConversationService}. */
 export const conversationResolvers: Resolvers = {
@@ -32,11 +33,11 @@ export const conversationResolvers: Resolvers = {
     conversationEvents: {
       subscribe: (_, { conversationId }, { viewer, services, accessSignal }) =>
         services.conversations.subscribe(viewer, conversationId, accessSignal()),
-      resolve: (event: unknown) => event as never,
+      resolve: yieldedEvent,
     },
     inboxEvents: {
       subscribe: (_, __, { viewer, services, accessSignal }) => services.conversations.inbox(viewer, accessSignal()),
-      resolve: (event: unknown) => event as never,
+      resolve: yieldedEvent,
     },
   },
   Conversation: {

@@ -241,9 +241,10 @@ export type CreateCampaignInput = {
    * characters; the domain is lower-cased). Duplicates, after that
    * normalisation, are sent to once. The first bad entry makes the whole input
    * `BAD_USER_INPUT`, naming its index. The request must also fit the server's
-   * size limits: 1 MiB by default over HTTP (`HTTP_MAX_BODY_BYTES`: about
-   * 60 000 phone numbers; `413` beyond) and over WebSocket
-   * (`WS_MAX_PAYLOAD_BYTES`; the socket is closed with `1009` beyond).
+   * size limits, by default 4 MiB over HTTP (`HTTP_MAX_BODY_BYTES`: a full list
+   * of 100 000 fits; `413` beyond) and 1 MiB over WebSocket
+   * (`WS_MAX_PAYLOAD_BYTES`: about 60 000 phone numbers; the socket is closed
+   * with `1009` beyond): send large lists over HTTP.
    */
   recipients: Array<Scalars['String']['input']>;
   /** A session the caller may see (their own; any of the organisation for `admin`). */
@@ -1018,10 +1019,9 @@ export type NotificationsBulkRead = Event & {
 
 /**
  * Whether a user of the viewer's organisation is online. A user is online
- * while at least one of their WebSocket connections (any tab, device or
- * server instance) is open. SSE streams do not count: in the distinct
- * connections mode each stream is one subscription, not a client, and a
- * client with no subscription open would look offline. An instance that dies
+ * while at least one of their connections (any tab, device or server
+ * instance) is open: an authenticated WebSocket, or an SSE subscription stream
+ * (each stream counts as one connection while it is open). An instance that dies
  * without closing its sockets has its users marked offline by the surviving
  * instances within 60 seconds. Any member of the organisation may see anyone's
  * presence in it.
@@ -1030,7 +1030,7 @@ export type Presence = {
   __typename?: 'Presence';
   /** When the user was last seen coming online or going offline; null if never. */
   lastSeenAt: Maybe<Scalars['DateTime']['output']>;
-  /** True while the user has a WebSocket open; false too for a user never seen. */
+  /** True while the user has a connection open (a WebSocket or an SSE stream); false too for a user never seen. */
   online: Scalars['Boolean']['output'];
   /** The user (a token's `sub`), as asked for. */
   userId: Scalars['ID']['output'];

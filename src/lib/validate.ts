@@ -6,10 +6,12 @@ import { badInput } from '../errors.js';
  */
 export function requireText(field: string, value: string, { min = 1, max }: { min?: number; max: number }): string {
   const text = value.trim();
-  if (text.length < min) {
+  // Characters as people count them: code points, so an emoji is one.
+  const length = [...text].length;
+  if (length < min) {
     throw badInput(min === 1 ? `${field} must not be empty` : `${field} must have at least ${min} characters`, field);
   }
-  if (text.length > max) throw badInput(`${field} must have at most ${max} characters`, field);
+  if (length > max) throw badInput(`${field} must have at most ${max} characters`, field);
   return text;
 }
 

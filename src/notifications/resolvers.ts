@@ -1,4 +1,5 @@
 import type { Resolvers } from '../generated/graphql.js';
+import { yieldedEvent } from '../errors.js';
 
 /** Notifications: thin resolvers over {@link NotificationService}. */
 export const notificationResolvers: Resolvers = {
@@ -16,7 +17,7 @@ export const notificationResolvers: Resolvers = {
     notificationEvents: {
       subscribe: (_, __, { viewer, services, accessSignal }) =>
         services.notifications.subscribe(viewer, accessSignal()),
-      resolve: (event: unknown) => event as never,
+      resolve: yieldedEvent,
     },
   },
 };

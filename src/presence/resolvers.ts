@@ -1,4 +1,5 @@
 import type { Resolvers } from '../generated/graphql.js';
+import { yieldedEvent } from '../errors.js';
 
 /** Presence: thin resolvers over {@link PresenceService}. */
 export const presenceResolvers: Resolvers = {
@@ -9,7 +10,7 @@ export const presenceResolvers: Resolvers = {
     presenceChanged: {
       subscribe: (_, { userIds }, { viewer, services, accessSignal }) =>
         services.presence.subscribe(viewer, userIds, accessSignal()),
-      resolve: (event: unknown) => event as never,
+      resolve: yieldedEvent,
     },
   },
 };

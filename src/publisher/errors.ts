@@ -1,3 +1,5 @@
+import { isGraphQLError } from '../errors.js';
+
 /**
  * A publisher call that was refused or failed, with the same code a GraphQL
  * client would get (`BAD_USER_INPUT`, `FORBIDDEN`, `NOT_FOUND`,
@@ -16,7 +18,7 @@ export class PublishError extends Error {
 
 /** Turns a domain error (a GraphQLError with a code) into a {@link PublishError}; keeps others as they are. */
 export function asPublishError(error: unknown): unknown {
-  if (error instanceof Error && error.name === 'GraphQLError') {
+  if (isGraphQLError(error)) {
     const code = (error as Error & { extensions?: { code?: unknown } }).extensions?.code;
     if (typeof code === 'string') return new PublishError(code, error.message, { cause: error });
   }

@@ -34,7 +34,7 @@ export async function createPublisher(options: PublisherOptions) {
   if (!redisUrl)
     throw new PublishError('BAD_USER_INPUT', 'createPublisher needs redisUrl: the servers share events through Redis');
   const runtime = await createRuntime({ redisUrl, redisPrefix }, createLogger(logLevel), { background: false });
-  const { sessions, conversations, notifications, tasks } = runtime.services;
+  const { sessions, conversations, notifications, tasks, campaigns } = runtime.services;
   const as = { ...actor, roles: actor.roles ?? ['service'] };
 
   /** Validates `input`'s shape, then runs the domain call as the actor in the input's organisation. */
@@ -68,6 +68,18 @@ export async function createPublisher(options: PublisherOptions) {
     ),
     /** A notification to one user of the organisation (`service` or `admin`). */
     notification: call('notification', (viewer, { orgId: _, ...input }) => notifications.send(viewer, input)),
+    /**
+     * Campaign control (`admin` or `agent`, as for users). The workers do the
+     * sending and publish progress from their per-recipient records, so a
+     * publisher starts, pauses, resumes and cancels, but never reports counts.
+     */
+    campaigns: {
+      create: call('createCampaign', (viewer, { orgId: _, ...input }) => campaigns.create(viewer, input)),
+      start: call('campaign', (viewer, { campaignId }) => campaigns.start(viewer, campaignId)),
+      pause: call('campaign', (viewer, { campaignId }) => campaigns.pause(viewer, campaignId)),
+      resume: call('campaign', (viewer, { campaignId }) => campaigns.resume(viewer, campaignId)),
+      cancel: call('campaign', (viewer, { campaignId }) => campaigns.cancel(viewer, campaignId)),
+    },
     /** Task changes (`admin` or `agent`, as for users). */
     tasks: {
       create: call('createTask', (viewer, { orgId: _, ...input }) => tasks.create(viewer, input)),

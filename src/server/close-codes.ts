@@ -2,7 +2,7 @@ import { CloseCode as ProtocolCloseCode } from 'graphql-ws';
 
 /**
  * Every WebSocket close code this server uses, in one place (documented in
- * docs/security.md). The `graphql-transport-ws` ones come from graphql-ws;
+ * the README's Security section). The `graphql-transport-ws` ones come from graphql-ws;
  * a graphql-ws client retries after 1001, 1006, 4403, 4408, 4413 and 4029,
  * and never after 1009, 4400, 4401, 4406, 4409, 4429 or 4500.
  */

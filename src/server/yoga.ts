@@ -5,12 +5,13 @@ import { bearerToken, InvalidTokenError, type VerifyToken } from '../auth/jwt.js
 import type { Viewer } from '../auth/viewer.js';
 import type { Config } from '../config.js';
 import type { GraphQLContext } from '../context.js';
-import { ErrorCode, unauthenticated, unavailable } from '../errors.js';
+import { ErrorCode, isGraphQLError, unauthenticated, unavailable } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services.js';
 import type { Storage } from '../storage/index.js';
 import type { ConnectionSlots } from './connection-slots.js';
 import type { LiveCounts } from './metrics.js';
+import { useStreamPresence } from './plugins/use-stream-presence.js';
 import { releaseWhenGone } from './request-lifetime.js';
 import { useIntrospectionPolicy } from './plugins/use-introspection-policy.js';
 import { useQueryLimits } from './plugins/use-query-limits.js';
@@ -33,7 +34,7 @@ export interface TransportContext {
   transport?: 'websocket';
 }
 
-/** What the pipeline's protections are built from (see docs/security.md). */
+/** What the pipeline's protections are built from (see the README's Security section). */
 export interface SecurityOptions {
   limits: Config['limits'];
   introspection: boolean;
@@ -144,6 +145,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         logger,
       }),
       useStreamSlots(security.slots, security.limits.maxConnectionsPerUser),
+      useStreamPresence(services.presence),
       ...plugins,
     ],
   });
@@ -198,9 +200,4 @@ function isRedisOutage(error: unknown): boolean {
     error.name === 'RedisUnavailableError' ||
     /Connection is closed|Stream isn't writeable|Command timed out|ECONNREFUSED|ECONNRESET/.test(error.message)
   );
-}
-
-/** By name, not `instanceof`: ESM and CJS copies of graphql-js may both be loaded. */
-function isGraphQLError(error: unknown): error is GraphQLError {
-  return error instanceof Error && error.name === 'GraphQLError';
 }

@@ -1,4 +1,5 @@
 import type { Resolvers } from '../generated/graphql.js';
+import { yieldedEvent } from '../errors.js';
 
 /** Sessions: thin resolvers over {@link SessionService}. */
 export const sessionResolvers: Resolvers = {
@@ -17,7 +18,7 @@ export const sessionResolvers: Resolvers = {
     sessionEvents: {
       subscribe: (_, { sessionId }, { viewer, services, accessSignal }) =>
         services.sessions.subscribe(viewer, sessionId, accessSignal()),
-      resolve: (event: unknown) => event as never,
+      resolve: yieldedEvent,
     },
   },
 };

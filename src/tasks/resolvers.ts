@@ -1,4 +1,5 @@
 import type { Resolvers } from '../generated/graphql.js';
+import { yieldedEvent } from '../errors.js';
 
 /** Tasks: thin resolvers over {@link TaskService}. */
 export const taskResolvers: Resolvers = {
@@ -18,7 +19,7 @@ export const taskResolvers: Resolvers = {
     taskEvents: {
       subscribe: (_, selection, { viewer, services, accessSignal }) =>
         services.tasks.subscribe(viewer, selection, accessSignal()),
-      resolve: (event: unknown) => event as never,
+      resolve: yieldedEvent,
     },
   },
 };

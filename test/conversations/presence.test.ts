@@ -55,6 +55,26 @@ describe.each(BACKENDS)('presence on the %s backend', (backend) => {
     expect(alice).toMatchObject({ online: false, lastSeenAt: watching.events[1].lastSeenAt });
   });
 
+  it('counts an open SSE stream as a connection, alongside WebSockets', async () => {
+    const server = await startTestServer({ backend, env: FAST_PRESENCE });
+    const t = await people();
+    const watching = await subscribeWs(server, wsClient(server, t.carol), PRESENCE_EVENTS, { userIds: ['alice'] });
+    const stream = await fetch(server.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${t.alice}` },
+      body: JSON.stringify({ query: 'subscription { inboxEvents { __typename } }' }),
+    });
+    expect(stream.status).toBe(200);
+    await watching.waitForEvents(1);
+    const tab = await openTab(server, t.alice);
+    await stream.body!.cancel();
+    await settle(300);
+    expect(watching.events).toHaveLength(1);
+    await tab.dispose();
+    await watching.waitForEvents(2);
+    expect(transitions(watching.events)).toEqual([online('alice', true), online('alice', false)]);
+  });
+
   it('shows presence to the same organisation only', async () => {
     const server = await startTestServer({ backend, env: FAST_PRESENCE });
     const t = await people();

@@ -165,6 +165,43 @@ describe('the publisher module', () => {
     ).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
+  it('controls campaigns with an admin identity, and a service identity may not', async () => {
+    const [a, b] = await startCluster(2);
+    const agent = await tokenFor(user('agent-1', ['agent']));
+    const session = (await ok(a!, 'mutation { createSession(name: "Line") { id } }', {}, agent)).createSession;
+    const options = { redisUrl: inject('redisUrl'), redisPrefix: a!.config.redisPrefix };
+    const gateway = await createPublisher({ ...options, actor: { id: 'gateway', roles: ['service'] } });
+    const crm = await createPublisher({ ...options, actor: { id: 'crm', roles: ['admin'] } });
+    dispose(() => Promise.all([gateway.close(), crm.close()]));
+    await gateway.sessionStatus({ orgId: 'org-a', sessionId: session.id, status: 'CONNECTED' });
+
+    const input = { orgId: 'org-a', name: 'Promo', sessionId: session.id, message: 'Hi', recipients: ['+15550101'] };
+    await expect(gateway.campaigns.create(input)).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    const campaign = await crm.campaigns.create(input);
+    const dashboard = await subscribeWs(
+      b!,
+      wsClient(b!, agent),
+      'subscription ($id: ID!) { campaignEvents(campaignId: $id) { __typename ... on CampaignStarted { campaignId } } }',
+      { id: campaign.id },
+    );
+    await crm.campaigns.start({ orgId: 'org-a', campaignId: campaign.id });
+    await crm.campaigns.pause({ orgId: 'org-a', campaignId: campaign.id });
+    await crm.campaigns.cancel({ orgId: 'org-a', campaignId: campaign.id });
+    await dashboard.completed;
+    expect(dashboard.events.map((event) => event.__typename)).toEqual([
+      'CampaignStarted',
+      'CampaignPaused',
+      'CampaignCancelled',
+    ]);
+    expect(dashboard.events[0]).toEqual({ __typename: 'CampaignStarted', campaignId: campaign.id });
+    await expect(crm.campaigns.resume({ orgId: 'org-a', campaignId: campaign.id })).rejects.toMatchObject({
+      code: 'BAD_USER_INPUT',
+    });
+    await expect(crm.campaigns.start({ orgId: 'org-b', campaignId: campaign.id })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+  });
+
   it('refuses to start without a Redis URL', async () => {
     await expect(createPublisher({ redisUrl: '' })).rejects.toBeInstanceOf(PublishError);
   });

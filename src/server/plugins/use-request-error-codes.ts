@@ -1,6 +1,6 @@
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { ErrorCode } from '../../errors.js';
+import { ErrorCode, isGraphQLError } from '../../errors.js';
 
 /**
  * Gives the contract's `BAD_USER_INPUT` code to errors that graphql-js and
@@ -15,7 +15,7 @@ export function useRequestErrorCodes(): Plugin {
       ({ result, replaceParseResult }) => {
         // Only graphql-js's own errors: anything else (a stack overflow on absurd
         // nesting) is left to the error masker, so its text never reaches a client.
-        if (result instanceof Error && result.name === 'GraphQLError') replaceParseResult(withCode(result));
+        if (isGraphQLError(result)) replaceParseResult(withCode(result));
       },
     onValidate:
       () =>
