@@ -36,6 +36,7 @@ export type Scalars = {
  */
 export type Campaign = {
   __typename?: 'Campaign';
+  /** When it was created. */
   createdAt: Scalars['DateTime']['output'];
   /** The user who created it. */
   createdBy: Scalars['ID']['output'];
@@ -45,6 +46,7 @@ export type Campaign = {
   failed: Scalars['Int']['output'];
   /** When it completed, failed or was cancelled; null before. */
   finishedAt: Maybe<Scalars['DateTime']['output']>;
+  /** Opaque, unique id; also the paging cursor of `campaigns(before:)`. */
   id: Scalars['ID']['output'];
   /**
    * Why the campaign failed, or why the system paused it (its session stopped
@@ -53,30 +55,37 @@ export type Campaign = {
   lastError: Maybe<Scalars['String']['output']>;
   /** The text every recipient gets. */
   message: Scalars['String']['output'];
+  /** 1 to 200 characters, trimmed. */
   name: Scalars['String']['output'];
-  /** Recipients whose message the gateway accepted (including ones it later reported failed). */
+  /** Recipients whose message the gateway accepted (including ones it later reported failed). 0 for a draft. */
   sent: Scalars['Int']['output'];
   /** The session it sends through. */
   sessionId: Scalars['ID']['output'];
-  /** When `startCampaign` was called; null for a draft. */
+  /** When `startCampaign` was called; null until then (and for a draft cancelled before starting). */
   startedAt: Maybe<Scalars['DateTime']['output']>;
+  /** Where it stands now. */
   status: CampaignStatus;
-  /** Distinct recipients (duplicates in the input are counted once). */
+  /** Distinct recipients (duplicates in the input are counted once). Fixed at creation. */
   total: Scalars['Int']['output'];
+  /** When its status last changed (counts moving do not change it). */
   updatedAt: Scalars['DateTime']['output'];
 };
 
 /** The campaign was cancelled. The last event of the subscription. */
 export type CampaignCancelled = Event & {
   __typename?: 'CampaignCancelled';
+  /** The campaign it is about. */
   campaignId: Scalars['ID']['output'];
+  /** When it was cancelled. */
   occurredAt: Scalars['DateTime']['output'];
 };
 
 /** Every recipient was sent to or refused. The last event of the subscription. */
 export type CampaignCompleted = Event & {
   __typename?: 'CampaignCompleted';
+  /** The campaign it is about. */
   campaignId: Scalars['ID']['output'];
+  /** When it completed. */
   occurredAt: Scalars['DateTime']['output'];
 };
 
@@ -86,15 +95,20 @@ export type CampaignEvent = CampaignCancelled | CampaignCompleted | CampaignFail
 /** The campaign could not go on. The last event of the subscription. */
 export type CampaignFailed = Event & {
   __typename?: 'CampaignFailed';
+  /** The campaign it is about. */
   campaignId: Scalars['ID']['output'];
+  /** Why (also the campaign's `lastError`). */
   error: Scalars['String']['output'];
+  /** When it failed. */
   occurredAt: Scalars['DateTime']['output'];
 };
 
 /** The campaign was paused; no new message is sent after the current batch. */
 export type CampaignPaused = Event & {
   __typename?: 'CampaignPaused';
+  /** The campaign it is about. */
   campaignId: Scalars['ID']['output'];
+  /** When it was paused. */
   occurredAt: Scalars['DateTime']['output'];
   /** Why the system paused it (e.g. its session disconnected); null when a user did. */
   reason: Maybe<Scalars['String']['output']>;
@@ -107,25 +121,35 @@ export type CampaignPaused = Event & {
  */
 export type CampaignProgress = Event & {
   __typename?: 'CampaignProgress';
+  /** The campaign it is about. */
   campaignId: Scalars['ID']['output'];
+  /** As `Campaign.delivered`, at the time of the event. */
   delivered: Scalars['Int']['output'];
+  /** As `Campaign.failed`, at the time of the event. */
   failed: Scalars['Int']['output'];
+  /** When the counts were read. */
   occurredAt: Scalars['DateTime']['output'];
+  /** As `Campaign.sent`, at the time of the event. */
   sent: Scalars['Int']['output'];
+  /** As `Campaign.total`: distinct recipients. */
   total: Scalars['Int']['output'];
 };
 
 /** `resumeCampaign` was called; sending continues where it stopped. */
 export type CampaignResumed = Event & {
   __typename?: 'CampaignResumed';
+  /** The campaign it is about. */
   campaignId: Scalars['ID']['output'];
+  /** When it was resumed. */
   occurredAt: Scalars['DateTime']['output'];
 };
 
 /** `startCampaign` was called; a worker picks the campaign up. */
 export type CampaignStarted = Event & {
   __typename?: 'CampaignStarted';
+  /** The campaign it is about. */
   campaignId: Scalars['ID']['output'];
+  /** When it was started. */
   occurredAt: Scalars['DateTime']['output'];
 };
 
@@ -139,7 +163,11 @@ export type CampaignStatus =
   | 'DRAFT'
   /** The campaign could not go on (its session was deleted, the gateway kept failing); `lastError` says why. */
   | 'FAILED'
-  /** Sending stopped (within one batch of `pauseCampaign`); `resumeCampaign` continues where it stopped. */
+  /**
+   * Sending stopped: by `pauseCampaign` (within one batch), or by the system when
+   * its session stopped being `CONNECTED` (`lastError` says so). `resumeCampaign`
+   * continues where it stopped.
+   */
   | 'PAUSED'
   /** A background worker is sending it (or will pick it up within moments). */
   | 'RUNNING';
@@ -151,11 +179,17 @@ export type CampaignStatus =
  */
 export type Conversation = {
   __typename?: 'Conversation';
+  /** When it was created. */
   createdAt: Scalars['DateTime']['output'];
   /** Who created it; besides each member themselves and `admin` members, the only one who may remove members. */
   creatorId: Scalars['ID']['output'];
+  /** Opaque, unique id. */
   id: Scalars['ID']['output'];
-  /** When the last message was sent, or the conversation created; `conversations` is sorted by it. */
+  /**
+   * When the last message was sent, or the conversation created. `conversations`
+   * lists by activity: by this, except that a conversation someone was added to
+   * moves to the top of their list when they join.
+   */
   lastActivityAt: Scalars['DateTime']['output'];
   /**
    * The newest message (a tombstone if it was deleted), or null when there is
@@ -185,7 +219,12 @@ export type ConversationEvent = MembersChanged | MessageAdded | MessageDeleted |
  */
 export type ConversationUpdated = Event & {
   __typename?: 'ConversationUpdated';
+  /**
+   * The conversation as it is now; its `unreadCount` is the viewer's as of this
+   * event (0, and `lastMessage` null, once the viewer is no longer a member).
+   */
   conversation: Conversation;
+  /** When the change was published. */
   occurredAt: Scalars['DateTime']['output'];
 };
 
@@ -199,10 +238,13 @@ export type CreateCampaignInput = {
    * 1 to 100 000 recipients, each a phone number (digits with an optional
    * leading `+` or `00`; spaces, dashes, dots and brackets are ignored; 6 to 15
    * digits) or an address like `491701234567@s.whatsapp.net` (at most 254
-   * characters). Duplicates, after that normalisation, are sent to once. The
-   * request must also fit the server's size limits: 4 MiB over HTTP by default
-   * (`HTTP_MAX_BODY_BYTES`: a full list of 100 000 fits), less over WebSocket
-   * (`WS_MAX_PAYLOAD_BYTES`); send large lists over HTTP.
+   * characters; the domain is lower-cased). Duplicates, after that
+   * normalisation, are sent to once. The first bad entry makes the whole input
+   * `BAD_USER_INPUT`, naming its index. The request must also fit the server's
+   * size limits, by default 4 MiB over HTTP (`HTTP_MAX_BODY_BYTES`: a full list
+   * of 100 000 fits; `413` beyond) and 1 MiB over WebSocket
+   * (`WS_MAX_PAYLOAD_BYTES`: about 60 000 phone numbers; the socket is closed
+   * with `1009` beyond): send large lists over HTTP.
    */
   recipients: Array<Scalars['String']['input']>;
   /** A session the caller may see (their own; any of the organisation for `admin`). */
@@ -224,7 +266,7 @@ export type CreateTaskInput = {
  * and each of them implements this interface.
  */
 export type Event = {
-  /** When it happened. */
+  /** When it happened (server time, UTC). */
   occurredAt: Scalars['DateTime']['output'];
 };
 
@@ -234,11 +276,13 @@ export type InboxEvent = ConversationUpdated | UnreadCountChanged;
 /** Members were added or removed; `memberIds` is the new list. */
 export type MembersChanged = Event & {
   __typename?: 'MembersChanged';
+  /** Every member now, in the order they joined. A subscriber not in it was removed: this is their last event. */
   memberIds: Array<Scalars['ID']['output']>;
+  /** When the membership changed. */
   occurredAt: Scalars['DateTime']['output'];
 };
 
-/** A message of a conversation. */
+/** A message of a conversation. Visible to the conversation's members only. */
 export type Message = {
   __typename?: 'Message';
   /** 1 to 4096 characters (Unicode code points), trimmed. Empty once deleted. */
@@ -248,37 +292,48 @@ export type Message = {
    * it with an optimistic message in the UI. Null when none was given.
    */
   clientMessageId: Maybe<Scalars['String']['output']>;
+  /** The conversation it belongs to. */
   conversationId: Scalars['ID']['output'];
+  /** When it was sent. */
   createdAt: Scalars['DateTime']['output'];
   /** True once deleted: the message stays in history as a tombstone, with an empty body and no reactions. */
   deleted: Scalars['Boolean']['output'];
   /** When the body was last edited; null if never. */
   editedAt: Maybe<Scalars['DateTime']['output']>;
+  /** Opaque, unique id; also the paging cursor of `messages(before:)`. */
   id: Scalars['ID']['output'];
   /** Each emoji with who used it, in the order the emoji were first used; at most 20 distinct emoji. */
   reactions: Array<Reaction>;
+  /** The member who sent it. */
   senderId: Scalars['ID']['output'];
+  /** How far delivery got; only ever moves forward (see `MessageStatus`). */
   status: MessageStatus;
 };
 
 /** A message was sent. */
 export type MessageAdded = Event & {
   __typename?: 'MessageAdded';
+  /** The new message. */
   message: Message;
+  /** When it was sent (its `createdAt`). */
   occurredAt: Scalars['DateTime']['output'];
 };
 
 /** A message was deleted; it stays in history as a tombstone. */
 export type MessageDeleted = Event & {
   __typename?: 'MessageDeleted';
+  /** The deleted message: show it as a tombstone (empty body, no reactions). */
   messageId: Scalars['ID']['output'];
+  /** When it was deleted. */
   occurredAt: Scalars['DateTime']['output'];
 };
 
 /** A message's body was edited. */
 export type MessageEdited = Event & {
   __typename?: 'MessageEdited';
+  /** The message with its new body. */
   message: Message;
+  /** When it was edited (its `editedAt`). */
   occurredAt: Scalars['DateTime']['output'];
 };
 
@@ -304,23 +359,31 @@ export type MessageStatus =
 /** The delivery gateway moved a message's status forward. */
 export type MessageStatusChanged = Event & {
   __typename?: 'MessageStatusChanged';
+  /** The message whose status moved. */
   messageId: Scalars['ID']['output'];
+  /** When the report was applied. */
   occurredAt: Scalars['DateTime']['output'];
+  /** Its status now. */
   status: MessageStatus;
 };
 
 /** A member's read pointer moved forward: they have read everything up to this message. */
 export type MessagesRead = Event & {
   __typename?: 'MessagesRead';
+  /** When they marked it read. */
   occurredAt: Scalars['DateTime']['output'];
+  /** The newest message they have read; every earlier one is read too. */
   upToMessageId: Scalars['ID']['output'];
+  /** The member who read. */
   userId: Scalars['ID']['output'];
 };
 
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
- * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
- * `INTERNAL_SERVER_ERROR`.
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
+ * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type Mutation = {
   __typename?: 'Mutation';
@@ -338,19 +401,34 @@ export type Mutation = {
   addTaskNote: Task;
   /** Assigns the task to a user, or unassigns it when `assigneeId` is null. Publishes `TaskAssigned` unless the assignee stays the same. */
   assignTask: Task;
-  /** Cancels a `DRAFT`, `RUNNING` or `PAUSED` campaign for good. */
+  /**
+   * Cancels a `DRAFT`, `RUNNING` or `PAUSED` campaign for good (`finishedAt`
+   * set); no further recipient is sent to. Publishes `CampaignCancelled`.
+   */
   cancelCampaign: Campaign;
-  /** Asks the gateway to log the session in; status becomes `CONNECTING`. */
+  /**
+   * Asks the gateway to log the session in: status becomes `CONNECTING` at once
+   * (clearing `qrCode` and `lastError`) and `SessionStatusChanged` is published.
+   * A session already `CONNECTING` or `CONNECTED` is returned as it is. Anyone
+   * who may see the session may do it.
+   */
   connectSession: Session;
-  /** Creates a `DRAFT` campaign (`admin` or `agent`). */
+  /**
+   * Creates a `DRAFT` campaign (`admin` or `agent`; `FORBIDDEN` otherwise).
+   * Its session need not be connected yet. Publishes nothing.
+   */
   createCampaign: Campaign;
   /**
    * Starts a conversation with `memberIds` (the caller is always a member;
-   * duplicates are ignored; at most 100 members in all). Every member's
-   * `inboxEvents` receives `ConversationUpdated`.
+   * duplicates are ignored; at most 100 members in all). Any user of the
+   * organisation may, whatever their roles. The viewer becomes its creator.
+   * Every member's `inboxEvents` receives `ConversationUpdated`.
    */
   createConversation: Conversation;
-  /** Creates a session owned by the viewer (`admin` or `agent`). `name`: 1 to 100 characters. */
+  /**
+   * Creates a session owned by the viewer, `DISCONNECTED` (`admin` or `agent`;
+   * `FORBIDDEN` otherwise). Publishes nothing.
+   */
   createSession: Session;
   /**
    * Creates a task (`admin` or `agent`, as for every change; `FORBIDDEN`
@@ -362,20 +440,35 @@ export type Mutation = {
    * Deletes a message: its sender or an `admin` member may. It stays as a
    * tombstone (`deleted: true`, empty body, no reactions) and is no longer
    * counted as unread. Publishes `MessageDeleted` (and `UnreadCountChanged` to
-   * those for whom it was unread). Deleting a tombstone returns it and
-   * publishes nothing.
+   * those for whom it was unread, `ConversationUpdated` to every member's
+   * inbox when it is the last message). Deleting a tombstone returns it and
+   * publishes nothing. Others get `FORBIDDEN`.
    */
   deleteMessage: Message;
-  /** Deletes one of the viewer's notifications. Publishes `NotificationDeleted`. */
+  /**
+   * Deletes one of the viewer's notifications for good; always true, or an
+   * error. Publishes `NotificationDeleted`.
+   */
   deleteNotification: Scalars['Boolean']['output'];
-  /** Deletes the session; its live `sessionEvents` subscriptions receive `SessionDeleted` and complete. */
+  /**
+   * Deletes the session for good (anyone who may see it); always true, or an
+   * error. Its live `sessionEvents` subscriptions receive `SessionDeleted` and
+   * complete. A `RUNNING` campaign on it becomes `FAILED`; others on it can no
+   * longer start or resume.
+   */
   deleteSession: Scalars['Boolean']['output'];
-  /** Asks the gateway to log the session out; status becomes `DISCONNECTED`. */
+  /**
+   * Asks the gateway to log the session out: status becomes `DISCONNECTED` at
+   * once (clearing `qrCode`) and `SessionStatusChanged` is published. A session
+   * already `DISCONNECTED` is returned as it is. Anyone who may see the session
+   * may do it.
+   */
   disconnectSession: Session;
   /**
    * Changes the body of one of the viewer's own messages (`FORBIDDEN` for
-   * anyone else's; `BAD_USER_INPUT` once deleted). Publishes `MessageEdited`
-   * unless the body is unchanged.
+   * anyone else's, `admin` included; `BAD_USER_INPUT` once deleted). Sets
+   * `editedAt`. Publishes `MessageEdited` (and `ConversationUpdated` to every
+   * member's inbox when it is the last message), unless the body is unchanged.
    */
   editMessage: Message;
   /**
@@ -389,7 +482,8 @@ export type Mutation = {
    * this conversation), or to the newest message without it. It never moves
    * back: marking an older message changes nothing and publishes nothing.
    * When it moves, `MessagesRead` goes to the conversation and
-   * `UnreadCountChanged` to the viewer's own `inboxEvents` (every tab).
+   * `UnreadCountChanged` to the viewer's own `inboxEvents` (every tab). In an
+   * empty conversation it does nothing.
    */
   markConversationRead: Conversation;
   /**
@@ -398,28 +492,39 @@ export type Mutation = {
    * `NotificationRead`.
    */
   markNotificationRead: Notification;
-  /** Pauses a `RUNNING` campaign; sending stops within one batch. */
+  /** Pauses a `RUNNING` campaign; sending stops within one batch. Publishes `CampaignPaused` (no `reason`). */
   pauseCampaign: Campaign;
   /**
    * Toggles the viewer's reaction with `emoji` (a single emoji) on a message:
    * adds it, or removes it if the viewer had reacted so already. At most 20
-   * distinct emoji per message (`BAD_USER_INPUT` for a 21st). Publishes
-   * `ReactionsChanged`.
+   * distinct emoji per message (`BAD_USER_INPUT` for a 21st). Any member may
+   * react; a deleted message cannot be reacted to (`BAD_USER_INPUT`). Every
+   * call changes something and publishes `ReactionsChanged`.
    */
   reactToMessage: Message;
   /**
-   * Removes a member: anyone may remove themselves (leave); removing someone
-   * else needs to be the conversation's creator or an `admin` member
-   * (`FORBIDDEN` otherwise). `MembersChanged` goes to the conversation and is
-   * the last event the removed member's subscriptions receive (they then
-   * complete); `ConversationUpdated` goes to the inboxes of the remaining
-   * members and of the removed one. Removing someone who is not a member
-   * does nothing.
+   * Removes a member: any member may remove themselves (leave); removing
+   * someone else needs to be the conversation's creator or an `admin` member
+   * (`FORBIDDEN` otherwise, even when that user is not a member).
+   * `MembersChanged` goes to the conversation and is the last event the
+   * removed member's subscriptions receive (they then complete); `ConversationUpdated` goes to the inboxes of the remaining
+   * members and of the removed one; the removed member's typing indicator is
+   * cleared. Removing someone who is not a member does nothing.
    */
   removeConversationMember: Conversation;
-  /** The gateway's report of a session's state (`service` or `admin`). */
+  /**
+   * The gateway's report of a session's state (`service` or `admin`;
+   * `FORBIDDEN` otherwise, even for the owner). Publishes, in this order:
+   * `SessionStatusChanged` when the status, phone number or display name
+   * changed; `QrCodeUpdated` for a new QR code; `SessionConnectionError` when
+   * it carries an `error` and the status is not `CONNECTED`. A report that
+   * changes nothing publishes nothing.
+   */
   reportSessionStatus: Session;
-  /** Resumes a `PAUSED` campaign where it stopped. Its session must be `CONNECTED`. */
+  /**
+   * Resumes a `PAUSED` campaign where it stopped, clearing `lastError`. Its
+   * session must still exist and be `CONNECTED`. Publishes `CampaignResumed`.
+   */
   resumeCampaign: Campaign;
   /**
    * Sends a message (status `QUEUED`). `body`: 1 to 4096 characters after
@@ -429,7 +534,7 @@ export type Mutation = {
    * race. Publishes `MessageAdded`, then `ConversationUpdated` to every
    * member's inbox and `UnreadCountChanged` to every other member's. Clears
    * the sender's typing indicator (publishing `TypingChanged` false if it was
-   * on).
+   * on). Any member may send.
    */
   sendMessage: Message;
   /**
@@ -458,16 +563,20 @@ export type Mutation = {
    */
   setTyping: Scalars['Boolean']['output'];
   /**
-   * Starts a `DRAFT` campaign: it becomes `RUNNING` at once and a background
-   * worker sends it; follow it with `campaignEvents`. Its session must be
-   * `CONNECTED`.
+   * Starts a `DRAFT` campaign: it becomes `RUNNING` at once (`startedAt` set,
+   * `CampaignStarted` published) and a background worker sends it; follow it
+   * with `campaignEvents`. Its session must still exist and be `CONNECTED`.
+   * Changing a campaign needs `admin` or `agent` (`FORBIDDEN`); a campaign in
+   * the wrong status, or whose session is not ready, is `BAD_USER_INPUT`, as
+   * for every change below.
    */
   startCampaign: Campaign;
   /**
    * The delivery gateway's report of a message's status (`service` or
    * `admin` of the message's organisation; membership not needed). Only
    * forward moves apply and publish `MessageStatusChanged`; anything else
-   * returns the message unchanged and publishes nothing.
+   * returns the message unchanged and publishes nothing. `FORBIDDEN` for other
+   * roles, checked before anything is looked up.
    */
   updateMessageStatus: Message;
   /**
@@ -481,8 +590,10 @@ export type Mutation = {
 
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
- * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
- * `INTERNAL_SERVER_ERROR`.
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
+ * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationAddConversationMembersArgs = {
   conversationId: Scalars['ID']['input'];
@@ -492,8 +603,10 @@ export type MutationAddConversationMembersArgs = {
 
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
- * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
- * `INTERNAL_SERVER_ERROR`.
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
+ * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationAddTaskNoteArgs = {
   id: Scalars['ID']['input'];
@@ -503,8 +616,10 @@ export type MutationAddTaskNoteArgs = {
 
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
- * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
- * `INTERNAL_SERVER_ERROR`.
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
+ * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationAssignTaskArgs = {
   assigneeId?: InputMaybe<Scalars['ID']['input']>;
@@ -514,8 +629,10 @@ export type MutationAssignTaskArgs = {
 
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
- * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
- * `INTERNAL_SERVER_ERROR`.
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
+ * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationCancelCampaignArgs = {
   id: Scalars['ID']['input'];
@@ -524,8 +641,10 @@ export type MutationCancelCampaignArgs = {
 
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
- * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
- * `INTERNAL_SERVER_ERROR`.
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
+ * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationConnectSessionArgs = {
   id: Scalars['ID']['input'];
@@ -534,8 +653,10 @@ export type MutationConnectSessionArgs = {
 
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
- * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
- * `INTERNAL_SERVER_ERROR`.
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
+ * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationCreateCampaignArgs = {
   input: CreateCampaignInput;
@@ -544,8 +665,10 @@ export type MutationCreateCampaignArgs = {
 
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
- * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
- * `INTERNAL_SERVER_ERROR`.
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
+ * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationCreateConversationArgs = {
   memberIds: Array<Scalars['ID']['input']>;
@@ -555,8 +678,10 @@ export type MutationCreateConversationArgs = {
 
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
- * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
- * `INTERNAL_SERVER_ERROR`.
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
+ * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationCreateSessionArgs = {
   name: Scalars['String']['input'];
@@ -565,8 +690,10 @@ export type MutationCreateSessionArgs = {
 
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
- * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
- * `INTERNAL_SERVER_ERROR`.
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
+ * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationCreateTaskArgs = {
   input: CreateTaskInput;
@@ -575,8 +702,10 @@ export type MutationCreateTaskArgs = {
 
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
- * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
- * `INTERNAL_SERVER_ERROR`.
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
+ * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationDeleteMessageArgs = {
   id: Scalars['ID']['input'];
@@ -585,8 +714,10 @@ export type MutationDeleteMessageArgs = {
 
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
- * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
- * `INTERNAL_SERVER_ERROR`.
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
+ * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationDeleteNotificationArgs = {
   id: Scalars['ID']['input'];
@@ -595,8 +726,10 @@ export type MutationDeleteNotificationArgs = {
 
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
- * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
- * `INTERNAL_SERVER_ERROR`.
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
+ * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationDeleteSessionArgs = {
   id: Scalars['ID']['input'];
@@ -605,8 +738,10 @@ export type MutationDeleteSessionArgs = {
 
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
- * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
- * `INTERNAL_SERVER_ERROR`.
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
+ * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationDisconnectSessionArgs = {
   id: Scalars['ID']['input'];
@@ -615,8 +750,10 @@ export type MutationDisconnectSessionArgs = {
 
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
- * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
- * `INTERNAL_SERVER_ERROR`.
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
+ * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationEditMessageArgs = {
   body: Scalars['String']['input'];
@@ -626,8 +763,10 @@ export type MutationEditMessageArgs = {
 
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
- * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
- * `INTERNAL_SERVER_ERROR`.
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
+ * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationMarkConversationReadArgs = {
   conversationId: Scalars['ID']['input'];
@@ -637,8 +776,10 @@ export type MutationMarkConversationReadArgs = {
 
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
- * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
- * `INTERNAL_SERVER_ERROR`.
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
+ * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationMarkNotificationReadArgs = {
   id: Scalars['ID']['input'];
@@ -647,8 +788,10 @@ export type MutationMarkNotificationReadArgs = {
 
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
- * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
- * `INTERNAL_SERVER_ERROR`.
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
+ * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationPauseCampaignArgs = {
   id: Scalars['ID']['input'];
@@ -657,8 +800,10 @@ export type MutationPauseCampaignArgs = {
 
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
- * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
- * `INTERNAL_SERVER_ERROR`.
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
+ * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationReactToMessageArgs = {
   emoji: Scalars['String']['input'];
@@ -668,8 +813,10 @@ export type MutationReactToMessageArgs = {
 
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
- * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
- * `INTERNAL_SERVER_ERROR`.
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
+ * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationRemoveConversationMemberArgs = {
   conversationId: Scalars['ID']['input'];
@@ -679,8 +826,10 @@ export type MutationRemoveConversationMemberArgs = {
 
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
- * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
- * `INTERNAL_SERVER_ERROR`.
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
+ * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationReportSessionStatusArgs = {
   input: SessionStatusReport;
@@ -689,8 +838,10 @@ export type MutationReportSessionStatusArgs = {
 
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
- * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
- * `INTERNAL_SERVER_ERROR`.
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
+ * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationResumeCampaignArgs = {
   id: Scalars['ID']['input'];
@@ -699,8 +850,10 @@ export type MutationResumeCampaignArgs = {
 
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
- * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
- * `INTERNAL_SERVER_ERROR`.
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
+ * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationSendMessageArgs = {
   body: Scalars['String']['input'];
@@ -711,8 +864,10 @@ export type MutationSendMessageArgs = {
 
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
- * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
- * `INTERNAL_SERVER_ERROR`.
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
+ * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationSendNotificationArgs = {
   input: SendNotificationInput;
@@ -721,8 +876,10 @@ export type MutationSendNotificationArgs = {
 
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
- * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
- * `INTERNAL_SERVER_ERROR`.
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
+ * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationSetTaskProgressArgs = {
   id: Scalars['ID']['input'];
@@ -732,8 +889,10 @@ export type MutationSetTaskProgressArgs = {
 
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
- * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
- * `INTERNAL_SERVER_ERROR`.
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
+ * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationSetTaskStatusArgs = {
   id: Scalars['ID']['input'];
@@ -743,8 +902,10 @@ export type MutationSetTaskStatusArgs = {
 
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
- * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
- * `INTERNAL_SERVER_ERROR`.
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
+ * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationSetTypingArgs = {
   conversationId: Scalars['ID']['input'];
@@ -754,8 +915,10 @@ export type MutationSetTypingArgs = {
 
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
- * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
- * `INTERNAL_SERVER_ERROR`.
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
+ * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationStartCampaignArgs = {
   id: Scalars['ID']['input'];
@@ -764,8 +927,10 @@ export type MutationStartCampaignArgs = {
 
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
- * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
- * `INTERNAL_SERVER_ERROR`.
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
+ * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationUpdateMessageStatusArgs = {
   messageId: Scalars['ID']['input'];
@@ -775,8 +940,10 @@ export type MutationUpdateMessageStatusArgs = {
 
 /**
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
- * `NOT_FOUND`, `BAD_USER_INPUT`, `RATE_LIMITED`, `SERVICE_UNAVAILABLE` or
- * `INTERNAL_SERVER_ERROR`.
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
+ * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationUpdateTaskArgs = {
   id: Scalars['ID']['input'];
@@ -792,9 +959,11 @@ export type Notification = {
   __typename?: 'Notification';
   /** At most 4000 characters, trimmed; null when there is none. */
   body: Maybe<Scalars['String']['output']>;
+  /** When it was sent. */
   createdAt: Scalars['DateTime']['output'];
   /** Anything the sender attached (at most 16 KiB as JSON); null when nothing. */
   data: Maybe<Scalars['JSON']['output']>;
+  /** Opaque, unique id; also the paging cursor of `notifications(before:)`. */
   id: Scalars['ID']['output'];
   /**
    * What it is about, for choosing an icon or a route: 1 to 64 letters, digits,
@@ -810,14 +979,18 @@ export type Notification = {
 /** A notification arrived (unread). */
 export type NotificationCreated = Event & {
   __typename?: 'NotificationCreated';
+  /** The new notification (`readAt` null). */
   notification: Notification;
+  /** When it was sent (its `createdAt`). */
   occurredAt: Scalars['DateTime']['output'];
 };
 
 /** A notification was deleted. */
 export type NotificationDeleted = Event & {
   __typename?: 'NotificationDeleted';
+  /** The notification that no longer exists. */
   notificationId: Scalars['ID']['output'];
+  /** When it was deleted. */
   occurredAt: Scalars['DateTime']['output'];
   /** Whether it was still unread, so an unread badge can follow without a query. */
   wasUnread: Scalars['Boolean']['output'];
@@ -829,14 +1002,18 @@ export type NotificationEvent = NotificationCreated | NotificationDeleted | Noti
 /** A notification was marked read (`occurredAt` is its `readAt`). */
 export type NotificationRead = Event & {
   __typename?: 'NotificationRead';
+  /** The notification now read. */
   notificationId: Scalars['ID']['output'];
+  /** Its `readAt`. */
   occurredAt: Scalars['DateTime']['output'];
 };
 
 /** `markAllNotificationsRead` marked these notifications read (`occurredAt` is their `readAt`). */
 export type NotificationsBulkRead = Event & {
   __typename?: 'NotificationsBulkRead';
+  /** Every notification this call marked read (not those already read); never empty. */
   notificationIds: Array<Scalars['ID']['output']>;
+  /** Their `readAt`. */
   occurredAt: Scalars['DateTime']['output'];
 };
 
@@ -846,13 +1023,16 @@ export type NotificationsBulkRead = Event & {
  * instance) is open: an authenticated WebSocket, or an SSE subscription stream
  * (each stream counts as one connection while it is open). An instance that dies
  * without closing its sockets has its users marked offline by the surviving
- * instances within 60 seconds.
+ * instances within 60 seconds. Any member of the organisation may see anyone's
+ * presence in it.
  */
 export type Presence = {
   __typename?: 'Presence';
   /** When the user was last seen coming online or going offline; null if never. */
   lastSeenAt: Maybe<Scalars['DateTime']['output']>;
+  /** True while the user has a connection open (a WebSocket or an SSE stream); false too for a user never seen. */
   online: Scalars['Boolean']['output'];
+  /** The user (a token's `sub`), as asked for. */
   userId: Scalars['ID']['output'];
 };
 
@@ -861,37 +1041,47 @@ export type PresenceChanged = Event & {
   __typename?: 'PresenceChanged';
   /** When the transition happened: coming online, or the last connection going away. */
   lastSeenAt: Scalars['DateTime']['output'];
+  /** When the event was published (at or just after `lastSeenAt`). */
   occurredAt: Scalars['DateTime']['output'];
+  /** True: they came online; false: they went offline. */
   online: Scalars['Boolean']['output'];
+  /** The user whose presence changed. */
   userId: Scalars['ID']['output'];
 };
 
 /** A new QR code is waiting to be scanned. */
 export type QrCodeUpdated = Event & {
   __typename?: 'QrCodeUpdated';
+  /** When the gateway reported it. */
   occurredAt: Scalars['DateTime']['output'];
+  /** The code to show; it replaces any earlier one. */
   qrCode: Scalars['String']['output'];
+  /** The session it belongs to. */
   sessionId: Scalars['ID']['output'];
 };
 
 /**
  * Reads. Every operation needs a bearer token; anything outside the viewer's
- * organisation reads as missing (`NOT_FOUND`).
+ * organisation reads as missing (`NOT_FOUND`). A malformed id argument
+ * (empty, longer than 128 characters, or holding blanks) is `BAD_USER_INPUT`.
  */
 export type Query = {
   __typename?: 'Query';
-  /** A campaign of the viewer's organisation; `NOT_FOUND` otherwise. */
+  /** A campaign of the viewer's organisation (any member, any role); `NOT_FOUND` otherwise (never null). */
   campaign: Maybe<Campaign>;
   /**
    * Campaigns of the viewer's organisation, newest first: at most `limit`
    * (1 to 200), created before the campaign `before` when given.
    */
   campaigns: Array<Campaign>;
-  /** A conversation the viewer is a member of; `NOT_FOUND` otherwise. */
+  /** A conversation the viewer is a member of; `NOT_FOUND` otherwise (never null). */
   conversation: Maybe<Conversation>;
-  /** The viewer's conversations, most recently active first. `limit`: 1 to 500. */
+  /**
+   * The viewer's conversations, most recently active first (a new message, or
+   * the viewer joining, moves one to the top). No cursor: the first `limit` only.
+   */
   conversations: Array<Conversation>;
-  /** The authenticated caller. */
+  /** The authenticated caller, as their token says. Needs no role. */
   me: Viewer;
   /**
    * History of a conversation, oldest first: the `limit` (1 to 200) messages
@@ -908,13 +1098,16 @@ export type Query = {
    * notification id from a previous page, to read older ones.
    */
   notifications: Array<Notification>;
-  /** The current presence of up to 100 users of the viewer's organisation (1 to 100 ids). */
+  /**
+   * The current presence of users of the viewer's organisation, one entry per
+   * distinct id, in the order asked (duplicates are dropped).
+   */
   presence: Array<Presence>;
-  /** A session the viewer may see; `NOT_FOUND` otherwise. */
+  /** A session the viewer may see; `NOT_FOUND` otherwise (never null). */
   session: Maybe<Session>;
-  /** The sessions the viewer may see, newest first. */
+  /** Every session of the organisation the viewer may see, newest first (no paging). */
   sessions: Array<Session>;
-  /** A task of the viewer's organisation; `NOT_FOUND` otherwise. */
+  /** A task of the viewer's organisation (any member, any role); `NOT_FOUND` otherwise (never null). */
   task: Maybe<Task>;
   /**
    * Tasks of the viewer's organisation, newest first, optionally only those of
@@ -929,7 +1122,8 @@ export type Query = {
 
 /**
  * Reads. Every operation needs a bearer token; anything outside the viewer's
- * organisation reads as missing (`NOT_FOUND`).
+ * organisation reads as missing (`NOT_FOUND`). A malformed id argument
+ * (empty, longer than 128 characters, or holding blanks) is `BAD_USER_INPUT`.
  */
 export type QueryCampaignArgs = {
   id: Scalars['ID']['input'];
@@ -938,7 +1132,8 @@ export type QueryCampaignArgs = {
 
 /**
  * Reads. Every operation needs a bearer token; anything outside the viewer's
- * organisation reads as missing (`NOT_FOUND`).
+ * organisation reads as missing (`NOT_FOUND`). A malformed id argument
+ * (empty, longer than 128 characters, or holding blanks) is `BAD_USER_INPUT`.
  */
 export type QueryCampaignsArgs = {
   before?: InputMaybe<Scalars['ID']['input']>;
@@ -948,7 +1143,8 @@ export type QueryCampaignsArgs = {
 
 /**
  * Reads. Every operation needs a bearer token; anything outside the viewer's
- * organisation reads as missing (`NOT_FOUND`).
+ * organisation reads as missing (`NOT_FOUND`). A malformed id argument
+ * (empty, longer than 128 characters, or holding blanks) is `BAD_USER_INPUT`.
  */
 export type QueryConversationArgs = {
   id: Scalars['ID']['input'];
@@ -957,7 +1153,8 @@ export type QueryConversationArgs = {
 
 /**
  * Reads. Every operation needs a bearer token; anything outside the viewer's
- * organisation reads as missing (`NOT_FOUND`).
+ * organisation reads as missing (`NOT_FOUND`). A malformed id argument
+ * (empty, longer than 128 characters, or holding blanks) is `BAD_USER_INPUT`.
  */
 export type QueryConversationsArgs = {
   limit?: InputMaybe<Scalars['Int']['input']>;
@@ -966,7 +1163,8 @@ export type QueryConversationsArgs = {
 
 /**
  * Reads. Every operation needs a bearer token; anything outside the viewer's
- * organisation reads as missing (`NOT_FOUND`).
+ * organisation reads as missing (`NOT_FOUND`). A malformed id argument
+ * (empty, longer than 128 characters, or holding blanks) is `BAD_USER_INPUT`.
  */
 export type QueryMessagesArgs = {
   before?: InputMaybe<Scalars['ID']['input']>;
@@ -977,7 +1175,8 @@ export type QueryMessagesArgs = {
 
 /**
  * Reads. Every operation needs a bearer token; anything outside the viewer's
- * organisation reads as missing (`NOT_FOUND`).
+ * organisation reads as missing (`NOT_FOUND`). A malformed id argument
+ * (empty, longer than 128 characters, or holding blanks) is `BAD_USER_INPUT`.
  */
 export type QueryNotificationsArgs = {
   before?: InputMaybe<Scalars['ID']['input']>;
@@ -988,7 +1187,8 @@ export type QueryNotificationsArgs = {
 
 /**
  * Reads. Every operation needs a bearer token; anything outside the viewer's
- * organisation reads as missing (`NOT_FOUND`).
+ * organisation reads as missing (`NOT_FOUND`). A malformed id argument
+ * (empty, longer than 128 characters, or holding blanks) is `BAD_USER_INPUT`.
  */
 export type QueryPresenceArgs = {
   userIds: Array<Scalars['ID']['input']>;
@@ -997,7 +1197,8 @@ export type QueryPresenceArgs = {
 
 /**
  * Reads. Every operation needs a bearer token; anything outside the viewer's
- * organisation reads as missing (`NOT_FOUND`).
+ * organisation reads as missing (`NOT_FOUND`). A malformed id argument
+ * (empty, longer than 128 characters, or holding blanks) is `BAD_USER_INPUT`.
  */
 export type QuerySessionArgs = {
   id: Scalars['ID']['input'];
@@ -1006,7 +1207,8 @@ export type QuerySessionArgs = {
 
 /**
  * Reads. Every operation needs a bearer token; anything outside the viewer's
- * organisation reads as missing (`NOT_FOUND`).
+ * organisation reads as missing (`NOT_FOUND`). A malformed id argument
+ * (empty, longer than 128 characters, or holding blanks) is `BAD_USER_INPUT`.
  */
 export type QueryTaskArgs = {
   id: Scalars['ID']['input'];
@@ -1015,7 +1217,8 @@ export type QueryTaskArgs = {
 
 /**
  * Reads. Every operation needs a bearer token; anything outside the viewer's
- * organisation reads as missing (`NOT_FOUND`).
+ * organisation reads as missing (`NOT_FOUND`). A malformed id argument
+ * (empty, longer than 128 characters, or holding blanks) is `BAD_USER_INPUT`.
  */
 export type QueryTasksArgs = {
   assigneeId?: InputMaybe<Scalars['ID']['input']>;
@@ -1036,7 +1239,9 @@ export type Reaction = {
 /** Someone added or removed a reaction. */
 export type ReactionsChanged = Event & {
   __typename?: 'ReactionsChanged';
+  /** The message with all its reactions now. */
   message: Message;
+  /** When the reaction was toggled. */
   occurredAt: Scalars['DateTime']['output'];
 };
 
@@ -1066,39 +1271,52 @@ export type SendNotificationInput = {
 /**
  * A messaging-gateway session: one phone account that the organisation sends
  * and receives through. Visible to its owner, and to `admin` and `service`
- * users of its organisation.
+ * users of its organisation; to anyone else it is `NOT_FOUND`.
  */
 export type Session = {
   __typename?: 'Session';
+  /** When it was created. */
   createdAt: Scalars['DateTime']['output'];
-  /** The account's display name, once connected. */
+  /** The account's display name as the gateway last reported it; null until it does. Kept after disconnecting. */
   displayName: Maybe<Scalars['String']['output']>;
+  /** Opaque, unique id. */
   id: Scalars['ID']['output'];
-  /** Why the session last failed; cleared when it connects. */
+  /** Why the session last failed; null after `connectSession` and once it is `CONNECTED`. */
   lastError: Maybe<Scalars['String']['output']>;
+  /** The label given at creation: 1 to 100 characters, trimmed. */
   name: Scalars['String']['output'];
   /** The user who created it. */
   ownerId: Scalars['ID']['output'];
-  /** The phone number, once connected. */
+  /** The account's phone number as the gateway last reported it; null until it does. Kept after disconnecting. */
   phoneNumber: Maybe<Scalars['String']['output']>;
-  /** The QR code to scan while `status` is `QR_REQUIRED`; null otherwise. */
+  /**
+   * The QR code to scan while `status` is `QR_REQUIRED` (null until the gateway
+   * sends one); null in every other status.
+   */
   qrCode: Maybe<Scalars['String']['output']>;
+  /** Where it stands now, as last set by `connectSession`, `disconnectSession` or the gateway's report. */
   status: SessionStatus;
+  /** When anything about it last changed. */
   updatedAt: Scalars['DateTime']['output'];
 };
 
 /** The gateway reported an error for the session. */
 export type SessionConnectionError = Event & {
   __typename?: 'SessionConnectionError';
+  /** What went wrong, as the gateway said it (also the session's `lastError`). */
   error: Scalars['String']['output'];
+  /** When the gateway reported it. */
   occurredAt: Scalars['DateTime']['output'];
+  /** The session it belongs to. */
   sessionId: Scalars['ID']['output'];
 };
 
 /** The session was deleted. It is the last event of the subscription. */
 export type SessionDeleted = Event & {
   __typename?: 'SessionDeleted';
+  /** When it was deleted. */
   occurredAt: Scalars['DateTime']['output'];
+  /** The session that no longer exists. */
   sessionId: Scalars['ID']['output'];
 };
 
@@ -1107,11 +1325,11 @@ export type SessionEvent = QrCodeUpdated | SessionConnectionError | SessionDelet
 
 /** Where a messaging-gateway session stands in its login and connection life. */
 export type SessionStatus =
-  /** Logged in and able to send. */
+  /** Logged in and able to send. Campaigns need their session here to start or resume. */
   | 'CONNECTED'
-  /** The gateway is starting the session. */
+  /** The gateway is starting the session (set at once by `connectSession`). */
   | 'CONNECTING'
-  /** Not connected; `connectSession` starts a login. */
+  /** Not connected; `connectSession` starts a login. Every new session starts here. */
   | 'DISCONNECTED'
   /** Failed; `lastError` says why. */
   | 'ERROR'
@@ -1123,31 +1341,45 @@ export type SessionStatus =
 /** The session's status or account details changed. */
 export type SessionStatusChanged = Event & {
   __typename?: 'SessionStatusChanged';
+  /** The display name now (null until the gateway reports one). */
   displayName: Maybe<Scalars['String']['output']>;
+  /** When the change was made (the session's `updatedAt`). */
   occurredAt: Scalars['DateTime']['output'];
+  /** The phone number now (null until the gateway reports one). */
   phoneNumber: Maybe<Scalars['String']['output']>;
+  /** The session it belongs to. */
   sessionId: Scalars['ID']['output'];
+  /** The status now. */
   status: SessionStatus;
 };
 
-/** What a gateway reports about a session's state. */
+/**
+ * What a gateway reports about a session's state. A field left out (or null)
+ * keeps the session's current value; an empty string is `BAD_USER_INPUT`.
+ * Text is trimmed.
+ */
 export type SessionStatusReport = {
   /** At most 200 characters. */
   displayName?: InputMaybe<Scalars['String']['input']>;
-  /** What went wrong (at most 1000 characters). */
+  /** What went wrong (at most 1000 characters); ignored with status `CONNECTED`, which clears `lastError`. */
   error?: InputMaybe<Scalars['String']['input']>;
   /** At most 32 characters. */
   phoneNumber?: InputMaybe<Scalars['String']['input']>;
-  /** A fresh QR code to scan (at most 4096 characters). */
+  /** A fresh QR code to scan (at most 4096 characters); kept only with status `QR_REQUIRED`. */
   qrCode?: InputMaybe<Scalars['String']['input']>;
+  /** The session reported on (`NOT_FOUND` when it was deleted or is another organisation's). */
   sessionId: Scalars['ID']['input'];
+  /** The session's status now. */
   status: SessionStatus;
 };
 
 /**
  * Live events, over WebSocket (`graphql-transport-ws`) or SSE. A subscription
- * is authorized when it starts and keeps being authorized: when the viewer
- * loses access it receives the revoking event last, then completes.
+ * is authorized when it starts and keeps being authorized: when the viewer loses
+ * access it receives the revoking event last, then completes. It also ends
+ * when the token expires (a WebSocket is closed with `4403`) and when the
+ * client stops reading (1000 events held by default: the WebSocket is closed
+ * with `4413`, an SSE stream is dropped).
  */
 export type Subscription = {
   __typename?: 'Subscription';
@@ -1160,7 +1392,8 @@ export type Subscription = {
   /**
    * Everything that happens in a conversation the viewer is a member of.
    * When the viewer is removed, `MembersChanged` is the last event and the
-   * subscription completes.
+   * subscription completes. The viewer's own `TypingChanged` is not sent back
+   * to them.
    */
   conversationEvents: ConversationEvent;
   /** The viewer's own inbox: unread counts and conversation changes, for every conversation they are in. */
@@ -1181,7 +1414,10 @@ export type Subscription = {
    * before subscribing.
    */
   presenceChanged: PresenceChanged;
-  /** Events of one session the viewer may see; completes after `SessionDeleted`. */
+  /**
+   * Events of one session the viewer may see (`NOT_FOUND` otherwise); completes
+   * after `SessionDeleted`.
+   */
   sessionEvents: SessionEvent;
   /**
    * Events of the viewer's organisation's tasks, in the order they happened.
@@ -1198,8 +1434,11 @@ export type Subscription = {
 
 /**
  * Live events, over WebSocket (`graphql-transport-ws`) or SSE. A subscription
- * is authorized when it starts and keeps being authorized: when the viewer
- * loses access it receives the revoking event last, then completes.
+ * is authorized when it starts and keeps being authorized: when the viewer loses
+ * access it receives the revoking event last, then completes. It also ends
+ * when the token expires (a WebSocket is closed with `4403`) and when the
+ * client stops reading (1000 events held by default: the WebSocket is closed
+ * with `4413`, an SSE stream is dropped).
  */
 export type SubscriptionCampaignEventsArgs = {
   campaignId: Scalars['ID']['input'];
@@ -1208,8 +1447,11 @@ export type SubscriptionCampaignEventsArgs = {
 
 /**
  * Live events, over WebSocket (`graphql-transport-ws`) or SSE. A subscription
- * is authorized when it starts and keeps being authorized: when the viewer
- * loses access it receives the revoking event last, then completes.
+ * is authorized when it starts and keeps being authorized: when the viewer loses
+ * access it receives the revoking event last, then completes. It also ends
+ * when the token expires (a WebSocket is closed with `4403`) and when the
+ * client stops reading (1000 events held by default: the WebSocket is closed
+ * with `4413`, an SSE stream is dropped).
  */
 export type SubscriptionConversationEventsArgs = {
   conversationId: Scalars['ID']['input'];
@@ -1218,8 +1460,11 @@ export type SubscriptionConversationEventsArgs = {
 
 /**
  * Live events, over WebSocket (`graphql-transport-ws`) or SSE. A subscription
- * is authorized when it starts and keeps being authorized: when the viewer
- * loses access it receives the revoking event last, then completes.
+ * is authorized when it starts and keeps being authorized: when the viewer loses
+ * access it receives the revoking event last, then completes. It also ends
+ * when the token expires (a WebSocket is closed with `4403`) and when the
+ * client stops reading (1000 events held by default: the WebSocket is closed
+ * with `4413`, an SSE stream is dropped).
  */
 export type SubscriptionPresenceChangedArgs = {
   userIds: Array<Scalars['ID']['input']>;
@@ -1228,8 +1473,11 @@ export type SubscriptionPresenceChangedArgs = {
 
 /**
  * Live events, over WebSocket (`graphql-transport-ws`) or SSE. A subscription
- * is authorized when it starts and keeps being authorized: when the viewer
- * loses access it receives the revoking event last, then completes.
+ * is authorized when it starts and keeps being authorized: when the viewer loses
+ * access it receives the revoking event last, then completes. It also ends
+ * when the token expires (a WebSocket is closed with `4403`) and when the
+ * client stops reading (1000 events held by default: the WebSocket is closed
+ * with `4413`, an SSE stream is dropped).
  */
 export type SubscriptionSessionEventsArgs = {
   sessionId: Scalars['ID']['input'];
@@ -1238,8 +1486,11 @@ export type SubscriptionSessionEventsArgs = {
 
 /**
  * Live events, over WebSocket (`graphql-transport-ws`) or SSE. A subscription
- * is authorized when it starts and keeps being authorized: when the viewer
- * loses access it receives the revoking event last, then completes.
+ * is authorized when it starts and keeps being authorized: when the viewer loses
+ * access it receives the revoking event last, then completes. It also ends
+ * when the token expires (a WebSocket is closed with `4403`) and when the
+ * client stops reading (1000 events held by default: the WebSocket is closed
+ * with `4413`, an SSE stream is dropped).
  */
 export type SubscriptionTaskEventsArgs = {
   assigneeId?: InputMaybe<Scalars['ID']['input']>;
@@ -1254,14 +1505,17 @@ export type Task = {
   __typename?: 'Task';
   /** The user the task is assigned to (a token's `sub`); null while unassigned. */
   assigneeId: Maybe<Scalars['ID']['output']>;
+  /** When it was created. */
   createdAt: Scalars['DateTime']['output'];
   /** At most 10000 characters, trimmed; null when there is none. */
   description: Maybe<Scalars['String']['output']>;
+  /** Opaque, unique id; also the paging cursor of `tasks(before:)`. */
   id: Scalars['ID']['output'];
   /** Oldest first. A task holds at most 200 notes. */
   notes: Array<TaskNote>;
   /** How far along the task is, from 0 to 100. */
   progress: Scalars['Int']['output'];
+  /** Where it stands; independent of `progress`. */
   status: TaskStatus;
   /** 1 to 200 characters, trimmed. */
   title: Scalars['String']['output'];
@@ -1269,26 +1523,35 @@ export type Task = {
   updatedAt: Scalars['DateTime']['output'];
 };
 
-/** The task was assigned to someone else, or unassigned (`task.assigneeId` is null then). */
+/**
+ * The task was created with an assignee, assigned to someone else, or
+ * unassigned (`task.assigneeId` is null then).
+ */
 export type TaskAssigned = Event & {
   __typename?: 'TaskAssigned';
+  /** When it was assigned (the task's `updatedAt`). */
   occurredAt: Scalars['DateTime']['output'];
   /** Who it was assigned to before; null when it was unassigned (or just created). */
   previousAssigneeId: Maybe<Scalars['ID']['output']>;
+  /** The task, with its new `assigneeId`. */
   task: Task;
 };
 
 /** The task became `DONE`; it follows that move's `TaskStatusChanged`. */
 export type TaskCompleted = Event & {
   __typename?: 'TaskCompleted';
+  /** When it became `DONE` (the same as its `TaskStatusChanged`). */
   occurredAt: Scalars['DateTime']['output'];
+  /** The task, now `DONE`. */
   task: Task;
 };
 
-/** A task was created. */
+/** A task was created (followed by `TaskAssigned` when it was created with an assignee). */
 export type TaskCreated = Event & {
   __typename?: 'TaskCreated';
+  /** When it was created (its `createdAt`). */
   occurredAt: Scalars['DateTime']['output'];
+  /** The new task. */
   task: Task;
 };
 
@@ -1300,7 +1563,9 @@ export type TaskNote = {
   __typename?: 'TaskNote';
   /** The user who wrote it. */
   authorId: Scalars['ID']['output'];
+  /** When it was added. */
   createdAt: Scalars['DateTime']['output'];
+  /** Opaque, unique id. */
   id: Scalars['ID']['output'];
   /** 1 to 4000 characters, trimmed. */
   text: Scalars['String']['output'];
@@ -1311,16 +1576,20 @@ export type TaskNoteAdded = Event & {
   __typename?: 'TaskNoteAdded';
   /** The new note (also the last of `task.notes`). */
   note: TaskNote;
+  /** When the note was added (its `createdAt`). */
   occurredAt: Scalars['DateTime']['output'];
+  /** The task with every note, the new one last. */
   task: Task;
 };
 
 /** The task's progress changed. */
 export type TaskProgressChanged = Event & {
   __typename?: 'TaskProgressChanged';
+  /** When it changed (the task's `updatedAt`). */
   occurredAt: Scalars['DateTime']['output'];
   /** The new progress, 0 to 100 (the same as `task.progress`). */
   progress: Scalars['Int']['output'];
+  /** The task after the change. */
   task: Task;
 };
 
@@ -1338,32 +1607,42 @@ export type TaskStatus =
 /** The task moved to another status. */
 export type TaskStatusChanged = Event & {
   __typename?: 'TaskStatusChanged';
+  /** When it moved (the task's `updatedAt`). */
   occurredAt: Scalars['DateTime']['output'];
   /** The new status (the same as `task.status`). */
   status: TaskStatus;
+  /** The task after the move. */
   task: Task;
 };
 
 /** The title or description changed. */
 export type TaskUpdated = Event & {
   __typename?: 'TaskUpdated';
+  /** When it changed (the task's `updatedAt`). */
   occurredAt: Scalars['DateTime']['output'];
+  /** The task with its new title and description. */
   task: Task;
 };
 
 /** Another member started or stopped typing (or their typing lapsed after 5 s). */
 export type TypingChanged = Event & {
   __typename?: 'TypingChanged';
+  /** True: they started typing; false: they stopped, sent a message, left, or lapsed. */
   isTyping: Scalars['Boolean']['output'];
+  /** When the change was published. */
   occurredAt: Scalars['DateTime']['output'];
+  /** The member who is (or stopped) typing; never the subscriber themselves. */
   userId: Scalars['ID']['output'];
 };
 
 /** The viewer's unread count of a conversation changed (a message arrived or was deleted, or they read some). */
 export type UnreadCountChanged = Event & {
   __typename?: 'UnreadCountChanged';
+  /** The conversation whose count changed. */
   conversationId: Scalars['ID']['output'];
+  /** When it was counted. */
   occurredAt: Scalars['DateTime']['output'];
+  /** The viewer's unread count of it now (as `Conversation.unreadCount`). */
   unreadCount: Scalars['Int']['output'];
 };
 
@@ -1380,9 +1659,14 @@ export type Viewer = {
   __typename?: 'Viewer';
   /** User id (`sub`). */
   id: Scalars['ID']['output'];
+  /** The token's optional `name` claim (at most 200 characters); null when it has none. */
   name: Maybe<Scalars['String']['output']>;
   /** Organisation (tenant) id (`org`). */
   orgId: Scalars['ID']['output'];
+  /**
+   * The token's `roles`, each once. May be empty: such a member can still read
+   * what the organisation shares and use conversations and notifications.
+   */
   roles: Array<Role>;
 };
 
