@@ -8,6 +8,12 @@ export interface PresenceRecord {
   connections: Record<string, number>;
   /** When the user last came online or went offline; null before the first time. */
   lastSeenAt: string | null;
+  /**
+   * How many times the user went online or offline. Carried by each event,
+   * so a subscriber can drop a transition that reaches it after a later one
+   * (two instances publish independently). Absent in records written before it.
+   */
+  flips?: number;
 }
 
 /** Organisation and user ids come from tokens and may hold any character: encoded, they cannot collide. */
