@@ -1,3 +1,5 @@
+import { keyPart } from '../lib/keys.js';
+
 /** One user's presence as stored: how many connections each instance holds for them. */
 export interface PresenceRecord {
   /** {@link presenceId} of the organisation and user. */
@@ -17,8 +19,7 @@ export interface PresenceRecord {
 }
 
 /** Organisation and user ids come from tokens and may hold any character: encoded, they cannot collide. */
-export const presenceId = (orgId: string, userId: string) =>
-  `${encodeURIComponent(orgId)}/${encodeURIComponent(userId)}`;
+export const presenceId = (orgId: string, userId: string) => `${keyPart(orgId)}/${keyPart(userId)}`;
 
 /** Online while any instance holds a connection of theirs. */
 export const isOnline = (record: Pick<PresenceRecord, 'connections'>) =>
