@@ -82,7 +82,7 @@ export async function createTokenVerifier(jwt: Config['jwt']): Promise<VerifyTok
       throw new InvalidTokenError(`Token claim "${field}" is missing or invalid`);
     }
     const { sub, org, roles, name, exp } = claims.data;
-    return { id: sub, orgId: org, roles: [...new Set(roles)], name: name ?? null, expiresAt: exp * 1000 };
+    return { id: sub, orgId: org, roles: [...new Set(roles)], name: name?.trim() || null, expiresAt: exp * 1000 };
   };
 }
 

@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
+import { keyPart } from '../lib/keys.js';
 import type { IndexEntry, Storage } from '../storage/index.js';
 import { readPointerId, type ConversationRecord, type MessageRecord, type ReadPointerRecord } from './model.js';
 
 /** How long a `clientMessageId` is remembered: the contract asks for at least 24 hours. */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
-
-const encode = (value: string) => encodeURIComponent(value);
 
 /**
  * The storage layout of conversations and messages, in one place.
@@ -27,7 +26,7 @@ export function createConversationStore(storage: Storage) {
 
   const historyIndex = (conversationId: string) => `history:${conversationId}`;
   const liveIndex = (conversationId: string) => `live:${conversationId}`;
-  const liveBySenderIndex = (conversationId: string, senderId: string) => `live:${conversationId}:${encode(senderId)}`;
+  const liveBySenderIndex = (conversationId: string, senderId: string) => `live:${conversationId}:${keyPart(senderId)}`;
 
   const readPointer = async (conversationId: string, userId: string) =>
     (await reads.get(readPointerId(conversationId, userId))) ?? {
@@ -50,7 +49,7 @@ export function createConversationStore(storage: Storage) {
     messages,
 
     /** The index of a user's conversations, by last activity. */
-    memberIndex: (orgId: string, userId: string) => `member:${orgId}:${encode(userId)}`,
+    memberIndex: (orgId: string, userId: string) => `member:${keyPart(orgId)}:${keyPart(userId)}`,
 
     /** Where a new message is indexed. */
     messageEntries: (message: MessageRecord): IndexEntry[] => [

@@ -59,6 +59,7 @@ export function createPresenceService(options: {
       online: isOnline(record),
       lastSeenAt: record.lastSeenAt ?? now(),
       occurredAt: now(),
+      flip: record.flips ?? 0,
     });
 
   /** Sets `instance`'s count in a user's record; publishes if that flipped them online or offline. */
@@ -69,7 +70,8 @@ export function createPresenceService(options: {
       if (count > 0) connections[instance] = count;
       else delete connections[instance];
       const flipped = isOnline(record) !== isOnline({ connections });
-      return { ...record, connections, lastSeenAt: flipped ? now() : record.lastSeenAt };
+      const flips = (record.flips ?? 0) + (flipped ? 1 : 0);
+      return { ...record, connections, lastSeenAt: flipped ? now() : record.lastSeenAt, flips };
     });
     if (result?.changed && isOnline(result.before) !== isOnline(result.after)) await publish(result.after);
   };
@@ -193,10 +195,19 @@ export function createPresenceService(options: {
     /** Transitions of users of the viewer's organisation. */
     subscribe(viewer: Viewer, userIds: readonly string[], signal?: AbortSignal) {
       const scope = presenceScope(viewer, userIds);
+      // Transitions published by different instances may cross on the way: keep each user's latest only.
+      const latest = new Map<string, number>();
       return subscribe(
         bus,
         scope.userIds.map((userId) => topics.presence(scope.orgId, userId)),
-        { signal },
+        {
+          signal,
+          filter: (event) => {
+            if (event.flip <= (latest.get(event.userId) ?? 0)) return false;
+            latest.set(event.userId, event.flip);
+            return true;
+          },
+        },
       );
     },
 

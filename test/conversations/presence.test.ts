@@ -1,7 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { describe, expect, inject, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import {
   BACKENDS,
+  dispose,
   ok,
   settle,
   startCluster,
@@ -126,6 +128,34 @@ describe('presence across instances', () => {
     await settle(200);
     expect(transitions(onA.events)).toEqual([online('alice', true), online('alice', false)]);
     expect(transitions(onB.events)).toEqual([online('alice', true), online('alice', false)]);
+  });
+
+  it('drops a transition that arrives after a later one (instances publish independently)', async () => {
+    const [a] = await startCluster(1, FAST_PRESENCE);
+    const t = await people();
+    const watching = await subscribeWs(a!, wsClient(a!, t.carol), PRESENCE_EVENTS, { userIds: ['alice'] });
+    const tab = await openTab(a!, t.alice);
+    await watching.waitForEvents(1);
+    await tab.dispose();
+    await watching.waitForEvents(2);
+    // A slow instance's "online" from before the "offline", reaching Redis late.
+    const redis = new Redis(inject('redisUrl'));
+    dispose(() => redis.quit());
+    const stale = {
+      __typename: 'PresenceChanged',
+      userId: 'alice',
+      online: true,
+      lastSeenAt: new Date().toISOString(),
+      occurredAt: new Date().toISOString(),
+      flip: 1,
+    };
+    await redis.publish(`${a!.config.redisPrefix}org:org-a:presence:alice`, JSON.stringify(stale));
+    const fresh = { ...stale, online: false, flip: 3 };
+    await redis.publish(`${a!.config.redisPrefix}org:org-a:presence:alice`, JSON.stringify(fresh));
+    await settle(300);
+    await watching.waitForEvents(3);
+    await settle(100);
+    expect(watching.events.map((event) => event.online)).toEqual([true, false, false]);
   });
 });
 
