@@ -1,5 +1,5 @@
 import { signDevelopmentToken } from './auth/jwt.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { exitOnSignals, loadConfigOrExit, runMain } from './lib/process.js';
 import { createLogger } from './logger.js';
 import { startServer } from './server/app.js';
 
@@ -11,16 +11,7 @@ const DEVELOPMENT_USERS = [
 ] as const;
 
 async function main() {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`Configuration error: ${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit();
   const logger = createLogger(config.logLevel);
   const server = await startServer(config, { logger });
   logger.info({ url: `${server.url}/graphql`, redis: Boolean(config.redisUrl) }, 'server listening');
@@ -38,28 +29,7 @@ async function main() {
     process.stdout.write(`${lines.join('\n')}\n\n`);
   }
 
-  let signals = 0;
-  const stop = (signal: NodeJS.Signals) => {
-    if (++signals > 1) process.exit(1);
-    logger.info({ signal }, 'signal received');
-    const deadline = setTimeout(() => {
-      logger.error('shutdown took too long; exiting');
-      process.exit(1);
-    }, config.shutdownTimeoutMs + 2_000);
-    deadline.unref();
-    server.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  exitOnSignals(logger, config.shutdownTimeoutMs, () => server.close());
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`Failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
-});
+runMain(main);
