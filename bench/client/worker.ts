@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 import { clock } from '../lib/clock.js';
 import { Histogram } from '../lib/histogram.js';
 import { MARK, PROBE_RUN } from '../lib/payload.js';
-import type { ClientTarget, FromWorker, ToWorker, WorkerStats } from '../lib/protocol.js';
+import { emptyStats, type ClientTarget, type FromWorker, type ToWorker, type WorkerStats } from '../lib/protocol.js';
 
 const localAddress = process.env.BENCH_LOCAL_ADDRESS || undefined;
 const MARK_BYTES = Buffer.from(MARK);
@@ -23,16 +23,7 @@ interface Conn {
 }
 
 const conns: Conn[] = [];
-const stats: WorkerStats = {
-  open: 0,
-  failed: 0,
-  dropped: 0,
-  live: 0,
-  received: 0,
-  done: 0,
-  lastAt: 0,
-  protocolErrors: 0,
-};
+const stats: WorkerStats = emptyStats();
 let run = -1;
 let expected = Infinity;
 let histogram = new Histogram();

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { start } from './children.js';
 import { Histogram } from './histogram.js';
-import type { ClientTarget, FromWorker, ToWorker, WorkerStats } from './protocol.js';
+import { emptyStats, type ClientTarget, type FromWorker, type ToWorker, type WorkerStats } from './protocol.js';
 
 /** Client sockets one worker process may hold (fd cap 20,000 per process, minus headroom). */
 export const MAX_PER_WORKER = 9_900;
@@ -13,16 +13,7 @@ interface Worker {
 }
 
 const sum = (list: WorkerStats[]): WorkerStats => {
-  const total: WorkerStats = {
-    open: 0,
-    failed: 0,
-    dropped: 0,
-    live: 0,
-    received: 0,
-    done: 0,
-    lastAt: 0,
-    protocolErrors: 0,
-  };
+  const total = emptyStats();
   for (const s of list) {
     total.open += s.open;
     total.failed += s.failed;

@@ -50,6 +50,18 @@ export interface WorkerStats {
   protocolErrors: number;
 }
 
+/** Stats before anything happened: a worker's start, and the base of a sum. */
+export const emptyStats = (): WorkerStats => ({
+  open: 0,
+  failed: 0,
+  dropped: 0,
+  live: 0,
+  received: 0,
+  done: 0,
+  lastAt: 0,
+  protocolErrors: 0,
+});
+
 export type FromWorker =
   | { type: 'connected'; stats: WorkerStats }
   | { type: 'armed' }

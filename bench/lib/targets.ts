@@ -92,6 +92,20 @@ function redisPublisher(ctx: RunContext, channel: (topic: string) => string): Pu
   };
 }
 
+/** Subscribers speaking graphql-transport-ws to `/graphql` (ours and the plain GraphQL stack). */
+const graphqlWsClient: Target['client'] = (ctx, instances, topics) => ({
+  kind: 'graphql-transport-ws',
+  urls: instances.map((i) => `${i.httpUrl.replace('http', 'ws')}/graphql`),
+  secret: ctx.secret,
+  org: ctx.org,
+  topics,
+  query: SUBSCRIPTION,
+});
+
+/** Publishes on session channels as src/events/topics.ts names them: prefix + topic, JSON payload. */
+const sessionChannelPublisher: Target['publisher'] = (ctx) =>
+  redisPublisher(ctx, (topic) => `${ctx.prefix}org:${ctx.org}:session:${topic}`);
+
 const ours: Target = {
   name: 'ours',
   label: 'ours',
@@ -145,16 +159,8 @@ const ours: Target = {
     }
     return ids;
   },
-  client: (ctx, instances, topics) => ({
-    kind: 'graphql-transport-ws',
-    urls: instances.map((i) => `${i.httpUrl.replace('http', 'ws')}/graphql`),
-    secret: ctx.secret,
-    org: ctx.org,
-    topics,
-    query: SUBSCRIPTION,
-  }),
-  // src/events/topics.ts + src/events/redis.ts: channel = prefix + topic, JSON payload.
-  publisher: (ctx) => redisPublisher(ctx, (topic) => `${ctx.prefix}org:${ctx.org}:session:${topic}`),
+  client: graphqlWsClient,
+  publisher: sessionChannelPublisher,
 };
 
 const graphql: Target = {
@@ -162,15 +168,8 @@ const graphql: Target = {
   label: 'graphql-ws+redis-subs',
   start: (ctx) => startPeer(ctx, 'graphql-plain'),
   prepare: async (_ctx, _instance, count) => Array.from({ length: count }, (_, i) => `bench-session-${i}`),
-  client: (ctx, instances, topics) => ({
-    kind: 'graphql-transport-ws',
-    urls: instances.map((i) => `${i.httpUrl.replace('http', 'ws')}/graphql`),
-    secret: ctx.secret,
-    org: ctx.org,
-    topics,
-    query: SUBSCRIPTION,
-  }),
-  publisher: (ctx) => redisPublisher(ctx, (topic) => `${ctx.prefix}org:${ctx.org}:session:${topic}`),
+  client: graphqlWsClient,
+  publisher: sessionChannelPublisher,
 };
 
 const socketio: Target = {
