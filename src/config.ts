@@ -25,6 +25,12 @@ export interface Config {
     key: JwtKeyConfig;
     issuer: string | undefined;
     audience: string | undefined;
+    /**
+     * `JWT_MAX_TOKEN_AGE_SECONDS`: when set, a token whose `exp` lies further
+     * than this from its `iat` (or that has no `iat`, or an `iat` in the
+     * future) is refused, so a leaked long-lived token cannot serve for years.
+     */
+    maxTokenAgeSeconds?: number | undefined;
   };
   logLevel: LogLevel;
   nodeEnv: 'development' | 'production' | 'test';
@@ -205,6 +211,7 @@ const envSchema = z.object({
   JWT_JWKS_URL: url(['https:', 'http:']),
   JWT_ISSUER: optionalString,
   JWT_AUDIENCE: optionalString,
+  JWT_MAX_TOKEN_AGE_SECONDS: integer(0, 1, 10 * 365 * 86_400),
   LOG_LEVEL: optionalString.pipe(z.enum(LOG_LEVELS).optional()),
   NODE_ENV: optionalString.pipe(z.enum(['development', 'production', 'test']).optional()),
   CORS_ORIGINS: optionalString.transform((value) =>
@@ -304,7 +311,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: vars.HOST,
     redisUrl: vars.REDIS_URL,
     redisPrefix: vars.REDIS_PREFIX,
-    jwt: { key, issuer: vars.JWT_ISSUER, audience: vars.JWT_AUDIENCE },
+    jwt: {
+      key,
+      issuer: vars.JWT_ISSUER,
+      audience: vars.JWT_AUDIENCE,
+      maxTokenAgeSeconds: vars.JWT_MAX_TOKEN_AGE_SECONDS || undefined,
+    },
     logLevel: vars.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info'),
     nodeEnv,
     corsOrigins,

@@ -1,7 +1,7 @@
 import type { LogLevel } from '../config.js';
 import { createLogger } from '../logger.js';
 import { createRuntime } from '../runtime.js';
-import { actorViewer, type PublisherActor } from './actor.js';
+import { actorViewer, parseActor, type PublisherActor } from './actor.js';
 import { asPublishError, PublishError } from './errors.js';
 import { inputs, type PublisherInputs } from './inputs.js';
 
@@ -15,8 +15,13 @@ export interface PublisherOptions {
   redisUrl: string;
   /** The servers' `REDIS_PREFIX` (default `rt:`). */
   redisPrefix?: string;
-  /** Default: `{ id: 'publisher', roles: ['service'] }`. */
-  actor?: PublisherActor;
+  /**
+   * Whom every call acts as: `{ id, roles, name? }`, required and checked
+   * as a token's claims are (`BAD_USER_INPUT` at `createPublisher`
+   * otherwise). Roles are never implied: `['service']` reports gateway
+   * state and sends notifications.
+   */
+  actor: PublisherActor;
   /** Default `warn`. */
   logLevel?: LogLevel;
 }
@@ -30,12 +35,15 @@ export interface PublisherOptions {
  * It needs Redis access only: no JWT, no GraphQL server.
  */
 export async function createPublisher(options: PublisherOptions) {
-  const { redisUrl, redisPrefix = 'rt:', actor = { id: 'publisher', roles: ['service'] }, logLevel = 'warn' } = options;
+  const { redisUrl, redisPrefix = 'rt:', logLevel = 'warn' } = options;
   if (!redisUrl)
     throw new PublishError('BAD_USER_INPUT', 'createPublisher needs redisUrl: the servers share events through Redis');
+  // Checked before connecting: a publisher with a bad identity never touches Redis.
+  const actor = parseActor(options.actor);
+  if ('error' in actor) throw new PublishError('BAD_USER_INPUT', `createPublisher: ${actor.error}`);
+  const as = actor.actor;
   const runtime = await createRuntime({ redisUrl, redisPrefix }, createLogger(logLevel), { background: false });
   const { sessions, conversations, notifications, tasks, campaigns } = runtime.services;
-  const as = { ...actor, roles: actor.roles ?? ['service'] };
 
   /** Validates `input`'s shape, then runs the domain call as the actor in the input's organisation. */
   const call =

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { identityId } from '../auth/claims.js';
 import type { MessageStatus, SessionStatus, TaskStatus } from '../generated/graphql.js';
 
 /** Every value of a GraphQL enum, checked by the compiler against the generated type. */
@@ -8,6 +9,8 @@ function enumOf<T extends string>() {
 }
 
 const id = z.string().min(1).max(128);
+/** The organisation a call acts in obeys a token's `org` rules. */
+const orgId = identityId;
 const text = z.string();
 const optionalText = z.string().nullish();
 
@@ -25,7 +28,7 @@ const TaskStatusValues = enumOf<TaskStatus>()(['TODO', 'IN_PROGRESS', 'BLOCKED',
 /** Shapes of every publisher call; the domain services check the rules (lengths, ranges, access). */
 export const inputs = {
   sessionStatus: z.object({
-    orgId: id,
+    orgId,
     sessionId: id,
     status: SessionStatusValues,
     qrCode: optionalText,
@@ -33,9 +36,9 @@ export const inputs = {
     displayName: optionalText,
     error: optionalText,
   }),
-  messageStatus: z.object({ orgId: id, messageId: id, status: MessageStatusValues }),
+  messageStatus: z.object({ orgId, messageId: id, status: MessageStatusValues }),
   notification: z.object({
-    orgId: id,
+    orgId,
     recipientId: id,
     kind: text,
     title: text,
@@ -43,19 +46,19 @@ export const inputs = {
     data: z.unknown().optional(),
   }),
   createCampaign: z.object({
-    orgId: id,
+    orgId,
     name: text,
     sessionId: id,
     message: text,
     recipients: z.array(z.string()),
   }),
-  campaign: z.object({ orgId: id, campaignId: id }),
-  createTask: z.object({ orgId: id, title: text, description: optionalText, assigneeId: id.nullish() }),
-  updateTask: z.object({ orgId: id, taskId: id, title: optionalText, description: optionalText }),
-  assignTask: z.object({ orgId: id, taskId: id, assigneeId: id.nullable() }),
-  setTaskStatus: z.object({ orgId: id, taskId: id, status: TaskStatusValues }),
-  setTaskProgress: z.object({ orgId: id, taskId: id, progress: z.number() }),
-  addTaskNote: z.object({ orgId: id, taskId: id, text }),
+  campaign: z.object({ orgId, campaignId: id }),
+  createTask: z.object({ orgId, title: text, description: optionalText, assigneeId: id.nullish() }),
+  updateTask: z.object({ orgId, taskId: id, title: optionalText, description: optionalText }),
+  assignTask: z.object({ orgId, taskId: id, assigneeId: id.nullable() }),
+  setTaskStatus: z.object({ orgId, taskId: id, status: TaskStatusValues }),
+  setTaskProgress: z.object({ orgId, taskId: id, progress: z.number() }),
+  addTaskNote: z.object({ orgId, taskId: id, text }),
 };
 
 export type PublisherInputs = { [K in keyof typeof inputs]: z.input<(typeof inputs)[K]> };

@@ -150,7 +150,11 @@ describe('the publisher module', () => {
         __typename ... on MessageStatusChanged { messageId status } } }`,
       { id: createConversation.id },
     );
-    const gateway = await createPublisher({ redisUrl: inject('redisUrl'), redisPrefix: a!.config.redisPrefix });
+    const gateway = await createPublisher({
+      redisUrl: inject('redisUrl'),
+      redisPrefix: a!.config.redisPrefix,
+      actor: { id: 'gateway', roles: ['service'] },
+    });
     dispose(() => gateway.close());
     await gateway.messageStatus({ orgId: 'org-a', messageId: sendMessage.id, status: 'DELIVERED' });
     const late = await gateway.messageStatus({ orgId: 'org-a', messageId: sendMessage.id, status: 'SENT' });
@@ -203,6 +207,57 @@ describe('the publisher module', () => {
   });
 
   it('refuses to start without a Redis URL', async () => {
-    await expect(createPublisher({ redisUrl: '' })).rejects.toBeInstanceOf(PublishError);
+    await expect(createPublisher({ redisUrl: '', actor: { id: 'svc', roles: ['service'] } })).rejects.toBeInstanceOf(
+      PublishError,
+    );
+  });
+
+  it('refuses an actor a token would not pass: roles are never implied, ids follow the token rules', async () => {
+    const [server] = await startCluster(1);
+    const options = { redisUrl: inject('redisUrl'), redisPrefix: server!.config.redisPrefix };
+    const refused: Record<string, [unknown, RegExp]> = {
+      'no actor': [undefined, /^createPublisher: actor must be an object/],
+      'roles null': [
+        { id: 'svc', roles: null },
+        /^createPublisher: actor\.roles must be a list of admin, agent or service/,
+      ],
+      'roles missing': [{ id: 'svc' }, /^createPublisher: actor\.roles must be a list/],
+      'unknown role': [{ id: 'svc', roles: ['root'] }, /^createPublisher: actor\.roles\.0 must be a list/],
+      'roles a string': [{ id: 'svc', roles: 'service' }, /^createPublisher: actor\.roles must be a list/],
+      'empty id': [{ id: '', roles: ['service'] }, /^createPublisher: actor\.id must be 1 to 128 characters/],
+      'id with a blank': [{ id: 'svc one', roles: ['service'] }, /^createPublisher: actor\.id /],
+      'id with a newline': [{ id: 'svc\n', roles: ['service'] }, /^createPublisher: actor\.id /],
+      'id too long': [{ id: 'x'.repeat(129), roles: ['service'] }, /^createPublisher: actor\.id /],
+      'id null': [{ id: null, roles: ['service'] }, /^createPublisher: actor\.id /],
+      'name too long': [{ id: 'svc', roles: ['service'], name: 'n'.repeat(201) }, /^createPublisher: actor\.name /],
+    };
+    for (const [name, [actor, message]] of Object.entries(refused)) {
+      const attempt = createPublisher({ ...options, actor: actor as never });
+      await expect(attempt, name).rejects.toBeInstanceOf(PublishError);
+      await expect(attempt, name).rejects.toMatchObject({
+        code: 'BAD_USER_INPUT',
+        message: expect.stringMatching(message),
+      });
+    }
+
+    // An actor with no roles may do nothing a role is needed for.
+    const agent = await tokenFor(user('agent-1', ['agent']));
+    const session = (await ok(server!, 'mutation { createSession(name: "s") { id } }', {}, agent)).createSession;
+    const powerless = await createPublisher({ ...options, actor: { id: 'nobody', roles: [] } });
+    dispose(() => powerless.close());
+    await expect(
+      powerless.sessionStatus({ orgId: 'org-a', sessionId: session.id, status: 'CONNECTED' }),
+    ).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(
+      powerless.notification({ orgId: 'org-a', recipientId: 'agent-1', kind: 'k', title: 't' }),
+    ).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    // The organisation of a call follows the token's `org` rules too.
+    const service = await createPublisher({ ...options, actor: { id: 'svc', roles: ['service'] } });
+    dispose(() => service.close());
+    await expect(
+      service.notification({ orgId: 'org a', recipientId: 'agent-1', kind: 'k', title: 't' }),
+    ).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringMatching(/^notification: orgId /) });
+    const read = await ok(server!, 'query ($id: ID!) { session(id: $id) { status } }', session, agent);
+    expect(read.session.status).toBe('DISCONNECTED');
   });
 });

@@ -88,6 +88,38 @@ describe('authentication over HTTP', () => {
     expect((await ok(server, ME, {}, right)).me.id).toBe('u1');
   });
 
+  it('refuses tokens living longer than JWT_MAX_TOKEN_AGE_SECONDS, and tokens without iat, once it is set', async () => {
+    const claims = { sub: 'u1', org: 'org-a', roles: ['agent'] };
+    const year3000 = Math.floor(Date.UTC(3000, 0, 1) / 1000);
+    const forever = await hsToken(claims, TEST_JWT_SECRET, year3000);
+    const hour = await hsToken(claims, TEST_JWT_SECRET, '1h');
+    const withoutIat = await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+    // An iat in the future would let exp sit anywhere: refused too.
+    const futureIat = await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuedAt(year3000 - 60)
+      .setExpirationTime(year3000)
+      .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+
+    // Unset (the default), every one of them is accepted.
+    const open = await startTestServer();
+    for (const token of [forever, hour, withoutIat]) expect((await ok(open, ME, {}, token)).me.id).toBe('u1');
+
+    const bounded = await startTestServer({ env: { JWT_MAX_TOKEN_AGE_SECONDS: '86400' } });
+    expect((await ok(bounded, ME, {}, hour)).me.id).toBe('u1');
+    expect(await rawConnect(bounded.wsUrl, { token: hour })).toEqual({ acked: true });
+    for (const [name, token] of Object.entries({ forever, withoutIat, futureIat })) {
+      const result = await gql(bounded, ME, {}, { token });
+      expect(result.status, name).toBe(401);
+      expect(errorCode(result), name).toBe('UNAUTHENTICATED');
+      expect(result.data ?? null, name).toBeNull();
+      expect(await rawConnect(bounded.wsUrl, { token }), name).toMatchObject({ acked: false, code: 4403 });
+    }
+  });
+
   it.each(['RS256', 'ES256'] as const)('verifies %s tokens against a PEM public key', async (alg) => {
     const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
     const server = await startTestServer({ env: { JWT_SECRET: '', JWT_PUBLIC_KEY: await exportSPKI(publicKey) } });

@@ -39,6 +39,8 @@ describe('configuration', () => {
       [{ JWT_JWKS_URL: 'ftp://keys' }, /^JWT_JWKS_URL must be a URL/],
       [{ JWT_SECRET: SECRET, JWT_JWKS_URL: 'https://keys.example/jwks' }, /exclusive/],
       [{ CORS_ORIGINS: 'https://ok.example, nonsense' }, /^CORS_ORIGINS has "nonsense"/],
+      [{ JWT_MAX_TOKEN_AGE_SECONDS: '0' }, /^JWT_MAX_TOKEN_AGE_SECONDS must be a whole number from 1 to /],
+      [{ JWT_MAX_TOKEN_AGE_SECONDS: '1h' }, /^JWT_MAX_TOKEN_AGE_SECONDS must be a whole number/],
     ];
     for (const [env, message] of cases) {
       const text = configError(env);
