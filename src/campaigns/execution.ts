@@ -147,10 +147,11 @@ export function createCampaignExecution({
       });
       if (!session) return { ok: false, action: 'fail', reason: 'The campaign\u2019s session was deleted' };
       if (session.status !== 'CONNECTED') {
+        // Every member of the organisation reads the reason; not all of them may see the session's status.
         return {
           ok: false,
           action: 'pause',
-          reason: `The campaign\u2019s session is ${session.status}: reconnect it, then resume the campaign`,
+          reason: 'The campaign\u2019s session stopped being connected: reconnect it, then resume the campaign',
         };
       }
       return { ok: true };

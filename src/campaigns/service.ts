@@ -1,4 +1,3 @@
-import { systemViewer } from '../auth/system.js';
 import type { Viewer } from '../auth/viewer.js';
 import { badInput, notFound } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
@@ -46,11 +45,14 @@ export function createCampaignService({
     return record;
   };
 
-  /** A campaign can only start or resume on a session that exists and is connected. */
-  const assertSessionReady = async (record: CampaignRecord) => {
-    const session = await sessions.get(systemViewer(record.orgId), record.sessionId).catch(() => undefined);
-    if (!session)
-      throw badInput('The campaign\u2019s session was deleted: create the campaign on another session', 'id');
+  /**
+   * A campaign starts or resumes only on a session that the viewer may see
+   * and that is connected. One the viewer may not see reads exactly as a
+   * missing one (`NOT_FOUND`, from `sessions.get`), so its status is never
+   * told to someone who could not read it.
+   */
+  const assertSessionReady = async (viewer: Viewer, record: CampaignRecord) => {
+    const session = await sessions.get(viewer, record.sessionId);
     if (session.status !== 'CONNECTED') {
       throw badInput(`The campaign\u2019s session is ${session.status}: connect it first`, 'id');
     }
@@ -66,14 +68,14 @@ export function createCampaignService({
     verb: string,
     from: readonly CampaignStatus[],
     apply: (current: CampaignRecord) => Partial<CampaignRecord>,
-    check?: (record: CampaignRecord) => Promise<void>,
+    check?: (viewer: Viewer, record: CampaignRecord) => Promise<void>,
   ): Promise<CampaignRecord> => {
     assertCanChangeCampaigns(viewer);
     const record = await getRecord(viewer, id);
     const refuse = (status: CampaignStatus) =>
       badInput(`The campaign is ${status}: only a ${from.join(' or ')} campaign can be ${verb}`, 'id');
     if (!from.includes(record.status)) throw refuse(record.status);
-    await check?.(record);
+    await check?.(viewer, record);
     const result = await store.transition(id, from, apply);
     if (!result) throw notFound('Campaign', id);
     if (!result.changed) throw refuse(result.record.status);

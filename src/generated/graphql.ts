@@ -523,7 +523,8 @@ export type Mutation = {
   reportSessionStatus: Session;
   /**
    * Resumes a `PAUSED` campaign where it stopped, clearing `lastError`. Its
-   * session must still exist and be `CONNECTED`. Publishes `CampaignResumed`.
+   * session must still exist, be one the caller may see and be `CONNECTED`, as
+   * for `startCampaign`. Publishes `CampaignResumed`.
    */
   resumeCampaign: Campaign;
   /**
@@ -565,10 +566,12 @@ export type Mutation = {
   /**
    * Starts a `DRAFT` campaign: it becomes `RUNNING` at once (`startedAt` set,
    * `CampaignStarted` published) and a background worker sends it; follow it
-   * with `campaignEvents`. Its session must still exist and be `CONNECTED`.
+   * with `campaignEvents`. Its session must still exist, be one the caller may
+   * see (their own; any of the organisation for `admin`), and be `CONNECTED`.
    * Changing a campaign needs `admin` or `agent` (`FORBIDDEN`); a campaign in
-   * the wrong status, or whose session is not ready, is `BAD_USER_INPUT`, as
-   * for every change below.
+   * the wrong status, or whose session is not connected, is `BAD_USER_INPUT`,
+   * as for every change below; a session that was deleted, or that the caller
+   * may not see, is `NOT_FOUND` (the same answer for both, without its status).
    */
   startCampaign: Campaign;
   /**

@@ -127,6 +127,53 @@ describe.each(BACKENDS)('campaigns on the %s backend', (backend) => {
     expect((await act(server, t.otherAgent, 'cancelCampaign', campaign.id)).status).toBe('CANCELLED');
   });
 
+  it('starts and resumes only on a session the caller may see; one they may not reads as missing, without its status', async () => {
+    const server = await startTestServer({ backend });
+    const t = await tokens();
+    const mutate = (token: string, mutation: string, id: string) =>
+      gql(server, `mutation ($id: ID!) { ${mutation}(id: $id) { id status } }`, { id }, { token });
+    const ownersSession = await connectedSession(server, t);
+    const campaign = await createCampaign(server, t.agent, { sessionId: ownersSession, recipients: phoneNumbers(2) });
+    // A deleted session, for the answer a missing one gets.
+    const doomedSession = await connectedSession(server, t);
+    const orphan = await createCampaign(server, t.agent, { sessionId: doomedSession, recipients: phoneNumbers(2) });
+    await ok(server, 'mutation ($id: ID!) { deleteSession(id: $id) }', { id: doomedSession }, t.agent);
+    const missing = await mutate(t.agent, 'startCampaign', orphan.id);
+    expect(errorCode(missing)).toBe('NOT_FOUND');
+
+    const expectAsMissing = (result: Awaited<ReturnType<typeof mutate>>) => {
+      expect(errorCode(result)).toBe('NOT_FOUND');
+      expect(result.data ?? null).toBeNull();
+      expect(result.errors![0]!.message).toBe(missing.errors![0]!.message.replace(doomedSession, ownersSession));
+      expect(JSON.stringify(result.errors)).not.toMatch(/CONNECTED|DISCONNECTED|CONNECTING|QR_REQUIRED|ERROR/);
+    };
+    // Another agent of the organisation may not see agent-1's session: not while connected, not after.
+    expectAsMissing(await mutate(t.otherAgent, 'startCampaign', campaign.id));
+    await ok(server, 'mutation ($id: ID!) { disconnectSession(id: $id) { id } }', { id: ownersSession }, t.agent);
+    expectAsMissing(await mutate(t.otherAgent, 'startCampaign', campaign.id));
+    expect((await readCampaign(server, t.agent, campaign.id)).status).toBe('DRAFT');
+    // Its owner and an admin see it, and are told why it cannot start.
+    for (const token of [t.agent, t.admin]) {
+      const refused = await mutate(token, 'startCampaign', campaign.id);
+      expect(errorCode(refused)).toBe('BAD_USER_INPUT');
+      expect(refused.errors![0]!.message).toMatch(/session is DISCONNECTED: connect it first/);
+    }
+    await ok(
+      server,
+      'mutation ($input: SessionStatusReport!) { reportSessionStatus(input: $input) { status } }',
+      { input: { sessionId: ownersSession, status: 'CONNECTED' } },
+      t.service,
+    );
+    expectAsMissing(await mutate(t.otherAgent, 'startCampaign', campaign.id));
+    expect((await act(server, t.admin, 'startCampaign', campaign.id)).status).toBe('RUNNING');
+
+    // Pausing needs no session; resuming does, and reads the same way.
+    expect((await act(server, t.otherAgent, 'pauseCampaign', campaign.id)).status).toBe('PAUSED');
+    expectAsMissing(await mutate(t.otherAgent, 'resumeCampaign', campaign.id));
+    expect((await readCampaign(server, t.agent, campaign.id)).status).toBe('PAUSED');
+    expect((await act(server, t.agent, 'resumeCampaign', campaign.id)).status).toBe('RUNNING');
+  });
+
   it('answers bad values and impossible status changes with BAD_USER_INPUT', async () => {
     // Room for a list past the recipient limit (the default HTTP body limit is 1 MiB).
     const server = await startTestServer({ backend });
@@ -331,7 +378,9 @@ describe.each(BACKENDS)('campaigns on the %s backend', (backend) => {
     const report = 'mutation ($input: SessionStatusReport!) { reportSessionStatus(input: $input) { status } }';
     await ok(server, report, { input: { sessionId, status: 'RECONNECTING' } }, t.service);
     const paused = await eventually(async () => dashboard.events.find((e) => e.__typename === 'CampaignPaused'));
-    expect(paused.reason).toMatch(/session is RECONNECTING/);
+    // Every member reads the reason; the session's status is only for those who may see the session.
+    expect(paused.reason).toMatch(/session stopped being connected/);
+    expect(paused.reason).not.toMatch(/RECONNECTING/);
     const stored = await readCampaign(server, t.agent, campaign.id);
     expect(stored).toMatchObject({ status: 'PAUSED', lastError: paused.reason });
     const refused = await gql(server, 'mutation ($id: ID!) { resumeCampaign(id: $id) { id } }', campaign, {
