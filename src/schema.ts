@@ -2,10 +2,11 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLSchema } from 'graphql';
-import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import { DateTimeResolver } from 'graphql-scalars';
 import { campaignResolvers } from './campaigns/resolvers.js';
 import { conversationResolvers } from './conversations/resolvers.js';
 import type { Resolvers } from './generated/graphql.js';
+import { BoundedJSONResolver } from './lib/json.js';
 import { notificationResolvers } from './notifications/resolvers.js';
 import { presenceResolvers } from './presence/resolvers.js';
 import { sessionResolvers } from './sessions/resolvers.js';
@@ -37,7 +38,7 @@ const domainResolvers: Resolvers[] = [
 export function createSchema(): GraphQLSchema {
   return makeExecutableSchema({
     typeDefs: loadTypeDefs(),
-    resolvers: [{ DateTime: DateTimeResolver, JSON: JSONResolver }, ...domainResolvers] as never,
+    resolvers: [{ DateTime: DateTimeResolver, JSON: BoundedJSONResolver }, ...domainResolvers] as never,
     resolverValidationOptions: { requireResolversToMatchSchema: 'error' },
   });
 }

@@ -20,7 +20,10 @@ export type Scalars = {
   Float: { input: number; output: number; }
   /** A date and time in ISO 8601 form, always UTC, e.g. `2026-11-25T17:06:00.000Z`. */
   DateTime: { input: string; output: string; }
-  /** Any JSON value: object, array, string, number, boolean or null. */
+  /**
+   * Any JSON value: object, array, string, number, boolean or null. As an input
+   * it may nest at most 32 levels of objects and arrays (`BAD_USER_INPUT` deeper).
+   */
   JSON: { input: unknown; output: unknown; }
 };
 
@@ -1261,7 +1264,10 @@ export type Role =
 export type SendNotificationInput = {
   /** At most 4000 characters, trimmed; empty means none. */
   body?: InputMaybe<Scalars['String']['input']>;
-  /** Any JSON value, at most 16 KiB (16384 bytes of UTF-8 JSON); `BAD_USER_INPUT` beyond. */
+  /**
+   * Any JSON value, at most 16 KiB (16384 bytes of UTF-8 JSON) and 32 levels of
+   * objects and arrays deep; `BAD_USER_INPUT` beyond.
+   */
   data?: InputMaybe<Scalars['JSON']['input']>;
   /** 1 to 64 letters, digits, `_`, `.`, `:` or `-`, starting with a letter or digit. */
   kind: Scalars['String']['input'];

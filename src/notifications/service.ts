@@ -5,6 +5,7 @@ import { subscribe } from '../events/subscribe.js';
 import { topics } from '../events/topics.js';
 import type { SendNotificationInput } from '../generated/graphql.js';
 import { newId, now } from '../lib/ids.js';
+import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../lib/json.js';
 import { keyPart } from '../lib/keys.js';
 import { requireId, requireIntInRange, requireText, requireUserId, textOrNull } from '../lib/validate.js';
 import type { IndexEntry, Storage } from '../storage/index.js';
@@ -37,6 +38,10 @@ const MARK_ALL_BATCH = 100;
 /** A bounded JSON value; null when absent. */
 function optionalData(value: unknown): unknown {
   if (value === undefined || value === null) return null;
+  // Checked first: a value nested thousands deep would overflow JSON.stringify and the storage's copy.
+  if (exceedsJsonDepth(value)) {
+    throw badInput(`data may nest at most ${MAX_JSON_DEPTH} levels of objects and arrays`, 'data');
+  }
   if (Buffer.byteLength(JSON.stringify(value)) > NOTIFICATION_LIMITS.dataBytes) {
     throw badInput(`data must be at most ${NOTIFICATION_LIMITS.dataBytes} bytes as JSON`, 'data');
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BACKENDS, errorCode, gql, ok, startTestServer, type GraphQLResponse } from '../support/harness.js';
+import { rawSocket } from '../hardening/raw-ws.js';
 import { COUNT, DELETE, LIST, list, MARK_ALL, MARK_READ, send, SEND, tokens, unreadCount } from './operations.js';
 
 const MISSING_ID = '00000000-0000-0000-0000-000000000000';
@@ -185,5 +186,64 @@ describe.each(BACKENDS)('notifications on the %s backend', (backend) => {
     );
     expect(inline.data).toEqual({ sendNotification: { data: { a: [1, 'two'] } } });
     expect((await ok(server, COUNT, {}, t.alice)).unreadNotificationCount).toBe(1);
+  });
+
+  it('refuses JSON nested deeper than 32 levels with BAD_USER_INPUT, in variables and inline, over HTTP and WebSocket', async () => {
+    const server = await startTestServer({ backend });
+    const t = await tokens();
+    const nested = (levels: number, leaf: unknown = 1) => {
+      let value = leaf;
+      for (let i = 0; i < levels; i++) value = i % 2 ? { a: value } : [value];
+      return value;
+    };
+    /** `[{a: [{a: … 1 …}]}]`: `levels` levels (even) of arrays and objects, as a literal and as the value it means. */
+    const inlineNested = (levels: number) => '[{a: '.repeat(levels / 2) + '1' + '}]'.repeat(levels / 2);
+    const inlineValue = (levels: number) => {
+      let value: unknown = 1;
+      for (let i = 0; i < levels / 2; i++) value = [{ a: value }];
+      return value;
+    };
+    const input = (data: unknown) => ({ recipientId: 'alice', kind: 'k', title: 'Deep', data });
+    const inlineSend = (levels: number) =>
+      `mutation { sendNotification(input: { recipientId: "alice", kind: "k", title: "Deep", data: ${inlineNested(levels)} }) { data } }`;
+    const tooDeep =
+      /^(Variable "\$input" got invalid value .* at "input.data"; )?JSON values may nest at most 32 levels of objects and arrays$/;
+    /** One operation over a raw WebSocket: its first answer (`next` or `error`) and the errors in it. */
+    const overWs = async (query: string, variables: Record<string, unknown> = {}) => {
+      const socket = await rawSocket(server);
+      await socket.init(t.admin);
+      socket.send({ id: 'op', type: 'subscribe', payload: { query, variables } });
+      const answer = await socket.waitFor((message) => message.id === 'op' && message.type !== 'complete');
+      return { answer, errors: (answer.type === 'error' ? answer.payload : answer.payload.errors) as any[] };
+    };
+
+    // 4000 levels is 8 KB of JSON; 33 is one too many.
+    for (const levels of [4000, 33]) {
+      const http = await gql(server, SEND, { input: input(nested(levels)) }, { token: t.admin });
+      expect(http.status, `${levels} levels`).toBe(400);
+      expect(errorCode(http), `${levels} levels`).toBe('BAD_USER_INPUT');
+      expect(http.errors![0]!.message).toMatch(tooDeep);
+      expect(http.data ?? null).toBeNull();
+
+      const { answer, errors } = await overWs(SEND, { input: input(nested(levels)) });
+      expect(errors[0].extensions.code, `${levels} levels over WebSocket`).toBe('BAD_USER_INPUT');
+      expect(errors[0].message).toMatch(tooDeep);
+      expect(answer.payload.data ?? null).toBeNull();
+    }
+    // Inline literals are bounded the same way (34 levels: within every document limit).
+    const inlineHttp = await gql(server, inlineSend(34), {}, { token: t.admin });
+    expect(errorCode(inlineHttp)).toBe('BAD_USER_INPUT');
+    expect(inlineHttp.errors![0]!.message).toMatch(tooDeep);
+    const inlineWs = await overWs(inlineSend(34));
+    expect(inlineWs.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(inlineWs.errors[0].message).toMatch(tooDeep);
+    expect(await list(server, t.alice)).toEqual([]);
+
+    // 32 levels are stored and read back as sent, from variables and inline.
+    const deepest = nested(32, 'leaf');
+    expect((await send(server, t.admin, input(deepest))).data).toEqual(deepest);
+    const inline = await ok(server, inlineSend(32), {}, t.admin);
+    expect(inline.sendNotification.data).toEqual(inlineValue(32));
+    expect(await unreadCount(server, t.alice)).toBe(2);
   });
 });

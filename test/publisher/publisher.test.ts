@@ -206,6 +206,33 @@ describe('the publisher module', () => {
     });
   });
 
+  it('refuses notification data nested deeper than 32 levels with BAD_USER_INPUT', async () => {
+    const [server] = await startCluster(1);
+    const service = await createPublisher({
+      redisUrl: inject('redisUrl'),
+      redisPrefix: server!.config.redisPrefix,
+      actor: { id: 'svc', roles: ['service'] },
+    });
+    dispose(() => service.close());
+    const nested = (levels: number) => {
+      let value: unknown = 'leaf';
+      for (let i = 0; i < levels; i++) value = i % 2 ? { a: value } : [value];
+      return value;
+    };
+    const notify = (data: unknown) =>
+      service.notification({ orgId: 'org-a', recipientId: 'alice', kind: 'k', title: 't', data });
+    for (const levels of [4000, 33]) {
+      await expect(notify(nested(levels)), `${levels} levels`).rejects.toMatchObject({
+        name: 'PublishError',
+        code: 'BAD_USER_INPUT',
+        message: 'data may nest at most 32 levels of objects and arrays',
+      });
+    }
+    expect((await notify(nested(32))).data).toEqual(nested(32));
+    const alice = await tokenFor(user('alice', []));
+    expect((await ok(server!, '{ unreadNotificationCount }', {}, alice)).unreadNotificationCount).toBe(1);
+  });
+
   it('refuses to start without a Redis URL', async () => {
     await expect(createPublisher({ redisUrl: '', actor: { id: 'svc', roles: ['service'] } })).rejects.toBeInstanceOf(
       PublishError,
