@@ -21,6 +21,11 @@ export interface Config {
   redisUrl: string | undefined;
   /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
   redisPrefix: string;
+  /**
+   * `REDIS_ALLOW_EVICTION`: start in production even on a Redis whose
+   * `maxmemory-policy` may evict keys (state can then vanish). Default false.
+   */
+  redisAllowEviction: boolean;
   jwt: {
     key: JwtKeyConfig;
     issuer: string | undefined;
@@ -201,6 +206,7 @@ const envSchema = z.object({
   HOST: optionalString.transform((value) => value ?? '0.0.0.0'),
   REDIS_URL: url(['redis:', 'rediss:']),
   REDIS_PREFIX: optionalString.transform((value) => value ?? 'rt:'),
+  REDIS_ALLOW_EVICTION: optionalString.pipe(z.enum(['true', 'false']).optional()),
   JWT_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters (256 bits) for HS256').optional()),
   JWT_PUBLIC_KEY: optionalString.pipe(
     z
@@ -311,6 +317,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: vars.HOST,
     redisUrl: vars.REDIS_URL,
     redisPrefix: vars.REDIS_PREFIX,
+    redisAllowEviction: vars.REDIS_ALLOW_EVICTION === 'true',
     jwt: {
       key,
       issuer: vars.JWT_ISSUER,

@@ -4,6 +4,7 @@ import type { EventBus } from './events/bus.js';
 import { createMemoryEventBus } from './events/memory.js';
 import { createRedisEventBus } from './events/redis.js';
 import type { Logger } from './logger.js';
+import { checkEvictionPolicy } from './redis-eviction.js';
 import { closeRedis, connectRedis } from './redis.js';
 import { closeServices, createServices, type Services } from './services.js';
 import { createMemoryStorage, createRedisStorage, type Storage } from './storage/index.js';
@@ -21,11 +22,15 @@ export interface Runtime {
 /**
  * Connects the backends named by the configuration: Redis for state and
  * events when `REDIS_URL` is set (two connections: commands and publishes,
- * and a subscriber), the embedded in-memory engine otherwise.
+ * and a subscriber), the embedded in-memory engine otherwise. A Redis whose
+ * `maxmemory-policy` may evict keys is refused in production (see
+ * `checkEvictionPolicy`) and warned about elsewhere.
  */
 export async function createRuntime(
   config: Pick<Config, 'redisUrl' | 'redisPrefix'> &
-    Partial<Pick<Config, 'presence'>> & { limits?: Pick<Config['limits'], 'subscriptionMaxQueuedEvents'> },
+    Partial<Pick<Config, 'presence' | 'nodeEnv' | 'redisAllowEviction'>> & {
+      limits?: Pick<Config['limits'], 'subscriptionMaxQueuedEvents'>;
+    },
   logger: Logger,
   // Background work (sweepers, in-process workers) belongs to servers and workers, not to publishers.
   { background = true }: { background?: boolean } = {},
@@ -36,6 +41,12 @@ export async function createRuntime(
   let connections: Redis[] = [];
   if (config.redisUrl) {
     const commands = await connectRedis(config.redisUrl, { name: 'commands', logger });
+    // In production a Redis that may evict keys is refused (REDIS_ALLOW_EVICTION=true overrides); elsewhere a warning.
+    const stance = config.nodeEnv === 'production' && !config.redisAllowEviction ? 'refuse' : 'warn';
+    await checkEvictionPolicy(commands, stance, logger).catch(async (error: unknown) => {
+      await closeRedis(commands);
+      throw error;
+    });
     const subscriber = await connectRedis(config.redisUrl, { name: 'subscriber', logger }).catch(async (error) => {
       await closeRedis(commands);
       throw error;

@@ -22,7 +22,11 @@ export interface PublisherOptions {
    * state and sends notifications.
    */
   actor: PublisherActor;
-  /** Default `warn`. */
+  /**
+   * Default `warn`. Warnings include a Redis whose `maxmemory-policy` may
+   * evict keys: a publisher warns and goes on (the servers on that Redis are
+   * the ones that refuse to start in production).
+   */
   logLevel?: LogLevel;
 }
 

@@ -41,6 +41,7 @@ describe('configuration', () => {
       [{ CORS_ORIGINS: 'https://ok.example, nonsense' }, /^CORS_ORIGINS has "nonsense"/],
       [{ JWT_MAX_TOKEN_AGE_SECONDS: '0' }, /^JWT_MAX_TOKEN_AGE_SECONDS must be a whole number from 1 to /],
       [{ JWT_MAX_TOKEN_AGE_SECONDS: '1h' }, /^JWT_MAX_TOKEN_AGE_SECONDS must be a whole number/],
+      [{ REDIS_ALLOW_EVICTION: 'yes' }, /^REDIS_ALLOW_EVICTION .*"true".*"false".* \(got "yes"\)$/],
     ];
     for (const [env, message] of cases) {
       const text = configError(env);

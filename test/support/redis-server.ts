@@ -55,13 +55,13 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** A throwaway redis-server: nothing persisted, loopback only, gone on stop(). */
-export async function startRedisServer(bin: string, port?: number) {
+/** A throwaway redis-server: nothing persisted, loopback only, gone on stop(). `args` add settings. */
+export async function startRedisServer(bin: string, port?: number, args: string[] = []) {
   const chosen = port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'redis-test-'));
   const child: ChildProcess = spawn(
     bin,
-    ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...args],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   await new Promise<void>((resolve, reject) => {
