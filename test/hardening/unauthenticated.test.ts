@@ -252,24 +252,53 @@ describe('big bodies with a token', () => {
     expect(delay.max / 1e6).toBeLessThan(600);
   });
 
-  it('keeps the document caches within DOCUMENT_CACHE_MAX_BYTES', async () => {
+  it('keeps the document caches within DOCUMENT_CACHE_MAX_BYTES, over HTTP and WebSocket', async () => {
     const server = await startTestServer({ env: { DOCUMENT_CACHE_MAX_BYTES: String(4 * MiB) } });
     const token = await tokenFor(user('agent-1'));
     const auth = { ...JSON_HEADERS, authorization: `Bearer ${token}` };
-    const count = 40;
-    // Valid documents (cached as parsed) and documents with a syntax error (cached as errors), 1 MiB each.
-    const bodies = Array.from({ length: count }, (_, i) =>
-      JSON.stringify({ query: `query Q${i} { me { id } ${i % 2 ? '' : '}'}${' '.repeat(MiB)}` }),
+    const socket = await rawSocket(server);
+    await socket.init(token);
+    // Valid documents (cached as parsed) and documents with a syntax error (cached as errors), under 1 MiB each.
+    // (Flat strings, made before the heap is first measured: V8 would flatten a concatenation on first use.)
+    const documents = Array.from({ length: 40 }, (_, i) =>
+      Buffer.from(`query Q${i} { me { id } ${i % 2 ? '' : '}'}${' '.repeat(MiB - 1024)}`).toString(),
     );
-    await send(server, { headers: auth, body: bodies[0] });
+    await send(server, { headers: auth, body: JSON.stringify({ query: documents[0] }) });
     const before = heapUsed();
     const statuses = new Set<number>();
-    for (const body of bodies) statuses.add((await send(server, { headers: auth, body })).status);
+    for (const [i, query] of documents.entries()) {
+      if (i % 4 < 2) {
+        statuses.add((await send(server, { headers: auth, body: JSON.stringify({ query }) })).status);
+      } else {
+        socket.send({ type: 'subscribe', id: `op-${i}`, payload: { query } });
+        const done = await socket.waitFor((message) => message.id === `op-${i}` && message.type !== 'next');
+        statuses.add(done.type === 'complete' ? 200 : 400);
+      }
+    }
     expect([...statuses].sort()).toEqual([200, 400]);
     const grown = heapUsed() - before;
     // yoga's own cache keeps 1000 documents whatever their size: 40 MiB here.
     expect(grown).toBeLessThan(12 * MiB);
-    // A document seen before is still served.
+    // Documents are still cached and served.
     expect((await ok(server, '{ me { id } }', {}, token)).me.id).toBe('agent-1');
+  });
+
+  it('weighs a cached document by its syntax tree, not only its source', async () => {
+    const server = await startTestServer({ env: { DOCUMENT_CACHE_MAX_BYTES: String(MiB) } });
+    const token = await tokenFor(user('agent-1'));
+    const auth = { ...JSON_HEADERS, authorization: `Bearer ${token}` };
+    // About 960 tokens in 3 KB of source: a syntax tree of some 400 KB each.
+    const bodies = Array.from({ length: 60 }, (_, i) =>
+      JSON.stringify({
+        query: Array.from({ length: 120 }, (_, op) => `query Q${i}x${op} { me { id } }`).join('\n'),
+        operationName: `Q${i}x0`,
+      }),
+    );
+    await send(server, { headers: auth, body: bodies[0] });
+    const before = heapUsed();
+    for (const body of bodies) expect((await send(server, { headers: auth, body })).status).toBe(200);
+    const grown = heapUsed() - before;
+    // Weighed by their 3 KB of source alone, all 60 would stay: over 20 MiB.
+    expect(grown).toBeLessThan(8 * MiB);
   });
 });
