@@ -174,6 +174,10 @@ export async function startServer(
     }
     if (req.method === 'GET' || req.method === 'HEAD') return run();
     // HTTP_MAX_BODY_BYTES: refused before it is read, or as soon as it grows past the limit.
+    const declared = Number(req.headers['content-length']);
+    if (req.headers.expect?.toLowerCase() === '100-continue' && !(declared > config.limits.httpMaxBodyBytes)) {
+      res.writeContinue();
+    }
     readBodyWithin(req, config.limits.httpMaxBodyBytes).then(
       (body) => {
         if (!body) {
@@ -193,6 +197,8 @@ export async function startServer(
   };
 
   const httpServer = createServer(handle);
+  // `Expect: 100-continue`: the client is told to send its body only once its token is accepted (see `serve`).
+  httpServer.on('checkContinue', handle);
   httpServer.on('clientError', (error, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     else socket.destroy(error);

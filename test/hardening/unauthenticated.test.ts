@@ -124,6 +124,39 @@ describe('a stranger without a token, over HTTP', () => {
     expectOnlyUnauthenticated(forged, 'forged token');
   });
 
+  it('is not invited to send its body with Expect: 100-continue; a caller with a token is', async () => {
+    const server = await startTestServer();
+    const token = await tokenFor(user('agent-1'));
+    const body = JSON.stringify({ query: '{ me { id } }' });
+    const attempt = (headers: Record<string, string>) =>
+      new Promise<{ invited: boolean; response: RawResponse }>((resolve, reject) => {
+        let invited = false;
+        const req = request(server.graphqlUrl, {
+          method: 'POST',
+          headers: { ...JSON_HEADERS, expect: '100-continue', 'content-length': String(body.length), ...headers },
+        });
+        req.on('continue', () => {
+          invited = true;
+          req.end(body);
+        });
+        req.on('response', (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () =>
+            resolve({ invited, response: { status: res.statusCode ?? 0, headers: res.headers, text } }),
+          );
+        });
+        req.on('error', reject);
+        req.flushHeaders();
+      });
+    const stranger = await attempt({});
+    expect(stranger.invited).toBe(false);
+    expectOnlyUnauthenticated(stranger.response, 'expect 100-continue');
+    const caller = await attempt({ authorization: `Bearer ${token}` });
+    expect(caller.invited).toBe(true);
+    expect(JSON.parse(caller.response.text)).toEqual({ data: { me: { id: 'agent-1' } } });
+  });
+
   it('costs the server little CPU with a 4 MiB junk body', async () => {
     const server = await startTestServer();
     const junk = Buffer.alloc(4 * MiB - 1024, 'a');
