@@ -2,9 +2,10 @@ import { request } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { createClient as createSseClient } from 'graphql-sse';
 import { describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
-import { health, ok, startTestServer, tokenFor, user, type TestServer } from '../support/harness.js';
+import { dispose, health, ok, startTestServer, tokenFor, user, type TestServer } from '../support/harness.js';
 import { rawSocket } from './raw-ws.js';
 
 /**
@@ -333,5 +334,36 @@ describe('big bodies with a token', () => {
     const grown = heapUsed() - before;
     // Weighed by their 3 KB of source alone, all 60 would stay: over 20 MiB.
     expect(grown).toBeLessThan(8 * MiB);
+  });
+});
+
+describe('the viewer the transport verified', () => {
+  it('ends an SSE subscription when its token expires', async () => {
+    const server = await startTestServer();
+    const expiresAt = Math.floor(Date.now() / 1000) + 2;
+    const token = await tokenFor(user('short-lived'), expiresAt);
+    const owner = await tokenFor(user('short-lived'));
+    const session = (await ok(server, 'mutation { createSession(name: "s") { id } }', {}, owner)).createSession;
+    const client = createSseClient({
+      url: server.graphqlUrl,
+      headers: { authorization: `Bearer ${token}` },
+      retryAttempts: 0,
+    });
+    dispose(() => client.dispose());
+    const iterator = client.iterate({
+      query: 'subscription ($id: ID!) { sessionEvents(sessionId: $id) { __typename } }',
+      variables: { id: session.id },
+    });
+    const ended = iterator.next();
+    await expect
+      .poll(async () => (await health(server)).body)
+      .toMatchObject({ subscriptions: 1, connections: { sse: 1 } });
+    // Live until the token expires, then the stream ends.
+    expect((await ended).done).toBe(true);
+    expect(Date.now()).toBeGreaterThanOrEqual(expiresAt * 1000 - 50);
+    expect(Date.now() - expiresAt * 1000).toBeLessThan(1500);
+    await expect
+      .poll(async () => (await health(server)).body)
+      .toMatchObject({ subscriptions: 0, connections: { sse: 0 } });
   });
 });
