@@ -152,7 +152,8 @@ export async function startServer(
           const status = (outcome.error.extensions.http as { status?: number } | undefined)?.status ?? 500;
           return sendError(req, res, status, outcome.error as GraphQLErrorLike);
         }
-        serve(req, res, outcome.viewer, gone.signal);
+        // The client may have gone while its token was checked: its close has been and gone.
+        if (!gone.signal.aborted) serve(req, res, outcome.viewer, gone.signal);
       },
       () => res.destroy(),
     );
