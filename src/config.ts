@@ -41,6 +41,12 @@ export interface Config {
   nodeEnv: 'development' | 'production' | 'test';
   /** Origins allowed to call the API from a browser, besides the server's own. `*` allows any. */
   corsOrigins: string[];
+  /**
+   * `PUBLIC_ORIGIN`: the origin browsers reach this server at (behind a proxy
+   * or a domain name), allowed like the address it listens on. The `Host`
+   * header is never trusted for this: a DNS-rebinding page controls it.
+   */
+  publicOrigin: string | undefined;
   /** Milliseconds that shutdown waits for connections to drain before forcing them. */
   shutdownTimeoutMs: number;
   /** How campaign workers send. */
@@ -95,6 +101,12 @@ export interface Limits {
   maxTokens: number;
   /** MAX_COST: GraphQL Armor cost (objects 2, scalars 1, times 1.5 per level). */
   maxCost: number;
+  /**
+   * DOCUMENT_CACHE_MAX_BYTES: memory the parsed-document and parse-error
+   * caches may hold (estimated from each document's source and tokens), so
+   * distinct documents cannot pile up. 0 disables the caches.
+   */
+  documentCacheMaxBytes: number;
 }
 
 /** Campaign workers: batches, leases, pace and progress. */
@@ -228,6 +240,7 @@ const envSchema = z.object({
           .filter(Boolean)
       : [],
   ),
+  PUBLIC_ORIGIN: optionalString,
   SHUTDOWN_TIMEOUT_MS: integer(10_000, 0, 600_000),
   CAMPAIGN_PROGRESS_EVERY: integer(100, 1, 1_000_000),
   CAMPAIGN_SEND_RATE: integer(20, 1, 100_000),
@@ -261,6 +274,7 @@ const envSchema = z.object({
   MAX_DIRECTIVES: integer(50, 0, 10_000),
   MAX_TOKENS: integer(1_000, 10, 10_000_000),
   MAX_COST: integer(5_000, 1, 100_000_000),
+  DOCUMENT_CACHE_MAX_BYTES: integer(32 * 1024 * 1024, 0, 1024 * 1024 * 1024),
   INTROSPECTION: optionalString.pipe(z.enum(['true', 'false']).optional()),
 });
 
@@ -280,12 +294,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
   const corsOrigins = vars.CORS_ORIGINS.map((origin) => {
     if (origin === '*') return origin;
-    const normalised = /^https?:\/\/[^/\s?#]+$/i.test(origin) ? normaliseOrigin(origin) : undefined;
+    const normalised = asOrigin(origin);
     if (!normalised) {
       throw new ConfigError(`CORS_ORIGINS has "${origin}", which is not an origin like https://app.example.com`);
     }
     return normalised;
   });
+
+  const publicOrigin = vars.PUBLIC_ORIGIN === undefined ? undefined : asOrigin(vars.PUBLIC_ORIGIN.replace(/\/+$/, ''));
+  if (vars.PUBLIC_ORIGIN !== undefined && !publicOrigin) {
+    throw new ConfigError(
+      `PUBLIC_ORIGIN has "${vars.PUBLIC_ORIGIN}", which is not an origin like https://api.example.com`,
+    );
+  }
 
   const keySources = [vars.JWT_SECRET, vars.JWT_PUBLIC_KEY, vars.JWT_JWKS_URL].filter(Boolean);
   if (keySources.length > 1) {
@@ -327,6 +348,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: vars.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info'),
     nodeEnv,
     corsOrigins,
+    publicOrigin,
     shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS,
     campaigns: {
       progressEvery: vars.CAMPAIGN_PROGRESS_EVERY,
@@ -363,6 +385,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxDirectives: vars.MAX_DIRECTIVES,
       maxTokens: vars.MAX_TOKENS,
       maxCost: vars.MAX_COST,
+      documentCacheMaxBytes: vars.DOCUMENT_CACHE_MAX_BYTES,
     },
     // Off in production unless asked for: the schema is not published to strangers.
     introspection: vars.INTROSPECTION === undefined ? nodeEnv !== 'production' : vars.INTROSPECTION === 'true',
@@ -382,6 +405,11 @@ export function normaliseOrigin(origin: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A configured origin (`scheme://host[:port]`, nothing more), normalised; undefined when it is not one. */
+function asOrigin(value: string): string | undefined {
+  return /^https?:\/\/[^/\s?#]+$/i.test(value) ? normaliseOrigin(value) : undefined;
 }
 
 function randomSecret(): string {

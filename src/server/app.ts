@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import type { Viewer } from '../auth/viewer.js';
 import { createTokenVerifier } from '../auth/jwt.js';
 import type { Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -9,10 +11,19 @@ import { createSchema } from '../schema.js';
 import { startWorker, type Worker } from '../worker/worker.js';
 import { readBodyWithin } from './body-limit.js';
 import { createConnectionSlots } from './connection-slots.js';
+import { createHttpAuthenticator, isOpenToAnyone } from './http-auth.js';
 import { createLiveCounts } from './metrics.js';
-import { createOriginPolicy } from './origin.js';
+import { createOriginPolicy, ownOrigins } from './origin.js';
 import { attachWebSocket } from './websocket.js';
-import { createPipeline } from './yoga.js';
+import { createErrorMasker, createPipeline } from './yoga.js';
+
+const GRAPHQL_PATH = '/graphql';
+
+/** An error as the transport answers it: the contract's code and a message. */
+interface GraphQLErrorLike {
+  message: string;
+  extensions: { code?: unknown };
+}
 
 /** A listening server and how to stop it. */
 export interface RunningServer {
@@ -40,7 +51,10 @@ export async function startServer(
   const runtime = options.runtime ?? (await createRuntime(config, logger));
   const verifyToken = await createTokenVerifier(config.jwt);
   const counts = createLiveCounts();
-  const originAllowed = createOriginPolicy(config.corsOrigins);
+  // The server's own origins, known once it listens: never taken from a request's Host.
+  let own: ReadonlySet<string> = new Set();
+  const originAllowed = createOriginPolicy(config.corsOrigins, () => own);
+  const authenticate = createHttpAuthenticator(verifyToken, createErrorMasker(logger));
   const shutdown = new AbortController();
   const slots = createConnectionSlots({
     storage: runtime.storage,
@@ -51,7 +65,6 @@ export async function startServer(
   const pipeline = createPipeline({
     schema: createSchema(),
     services: runtime.services,
-    verifyToken,
     logger,
     counts,
     shutdownSignal: shutdown.signal,
@@ -63,10 +76,33 @@ export async function startServer(
     },
   });
 
-  const sendJson = (res: ServerResponse, status: number, body: unknown) => {
+  const sendJson = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     const json = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+    res.writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'cache-control': 'no-store',
+      ...headers,
+    });
     res.end(json);
+  };
+  // An error answered by the transport itself, before the body is read: the
+  // connection is closed rather than spent reading an unread body. Readable
+  // by an allowed origin (its page learns its token has expired).
+  const sendError = (req: IncomingMessage, res: ServerResponse, status: number, error: GraphQLErrorLike) => {
+    const headers: Record<string, string> = {};
+    if (req.headers['content-length'] || req.headers['transfer-encoding']) headers.connection = 'close';
+    if (req.headers.origin) {
+      headers['access-control-allow-origin'] = req.headers.origin;
+      headers['access-control-allow-credentials'] = 'true';
+      headers.vary = 'Origin';
+    }
+    if (status === 401) headers['www-authenticate'] = 'Bearer';
+    sendJson(
+      res,
+      status,
+      { errors: [{ message: error.message, extensions: { code: error.extensions.code } }] },
+      headers,
+    );
   };
 
   const health = async (res: ServerResponse) => {
@@ -101,10 +137,31 @@ export async function startServer(
         errors: [{ message: 'The server is shutting down', extensions: { code: 'SERVICE_UNAVAILABLE' } }],
       });
     }
+    if (pathname !== GRAPHQL_PATH && pathname !== `${GRAPHQL_PATH}/`) {
+      return sendError(req, res, 404, { message: 'Not found', extensions: { code: 'NOT_FOUND' } });
+    }
     // Aborts when the client goes away: ends what its operation holds (see releaseWhenGone).
     const gone = new AbortController();
     res.once('close', () => gone.abort());
-    let run = () => void pipeline(req, res, { signal: gone.signal });
+    // GraphiQL's page and CORS preflights: nothing is parsed or run.
+    if (isOpenToAnyone(req)) return void pipeline(req, res, { signal: gone.signal });
+    // The token is checked before the body is read or any document parsed (see ./http-auth.ts).
+    authenticate(req).then(
+      (outcome) => {
+        if ('error' in outcome) {
+          const status = (outcome.error.extensions.http as { status?: number } | undefined)?.status ?? 500;
+          return sendError(req, res, status, outcome.error as GraphQLErrorLike);
+        }
+        // The client may have gone while its token was checked: its close has been and gone.
+        if (!gone.signal.aborted) serve(req, res, outcome.viewer, gone.signal);
+      },
+      () => res.destroy(),
+    );
+  };
+
+  // An authenticated request: its body is read (within HTTP_MAX_BODY_BYTES) and it runs.
+  const serve = (req: IncomingMessage, res: ServerResponse, viewer: Viewer, signal: AbortSignal) => {
+    let run = () => void pipeline(req, res, { signal, viewer });
     if (req.headers.accept?.includes('text/event-stream')) {
       counts.sseStreams++;
       res.once('close', () => counts.sseStreams--);
@@ -116,23 +173,24 @@ export async function startServer(
           res.destroy();
         }, stream);
     }
-    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return run();
+    if (req.method === 'GET' || req.method === 'HEAD') return run();
     // HTTP_MAX_BODY_BYTES: refused before it is read, or as soon as it grows past the limit.
+    const declared = Number(req.headers['content-length']);
+    if (req.headers.expect?.toLowerCase() === '100-continue' && !(declared > config.limits.httpMaxBodyBytes)) {
+      res.writeContinue();
+    }
     readBodyWithin(req, config.limits.httpMaxBodyBytes).then(
       (body) => {
         if (!body) {
-          res.setHeader('connection', 'close');
-          return sendJson(res, 413, {
-            errors: [
-              {
-                message: `The request body is larger than ${config.limits.httpMaxBodyBytes} bytes`,
-                extensions: { code: 'BAD_USER_INPUT' },
-              },
-            ],
+          return sendError(req, res, 413, {
+            message: `The request body is larger than ${config.limits.httpMaxBodyBytes} bytes`,
+            extensions: { code: 'BAD_USER_INPUT' },
           });
         }
-        // Handed to yoga as an already-read body (whatwg-node reads `req.body` when set).
-        if (body.length > 0) (req as IncomingMessage & { body?: Buffer }).body = body;
+        // Handed to yoga as an already-read body, in a form whatwg-node takes as
+        // it is: a Buffer there is first walked key by key (`Object.keys`), one
+        // string per byte, which blocked the event loop a second per 4 MB.
+        if (body.length > 0) (req as IncomingMessage & { body?: Readable }).body = Readable.from([body]);
         run();
       },
       () => res.destroy(),
@@ -140,6 +198,8 @@ export async function startServer(
   };
 
   const httpServer = createServer(handle);
+  // `Expect: 100-continue`: the client is told to send its body only once its token is accepted (see `serve`).
+  httpServer.on('checkContinue', handle);
   httpServer.on('clientError', (error, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     else socket.destroy(error);
@@ -174,6 +234,7 @@ export async function startServer(
     });
   }
   const { port } = httpServer.address() as AddressInfo;
+  own = ownOrigins({ host: config.host, port, publicOrigin: config.publicOrigin });
   const displayHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `http://${displayHost.includes(':') ? `[${displayHost}]` : displayHost}:${port}`;
 

@@ -1,7 +1,6 @@
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
-import { bearerToken, InvalidTokenError, type VerifyToken } from '../auth/jwt.js';
 import type { Viewer } from '../auth/viewer.js';
 import type { Config } from '../config.js';
 import type { GraphQLContext } from '../context.js';
@@ -10,6 +9,7 @@ import type { Logger } from '../logger.js';
 import type { Services } from '../services.js';
 import type { Storage } from '../storage/index.js';
 import type { ConnectionSlots } from './connection-slots.js';
+import { createDocumentCaches } from './document-cache.js';
 import { useSharedSubscriptions } from './fanout.js';
 import type { LiveCounts } from './metrics.js';
 import { useStreamPresence } from './plugins/use-stream-presence.js';
@@ -21,10 +21,10 @@ import { useRequestErrorCodes } from './plugins/use-request-error-codes.js';
 import { useStreamSlots } from './plugins/use-stream-slots.js';
 
 /**
- * What a transport hands to the pipeline besides the request: the
- * WebSocket adapter authenticates at `connection_init` and passes the
- * viewer and the connection's signal; HTTP passes nothing and the token
- * is read from the `Authorization` header.
+ * What a transport hands to the pipeline besides the request: the viewer
+ * it has verified (the WebSocket adapter at `connection_init`, HTTP from
+ * the `Authorization` header before the body is read) and the signal that
+ * aborts when the connection goes. No document is parsed without a viewer.
  */
 export interface TransportContext {
   viewer?: Viewer;
@@ -48,7 +48,6 @@ export interface SecurityOptions {
 export interface PipelineOptions {
   schema: GraphQLSchema;
   services: Services;
-  verifyToken: VerifyToken;
   logger: Logger;
   counts: LiveCounts;
   /** Aborts every SSE subscription when shutdown begins. */
@@ -68,29 +67,8 @@ export type Pipeline = YogaServerInstance<TransportContext, GraphQLContext>;
  * and error masking.
  */
 export function createPipeline(options: PipelineOptions): Pipeline {
-  const {
-    schema,
-    services,
-    verifyToken,
-    logger,
-    counts,
-    shutdownSignal,
-    security,
-    plugins = [],
-    graphiql = {},
-  } = options;
+  const { schema, services, logger, counts, shutdownSignal, security, plugins = [], graphiql = {} } = options;
   const maskError = createErrorMasker(logger);
-
-  const authenticate = async (authorization: string | null): Promise<Viewer> => {
-    const token = bearerToken(authorization);
-    if (!token) throw unauthenticated('Send "Authorization: Bearer <token>"');
-    try {
-      return await verifyToken(token);
-    } catch (error) {
-      if (error instanceof InvalidTokenError) throw unauthenticated(error.message);
-      throw error;
-    }
-  };
 
   return createYoga<TransportContext, GraphQLContext>({
     schema,
@@ -116,12 +94,16 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       methods: ['GET', 'POST', 'OPTIONS'],
     }),
     maskedErrors: { maskError: (error, message) => maskError(error, message) },
-    context: async ({ request, viewer, signal }) => {
-      if (viewer) return { viewer, services, accessSignal: () => signal };
-      const caller = await authenticate(request.headers.get('authorization'));
+    // DOCUMENT_CACHE_MAX_BYTES: parsed documents and parse errors, bounded by the memory they hold.
+    parserAndValidationCache:
+      security.limits.documentCacheMaxBytes > 0 ? createDocumentCaches(security.limits.documentCacheMaxBytes) : false,
+    context: ({ viewer, signal, transport }) => {
+      // Unreachable past useViewerRequired; kept so no operation ever runs without a viewer.
+      if (!viewer) throw unauthenticated();
+      if (transport === 'websocket') return { viewer, services, accessSignal: () => signal };
       let expiry: AbortSignal | undefined;
       return {
-        viewer: caller,
+        viewer,
         services,
         // An SSE subscription ends when its token expires, its client goes
         // away or shutdown begins. Made on first use, so queries and
@@ -130,11 +112,13 @@ export function createPipeline(options: PipelineOptions): Pipeline {
           (expiry ??= AbortSignal.any([
             shutdownSignal,
             ...(signal ? [signal] : []),
-            AbortSignal.timeout(untilExpiry(caller)),
+            AbortSignal.timeout(untilExpiry(viewer)),
           ])),
       };
     },
     plugins: [
+      // First: no document is parsed, validated or cached for a caller without a verified viewer.
+      useViewerRequired(),
       useSubscriptionCount(counts),
       useRequestErrorCodes(),
       useIntrospectionPolicy({ introspection: security.introspection }),
@@ -157,6 +141,21 @@ export function createPipeline(options: PipelineOptions): Pipeline {
 /** Milliseconds until a viewer's token expires, within what a timer can hold. */
 export function untilExpiry(viewer: Viewer): number {
   return Math.min(Math.max(viewer.expiresAt - Date.now(), 0), 2 ** 31 - 1);
+}
+
+/**
+ * Refuses to parse a document unless the transport has put a verified
+ * viewer in the context: parse and validation errors ("Cannot query field
+ * … on type …") would describe the schema to a stranger, and parsing costs
+ * them nothing. The transports authenticate first; this holds the pipeline
+ * to it whatever path a request takes.
+ */
+function useViewerRequired(): Plugin<TransportContext> {
+  return {
+    onParse({ context }) {
+      if (!context.viewer) throw unauthenticated();
+    },
+  };
 }
 
 /** Counts running subscriptions for `/health`, whatever their transport. */

@@ -30,11 +30,13 @@ describe.skipIf(!existsSync(CHROMIUM))('GraphiQL in a browser', () => {
     const service = await tokenFor(user('gateway', ['service']));
     const { createSession } = await ok(server, 'mutation { createSession(name: "Phone") { id } }', {}, agent);
 
+    // Opened at http://localhost:PORT, as a person would type it: the listen address's loopback name.
+    const pageUrl = server.url.replace('127.0.0.1', 'localhost');
     const context = await (await launch()).newContext();
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: pageUrl });
     const page = await context.newPage();
     const subscription = `subscription { sessionEvents(sessionId: "${createSession.id}") { __typename ... on QrCodeUpdated { qrCode } } }`;
-    await page.goto(`${server.graphqlUrl}?query=${encodeURIComponent(subscription)}`);
+    await page.goto(`${pageUrl}/graphql?query=${encodeURIComponent(subscription)}`);
 
     // Paste the token into the Headers tab, as the README says.
     await page.getByText('Headers', { exact: true }).click();

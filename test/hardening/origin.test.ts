@@ -1,3 +1,5 @@
+import { request } from 'node:http';
+import { networkInterfaces } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { health, ok, startTestServer, tokenFor, user, type TestServer } from '../support/harness.js';
@@ -119,7 +121,10 @@ describe('CORS allow-list over HTTP (CORS_ORIGINS)', () => {
     expect(config.corsOrigins).toEqual([APP, 'http://localhost:3000']);
     for (const bad of ['app.example.com', 'https://app.example.com/path', 'ftp://app.example.com']) {
       expect(() => loadConfig({ CORS_ORIGINS: bad })).toThrow(/CORS_ORIGINS/);
+      expect(() => loadConfig({ PUBLIC_ORIGIN: bad })).toThrow(/PUBLIC_ORIGIN/);
     }
+    expect(loadConfig({ PUBLIC_ORIGIN: 'HTTPS://Api.Example.com:443/' }).publicOrigin).toBe('https://api.example.com');
+    expect(loadConfig({}).publicOrigin).toBeUndefined();
   });
 });
 
@@ -149,5 +154,106 @@ describe('WebSocket upgrades (cross-site WebSocket hijacking)', () => {
     const anonymous = await rawSocket(server);
     anonymous.send({ type: 'connection_init', payload: {} });
     expect(await anonymous.closed).toMatchObject({ code: 4403 });
+  });
+});
+
+/**
+ * A request as a browser sends it, `Host` included (fetch cannot set it):
+ * the page's own name in both `Host` and `Origin`.
+ */
+function browserRequest(server: TestServer, headers: Record<string, string>, body?: unknown) {
+  return new Promise<{ status: number; body: any }>((resolve, reject) => {
+    const req = request(
+      server.graphqlUrl,
+      {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: { accept: 'application/json', 'content-type': 'application/json', ...headers },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: text.startsWith('{') ? JSON.parse(text) : text }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+/** Opens a WebSocket as a browser page at `origin` reached through `host` would, and says how the upgrade went. */
+async function upgradeStatus(server: TestServer, headers: Record<string, string>): Promise<number> {
+  const refused = await rawSocket(server, { headers }).catch((error: unknown) => error);
+  if (refused instanceof UpgradeRefused) return refused.status;
+  if (refused instanceof Error) throw refused;
+  return 101;
+}
+
+describe('the server\u2019s own origin is configured, never read from Host (DNS rebinding)', () => {
+  it('refuses a page whose DNS name points at the server, over HTTP and WebSocket', async () => {
+    const server = await startTestServer();
+    const token = await tokenFor(user('agent-1'));
+    // The attacker's page at http://evil.example:PORT, its name now resolving to us: Host and Origin agree.
+    const rebound = { host: `evil.example:${server.server.port}`, origin: `http://evil.example:${server.server.port}` };
+    const mutation = await browserRequest(
+      server,
+      { ...rebound, authorization: `Bearer ${token}` },
+      { query: 'mutation { createSession(name: "planted") { id } }' },
+    );
+    expect(mutation.status).toBe(403);
+    expect(mutation.body.errors[0].extensions.code).toBe('FORBIDDEN');
+    expect((await browserRequest(server, { ...rebound, accept: 'text/html' })).status).toBe(403);
+    expect(await upgradeStatus(server, rebound)).toBe(403);
+    expect((await ok(server, '{ sessions { id } }', {}, token)).sessions).toEqual([]);
+  });
+
+  it('allows PUBLIC_ORIGIN whatever Host a proxy forwards, over HTTP and WebSocket', async () => {
+    const server = await startTestServer({ env: { PUBLIC_ORIGIN: 'https://api.example.com' } });
+    const token = await tokenFor(user('agent-1'));
+    const proxied = { host: `10.0.0.7:${server.server.port}`, origin: 'https://api.example.com' };
+    const query = await browserRequest(
+      server,
+      { ...proxied, authorization: `Bearer ${token}` },
+      { query: '{ me { id } }' },
+    );
+    expect(query.status).toBe(200);
+    expect(query.body.data.me.id).toBe('agent-1');
+    expect(await upgradeStatus(server, proxied)).toBe(101);
+    expect(await upgradeStatus(server, { ...proxied, origin: 'https://evil.example' })).toBe(403);
+  });
+
+  it('allows the address it listens on: loopback names with its port, and its interfaces when bound to all', async () => {
+    const server = await startTestServer();
+    const token = await tokenFor(user('agent-1'));
+    const port = server.server.port;
+    for (const origin of [`http://127.0.0.1:${port}`, `http://localhost:${port}`, `http://[::1]:${port}`]) {
+      const host = new URL(origin).host;
+      const query = await browserRequest(
+        server,
+        { host, origin, authorization: `Bearer ${token}` },
+        { query: '{ me { id } }' },
+      );
+      expect(query.status, origin).toBe(200);
+      expect(await upgradeStatus(server, { host, origin }), origin).toBe(101);
+    }
+    // Another port on the same machine is another origin.
+    const otherPort = { host: `localhost:${port + 1}`, origin: `http://localhost:${port + 1}` };
+    expect((await browserRequest(server, otherPort, { query: '{ me { id } }' })).status).toBe(403);
+
+    const everywhere = await startTestServer({ env: { HOST: '0.0.0.0' } });
+    const address = Object.values(networkInterfaces())
+      .flat()
+      .find((entry) => entry?.family === 'IPv4' && !entry.internal)?.address;
+    for (const name of [address, 'localhost'].filter(Boolean)) {
+      const origin = `http://${name}:${everywhere.server.port}`;
+      const headers = { host: new URL(origin).host, origin, authorization: `Bearer ${token}` };
+      expect((await browserRequest(everywhere, headers, { query: '{ me { id } }' })).status, origin).toBe(200);
+    }
+    const rebound = {
+      host: `evil.example:${everywhere.server.port}`,
+      origin: `http://evil.example:${everywhere.server.port}`,
+    };
+    expect(await upgradeStatus(everywhere, rebound)).toBe(403);
   });
 });
