@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { dateTime, eventOf, graphqlEnum, id } from '../events/payload.js';
+import { dateTime, eventOf, graphqlEnum, id, unread } from '../events/payload.js';
 import type { MessageStatus, ResolversParentTypes, ResolversUnionTypes } from '../generated/graphql.js';
 
 /** What `conversationEvents` streams, as the GraphQL union. */
@@ -26,12 +26,12 @@ const messageStatus = graphqlEnum<MessageStatus>({
   FAILED: true,
 });
 
-/** A `MessageRecord` as events carry it. */
+/** A `MessageRecord` as events carry it: what the `Message` fields read. */
 const message = z.object({
   id,
-  orgId: id,
+  orgId: unread<string>(),
   conversationId: id,
-  seq: z.int().nonnegative(),
+  seq: unread<number>(),
   senderId: id,
   body: z.string(),
   status: messageStatus,
@@ -51,7 +51,7 @@ const conversation = z.object({
   creatorId: id,
   createdAt: dateTime,
   lastMessageId: id.nullable(),
-  lastMessageSeq: z.int().nonnegative(),
+  lastMessageSeq: unread<number>(),
   lastActivityAt: dateTime,
   unreadSnapshot: z.object({ userId: id, count: z.int().nonnegative() }).optional(),
 });

@@ -24,6 +24,17 @@ export function graphqlEnum<Value extends string>(values: Record<Value, true>) {
   return z.enum(Object.keys(values) as [Value, ...Value[]]);
 }
 
+/**
+ * A field an event carries (the publisher sends whole records) that nothing
+ * receiving it reads: not checked, so an event built from a record an older
+ * version wrote without it still gets through. Typed as the record's field
+ * (though it may be absent), so the schema still matches its channel's
+ * payload type.
+ */
+export function unread<Value>() {
+  return z.custom<Value>(() => true).optional() as unknown as z.ZodType<Value>;
+}
+
 /** One member of an event union: its `__typename`, `occurredAt`, and its own fields. */
 export function eventOf<Typename extends string, Shape extends z.ZodRawShape>(typename: Typename, shape: Shape) {
   return z.object({ __typename: z.literal(typename), occurredAt: dateTime, ...shape });

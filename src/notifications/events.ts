@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { dateTime, eventOf, id } from '../events/payload.js';
+import { dateTime, eventOf, id, unread } from '../events/payload.js';
 import type { ResolversParentTypes, ResolversUnionTypes } from '../generated/graphql.js';
 
 /** What `notificationEvents` streams, exactly as published on the recipient's channel. */
@@ -8,10 +8,10 @@ export type NotificationEvent = ResolversUnionTypes<ResolversParentTypes>['Notif
 /** A `NotificationRecord` as `NotificationCreated` carries it. */
 const notification = z.object({
   id,
-  orgId: id,
-  recipientId: id,
-  senderId: id,
-  seq: z.int().nonnegative(),
+  orgId: unread<string>(),
+  recipientId: unread<string>(),
+  senderId: unread<string>(),
+  seq: unread<number>(),
   kind: z.string(),
   title: z.string(),
   body: z.string().nullable(),

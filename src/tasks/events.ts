@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { dateTime, eventOf, graphqlEnum, id } from '../events/payload.js';
+import { dateTime, eventOf, graphqlEnum, id, unread } from '../events/payload.js';
 import type { ResolversParentTypes, ResolversUnionTypes, TaskStatus } from '../generated/graphql.js';
 
 /** What `taskEvents` streams, exactly as published on the organisation's task channel. */
@@ -29,8 +29,8 @@ const note = z.object({ id, authorId: id, text: z.string(), createdAt: dateTime 
 /** A `TaskRecord` as every task event carries it; {@link matchesTaskEvent} reads its id and assignee. */
 const task = z.object({
   id,
-  orgId: id,
-  seq: z.int().nonnegative(),
+  orgId: unread<string>(),
+  seq: unread<number>(),
   title: z.string(),
   description: z.string().nullable(),
   assigneeId: id.nullable(),
