@@ -56,7 +56,7 @@ export async function createRuntime(
     bus = createRedisEventBus({ publisher: commands, subscriber, prefix: config.redisPrefix, logger, maxQueuedEvents });
   } else {
     storage = createMemoryStorage();
-    bus = createMemoryEventBus({ maxQueuedEvents });
+    bus = createMemoryEventBus({ maxQueuedEvents, logger });
   }
   const services = createServices({
     storage,

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+import { dateTime, eventOf, id } from '../events/payload.js';
 import type { ResolversParentTypes, ResolversUnionTypes } from '../generated/graphql.js';
 
 /** What `campaignEvents` streams, exactly as published on the campaign's channel. */
@@ -22,3 +24,19 @@ export interface CampaignWork {
   campaignId: string;
   occurredAt: string;
 }
+
+const count = z.int().nonnegative();
+
+/** What a campaign's channel may carry: checked by the bus before any subscriber (or worker) sees it. */
+export const campaignEventSchema = z.discriminatedUnion('__typename', [
+  eventOf('CampaignStarted', { campaignId: id }),
+  eventOf('CampaignProgress', { campaignId: id, sent: count, delivered: count, failed: count, total: count }),
+  eventOf('CampaignPaused', { campaignId: id, reason: z.string().nullable() }),
+  eventOf('CampaignResumed', { campaignId: id }),
+  eventOf('CampaignCompleted', { campaignId: id }),
+  eventOf('CampaignFailed', { campaignId: id, error: z.string() }),
+  eventOf('CampaignCancelled', { campaignId: id }),
+]);
+
+/** What the campaign workers' wake-up channel may carry. */
+export const campaignWorkSchema = z.object({ campaignId: id, occurredAt: dateTime });

@@ -1,4 +1,6 @@
-import type { ResolversParentTypes, ResolversUnionTypes } from '../generated/graphql.js';
+import { z } from 'zod';
+import { dateTime, eventOf, graphqlEnum, id, unread } from '../events/payload.js';
+import type { MessageStatus, ResolversParentTypes, ResolversUnionTypes } from '../generated/graphql.js';
 
 /** What `conversationEvents` streams, as the GraphQL union. */
 export type ConversationEvent = ResolversUnionTypes<ResolversParentTypes>['ConversationEvent'];
@@ -15,3 +17,62 @@ export type ConversationEventPayload = ConversationEvent & { audience: string[] 
 
 /** What `inboxEvents` streams, exactly as published on a user's inbox channel. */
 export type InboxEvent = ResolversUnionTypes<ResolversParentTypes>['InboxEvent'];
+
+const messageStatus = graphqlEnum<MessageStatus>({
+  QUEUED: true,
+  SENT: true,
+  DELIVERED: true,
+  READ: true,
+  FAILED: true,
+});
+
+/** A `MessageRecord` as events carry it: what the `Message` fields read. */
+const message = z.object({
+  id,
+  orgId: unread<string>(),
+  conversationId: id,
+  seq: unread<number>(),
+  senderId: id,
+  body: z.string(),
+  status: messageStatus,
+  reactions: z.array(z.object({ emoji: z.string(), userIds: z.array(id) })),
+  clientMessageId: z.string().nullable(),
+  createdAt: dateTime,
+  editedAt: dateTime.nullable(),
+  deleted: z.boolean(),
+});
+
+/** A `ConversationRecord` as `ConversationUpdated` carries it (the field resolvers read `orgId`, the members, the last message). */
+const conversation = z.object({
+  id,
+  orgId: id,
+  title: z.string().nullable(),
+  memberIds: z.array(id),
+  creatorId: id,
+  createdAt: dateTime,
+  lastMessageId: id.nullable(),
+  lastMessageSeq: unread<number>(),
+  lastActivityAt: dateTime,
+  unreadSnapshot: z.object({ userId: id, count: z.int().nonnegative() }).optional(),
+});
+
+/** Every conversation event is published with its audience, which each subscriber's filter reads. */
+const audience = z.array(z.string());
+
+/** What a conversation's channel may carry: checked by the bus before any subscriber's filter sees it. */
+export const conversationEventSchema = z.discriminatedUnion('__typename', [
+  eventOf('MessageAdded', { audience, message }),
+  eventOf('MessageEdited', { audience, message }),
+  eventOf('MessageDeleted', { audience, messageId: id }),
+  eventOf('ReactionsChanged', { audience, message }),
+  eventOf('MessageStatusChanged', { audience, messageId: id, status: messageStatus }),
+  eventOf('MessagesRead', { audience, userId: id, upToMessageId: id }),
+  eventOf('TypingChanged', { audience, userId: id, isTyping: z.boolean() }),
+  eventOf('MembersChanged', { audience, memberIds: z.array(id) }),
+]);
+
+/** What a user's inbox channel may carry. */
+export const inboxEventSchema = z.discriminatedUnion('__typename', [
+  eventOf('UnreadCountChanged', { conversationId: id, unreadCount: z.int().nonnegative() }),
+  eventOf('ConversationUpdated', { conversation }),
+]);

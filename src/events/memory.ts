@@ -1,32 +1,51 @@
+import type { Logger } from '../logger.js';
 import type { EventBus } from './bus.js';
+import { createEventIntake, type Listener } from './intake.js';
+import { channelContract, type ChannelContract } from './topics.js';
 
-/** The embedded engine: events reach listeners of this process only. */
-export function createMemoryEventBus(options: { maxQueuedEvents?: number } = {}): EventBus {
-  const listeners = new Map<string, Set<(payload: unknown) => void>>();
+/**
+ * The embedded engine: events reach listeners of this process only.
+ *
+ * Its payloads come from this process, yet they are checked against their
+ * channel's schema like those from Redis (once per publish), and listeners
+ * are isolated the same way: both engines behave alike, so a test on the
+ * embedded engine shows what a cluster does, and a publisher's bug is
+ * caught on the first run rather than in production.
+ */
+export function createMemoryEventBus(options: { maxQueuedEvents?: number; logger?: Logger } = {}): EventBus {
+  const intake = createEventIntake({ logger: options.logger });
+  const channels = new Map<string, { contract: ChannelContract; listeners: Set<Listener> }>();
   return {
     kind: 'memory',
     maxQueuedEvents: options.maxQueuedEvents,
+    stats: intake.stats,
     async publish(channel, payload) {
-      const current = listeners.get(channel);
-      if (!current?.size) return;
+      const entry = channels.get(channel);
+      if (!entry?.listeners.size) return;
       // Same semantics as Redis: one serialised copy per process, delivered asynchronously.
       const copy = JSON.parse(JSON.stringify(payload)) as unknown;
-      queueMicrotask(() => {
-        for (const listener of [...current]) listener(copy);
-      });
+      // Those listening now: one that starts before the delivery does not hear an earlier event.
+      const listeners = [...entry.listeners];
+      queueMicrotask(() => intake.deliver(entry.contract, channel, listeners, copy));
     },
     async listen(channel, listener) {
-      let set = listeners.get(channel);
-      if (!set) listeners.set(channel, (set = new Set()));
-      const entry = listener as (payload: unknown) => void;
-      set.add(entry);
+      const contract = channelContract(channel);
+      if (!contract)
+        throw new Error(`No payload schema for channel ${JSON.stringify(channel)}: declare it in topics.ts`);
+      let entry = channels.get(channel);
+      if (!entry) channels.set(channel, (entry = { contract, listeners: new Set() }));
+      const { listeners } = entry;
+      // A wrapper of its own: the same function may listen twice.
+      const own: Listener = (payload) => listener(payload as never);
+      listeners.add(own);
       return () => {
-        set.delete(entry);
-        if (set.size === 0 && listeners.get(channel) === set) listeners.delete(channel);
+        listeners.delete(own);
+        if (listeners.size === 0 && channels.get(channel) === entry) channels.delete(channel);
       };
     },
     async close() {
-      listeners.clear();
+      channels.clear();
+      intake.close();
     },
   };
 }

@@ -2,6 +2,8 @@ import { RedisPubSub } from 'graphql-redis-subscriptions';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { EventBus } from './bus.js';
+import { createEventIntake, type Listener } from './intake.js';
+import { channelContract, type ChannelContract } from './topics.js';
 
 /** Thrown when a listener is asked for while the subscriber connection is down. */
 export class RedisUnavailableError extends Error {
@@ -11,7 +13,15 @@ export class RedisUnavailableError extends Error {
 /**
  * The shared engine: `graphql-redis-subscriptions` over two ioredis
  * connections (a subscriber connection can issue no other command).
- * One Redis SUBSCRIBE per channel per process, one JSON.parse per message.
+ * One Redis SUBSCRIBE, one pubsub listener, one JSON.parse and one schema
+ * check per channel and message in a process, whatever the number of
+ * listeners; the bus fans the checked payload out to them itself.
+ *
+ * Every message is untrusted: graphql-redis-subscriptions hands over text
+ * that is not JSON as it is (its JSON.parse is in a try/catch), and the
+ * schema check refuses it like any other malformed payload. Nothing a
+ * listener does can throw back into ioredis' socket handler (where it would
+ * end the process).
  *
  * Redis outages: listeners live through them (ioredis `autoResubscribe`
  * subscribes every channel again once the connection is ready, and the
@@ -31,8 +41,9 @@ export function createRedisEventBus(options: {
 }): EventBus {
   const { publisher, subscriber, prefix, logger, maxQueuedEvents } = options;
   const pubsub = new RedisPubSub({ publisher, subscriber });
-  /** Listener ids by Redis channel, to know which channels are still wanted. */
-  const listening = new Map<string, Set<number>>();
+  const intake = createEventIntake({ logger });
+  /** The channels this process listens on, by Redis channel name. */
+  const listening = new Map<string, Subscribed>();
   /** Channels whose UNSUBSCRIBE failed while Redis was away. */
   const orphaned = new Set<string>();
 
@@ -58,31 +69,80 @@ export function createRedisEventBus(options: {
   };
   subscriber.on('ready', onReady);
 
+  /** Subscribes the process to `name` once; later listeners join the same entry. */
+  const subscribed = (name: string, contract: ChannelContract): Subscribed => {
+    const existing = listening.get(name);
+    if (existing) return existing;
+    const entry: Subscribed = {
+      listeners: new Set(),
+      // Resolves only after Redis confirmed SUBSCRIBE, so an unlisten always
+      // finds the reference (graphql-redis-subscriptions drops early unsubscribes).
+      id: pubsub.subscribe(name, (payload: unknown) => intake.deliver(contract, name, entry.listeners, payload)),
+    };
+    entry.id.then(
+      (id) => (entry.confirmed = id),
+      () => {
+        if (listening.get(name) === entry) listening.delete(name);
+      },
+    );
+    listening.set(name, entry);
+    return entry;
+  };
+
   return {
     kind: 'redis',
     maxQueuedEvents,
+    stats: intake.stats,
     async publish(channel, payload) {
       await pubsub.publish(prefix + channel, payload);
     },
     async listen(channel, listener) {
+      const contract = channelContract(channel);
+      if (!contract)
+        throw new Error(`No payload schema for channel ${JSON.stringify(channel)}: declare it in topics.ts`);
       if (subscriber.status !== 'ready') throw new RedisUnavailableError('Redis subscriber connection is not ready');
       const name = prefix + channel;
-      // Resolves only after Redis confirmed SUBSCRIBE, so an unlisten always
-      // finds the reference (graphql-redis-subscriptions drops early unsubscribes).
-      const id = await pubsub.subscribe(name, listener as (payload: unknown) => void);
-      let ids = listening.get(name);
-      if (!ids) listening.set(name, (ids = new Set()));
-      ids.add(id);
+      const entry = subscribed(name, contract);
+      // A wrapper of its own: the same function may listen twice.
+      const own: Listener = (payload) => listener(payload as never);
+      // Joined before the SUBSCRIBE is confirmed, so the entry is not released meanwhile by another listener.
+      entry.listeners.add(own);
+      let id: number;
+      try {
+        id = await entry.id;
+      } catch (error) {
+        entry.listeners.delete(own);
+        throw error;
+      }
       return () => {
-        if (!ids.delete(id)) return;
-        if (ids.size === 0 && listening.get(name) === ids) listening.delete(name);
+        if (!entry.listeners.delete(own) || entry.listeners.size > 0) return;
+        if (listening.get(name) === entry) listening.delete(name);
         pubsub.unsubscribe(id);
       };
     },
     async close() {
       subscriber.off('ready', onReady);
-      for (const ids of listening.values()) for (const id of ids) pubsub.unsubscribe(id);
+      for (const entry of listening.values()) {
+        // Their unlisten functions now do nothing.
+        entry.listeners.clear();
+        if (entry.confirmed !== undefined) pubsub.unsubscribe(entry.confirmed);
+        else
+          entry.id.then(
+            (id) => pubsub.unsubscribe(id),
+            () => undefined,
+          );
+      }
       listening.clear();
+      intake.close();
     },
   };
+}
+
+/** One Redis channel this process listens on. */
+interface Subscribed {
+  /** The pubsub subscription's id, once Redis confirmed SUBSCRIBE. */
+  id: Promise<number>;
+  /** The same id, once known. */
+  confirmed?: number;
+  listeners: Set<Listener>;
 }

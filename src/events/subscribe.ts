@@ -93,11 +93,23 @@ class EventStream<Payload> implements EventSubscription<Payload> {
     if (this.finished || this.closing) this.release();
   }
 
+  /**
+   * Takes one event of the channels. A `filter` that throws drops the event
+   * for this subscriber alone: the error goes back to the bus, which logs
+   * and counts it and carries on with the other listeners. An `isLast` that
+   * throws cannot tell whether the event ends the viewer's access, so the
+   * subscription ends (without the event), as it would if access was lost.
+   */
   readonly push = (payload: Payload) => {
     if (this.closing || this.finished) return;
     const { filter, isLast, maxQueued = DEFAULT_MAX_QUEUED_EVENTS } = this.options;
     if (filter && !filter(payload)) return;
-    if (isLast?.(payload)) this.closing = true;
+    try {
+      if (isLast?.(payload)) this.closing = true;
+    } catch (error) {
+      this.close();
+      throw error;
+    }
     const waiting = this.waiting;
     if (waiting) {
       this.waiting = this.failWaiting = undefined;

@@ -1,11 +1,22 @@
-import type { CampaignEvent, CampaignWork } from '../campaigns/events.js';
-import type { ConversationEventPayload, InboxEvent } from '../conversations/events.js';
+import type { z } from 'zod';
+import { campaignEventSchema, campaignWorkSchema, type CampaignEvent, type CampaignWork } from '../campaigns/events.js';
+import {
+  conversationEventSchema,
+  inboxEventSchema,
+  type ConversationEventPayload,
+  type InboxEvent,
+} from '../conversations/events.js';
 import { keyPart } from '../lib/keys.js';
-import type { NotificationEvent } from '../notifications/events.js';
-import type { PresenceEvent } from '../presence/events.js';
-import type { GatewayCommand, SessionEvent } from '../sessions/events.js';
-import type { TaskEvent } from '../tasks/events.js';
-import { channel } from './channel.js';
+import { notificationEventSchema, type NotificationEvent } from '../notifications/events.js';
+import { presenceEventSchema, type PresenceEvent } from '../presence/events.js';
+import {
+  gatewayCommandSchema,
+  sessionEventSchema,
+  type GatewayCommand,
+  type SessionEvent,
+} from '../sessions/events.js';
+import { taskEventSchema, type TaskEvent } from '../tasks/events.js';
+import { channel, type Channel } from './channel.js';
 
 /**
  * Every channel the server publishes on, with the type of its payload.
@@ -43,3 +54,64 @@ export const topics = {
   notifications: (orgId: string, userId: string) =>
     channel<NotificationEvent>(`org:${keyPart(orgId)}:user:${keyPart(userId)}:notifications`),
 };
+
+/**
+ * The payload schema of each kind of channel, declared by its domain. A
+ * schema's output must be its channel's payload type: the compiler keeps
+ * the two from drifting apart.
+ */
+const payloadSchemas: { [Kind in keyof typeof topics]: z.ZodType<PayloadOfTopic<Kind>> } = {
+  session: sessionEventSchema,
+  gatewayCommands: gatewayCommandSchema,
+  conversation: conversationEventSchema,
+  inbox: inboxEventSchema,
+  presence: presenceEventSchema,
+  tasks: taskEventSchema,
+  campaign: campaignEventSchema,
+  campaignWork: campaignWorkSchema,
+  notifications: notificationEventSchema,
+};
+
+type PayloadOfTopic<Kind extends keyof typeof topics> =
+  ReturnType<(typeof topics)[Kind]> extends Channel<infer Payload> ? Payload : never;
+
+/** One of the kinds of channel named by {@link topics}. */
+export type ChannelKind = keyof typeof topics;
+
+/** A channel's kind and the schema every payload on it must pass. */
+export interface ChannelContract {
+  kind: ChannelKind;
+  schema: z.ZodType<unknown>;
+}
+
+/**
+ * The kind of a channel, read back from its name (without the Redis
+ * prefix); undefined for a name {@link topics} cannot make. Called once per
+ * channel a process listens on, not per message.
+ */
+export function channelContract(name: string): ChannelContract | undefined {
+  const kind = kindOf(name.split(':'));
+  return kind && { kind, schema: payloadSchemas[kind] };
+}
+
+function kindOf(parts: string[]): ChannelKind | undefined {
+  if (parts.length === 3 && parts[0] === 'internal') {
+    if (parts[1] === 'gateway' && parts[2] === 'commands') return 'gatewayCommands';
+    if (parts[1] === 'campaigns' && parts[2] === 'work') return 'campaignWork';
+    return undefined;
+  }
+  if (parts[0] !== 'org') return undefined;
+  if (parts.length === 3) return parts[2] === 'tasks' ? 'tasks' : undefined;
+  if (parts.length === 4) {
+    const kind = parts[2];
+    return kind === 'session' ||
+      kind === 'conversation' ||
+      kind === 'inbox' ||
+      kind === 'presence' ||
+      kind === 'campaign'
+      ? kind
+      : undefined;
+  }
+  if (parts.length === 5 && parts[2] === 'user' && parts[4] === 'notifications') return 'notifications';
+  return undefined;
+}

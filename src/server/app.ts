@@ -113,6 +113,7 @@ export async function startServer(
       redis,
       connections: { websocket: counts.websockets, sse: counts.sseStreams },
       subscriptions: counts.subscriptions,
+      events: { ...runtime.bus.stats },
       uptimeSeconds: Math.round(process.uptime()),
     });
   };
