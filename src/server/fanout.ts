@@ -4,6 +4,7 @@ import type * as GraphQLModule from 'graphql';
 import type { DocumentNode, ExecutionArgs, ExecutionResult, GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { WebSocket } from 'ws';
+import { publicError } from './public-error.js';
 
 /**
  * graphql-js as the schema's own libraries load it (CommonJS, its `main`):
@@ -25,7 +26,8 @@ const { createSourceEventStream, execute } = createRequire(import.meta.url)('gra
  * `isLast`, the access signal) is untouched and runs before anything below.
  * What is shared is what comes after: an event that several subscribers
  * receive is executed once per distinct (document, operation, variables)
- * with graphql-js (errors masked by the pipeline's own `maskError`),
+ * with graphql-js (errors masked by the pipeline's own `maskError` and made
+ * public as on every WebSocket path: ./public-error.ts),
  * serialised once, and written to each socket as a graphql-transport-ws
  * `next` frame with that subscriber's id.
  *
@@ -139,7 +141,9 @@ export class FrameCache {
     const context = track ? trackReads(args.contextValue) : undefined;
     const result = execute({ ...args, rootValue: event, contextValue: context?.proxy ?? args.contextValue });
     return then(result, (value) => {
-      const masked = value.errors?.length ? { ...value, errors: value.errors.map(this.maskError) } : value;
+      const masked = value.errors?.length
+        ? { ...value, errors: value.errors.map((error) => publicError(this.maskError(error))) }
+        : value;
       return pick({ json: Buffer.from(JSON.stringify(masked)), private: context ? context.touched() : true });
     });
   }
