@@ -12,13 +12,14 @@ import {
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../logger.js';
 import { CloseCode } from './close-codes.js';
+import { rawFrames, type RawFrames } from './raw-frames.js';
 
 /** What graphql-ws hands our hooks about a socket. */
 export interface SocketExtra {
   socket: WebSocket;
   request: IncomingMessage;
-  /** Applies the slow-consumer rule after a write made outside graphql-ws (the shared fan-out). */
-  watchBuffer: () => void;
+  /** Writes ready-made messages outside graphql-ws (the shared fan-out), under the same slow-consumer rule. */
+  frames: RawFrames;
 }
 
 export interface AdapterOptions {
@@ -173,7 +174,7 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
             }
           }),
       },
-      { socket, request, watchBuffer },
+      { socket, request, frames: rawFrames(socket, watchBuffer) },
     );
 
     socket.once('close', (code, reason) => {

@@ -199,7 +199,7 @@ export function attachWebSocket(options: WebSocketOptions) {
               subscribe,
               socket: ctx.extra.socket,
               // Subscriptions write shared frames straight to this socket (./fanout.ts).
-              [FANOUT]: { socket: ctx.extra.socket, id, afterWrite: ctx.extra.watchBuffer },
+              [FANOUT]: { id, frames: ctx.extra.frames },
             } satisfies Envelope,
           };
           return args;
