@@ -246,7 +246,9 @@ export async function startServer(
       logger.info('shutting down');
       const workerStopped = worker?.stop();
       const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
-      await websocket.close();
+      // One SHUTDOWN_TIMEOUT_MS for every client, whatever it does: sockets still open then
+      // are dropped, requests still running (a stalled SSE reader, a slow body) are cut.
+      const sockets = websocket.close(config.shutdownTimeoutMs);
       // SSE streams end through the shutdown signal; other requests get to finish.
       await new Promise<void>((resolve) => {
         const forced = setTimeout(resolve, config.shutdownTimeoutMs);
@@ -258,10 +260,11 @@ export async function startServer(
         if (inFlight === 0) drained();
       });
       httpServer.closeAllConnections();
+      await sockets;
       await stopped;
       await pipeline.dispose();
       await workerStopped;
-      slots.close();
+      await slots.close();
       if (!options.runtime) await runtime.close();
       logger.info('shut down');
     })());

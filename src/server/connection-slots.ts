@@ -18,6 +18,8 @@ export function createConnectionSlots(options: { storage: Storage; limit: number
   const { storage, limit, logger, ttlMs = 60_000 } = options;
   /** Slots this instance holds: member id -> user key. */
   const held = new Map<string, string>();
+  /** Releases sent to the storage and not yet answered: shutdown waits for them. */
+  const releasing = new Set<Promise<void>>();
   const local = new Map<string, number>();
 
   const renew = setInterval(() => {
@@ -59,12 +61,25 @@ export function createConnectionSlots(options: { storage: Storage; limit: number
         released = true;
         release();
         held.delete(member);
-        storage.releaseSlot(key, member).catch(() => {});
+        const done = storage.releaseSlot(key, member).catch(() => {});
+        releasing.add(done);
+        void done.finally(() => releasing.delete(done));
       };
     },
-    /** Stops renewing (shutdown); held leases lapse by themselves. */
-    close() {
+    /**
+     * Shutdown: stops renewing and waits for the releases already sent; a
+     * slot still held (its connection outlived the shutdown) is released
+     * too, so no user waits for a lease to lapse.
+     */
+    async close() {
       clearInterval(renew);
+      await Promise.all(
+        [...held].map(([member, key]) => {
+          held.delete(member);
+          return storage.releaseSlot(key, member).catch(() => {});
+        }),
+      );
+      await Promise.all(releasing);
     },
   };
 }

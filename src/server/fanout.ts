@@ -1,9 +1,9 @@
 import { createRequire } from 'node:module';
-import type { Duplex } from 'node:stream';
 import type * as GraphQLModule from 'graphql';
 import type { DocumentNode, ExecutionArgs, ExecutionResult, GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { WebSocket } from 'ws';
+import { publicError } from './public-error.js';
+import type { RawFrames } from './raw-frames.js';
 
 /**
  * graphql-js as the schema's own libraries load it (CommonJS, its `main`):
@@ -25,9 +25,11 @@ const { createSourceEventStream, execute } = createRequire(import.meta.url)('gra
  * `isLast`, the access signal) is untouched and runs before anything below.
  * What is shared is what comes after: an event that several subscribers
  * receive is executed once per distinct (document, operation, variables)
- * with graphql-js (errors masked by the pipeline's own `maskError`),
+ * with graphql-js (errors masked by the pipeline's own `maskError` and made
+ * public as on every WebSocket path: ./public-error.ts),
  * serialised once, and written to each socket as a graphql-transport-ws
- * `next` frame with that subscriber's id.
+ * `next` frame with that subscriber's id, through the WebSocket adapter's
+ * {@link RawFrames} (one ready frame per message, bursts batched per tick).
  *
  * A result is only shared when its execution read nothing from the
  * subscriber's context but `services` (the same object for everyone):
@@ -44,11 +46,10 @@ const { createSourceEventStream, execute } = createRequire(import.meta.url)('gra
 
 /** Where a WebSocket operation's frames go, carried on the operation's root value. */
 export interface FanoutTarget {
-  socket: WebSocket;
   /** The client's operation id. */
   id: string;
-  /** Called after each frame written (the transport's slow-consumer watch). */
-  afterWrite?: () => void;
+  /** The socket's writer of ready-made messages, from the WebSocket adapter. */
+  frames: RawFrames;
 }
 
 /** Key of {@link FanoutTarget} on the root value of a WebSocket operation. */
@@ -139,7 +140,9 @@ export class FrameCache {
     const context = track ? trackReads(args.contextValue) : undefined;
     const result = execute({ ...args, rootValue: event, contextValue: context?.proxy ?? args.contextValue });
     return then(result, (value) => {
-      const masked = value.errors?.length ? { ...value, errors: value.errors.map(this.maskError) } : value;
+      const masked = value.errors?.length
+        ? { ...value, errors: value.errors.map((error) => publicError(this.maskError(error))) }
+        : value;
       return pick({ json: Buffer.from(JSON.stringify(masked)), private: context ? context.touched() : true });
     });
   }
@@ -204,25 +207,21 @@ class FrameStream implements AsyncIterableIterator<ExecutionResult> {
   }
 
   private async pump() {
-    const { socket } = this.target;
+    const { frames } = this.target;
     try {
       for (;;) {
         const step = await this.source.next();
         if (step.done || this.stopped) break;
         let payload = this.frames.payloadFor(step.value, this.args, this.group);
         if (payload instanceof Promise) payload = await payload;
-        if (this.stopped || socket.readyState !== socket.OPEN) break;
-        batchWrites(socket);
-        if (socket.bufferedAmount < this.highWaterBytes) {
-          writeNext(socket, this.prefix, payload);
-          this.target.afterWrite?.();
+        if (this.stopped || !frames.open) break;
+        if (frames.bufferedAmount < this.highWaterBytes) {
+          frames.send(this.prefix, payload, FRAME_END);
         } else {
           // A client that does not read: stop pulling, so its source queue (bounded) fills up.
-          const written = new Promise<void>((resolve, reject) =>
-            writeNext(socket, this.prefix, payload, (error) => (error ? reject(error) : resolve())),
+          await new Promise<void>((resolve, reject) =>
+            frames.send(this.prefix, payload, FRAME_END, (error) => (error ? reject(error) : resolve())),
           );
-          this.target.afterWrite?.();
-          await written;
         }
       }
       this.stop();
@@ -236,83 +235,8 @@ class FrameStream implements AsyncIterableIterator<ExecutionResult> {
 
 type MaybePromise<T> = T | Promise<T>;
 
+/** The end of every `next` frame: `{"id":…,"type":"next","payload":<JSON>` + `}`. */
 const FRAME_END = Buffer.from('}');
-
-interface FrameSender {
-  sendFrame(list: Buffer[], cb?: (error?: Error) => void): void;
-}
-
-/**
- * Writes `{"id":"<id>","type":"next","payload":<shared JSON>}` as one
- * WebSocket text frame: header and message built in one buffer (two copies,
- * no re-encoding) and handed to ws' sender as a ready frame, one write, as
- * Socket.IO's engine does with its pre-encoded broadcast frames. Server
- * frames are unmasked and this server negotiates no compression; when the
- * sender has no `sendFrame`, `send()` frames the same bytes.
- */
-function writeNext(socket: WebSocket, prefix: Buffer, payload: Buffer, cb?: (error?: Error) => void) {
-  const length = prefix.length + payload.length + 1;
-  const sender = (socket as unknown as { _sender?: Partial<FrameSender> })._sender;
-  if (typeof sender?.sendFrame !== 'function') {
-    socket.send(Buffer.concat([prefix, payload, FRAME_END], length), TEXT, cb);
-    return;
-  }
-  const header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
-  const frame = Buffer.allocUnsafe(header + length);
-  frame[0] = 0x81; // FIN, text
-  if (header === 2) {
-    frame[1] = length;
-  } else if (header === 4) {
-    frame[1] = 126;
-    frame.writeUInt16BE(length, 2);
-  } else {
-    frame[1] = 127;
-    frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
-    frame.writeUInt32BE(length >>> 0, 6);
-  }
-  prefix.copy(frame, header);
-  payload.copy(frame, header + prefix.length);
-  frame[header + length - 1] = 0x7d; // }
-  sender.sendFrame([frame], cb);
-}
-
-/**
- * Batches a burst: the first frame a socket gets in a tick is written at
- * once (a single event reaches every subscriber as soon as its turn comes);
- * from the second frame on in the same tick the socket is corked, and what
- * piles up (several events of a Redis burst, several operations) leaves in
- * one `writev` at the end of the tick rather than one system call per frame
- * — what Engine.IO achieves by queueing while a send is in flight.
- */
-const WRITTEN_IN_TICK = Symbol('fanout.tick');
-type Stamped = Duplex & { [WRITTEN_IN_TICK]?: number };
-let tick = 0;
-let tickEnding = false;
-const corked: Duplex[] = [];
-
-function batchWrites(socket: WebSocket) {
-  const raw = (socket as unknown as { _socket?: Stamped })._socket;
-  if (!raw || raw.destroyed) return;
-  if (!tickEnding) {
-    tickEnding = true;
-    process.nextTick(endTick);
-  }
-  if (raw[WRITTEN_IN_TICK] !== tick) {
-    raw[WRITTEN_IN_TICK] = tick;
-  } else if (raw.writableCorked === 0) {
-    raw.cork();
-    corked.push(raw);
-  }
-}
-
-function endTick() {
-  tickEnding = false;
-  tick++;
-  for (const raw of corked) raw.uncork();
-  corked.length = 0;
-}
-/** graphql-transport-ws messages are text frames. */
-const TEXT = { binary: false } as const;
 
 function then<T, R>(value: MaybePromise<T>, fn: (value: T) => MaybePromise<R>): MaybePromise<R> {
   return value instanceof Promise ? value.then(fn) : fn(value);

@@ -1,15 +1,25 @@
 import type { IncomingMessage } from 'node:http';
-import { handleProtocols, makeServer, MessageType, parseMessage, type ServerOptions } from 'graphql-ws';
+import { GraphQLError } from 'graphql';
+import {
+  handleProtocols,
+  makeServer,
+  MessageType,
+  parseMessage,
+  type Context,
+  type ServerOptions,
+  type SubscribePayload,
+} from 'graphql-ws';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../logger.js';
 import { CloseCode } from './close-codes.js';
+import { rawFrames, type RawFrames } from './raw-frames.js';
 
 /** What graphql-ws hands our hooks about a socket. */
 export interface SocketExtra {
   socket: WebSocket;
   request: IncomingMessage;
-  /** Applies the slow-consumer rule after a write made outside graphql-ws (the shared fan-out). */
-  watchBuffer: () => void;
+  /** Writes ready-made messages outside graphql-ws (the shared fan-out), under the same slow-consumer rule. */
+  frames: RawFrames;
 }
 
 export interface AdapterOptions {
@@ -20,7 +30,24 @@ export interface AdapterOptions {
   maxBufferedBytes: number;
   /** How long a socket may stay above `maxBufferedBytes` before it is cut off. */
   slowConsumerGraceMs: number;
+  /**
+   * Told +1 when a subscription starts streaming and -1 when graphql-ws is
+   * done with it, however it ended (completed, failed, `complete` from the
+   * client, socket closed): the `/health` count of WebSocket subscriptions.
+   */
+  onSubscriptionsChanged?: (delta: 1 | -1) => void;
 }
+
+/**
+ * Longest operation id accepted, in UTF-8 bytes. graphql-ws takes any
+ * non-empty string and echoes it in every frame of the operation, so an id
+ * of 100 KB would make the server write 100 KB per event: a longer id closes
+ * the socket 4400 before anything runs. UUIDs and counters fit many times over.
+ */
+export const MAX_OPERATION_ID_BYTES = 128;
+
+/** Close reasons are at most 123 bytes (RFC 6455); longer ones would make `ws` throw. */
+const MAX_CLOSE_REASON_BYTES = 123;
 
 /** Message types only a server may send: a client sending one breaks the protocol (4400). */
 const SERVER_ONLY = new Set<string>([MessageType.ConnectionAck, MessageType.Next, MessageType.Error]);
@@ -32,7 +59,9 @@ const SERVER_ONLY = new Set<string>([MessageType.ConnectionAck, MessageType.Next
  * dispose) while fixing what a server facing the internet cannot have:
  * - a client message of a server-only type (`next`, `error`,
  *   `connection_ack`) made `useServer` close with 4500; here it is 4400;
- * - close reasons never carry an error's text, and nothing goes to console;
+ * - an operation id longer than {@link MAX_OPERATION_ID_BYTES} closes the
+ *   socket 4400 before the operation runs or any frame names it;
+ * - close reasons never carry an error's text or a client's id, and nothing goes to console;
  * - a socket's own `error` events never become uncaught exceptions;
  * - a client that stops reading is cut off (4413, see {@link cutOffSlowConsumer})
  *   once it stays above `maxBufferedBytes` for `slowConsumerGraceMs`; sends wait
@@ -44,9 +73,47 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
   serverOptions: ServerOptions<P, SocketExtra>,
   options: AdapterOptions,
 ) {
-  const { logger, keepAliveMs, maxBufferedBytes, slowConsumerGraceMs } = options;
-  const server = makeServer<P, SocketExtra>(serverOptions);
+  const { logger, keepAliveMs, maxBufferedBytes, slowConsumerGraceMs, onSubscriptionsChanged = () => {} } = options;
+  /** Per socket, the `subscribe` payloads (one object per operation) of its streaming subscriptions. */
+  const streaming = new WeakMap<Context<P, SocketExtra>, Set<SubscribePayload>>();
+  const server = makeServer<P, SocketExtra>({
+    ...serverOptions,
+    onSubscribe: (ctx, id, payload) => {
+      if (!idWithinBound(id)) {
+        // Forgotten at once: graphql-ws then sends nothing for it, not even an error.
+        delete ctx.subscriptions[id];
+        ctx.extra.socket.close(CloseCode.BadRequest, 'Subscription id too long');
+        return [new GraphQLError('Subscription id too long')];
+      }
+      return serverOptions.onSubscribe?.(ctx, id, payload);
+    },
+    onOperation: async (ctx, id, payload, args, result) => {
+      const replaced = await serverOptions.onOperation?.(ctx, id, payload, args, result);
+      // graphql-ws streams an iterable only while the id is still registered.
+      if (isAsyncIterable(replaced ?? result) && id in ctx.subscriptions) {
+        let live = streaming.get(ctx);
+        if (!live) streaming.set(ctx, (live = new Set()));
+        live.add(payload);
+        onSubscriptionsChanged(1);
+      }
+      return replaced;
+    },
+    onComplete: async (ctx, id, payload) => {
+      // Also called after an error, a client's `complete` and a close: every end of a stream.
+      if (streaming.get(ctx)?.delete(payload)) onSubscriptionsChanged(-1);
+      await serverOptions.onComplete?.(ctx, id, payload);
+    },
+    onClose: async (ctx, code, reason) => {
+      // Whatever graphql-ws did not get to complete before the socket closed.
+      const live = streaming.get(ctx);
+      for (const _ of live ?? []) onSubscriptionsChanged(-1);
+      live?.clear();
+      await serverOptions.onClose?.(ctx, code, reason);
+    },
+  });
   wss.options.handleProtocols = handleProtocols;
+  /** graphql-ws's close of each socket (its operations' `return()` and hooks), for shutdown to wait on. */
+  const closing = new Set<Promise<void>>();
 
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
     // ws has already answered a protocol violation (e.g. 1009 for a too big frame).
@@ -93,7 +160,7 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
             });
             watchBuffer();
           }),
-        close: (code, reason) => socket.close(code, reason),
+        close: (code, reason) => socket.close(code, closeReason(code, reason)),
         onMessage: (handle) =>
           socket.on('message', async (data) => {
             const text = String(data);
@@ -107,24 +174,69 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
             }
           }),
       },
-      { socket, request, watchBuffer },
+      { socket, request, frames: rawFrames(socket, watchBuffer) },
     );
 
     socket.once('close', (code, reason) => {
       clearInterval(pinger);
       clearTimeout(slowSince);
-      void closed(code, String(reason));
+      const done = closed(code, String(reason)).catch((error: unknown) =>
+        logger.error({ err: error }, 'websocket close handling failed'),
+      );
+      closing.add(done);
+      void done.finally(() => closing.delete(done));
     });
   });
 
   return {
-    /** Closes every socket with 1001 and stops the server. */
-    async dispose() {
-      for (const client of wss.clients) client.close(CloseCode.GoingAway, 'Going away');
+    /**
+     * Closes every socket with 1001 and stops the server, within `graceMs`
+     * whatever clients do: `ws` would wait up to 30 s for each close
+     * handshake, so a socket still open when the grace is over (a client
+     * that never answers, or stopped reading with data queued) is dropped.
+     * Resolves once every socket has closed and graphql-ws has ended its
+     * operations (or the grace is over for those).
+     */
+    async dispose(graceMs: number) {
+      const deadline = Date.now() + graceMs;
       wss.removeAllListeners('connection');
-      await new Promise<void>((resolve, reject) => wss.close((error) => (error ? reject(error) : resolve())));
+      const stopped = new Promise<void>((resolve, reject) => wss.close((error) => (error ? reject(error) : resolve())));
+      for (const client of wss.clients) client.close(CloseCode.GoingAway, 'Going away');
+      if (!(await within(stopped, deadline))) {
+        for (const client of wss.clients) client.terminate();
+        await stopped;
+      }
+      await within(Promise.all(closing), deadline);
     },
   };
+}
+
+/** Whether `promise` settled before `deadline` (epoch ms). */
+async function within(promise: Promise<unknown>, deadline: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), deadline - Date.now())));
+  try {
+    return await Promise.race([promise.then(() => true), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function idWithinBound(id: string): boolean {
+  // UTF-8 never takes fewer bytes than UTF-16 code units: most ids are decided without encoding.
+  if (id.length > MAX_OPERATION_ID_BYTES) return false;
+  return Buffer.byteLength(id) <= MAX_OPERATION_ID_BYTES;
+}
+
+/** graphql-ws's reason, unless it names the client's id (4409) or is too long to send. */
+function closeReason(code: number | undefined, reason: string | undefined): string | undefined {
+  if (code === CloseCode.SubscriberAlreadyExists) return 'Subscriber already exists';
+  if (reason && Buffer.byteLength(reason) > MAX_CLOSE_REASON_BYTES) return undefined;
+  return reason;
+}
+
+function isAsyncIterable(value: unknown): boolean {
+  return typeof Object(value)[Symbol.asyncIterator] === 'function';
 }
 
 /**

@@ -15,6 +15,7 @@ import { FANOUT, type FanoutTarget } from './fanout.js';
 import { cutOffSlowConsumer, serveGraphqlWs } from './graphql-ws-adapter.js';
 import type { LiveCounts } from './metrics.js';
 import type { OriginPolicy } from './origin.js';
+import { publicError, publicResult } from './public-error.js';
 import { createErrorMasker, untilExpiry, type Pipeline } from './yoga.js';
 
 /** A WebSocket's authenticated state, from `connection_init` until close. */
@@ -198,7 +199,7 @@ export function attachWebSocket(options: WebSocketOptions) {
               subscribe,
               socket: ctx.extra.socket,
               // Subscriptions write shared frames straight to this socket (./fanout.ts).
-              [FANOUT]: { socket: ctx.extra.socket, id, afterWrite: ctx.extra.watchBuffer },
+              [FANOUT]: { id, frames: ctx.extra.frames },
             } satisfies Envelope,
           };
           return args;
@@ -212,10 +213,14 @@ export function attachWebSocket(options: WebSocketOptions) {
           logger.info('websocket cut off: a subscription overflowed its event queue');
           cutOffSlowConsumer(ctx.extra.socket);
         }
+        return errors.map(publicError);
       },
+      // Results of queries, mutations and subscriptions off the shared path (those write their own frames).
+      onNext: (_ctx, _id, _payload, _args, result) => publicResult(result),
     },
     {
       logger,
+      onSubscriptionsChanged: (delta) => (counts.subscriptions += delta),
       keepAliveMs: limits.wsKeepAliveMs,
       maxBufferedBytes: limits.wsMaxBufferedBytes,
       slowConsumerGraceMs: limits.wsSlowConsumerGraceMs,
@@ -235,10 +240,14 @@ export function attachWebSocket(options: WebSocketOptions) {
   }
 
   return {
-    /** Closes every socket with 1001 and stops accepting upgrades. */
-    async close() {
+    /**
+     * Stops accepting upgrades and closes every socket with 1001; sockets
+     * still open after `graceMs` are dropped. Resolves once all are closed
+     * (their slots and presence given back).
+     */
+    async close(graceMs: number) {
       httpServer.off('upgrade', onUpgrade);
-      await server.dispose();
+      await server.dispose(graceMs);
     },
   };
 }

@@ -158,13 +158,19 @@ function useViewerRequired(): Plugin<TransportContext> {
   };
 }
 
-/** Counts running subscriptions for `/health`, whatever their transport. */
+/**
+ * Counts running SSE subscriptions for `/health`, for the lifetime of their
+ * request: until the stream ends or its client goes away (envelop's `onEnd`
+ * alone misses a stream that ends in an error). The WebSocket adapter counts
+ * its own from graphql-ws's operation lifecycle.
+ */
 function useSubscriptionCount(counts: LiveCounts): Plugin {
   return {
     onSubscribe() {
       return {
         onSubscribeResult({ result, args }) {
           if (!(Symbol.asyncIterator in result)) return;
+          if ((args.contextValue as TransportContext).transport === 'websocket') return;
           counts.subscriptions++;
           return { onEnd: releaseWhenGone(args.contextValue, () => counts.subscriptions--) };
         },

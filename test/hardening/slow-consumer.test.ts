@@ -63,6 +63,8 @@ describe('slow consumers', () => {
     const events = await witness.waitForEvents(sent, 20_000);
     expect(events.map((event) => event.qrCode)).toEqual(Array.from({ length: sent }, (_, n) => qr(n)));
     expect(witness.isCompleted()).toBe(false);
+    // The cut-off subscription ended in an error: /health counts the witness's alone.
+    await expect.poll(async () => (await health(server)).body.subscriptions).toBe(1);
   });
 
   it('cuts off a client that stays over WS_MAX_BUFFERED_BYTES for WS_SLOW_CONSUMER_GRACE_MS; others get every event', async () => {
@@ -82,6 +84,7 @@ describe('slow consumers', () => {
     const events = await witness.waitForEvents(sent, 20_000);
     expect(events).toHaveLength(sent);
     expect(events.at(-1).qrCode).toBe(qr(sent - 1));
+    await expect.poll(async () => (await health(server)).body.subscriptions).toBe(1);
   });
 
   it('drops an SSE stream whose client stopped reading once its queue overflows; others get every event', async () => {
@@ -107,6 +110,7 @@ describe('slow consumers', () => {
     );
     expect((await health(server)).body.connections.sse).toBe(0);
     expect(await witness.waitForEvents(sent, 20_000)).toHaveLength(sent);
+    await expect.poll(async () => (await health(server)).body.subscriptions).toBe(1);
     stalled.destroy();
   });
 });

@@ -84,7 +84,7 @@ export async function startRedisServer(bin: string, port?: number, args: string[
     url: `redis://127.0.0.1:${chosen}`,
     port: chosen,
     async stop() {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGKILL');
         await exited;
