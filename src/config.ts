@@ -21,6 +21,11 @@ export interface Config {
   redisUrl: string | undefined;
   /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
   redisPrefix: string;
+  /**
+   * `REDIS_COMMAND_TIMEOUT_MS`: how long a Redis command may go unanswered
+   * before the operation fails (a write then answers `OUTCOME_UNKNOWN`).
+   */
+  redisCommandTimeoutMs: number;
   jwt: {
     key: JwtKeyConfig;
     issuer: string | undefined;
@@ -195,6 +200,7 @@ const envSchema = z.object({
   HOST: optionalString.transform((value) => value ?? '0.0.0.0'),
   REDIS_URL: url(['redis:', 'rediss:']),
   REDIS_PREFIX: optionalString.transform((value) => value ?? 'rt:'),
+  REDIS_COMMAND_TIMEOUT_MS: integer(5_000, 50, 600_000),
   JWT_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters (256 bits) for HS256').optional()),
   JWT_PUBLIC_KEY: optionalString.pipe(
     z
@@ -304,6 +310,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: vars.HOST,
     redisUrl: vars.REDIS_URL,
     redisPrefix: vars.REDIS_PREFIX,
+    redisCommandTimeoutMs: vars.REDIS_COMMAND_TIMEOUT_MS,
     jwt: { key, issuer: vars.JWT_ISSUER, audience: vars.JWT_AUDIENCE },
     logLevel: vars.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info'),
     nodeEnv,

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { DEFAULT_PRESENCE_CONFIG, type Config } from './config.js';
 import type { EventBus } from './events/bus.js';
+import { redisEventWire } from './events/change-event.js';
 import { createMemoryEventBus } from './events/memory.js';
 import { createRedisEventBus } from './events/redis.js';
 import type { Logger } from './logger.js';
@@ -25,7 +26,9 @@ export interface Runtime {
  */
 export async function createRuntime(
   config: Pick<Config, 'redisUrl' | 'redisPrefix'> &
-    Partial<Pick<Config, 'presence'>> & { limits?: Pick<Config['limits'], 'subscriptionMaxQueuedEvents'> },
+    Partial<Pick<Config, 'presence' | 'redisCommandTimeoutMs'>> & {
+      limits?: Pick<Config['limits'], 'subscriptionMaxQueuedEvents'>;
+    },
   logger: Logger,
   // Background work (sweepers, in-process workers) belongs to servers and workers, not to publishers.
   { background = true }: { background?: boolean } = {},
@@ -35,17 +38,24 @@ export async function createRuntime(
   let bus: EventBus;
   let connections: Redis[] = [];
   if (config.redisUrl) {
-    const commands = await connectRedis(config.redisUrl, { name: 'commands', logger });
-    const subscriber = await connectRedis(config.redisUrl, { name: 'subscriber', logger }).catch(async (error) => {
-      await closeRedis(commands);
-      throw error;
-    });
+    const commandTimeoutMs = config.redisCommandTimeoutMs;
+    const commands = await connectRedis(config.redisUrl, { name: 'commands', logger, commandTimeoutMs });
+    const subscriber = await connectRedis(config.redisUrl, { name: 'subscriber', logger, commandTimeoutMs }).catch(
+      async (error) => {
+        await closeRedis(commands);
+        throw error;
+      },
+    );
     connections = [commands, subscriber];
-    storage = createRedisStorage(commands, config.redisPrefix);
+    storage = createRedisStorage(commands, config.redisPrefix, redisEventWire(config.redisPrefix));
     bus = createRedisEventBus({ publisher: commands, subscriber, prefix: config.redisPrefix, logger, maxQueuedEvents });
   } else {
-    storage = createMemoryStorage();
-    bus = createMemoryEventBus({ maxQueuedEvents });
+    const memoryBus = createMemoryEventBus({ maxQueuedEvents });
+    // Synchronous up to delivery (which it queues): events go out in the write's step.
+    storage = createMemoryStorage((events) =>
+      events.forEach((event) => void memoryBus.publish(event.channel, event.payload)),
+    );
+    bus = memoryBus;
   }
   const services = createServices({
     storage,

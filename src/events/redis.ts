@@ -1,7 +1,9 @@
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import { sendWrite } from '../storage/write-outcome.js';
 import type { EventBus } from './bus.js';
+import { redisEventWire } from './change-event.js';
 
 /** Thrown when a listener is asked for while the subscriber connection is down. */
 export class RedisUnavailableError extends Error {
@@ -31,6 +33,7 @@ export function createRedisEventBus(options: {
 }): EventBus {
   const { publisher, subscriber, prefix, logger, maxQueuedEvents } = options;
   const pubsub = new RedisPubSub({ publisher, subscriber });
+  const wire = redisEventWire(prefix);
   /** Listener ids by Redis channel, to know which channels are still wanted. */
   const listening = new Map<string, Set<number>>();
   /** Channels whose UNSUBSCRIBE failed while Redis was away. */
@@ -62,7 +65,8 @@ export function createRedisEventBus(options: {
     kind: 'redis',
     maxQueuedEvents,
     async publish(channel, payload) {
-      await pubsub.publish(prefix + channel, payload);
+      const { channel: name, message } = wire({ channel, payload });
+      await sendWrite(() => publisher.publish(name, message));
     },
     async listen(channel, listener) {
       if (subscriber.status !== 'ready') throw new RedisUnavailableError('Redis subscriber connection is not ready');

@@ -610,6 +610,7 @@ export type MutationAddConversationMembersArgs = {
  */
 export type MutationAddTaskNoteArgs = {
   id: Scalars['ID']['input'];
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
   text: Scalars['String']['input'];
 };
 
@@ -659,6 +660,7 @@ export type MutationConnectSessionArgs = {
  * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationCreateCampaignArgs = {
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
   input: CreateCampaignInput;
 };
 
@@ -671,6 +673,7 @@ export type MutationCreateCampaignArgs = {
  * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationCreateConversationArgs = {
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
   memberIds: Array<Scalars['ID']['input']>;
   title?: InputMaybe<Scalars['String']['input']>;
 };
@@ -684,6 +687,7 @@ export type MutationCreateConversationArgs = {
  * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationCreateSessionArgs = {
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
   name: Scalars['String']['input'];
 };
 
@@ -696,6 +700,7 @@ export type MutationCreateSessionArgs = {
  * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationCreateTaskArgs = {
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
   input: CreateTaskInput;
 };
 
@@ -870,6 +875,7 @@ export type MutationSendMessageArgs = {
  * `INTERNAL_SERVER_ERROR` (message masked).
  */
 export type MutationSendNotificationArgs = {
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
   input: SendNotificationInput;
 };
 

@@ -10,6 +10,8 @@ function enumOf<T extends string>() {
 const id = z.string().min(1).max(128);
 const text = z.string();
 const optionalText = z.string().nullish();
+/** As the GraphQL argument: makes a create safe to retry (checked by the domain, as for users). */
+const idempotencyKey = z.string().nullish();
 
 const SessionStatusValues = enumOf<SessionStatus>()([
   'DISCONNECTED',
@@ -41,6 +43,7 @@ export const inputs = {
     title: text,
     body: optionalText,
     data: z.unknown().optional(),
+    idempotencyKey,
   }),
   createCampaign: z.object({
     orgId: id,
@@ -48,14 +51,21 @@ export const inputs = {
     sessionId: id,
     message: text,
     recipients: z.array(z.string()),
+    idempotencyKey,
   }),
   campaign: z.object({ orgId: id, campaignId: id }),
-  createTask: z.object({ orgId: id, title: text, description: optionalText, assigneeId: id.nullish() }),
+  createTask: z.object({
+    orgId: id,
+    title: text,
+    description: optionalText,
+    assigneeId: id.nullish(),
+    idempotencyKey,
+  }),
   updateTask: z.object({ orgId: id, taskId: id, title: optionalText, description: optionalText }),
   assignTask: z.object({ orgId: id, taskId: id, assigneeId: id.nullable() }),
   setTaskStatus: z.object({ orgId: id, taskId: id, status: TaskStatusValues }),
   setTaskProgress: z.object({ orgId: id, taskId: id, progress: z.number() }),
-  addTaskNote: z.object({ orgId: id, taskId: id, text }),
+  addTaskNote: z.object({ orgId: id, taskId: id, text, idempotencyKey }),
 };
 
 export type PublisherInputs = { [K in keyof typeof inputs]: z.input<(typeof inputs)[K]> };
