@@ -20,6 +20,8 @@ export interface PublisherOptions {
   actor?: PublisherActor;
   /** Default `warn`. */
   logLevel?: LogLevel;
+  /** How long a Redis command may go unanswered (default 5000, as the servers' `REDIS_COMMAND_TIMEOUT_MS`). */
+  redisCommandTimeoutMs?: number;
 }
 
 /**
@@ -36,10 +38,18 @@ export interface PublisherOptions {
  * `idempotencyKey`, so retrying them with the same key is safe.
  */
 export async function createPublisher(options: PublisherOptions) {
-  const { redisUrl, redisPrefix = 'rt:', actor = { id: 'publisher', roles: ['service'] }, logLevel = 'warn' } = options;
+  const {
+    redisUrl,
+    redisPrefix = 'rt:',
+    actor = { id: 'publisher', roles: ['service'] },
+    logLevel = 'warn',
+    redisCommandTimeoutMs,
+  } = options;
   if (!redisUrl)
     throw new PublishError('BAD_USER_INPUT', 'createPublisher needs redisUrl: the servers share events through Redis');
-  const runtime = await createRuntime({ redisUrl, redisPrefix }, createLogger(logLevel), { background: false });
+  const runtime = await createRuntime({ redisUrl, redisPrefix, redisCommandTimeoutMs }, createLogger(logLevel), {
+    background: false,
+  });
   const { sessions, conversations, notifications, tasks, campaigns } = runtime.services;
   const as = { ...actor, roles: actor.roles ?? ['service'] };
 

@@ -13,6 +13,7 @@ import {
   wsClient,
   type TestServer,
 } from '../support/harness.js';
+import { createPublisher, PublishError } from '../../src/publisher/index.js';
 import { startRedisProxy } from '../support/redis-proxy.js';
 import { startRedisServer } from '../support/redis-server.js';
 import { CONVERSATION_EVENTS, INBOX_EVENTS } from '../conversations/support.js';
@@ -88,6 +89,12 @@ describe.skipIf(!bin)('honest write outcomes', () => {
     );
     await sleep(300);
     expect(conversation.events.filter((event) => event.__typename === 'MessageAdded')).toHaveLength(1);
+
+    // Over WebSocket alike.
+    const again = proxy.stallNext('"body":"over ws"', COMMAND_TIMEOUT_MS * 4);
+    const overWs = await subscribeWs(server, wsClient(server, alice), SEND, { id, body: 'over ws', key: 'send-3' });
+    await again;
+    expect(JSON.stringify(await overWs.waitForError())).toContain('OUTCOME_UNKNOWN');
   });
 
   it('answers SERVICE_UNAVAILABLE, and stores nothing, when Redis is gone before anything is sent', async () => {
@@ -113,6 +120,38 @@ describe.skipIf(!bin)('honest write outcomes', () => {
     await untilHealth(server, 200);
     expect((await ok(server, MESSAGES, { id }, alice)).messages).toEqual([]);
     expect((await ok(server, '{ tasks { id } }', {}, alice)).tasks).toEqual([]);
+  });
+
+  it('tells a publisher the same: SERVICE_UNAVAILABLE before any write, OUTCOME_UNKNOWN after one; its creates take an idempotency key', async () => {
+    const { proxy, server } = await faultyDeployment();
+    const publisher = await createPublisher({
+      redisUrl: proxy.url,
+      redisPrefix: 'wo:',
+      actor: { id: 'backend', roles: ['agent'] },
+      redisCommandTimeoutMs: COMMAND_TIMEOUT_MS,
+    });
+    dispose(() => publisher.close());
+    const task = { orgId: 'org-a', title: 'From the backend', idempotencyKey: 'job-7' };
+    const failure = (promise: Promise<unknown>) =>
+      promise.then(
+        () => undefined,
+        (error: unknown) => error as PublishError,
+      );
+
+    const stalled = proxy.stallNext('"title":"From the backend"', COMMAND_TIMEOUT_MS * 4);
+    const unknown = await failure(publisher.tasks.create(task));
+    await stalled;
+    expect(unknown).toBeInstanceOf(PublishError);
+    expect(unknown?.code).toBe('OUTCOME_UNKNOWN');
+    await sleep(COMMAND_TIMEOUT_MS * 4);
+    const retried = await publisher.tasks.create(task);
+    const agent = await tokenFor(user('agent-1'));
+    expect((await ok(server, '{ tasks { id } }', {}, agent)).tasks).toEqual([{ id: retried.id }]);
+
+    proxy.cut();
+    await untilHealth(server, 503);
+    const down = await failure(publisher.tasks.create({ ...task, idempotencyKey: 'job-8' }));
+    expect(down?.code).toBe('SERVICE_UNAVAILABLE');
   });
 
   it('sends a write once: one whose reply was lost with its connection is not sent again after reconnecting', async () => {
