@@ -382,8 +382,10 @@ export type MessagesRead = Event & {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type Mutation = {
   __typename?: 'Mutation';
@@ -592,8 +594,10 @@ export type Mutation = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationAddConversationMembersArgs = {
   conversationId: Scalars['ID']['input'];
@@ -605,8 +609,10 @@ export type MutationAddConversationMembersArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationAddTaskNoteArgs = {
   id: Scalars['ID']['input'];
@@ -619,8 +625,10 @@ export type MutationAddTaskNoteArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationAssignTaskArgs = {
   assigneeId?: InputMaybe<Scalars['ID']['input']>;
@@ -632,8 +640,10 @@ export type MutationAssignTaskArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationCancelCampaignArgs = {
   id: Scalars['ID']['input'];
@@ -644,8 +654,10 @@ export type MutationCancelCampaignArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationConnectSessionArgs = {
   id: Scalars['ID']['input'];
@@ -656,8 +668,10 @@ export type MutationConnectSessionArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationCreateCampaignArgs = {
   idempotencyKey?: InputMaybe<Scalars['String']['input']>;
@@ -669,8 +683,10 @@ export type MutationCreateCampaignArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationCreateConversationArgs = {
   idempotencyKey?: InputMaybe<Scalars['String']['input']>;
@@ -683,8 +699,10 @@ export type MutationCreateConversationArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationCreateSessionArgs = {
   idempotencyKey?: InputMaybe<Scalars['String']['input']>;
@@ -696,8 +714,10 @@ export type MutationCreateSessionArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationCreateTaskArgs = {
   idempotencyKey?: InputMaybe<Scalars['String']['input']>;
@@ -709,8 +729,10 @@ export type MutationCreateTaskArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationDeleteMessageArgs = {
   id: Scalars['ID']['input'];
@@ -721,8 +743,10 @@ export type MutationDeleteMessageArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationDeleteNotificationArgs = {
   id: Scalars['ID']['input'];
@@ -733,8 +757,10 @@ export type MutationDeleteNotificationArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationDeleteSessionArgs = {
   id: Scalars['ID']['input'];
@@ -745,8 +771,10 @@ export type MutationDeleteSessionArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationDisconnectSessionArgs = {
   id: Scalars['ID']['input'];
@@ -757,8 +785,10 @@ export type MutationDisconnectSessionArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationEditMessageArgs = {
   body: Scalars['String']['input'];
@@ -770,8 +800,10 @@ export type MutationEditMessageArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationMarkConversationReadArgs = {
   conversationId: Scalars['ID']['input'];
@@ -783,8 +815,10 @@ export type MutationMarkConversationReadArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationMarkNotificationReadArgs = {
   id: Scalars['ID']['input'];
@@ -795,8 +829,10 @@ export type MutationMarkNotificationReadArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationPauseCampaignArgs = {
   id: Scalars['ID']['input'];
@@ -807,8 +843,10 @@ export type MutationPauseCampaignArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationReactToMessageArgs = {
   emoji: Scalars['String']['input'];
@@ -820,8 +858,10 @@ export type MutationReactToMessageArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationRemoveConversationMemberArgs = {
   conversationId: Scalars['ID']['input'];
@@ -833,8 +873,10 @@ export type MutationRemoveConversationMemberArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationReportSessionStatusArgs = {
   input: SessionStatusReport;
@@ -845,8 +887,10 @@ export type MutationReportSessionStatusArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationResumeCampaignArgs = {
   id: Scalars['ID']['input'];
@@ -857,8 +901,10 @@ export type MutationResumeCampaignArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationSendMessageArgs = {
   body: Scalars['String']['input'];
@@ -871,8 +917,10 @@ export type MutationSendMessageArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationSendNotificationArgs = {
   idempotencyKey?: InputMaybe<Scalars['String']['input']>;
@@ -884,8 +932,10 @@ export type MutationSendNotificationArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationSetTaskProgressArgs = {
   id: Scalars['ID']['input'];
@@ -897,8 +947,10 @@ export type MutationSetTaskProgressArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationSetTaskStatusArgs = {
   id: Scalars['ID']['input'];
@@ -910,8 +962,10 @@ export type MutationSetTaskStatusArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationSetTypingArgs = {
   conversationId: Scalars['ID']['input'];
@@ -923,8 +977,10 @@ export type MutationSetTypingArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationStartCampaignArgs = {
   id: Scalars['ID']['input'];
@@ -935,8 +991,10 @@ export type MutationStartCampaignArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationUpdateMessageStatusArgs = {
   messageId: Scalars['ID']['input'];
@@ -948,8 +1006,10 @@ export type MutationUpdateMessageStatusArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationUpdateTaskArgs = {
   id: Scalars['ID']['input'];
