@@ -26,6 +26,11 @@ export interface Config {
    * `maxmemory-policy` may evict keys (state can then vanish). Default false.
    */
   redisAllowEviction: boolean;
+  /**
+   * `REDIS_COMMAND_TIMEOUT_MS`: how long a Redis command may go unanswered
+   * before the operation fails (a write then answers `OUTCOME_UNKNOWN`).
+   */
+  redisCommandTimeoutMs: number;
   jwt: {
     key: JwtKeyConfig;
     issuer: string | undefined;
@@ -219,6 +224,7 @@ const envSchema = z.object({
   REDIS_URL: url(['redis:', 'rediss:']),
   REDIS_PREFIX: optionalString.transform((value) => value ?? 'rt:'),
   REDIS_ALLOW_EVICTION: optionalString.pipe(z.enum(['true', 'false']).optional()),
+  REDIS_COMMAND_TIMEOUT_MS: integer(5_000, 50, 600_000),
   JWT_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters (256 bits) for HS256').optional()),
   JWT_PUBLIC_KEY: optionalString.pipe(
     z
@@ -339,6 +345,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: vars.REDIS_URL,
     redisPrefix: vars.REDIS_PREFIX,
     redisAllowEviction: vars.REDIS_ALLOW_EVICTION === 'true',
+    redisCommandTimeoutMs: vars.REDIS_COMMAND_TIMEOUT_MS,
     jwt: {
       key,
       issuer: vars.JWT_ISSUER,

@@ -8,6 +8,14 @@ export const ErrorCode = {
   BadUserInput: 'BAD_USER_INPUT',
   RateLimited: 'RATE_LIMITED',
   Unavailable: 'SERVICE_UNAVAILABLE',
+  /**
+   * A write was sent and its answer lost (Redis stalled past its command
+   * timeout, or the connection dropped): the change may or may not have been
+   * made. Unlike `SERVICE_UNAVAILABLE`, this never means "not done": retry
+   * with the same idempotency key (`clientMessageId`, `idempotencyKey`), or
+   * read to check.
+   */
+  OutcomeUnknown: 'OUTCOME_UNKNOWN',
   Internal: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -59,6 +67,14 @@ export const rateLimited = (message: string, retryAfterMs?: number) =>
 /** A dependency (Redis) is down: the write was not done, and may be retried. */
 export const unavailable = (message = 'The service is temporarily unavailable, try again shortly') =>
   expected(ErrorCode.Unavailable, message, 503);
+
+/** A write may have been applied: see {@link ErrorCode.OutcomeUnknown}. */
+export const outcomeUnknown = () =>
+  expected(
+    ErrorCode.OutcomeUnknown,
+    'The change may or may not have been made; retry with the same idempotency key, or read to check',
+    503,
+  );
 
 function truncate(value: string): string {
   return value.length > 64 ? `${value.slice(0, 64)}…` : value;

@@ -4,9 +4,9 @@ import type { Logger } from './logger.js';
 /** Opens an ioredis connection and waits until it is ready to serve. */
 export async function connectRedis(
   url: string,
-  options: { name: string; logger: Logger; connectTimeoutMs?: number },
+  options: { name: string; logger: Logger; connectTimeoutMs?: number; commandTimeoutMs?: number },
 ): Promise<Redis> {
-  const { name, logger, connectTimeoutMs = 5000 } = options;
+  const { name, logger, connectTimeoutMs = 5000, commandTimeoutMs = 5000 } = options;
   const redis = new Redis(url, {
     connectionName: name,
     lazyConnect: true,
@@ -14,7 +14,14 @@ export async function connectRedis(
     // failed rather than hang; subscriptions are restored by autoResubscribe.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    commandTimeout: 5000,
+    // A command written to a connection that then dropped may have run: ioredis
+    // would send it again after reconnecting (by default), applying a write
+    // twice, possibly after its caller was told OUTCOME_UNKNOWN and retried.
+    // Each write is sent at most once; an unanswered one fails by the command
+    // timeout (or when the retries are exhausted) and the caller hears
+    // OUTCOME_UNKNOWN (src/storage/write-outcome.ts).
+    autoResendUnfulfilledCommands: false,
+    commandTimeout: commandTimeoutMs,
     connectTimeout: connectTimeoutMs,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
   });

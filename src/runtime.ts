@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { DEFAULT_PRESENCE_CONFIG, type Config } from './config.js';
 import type { EventBus } from './events/bus.js';
+import { redisEventWire } from './events/change-event.js';
 import { createMemoryEventBus } from './events/memory.js';
 import { createRedisEventBus } from './events/redis.js';
 import type { Logger } from './logger.js';
@@ -28,7 +29,7 @@ export interface Runtime {
  */
 export async function createRuntime(
   config: Pick<Config, 'redisUrl' | 'redisPrefix'> &
-    Partial<Pick<Config, 'presence' | 'nodeEnv' | 'redisAllowEviction'>> & {
+    Partial<Pick<Config, 'presence' | 'nodeEnv' | 'redisAllowEviction' | 'redisCommandTimeoutMs'>> & {
       limits?: Pick<Config['limits'], 'subscriptionMaxQueuedEvents'>;
     },
   logger: Logger,
@@ -40,23 +41,30 @@ export async function createRuntime(
   let bus: EventBus;
   let connections: Redis[] = [];
   if (config.redisUrl) {
-    const commands = await connectRedis(config.redisUrl, { name: 'commands', logger });
+    const commandTimeoutMs = config.redisCommandTimeoutMs;
+    const commands = await connectRedis(config.redisUrl, { name: 'commands', logger, commandTimeoutMs });
     // In production a Redis that may evict keys is refused (REDIS_ALLOW_EVICTION=true overrides); elsewhere a warning.
     const stance = config.nodeEnv === 'production' && !config.redisAllowEviction ? 'refuse' : 'warn';
     await checkEvictionPolicy(commands, stance, logger).catch(async (error: unknown) => {
       await closeRedis(commands);
       throw error;
     });
-    const subscriber = await connectRedis(config.redisUrl, { name: 'subscriber', logger }).catch(async (error) => {
-      await closeRedis(commands);
-      throw error;
-    });
+    const subscriber = await connectRedis(config.redisUrl, { name: 'subscriber', logger, commandTimeoutMs }).catch(
+      async (error) => {
+        await closeRedis(commands);
+        throw error;
+      },
+    );
     connections = [commands, subscriber];
-    storage = createRedisStorage(commands, config.redisPrefix);
+    storage = createRedisStorage(commands, config.redisPrefix, redisEventWire(config.redisPrefix));
     bus = createRedisEventBus({ publisher: commands, subscriber, prefix: config.redisPrefix, logger, maxQueuedEvents });
   } else {
-    storage = createMemoryStorage();
-    bus = createMemoryEventBus({ maxQueuedEvents, logger });
+    const memoryBus = createMemoryEventBus({ maxQueuedEvents, logger });
+    // Synchronous up to delivery (which it queues): events go out in the write's step.
+    storage = createMemoryStorage((events) =>
+      events.forEach((event) => void memoryBus.publish(event.channel, event.payload)),
+    );
+    bus = memoryBus;
   }
   const services = createServices({
     storage,

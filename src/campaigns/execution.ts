@@ -1,5 +1,6 @@
 import { systemViewer } from '../auth/system.js';
 import type { EventBus } from '../events/bus.js';
+import { changeEvent } from '../events/change-event.js';
 import { topics } from '../events/topics.js';
 import type { Receipt, SendResult } from '../gateway/gateway.js';
 import { now } from '../lib/ids.js';
@@ -65,6 +66,9 @@ export function createCampaignExecution({
 
   const publish = (record: CampaignRecord, event: CampaignEvent) =>
     bus.publish(topics.campaign(record.orgId, record.id), event);
+  /** A campaign event, to record with the transition that produces it. */
+  const recorded = (record: CampaignRecord, event: CampaignEvent) =>
+    changeEvent(topics.campaign(record.orgId, record.id), event);
 
   const publishProgress = (record: CampaignRecord, counts: LedgerCounts) =>
     publish(record, {
@@ -157,46 +161,43 @@ export function createCampaignExecution({
       return { ok: true };
     },
 
-    /** RUNNING -> COMPLETED; false when it is no longer running (paused or cancelled meanwhile). */
+    /** RUNNING -> COMPLETED (its event recorded with it); false when it is no longer running (paused or cancelled meanwhile). */
     async complete(record: CampaignRecord): Promise<boolean> {
-      const result = await transition(record.id, ['RUNNING'], () => ({ status: 'COMPLETED', finishedAt: now() }));
-      if (!result?.changed) return false;
-      await publish(record, {
-        __typename: 'CampaignCompleted',
-        campaignId: record.id,
-        occurredAt: result.record.updatedAt,
-      });
-      return true;
+      const result = await transition(
+        record.id,
+        ['RUNNING'],
+        () => ({ status: 'COMPLETED', finishedAt: now() }),
+        (next) => [
+          recorded(next, { __typename: 'CampaignCompleted', campaignId: next.id, occurredAt: next.updatedAt }),
+        ],
+      );
+      return Boolean(result?.changed);
     },
 
     /** RUNNING -> FAILED with the reason. */
     async fail(record: CampaignRecord, error: string): Promise<boolean> {
-      const result = await transition(record.id, ['RUNNING'], () => ({
-        status: 'FAILED',
-        lastError: error,
-        finishedAt: now(),
-      }));
-      if (!result?.changed) return false;
-      await publish(record, {
-        __typename: 'CampaignFailed',
-        campaignId: record.id,
-        error,
-        occurredAt: result.record.updatedAt,
-      });
-      return true;
+      const result = await transition(
+        record.id,
+        ['RUNNING'],
+        () => ({ status: 'FAILED', lastError: error, finishedAt: now() }),
+        (next) => [
+          recorded(next, { __typename: 'CampaignFailed', campaignId: next.id, error, occurredAt: next.updatedAt }),
+        ],
+      );
+      return Boolean(result?.changed);
     },
 
     /** RUNNING -> PAUSED by the system, saying why. */
     async pause(record: CampaignRecord, reason: string): Promise<boolean> {
-      const result = await transition(record.id, ['RUNNING'], () => ({ status: 'PAUSED', lastError: reason }));
-      if (!result?.changed) return false;
-      await publish(record, {
-        __typename: 'CampaignPaused',
-        campaignId: record.id,
-        reason,
-        occurredAt: result.record.updatedAt,
-      });
-      return true;
+      const result = await transition(
+        record.id,
+        ['RUNNING'],
+        () => ({ status: 'PAUSED', lastError: reason }),
+        (next) => [
+          recorded(next, { __typename: 'CampaignPaused', campaignId: next.id, reason, occurredAt: next.updatedAt }),
+        ],
+      );
+      return Boolean(result?.changed);
     },
 
     /**

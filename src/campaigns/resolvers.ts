@@ -8,7 +8,8 @@ export const campaignResolvers: Resolvers = {
     campaigns: (_, args, { viewer, services }) => services.campaigns.list(viewer, args),
   },
   Mutation: {
-    createCampaign: (_, { input }, { viewer, services }) => services.campaigns.create(viewer, input),
+    createCampaign: (_, { input, idempotencyKey }, { viewer, services }) =>
+      services.campaigns.create(viewer, input, idempotencyKey),
     startCampaign: (_, { id }, { viewer, services }) => services.campaigns.start(viewer, id),
     pauseCampaign: (_, { id }, { viewer, services }) => services.campaigns.pause(viewer, id),
     resumeCampaign: (_, { id }, { viewer, services }) => services.campaigns.resume(viewer, id),

@@ -4,10 +4,12 @@ import type { EventBus } from '../events/bus.js';
 import { subscribe } from '../events/subscribe.js';
 import { topics } from '../events/topics.js';
 import type { CampaignStatus, CreateCampaignInput } from '../generated/graphql.js';
-import { newId, now } from '../lib/ids.js';
+import { changeEvent } from '../events/change-event.js';
+import { createOnce, digest, idempotencyKey, idempotencyScope } from '../lib/idempotency.js';
+import { now } from '../lib/ids.js';
 import { requireId, requireText } from '../lib/validate.js';
 import type { SessionService } from '../sessions/service.js';
-import type { Storage } from '../storage/index.js';
+import type { ChangeEvent, Storage } from '../storage/index.js';
 import { assertCanChangeCampaigns, canSeeCampaign } from './access.js';
 import { FINAL_EVENTS, type CampaignEvent } from './events.js';
 import { FINAL_STATUSES, type CampaignRecord, type CampaignView } from './model.js';
@@ -32,10 +34,12 @@ export function createCampaignService({
 }) {
   const store = createCampaignStore(storage);
 
-  const publish = (record: CampaignRecord, event: CampaignEvent) =>
-    bus.publish(topics.campaign(record.orgId, record.id), event);
+  /** A campaign event, to record with the transition that produces it. */
+  const recorded = (record: CampaignRecord, event: CampaignEvent) =>
+    changeEvent(topics.campaign(record.orgId, record.id), event);
+  /** Wakes idle workers: recorded with the transition that makes the campaign runnable. */
   const wakeWorkers = (record: CampaignRecord) =>
-    bus.publish(topics.campaignWork(), { campaignId: record.id, occurredAt: now() });
+    changeEvent(topics.campaignWork(), { campaignId: record.id, occurredAt: record.updatedAt });
 
   /** The campaign if the viewer may see it; NOT_FOUND otherwise (missing and foreign read the same). */
   const getRecord = async (viewer: Viewer, id: string): Promise<CampaignRecord> => {
@@ -59,8 +63,9 @@ export function createCampaignService({
   };
 
   /**
-   * Applies a user's status change: only from `from`, else BAD_USER_INPUT
-   * saying what the campaign is and what the change needs.
+   * Applies a user's status change, recording the events `events` makes of
+   * it: only from `from`, else BAD_USER_INPUT saying what the campaign is
+   * and what the change needs.
    */
   const change = async (
     viewer: Viewer,
@@ -68,6 +73,7 @@ export function createCampaignService({
     verb: string,
     from: readonly CampaignStatus[],
     apply: (current: CampaignRecord) => Partial<CampaignRecord>,
+    events: (record: CampaignRecord) => ChangeEvent[],
     check?: (viewer: Viewer, record: CampaignRecord) => Promise<void>,
   ): Promise<CampaignRecord> => {
     assertCanChangeCampaigns(viewer);
@@ -76,7 +82,7 @@ export function createCampaignService({
       badInput(`The campaign is ${status}: only a ${from.join(' or ')} campaign can be ${verb}`, 'id');
     if (!from.includes(record.status)) throw refuse(record.status);
     await check?.(viewer, record);
-    const result = await store.transition(id, from, apply);
+    const result = await store.transition(id, from, apply, events);
     if (!result) throw notFound('Campaign', id);
     if (!result.changed) throw refuse(result.record.status);
     return result.record;
@@ -97,32 +103,44 @@ export function createCampaignService({
       return store.views(records.filter((record) => canSeeCampaign(viewer, record)));
     },
 
-    async create(viewer: Viewer, input: CreateCampaignInput): Promise<CampaignView> {
+    /** Creates a `DRAFT` campaign; with an idempotency key, a repeat returns the first call's. */
+    async create(viewer: Viewer, input: CreateCampaignInput, key?: string | null): Promise<CampaignView> {
       assertCanChangeCampaigns(viewer);
       const name = requireText('name', input.name, { max: 200 });
       const message = requireText('message', input.message, { max: 4096 });
       requireId('sessionId', input.sessionId);
       const recipients = parseRecipients(input.recipients);
+      const claim = idempotencyScope(viewer, 'createCampaign', idempotencyKey(key));
       // The session must be one the creator may see: their own, or any for admin.
       await sessions.get(viewer, input.sessionId);
-      const timestamp = now();
-      const record: CampaignRecord = {
-        id: newId(),
-        orgId: viewer.orgId,
-        name,
-        sessionId: input.sessionId,
-        message,
-        createdBy: viewer.id,
-        status: 'DRAFT',
-        total: recipients.length,
-        seq: await storage.increment('campaigns'),
-        lastError: null,
-        createdAt: timestamp,
-        updatedAt: timestamp,
-        startedAt: null,
-        finishedAt: null,
-      };
-      await store.insert(record, recipients);
+      const record = await createOnce(storage, {
+        claim,
+        args: { name, message, sessionId: input.sessionId, recipients: digest(recipients) },
+        find: async (id) => {
+          const found = await store.campaigns.get(id);
+          return found && canSeeCampaign(viewer, found) ? found : undefined;
+        },
+        create: async (id) => {
+          const timestamp = now();
+          const created: CampaignRecord = {
+            id,
+            orgId: viewer.orgId,
+            name,
+            sessionId: input.sessionId,
+            message,
+            createdBy: viewer.id,
+            status: 'DRAFT',
+            total: recipients.length,
+            seq: await storage.increment('campaigns'),
+            lastError: null,
+            createdAt: timestamp,
+            updatedAt: timestamp,
+            startedAt: null,
+            finishedAt: null,
+          };
+          return (await store.insert(created, recipients)) ? created : undefined;
+        },
+      });
       return store.view(record);
     },
 
@@ -134,21 +152,26 @@ export function createCampaignService({
         'started',
         ['DRAFT'],
         () => ({ status: 'RUNNING', startedAt: now() }),
+        (next) => [
+          recorded(next, { __typename: 'CampaignStarted', campaignId: id, occurredAt: next.updatedAt }),
+          wakeWorkers(next),
+        ],
         assertSessionReady,
       );
-      await publish(record, { __typename: 'CampaignStarted', campaignId: id, occurredAt: record.updatedAt });
-      await wakeWorkers(record);
       return store.view(record);
     },
 
     async pause(viewer: Viewer, id: string): Promise<CampaignView> {
-      const record = await change(viewer, id, 'paused', ['RUNNING'], () => ({ status: 'PAUSED' }));
-      await publish(record, {
-        __typename: 'CampaignPaused',
-        campaignId: id,
-        reason: null,
-        occurredAt: record.updatedAt,
-      });
+      const record = await change(
+        viewer,
+        id,
+        'paused',
+        ['RUNNING'],
+        () => ({ status: 'PAUSED' }),
+        (next) => [
+          recorded(next, { __typename: 'CampaignPaused', campaignId: id, reason: null, occurredAt: next.updatedAt }),
+        ],
+      );
       return store.view(record);
     },
 
@@ -159,19 +182,24 @@ export function createCampaignService({
         'resumed',
         ['PAUSED'],
         () => ({ status: 'RUNNING', lastError: null }),
+        (next) => [
+          recorded(next, { __typename: 'CampaignResumed', campaignId: id, occurredAt: next.updatedAt }),
+          wakeWorkers(next),
+        ],
         assertSessionReady,
       );
-      await publish(record, { __typename: 'CampaignResumed', campaignId: id, occurredAt: record.updatedAt });
-      await wakeWorkers(record);
       return store.view(record);
     },
 
     async cancel(viewer: Viewer, id: string): Promise<CampaignView> {
-      const record = await change(viewer, id, 'cancelled', ['DRAFT', 'RUNNING', 'PAUSED'], () => ({
-        status: 'CANCELLED',
-        finishedAt: now(),
-      }));
-      await publish(record, { __typename: 'CampaignCancelled', campaignId: id, occurredAt: record.updatedAt });
+      const record = await change(
+        viewer,
+        id,
+        'cancelled',
+        ['DRAFT', 'RUNNING', 'PAUSED'],
+        () => ({ status: 'CANCELLED', finishedAt: now() }),
+        (next) => [recorded(next, { __typename: 'CampaignCancelled', campaignId: id, occurredAt: next.updatedAt })],
+      );
       return store.view(record);
     },
 

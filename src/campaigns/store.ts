@@ -1,7 +1,7 @@
 import type { CampaignStatus } from '../generated/graphql.js';
 import { now } from '../lib/ids.js';
 import { keyPart } from '../lib/keys.js';
-import type { Doc, IndexEntry, Storage } from '../storage/index.js';
+import type { ChangeEvent, Doc, IndexEntry, Storage } from '../storage/index.js';
 import { campaignCounts, type CampaignRecord, type CampaignView } from './model.js';
 
 /** Recipients are stored in chunks of this many, so a worker reads only what it sends. */
@@ -51,15 +51,19 @@ export function createCampaignStore(storage: Storage) {
     view,
     views: (records: CampaignRecord[]) => Promise.all(records.map(view)),
 
-    /** Stores the recipients, then the record: a campaign is never visible without them. */
-    async insert(record: CampaignRecord, recipients: readonly string[]): Promise<void> {
+    /**
+     * Stores the recipients, then the record: a campaign is never visible
+     * without them. False when the record's id was taken (its recipients,
+     * stored under the same ids, are then the first call's).
+     */
+    async insert(record: CampaignRecord, recipients: readonly string[]): Promise<boolean> {
       const writes: Promise<boolean>[] = [];
       for (let start = 0, chunk = 0; start < recipients.length; start += RECIPIENT_CHUNK, chunk++) {
         const slice = recipients.slice(start, start + RECIPIENT_CHUNK);
         writes.push(chunks.insert({ id: chunkId(record.id, chunk), recipients: slice }));
       }
       await Promise.all(writes);
-      await campaigns.insert(record, indexesOf(record));
+      return campaigns.insert(record, indexesOf(record));
     },
 
     /** Chunk `chunk` of a campaign's recipients (recipient `i` is in chunk `floor(i / RECIPIENT_CHUNK)`). */
@@ -72,17 +76,20 @@ export function createCampaignStore(storage: Storage) {
     /**
      * Moves a campaign from one of `from` to what `apply` makes of it, as one
      * compare-and-set together with its indexes: entering `RUNNING` adds it
-     * to the runnable index, leaving removes it. Undefined when it does not exist.
+     * to the runnable index, leaving removes it; `events` made of the new
+     * record are recorded with it. Undefined when it does not exist.
      */
     async transition(
       id: string,
       from: readonly CampaignStatus[],
       apply: (current: CampaignRecord) => Partial<CampaignRecord>,
+      events?: (record: CampaignRecord) => ChangeEvent[],
     ): Promise<Transition | undefined> {
       const result = await campaigns.update(
         id,
         (current) => (from.includes(current.status) ? { ...current, ...apply(current), updatedAt: now() } : undefined),
         indexesOf,
+        events,
       );
       return result && { record: result.after, changed: result.changed };
     },

@@ -1,7 +1,8 @@
 import type { Viewer } from '../auth/viewer.js';
 import { badInput, notFound } from '../errors.js';
 import type { MessageStatus } from '../generated/graphql.js';
-import { newId, now } from '../lib/ids.js';
+import { createOnce } from '../lib/idempotency.js';
+import { now } from '../lib/ids.js';
 import { requireId } from '../lib/validate.js';
 import { assertCanDeleteMessage, assertCanEditMessage, assertCanReportMessageStatus, isMember } from './access.js';
 import type { MessageRecord } from './model.js';
@@ -49,7 +50,10 @@ export function createMessageOperations({ store, publisher, getVisible, stopTypi
      * Sends a message. With a `clientMessageId`, the first send claims a
      * message id for it (kept 24 h) and every repeat uses the same id; the
      * message is created by an insert that succeeds only once per id, so
-     * racing duplicates create one message, publish once, and all return it.
+     * racing duplicates create one message and all return it. `MessageAdded`
+     * is recorded with the insert; the inbox events that follow it (they
+     * read unread counts) are published again by a repeat, so a send that
+     * failed after its insert loses none of them when retried.
      */
     async send(
       viewer: Viewer,
@@ -60,56 +64,35 @@ export function createMessageOperations({ store, publisher, getVisible, stopTypi
       const text = messageBody(body);
       const clientId = validClientMessageId(clientMessageId);
       const conversation = await getVisible(viewer, conversationId, 'conversationId');
-
-      let id = newId();
-      if (clientId) {
-        id = await store.claimClientMessageId(conversation.id, viewer.id, clientId, id);
-        const existing = await messages.get(id);
-        if (existing) return existing;
-      }
-      const message: MessageRecord = {
-        id,
-        orgId: conversation.orgId,
-        conversationId: conversation.id,
-        seq: await store.nextSeq(conversation.id),
-        senderId: viewer.id,
-        body: text,
-        status: 'QUEUED',
-        reactions: [],
-        clientMessageId: clientId,
-        createdAt: now(),
-        editedAt: null,
-        deleted: false,
-      };
-      if (!(await messages.insert(message, store.messageEntries(message)))) {
-        // A duplicate send won the race: its message is the one.
-        const winner = await messages.get(id);
-        if (!winner) throw new Error(`Message ${id} was claimed but is missing`);
-        return winner;
-      }
-
-      const updated = await conversations.update(conversation.id, (current) =>
-        message.seq > current.lastMessageSeq
-          ? { ...current, lastMessageId: message.id, lastMessageSeq: message.seq, lastActivityAt: message.createdAt }
-          : undefined,
-      );
-      const current = updated?.after ?? conversation;
-      await publisher.conversation(current, { __typename: 'MessageAdded', message, occurredAt: message.createdAt });
-      if (updated?.changed) {
-        const score = await store.nextActivity(current.orgId);
-        await Promise.all(
-          current.memberIds.map((userId) =>
-            conversations.index(store.memberIndex(current.orgId, userId), [{ id: current.id, score }]),
-          ),
-        );
-        await publisher.conversationUpdated(current);
-      }
-      await publisher.unreadCountChanged(
-        current,
-        current.memberIds.filter((userId) => userId !== viewer.id),
-      );
-      await stopTyping(current, viewer.id);
-      return message;
+      return createOnce(store.storage, {
+        claim: clientId === null ? undefined : store.clientMessageClaim(conversation.id, viewer.id, clientId),
+        find: (id) => messages.get(id),
+        create: async (id) => {
+          const message: MessageRecord = {
+            id,
+            orgId: conversation.orgId,
+            conversationId: conversation.id,
+            seq: await store.nextSeq(conversation.id),
+            senderId: viewer.id,
+            body: text,
+            status: 'QUEUED',
+            reactions: [],
+            clientMessageId: clientId,
+            createdAt: now(),
+            editedAt: null,
+            deleted: false,
+          };
+          const added = publisher.conversationEvent(conversation, {
+            __typename: 'MessageAdded',
+            message,
+            occurredAt: message.createdAt,
+          });
+          if (!(await messages.insert(message, store.messageEntries(message), [added]))) return undefined;
+          await afterSend(viewer, message, false);
+          return message;
+        },
+        repeat: (message) => afterSend(viewer, message, true),
+      });
     },
 
     async edit(viewer: Viewer, id: string, body: string): Promise<MessageRecord> {
@@ -117,35 +100,47 @@ export function createMessageOperations({ store, publisher, getVisible, stopTypi
       const { message, conversation } = await getVisibleMessage(viewer, id, 'id');
       assertCanEditMessage(viewer, message);
       if (message.deleted) throw deletedError('id');
-      const result = await messages.update(id, (current) =>
-        current.deleted || current.body === text ? undefined : { ...current, body: text, editedAt: now() },
+      const result = await messages.update(
+        id,
+        (current) =>
+          current.deleted || current.body === text ? undefined : { ...current, body: text, editedAt: now() },
+        undefined,
+        (after) => [
+          publisher.conversationEvent(conversation, {
+            __typename: 'MessageEdited',
+            message: after,
+            occurredAt: after.editedAt ?? now(),
+          }),
+        ],
       );
       if (!result) throw notFound('Message', id);
       const { after, changed } = result;
       if (after.deleted) throw deletedError('id');
-      if (changed) {
-        await publisher.conversation(conversation, {
-          __typename: 'MessageEdited',
-          message: after,
-          occurredAt: after.editedAt ?? now(),
-        });
-        await announceIfLast(after);
-      }
+      if (changed) await announceIfLast(after);
       return after;
     },
 
     async remove(viewer: Viewer, id: string): Promise<MessageRecord> {
       const { message, conversation } = await getVisibleMessage(viewer, id, 'id');
       assertCanDeleteMessage(viewer, message);
-      const result = await messages.update(id, (current) =>
-        current.deleted ? undefined : { ...current, deleted: true, body: '', reactions: [] },
+      const deletedAt = now();
+      const result = await messages.update(
+        id,
+        (current) => (current.deleted ? undefined : { ...current, deleted: true, body: '', reactions: [] }),
+        undefined,
+        () => [
+          publisher.conversationEvent(conversation, {
+            __typename: 'MessageDeleted',
+            messageId: id,
+            occurredAt: deletedAt,
+          }),
+        ],
       );
       if (!result) throw notFound('Message', id);
       const { after, changed } = result;
       // Also when already deleted: completes a delete that stopped half-way.
       await store.unindexDeleted(after);
       if (changed) {
-        await publisher.conversation(conversation, { __typename: 'MessageDeleted', messageId: id, occurredAt: now() });
         const others = conversation.memberIds.filter((userId) => userId !== after.senderId);
         const pointers = await Promise.all(others.map((userId) => store.readPointer(conversation.id, userId)));
         await publisher.unreadCountChanged(
@@ -161,16 +156,22 @@ export function createMessageOperations({ store, publisher, getVisible, stopTypi
       const chosen = reactionEmoji(emoji);
       const { message, conversation } = await getVisibleMessage(viewer, messageId, 'messageId');
       if (message.deleted) throw deletedError('messageId');
-      const result = await messages.update(messageId, (current) => {
-        if (current.deleted) throw deletedError('messageId');
-        return { ...current, reactions: toggleReaction(current.reactions, chosen, viewer.id) };
-      });
+      const result = await messages.update(
+        messageId,
+        (current) => {
+          if (current.deleted) throw deletedError('messageId');
+          return { ...current, reactions: toggleReaction(current.reactions, chosen, viewer.id) };
+        },
+        undefined,
+        (after) => [
+          publisher.conversationEvent(conversation, {
+            __typename: 'ReactionsChanged',
+            message: after,
+            occurredAt: now(),
+          }),
+        ],
+      );
       if (!result) throw notFound('Message', messageId);
-      await publisher.conversation(conversation, {
-        __typename: 'ReactionsChanged',
-        message: result.after,
-        occurredAt: now(),
-      });
       return result.after;
     },
 
@@ -180,24 +181,56 @@ export function createMessageOperations({ store, publisher, getVisible, stopTypi
       requireId('messageId', messageId);
       const message = await messages.get(messageId);
       if (!message || message.orgId !== viewer.orgId) throw notFound('Message', messageId);
-      const result = await messages.update(messageId, (current) =>
-        advancesStatus(current.status, status) ? { ...current, status } : undefined,
-      );
-      if (!result) throw notFound('Message', messageId);
-      if (result.changed) {
-        const conversation = await conversations.get(message.conversationId);
-        if (conversation) {
-          await publisher.conversation(conversation, {
+      const conversation = await conversations.get(message.conversationId);
+      if (!conversation) throw notFound('Message', messageId);
+      const result = await messages.update(
+        messageId,
+        (current) => (advancesStatus(current.status, status) ? { ...current, status } : undefined),
+        undefined,
+        (after) => [
+          publisher.conversationEvent(conversation, {
             __typename: 'MessageStatusChanged',
             messageId,
-            status: result.after.status,
+            status: after.status,
             occurredAt: now(),
-          });
-        }
-      }
+          }),
+        ],
+      );
+      if (!result) throw notFound('Message', messageId);
       return result.after;
     },
   };
+
+  /**
+   * What a sent message implies after its insert: the conversation's last
+   * message and activity, each member's inbox (`ConversationUpdated`,
+   * `UnreadCountChanged`: absolute state, so publishing them again is
+   * harmless) and the sender's typing indicator. `repeat`: a retry of the
+   * send, whose first attempt may have stopped anywhere in here.
+   */
+  async function afterSend(viewer: Viewer, message: MessageRecord, repeat: boolean) {
+    const updated = await conversations.update(message.conversationId, (current) =>
+      message.seq > current.lastMessageSeq
+        ? { ...current, lastMessageId: message.id, lastMessageSeq: message.seq, lastActivityAt: message.createdAt }
+        : undefined,
+    );
+    if (!updated) return;
+    const current = updated.after;
+    if (updated.changed || (repeat && current.lastMessageId === message.id)) {
+      const score = await store.nextActivity(current.orgId);
+      await Promise.all(
+        current.memberIds.map((userId) =>
+          conversations.index(store.memberIndex(current.orgId, userId), [{ id: current.id, score }]),
+        ),
+      );
+      await publisher.conversationUpdated(current);
+    }
+    await publisher.unreadCountChanged(
+      current,
+      current.memberIds.filter((userId) => userId !== viewer.id),
+    );
+    await stopTyping(current, viewer.id);
+  }
 
   /** Inboxes show the last message: tell the members when it was edited or deleted. */
   async function announceIfLast(message: MessageRecord) {

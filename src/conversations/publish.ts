@@ -1,4 +1,5 @@
 import type { EventBus } from '../events/bus.js';
+import { changeEvent } from '../events/change-event.js';
 import { topics } from '../events/topics.js';
 import { now } from '../lib/ids.js';
 import type { ConversationEvent, InboxEvent } from './events.js';
@@ -14,10 +15,33 @@ export function createConversationPublisher(bus: EventBus, store: ConversationSt
   const inboxes = (orgId: string, userIds: readonly string[], event: (userId: string) => Promise<InboxEvent>) =>
     Promise.all(userIds.map(async (userId) => bus.publish(topics.inbox(orgId, userId), await event(userId))));
 
+  /** A conversation event for its subscribers among `audience` (default: its members), to record with a write. */
+  const conversationEvent = (
+    conversation: ConversationRecord,
+    event: ConversationEvent,
+    audience: string[] = conversation.memberIds,
+  ) => changeEvent(topics.conversation(conversation.orgId, conversation.id), { ...event, audience });
+
   return {
+    conversationEvent,
+
     /** To the conversation's subscribers among `audience` (default: its members). */
     conversation(conversation: ConversationRecord, event: ConversationEvent, audience = conversation.memberIds) {
       return bus.publish(topics.conversation(conversation.orgId, conversation.id), { ...event, audience });
+    },
+
+    /**
+     * `ConversationUpdated` to each member's inbox for a conversation nobody
+     * has read anything of yet (it was just created), to record with its insert.
+     */
+    conversationCreated(conversation: ConversationRecord) {
+      return conversation.memberIds.map((userId) =>
+        changeEvent(topics.inbox(conversation.orgId, userId), {
+          __typename: 'ConversationUpdated',
+          conversation: { ...conversation, unreadSnapshot: { userId, count: 0 } },
+          occurredAt: conversation.createdAt,
+        }),
+      );
     },
 
     /**

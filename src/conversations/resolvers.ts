@@ -10,8 +10,8 @@ export const conversationResolvers: Resolvers = {
       services.conversations.history(viewer, conversationId, limit, before),
   },
   Mutation: {
-    createConversation: (_, { title, memberIds }, { viewer, services }) =>
-      services.conversations.create(viewer, title, memberIds),
+    createConversation: (_, { title, memberIds, idempotencyKey }, { viewer, services }) =>
+      services.conversations.create(viewer, title, memberIds, idempotencyKey),
     addConversationMembers: (_, { conversationId, userIds }, { viewer, services }) =>
       services.conversations.addMembers(viewer, conversationId, userIds),
     removeConversationMember: (_, { conversationId, userId }, { viewer, services }) =>

@@ -3,7 +3,8 @@ import { badInput, notFound } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
 import { subscribe } from '../events/subscribe.js';
 import { topics } from '../events/topics.js';
-import { newId, now } from '../lib/ids.js';
+import { createOnce, idempotencyKey, idempotencyScope } from '../lib/idempotency.js';
+import { now } from '../lib/ids.js';
 import { requireId, requireUserId } from '../lib/validate.js';
 import type { Logger } from '../logger.js';
 import type { Storage } from '../storage/index.js';
@@ -69,18 +70,35 @@ export function createConversationService({
     stopTyping: (conversation, userId) => typing.set(conversation, userId, false),
   };
 
-  /** Applies a membership change atomically, re-checking the viewer's membership on every attempt. */
+  /**
+   * Applies a membership change atomically, re-checking the viewer's
+   * membership on every attempt, and records its `MembersChanged` for
+   * `audience` (the members after the change, or as `audience` says).
+   */
   const changeMembers = async (
     viewer: Viewer,
     id: string,
     change: (conversation: ConversationRecord) => string[] | undefined,
+    audience: (after: ConversationRecord, before: ConversationRecord) => string[] = (after) => after.memberIds,
   ) => {
     await getVisible(viewer, id, 'conversationId');
-    const result = await conversations.update(id, (conversation) => {
-      if (!isMember(viewer, conversation)) throw notFound('Conversation', id);
-      const memberIds = change(conversation);
-      return memberIds && { ...conversation, memberIds };
-    });
+    const occurredAt = now();
+    const result = await conversations.update(
+      id,
+      (conversation) => {
+        if (!isMember(viewer, conversation)) throw notFound('Conversation', id);
+        const memberIds = change(conversation);
+        return memberIds && { ...conversation, memberIds };
+      },
+      undefined,
+      (after, before) => [
+        publisher.conversationEvent(
+          after,
+          { __typename: 'MembersChanged', memberIds: after.memberIds, occurredAt },
+          audience(after, before),
+        ),
+      ],
+    );
     if (!result) throw notFound('Conversation', id);
     return result;
   };
@@ -100,30 +118,46 @@ export function createConversationService({
       return found.filter((conversation) => isMember(viewer, conversation));
     },
 
-    async create(viewer: Viewer, title: string | null | undefined, memberIds: readonly string[]) {
+    /**
+     * Starts a conversation; its `ConversationUpdated` to every member's
+     * inbox is recorded with it. With an idempotency key, a repeat returns
+     * the first call's conversation.
+     */
+    async create(viewer: Viewer, title: string | null | undefined, memberIds: readonly string[], key?: string | null) {
       const memberList = [...new Set([viewer.id, ...userIdList('memberIds', memberIds)])];
       if (memberList.length > LIMITS.members) {
         throw badInput(`a conversation has at most ${LIMITS.members} members, the caller included`, 'memberIds');
       }
-      const timestamp = now();
-      const conversation: ConversationRecord = {
-        id: newId(),
-        orgId: viewer.orgId,
-        title: conversationTitle(title),
-        memberIds: memberList,
-        creatorId: viewer.id,
-        createdAt: timestamp,
-        lastMessageId: null,
-        lastMessageSeq: 0,
-        lastActivityAt: timestamp,
-      };
-      const score = await store.nextActivity(viewer.orgId);
-      await conversations.insert(
-        conversation,
-        memberList.map((userId) => ({ index: store.memberIndex(viewer.orgId, userId), score })),
-      );
-      await publisher.conversationUpdated(conversation);
-      return conversation;
+      const chosenTitle = conversationTitle(title);
+      return createOnce(storage, {
+        claim: idempotencyScope(viewer, 'createConversation', idempotencyKey(key)),
+        args: { title: chosenTitle, memberIds: memberList },
+        find: async (id) => {
+          const found = await conversations.get(id);
+          return found && isMember(viewer, found) ? found : undefined;
+        },
+        create: async (id) => {
+          const timestamp = now();
+          const conversation: ConversationRecord = {
+            id,
+            orgId: viewer.orgId,
+            title: chosenTitle,
+            memberIds: memberList,
+            creatorId: viewer.id,
+            createdAt: timestamp,
+            lastMessageId: null,
+            lastMessageSeq: 0,
+            lastActivityAt: timestamp,
+          };
+          const score = await store.nextActivity(viewer.orgId);
+          const inserted = await conversations.insert(
+            conversation,
+            memberList.map((userId) => ({ index: store.memberIndex(viewer.orgId, userId), score })),
+            publisher.conversationCreated(conversation),
+          );
+          return inserted ? conversation : undefined;
+        },
+      });
     },
 
     async addMembers(viewer: Viewer, id: string, userIds: readonly string[]) {
@@ -146,30 +180,25 @@ export function createConversationService({
           await store.advanceReadPointer(after.id, userId, after.lastMessageSeq, after.lastMessageId);
         }),
       );
-      await publisher.conversation(after, {
-        __typename: 'MembersChanged',
-        memberIds: after.memberIds,
-        occurredAt: now(),
-      });
       await publisher.conversationUpdated(after);
       return after;
     },
 
     async removeMember(viewer: Viewer, id: string, userId: string) {
       requireUserId('userId', userId);
-      const { before, after, changed } = await changeMembers(viewer, id, (conversation) => {
-        assertCanRemoveMember(viewer, conversation, userId);
-        if (!conversation.memberIds.includes(userId)) return undefined;
-        return conversation.memberIds.filter((memberId) => memberId !== userId);
-      });
+      // The removed member hears MembersChanged last: their subscriptions end with it.
+      const { before, after, changed } = await changeMembers(
+        viewer,
+        id,
+        (conversation) => {
+          assertCanRemoveMember(viewer, conversation, userId);
+          if (!conversation.memberIds.includes(userId)) return undefined;
+          return conversation.memberIds.filter((memberId) => memberId !== userId);
+        },
+        (_, previous) => previous.memberIds,
+      );
       if (!changed) return after;
       await conversations.unindex(store.memberIndex(after.orgId, userId), [after.id]);
-      // The removed member hears this last: their subscriptions end with it.
-      await publisher.conversation(
-        after,
-        { __typename: 'MembersChanged', memberIds: after.memberIds, occurredAt: now() },
-        before.memberIds,
-      );
       await publisher.conversationUpdated(after, before.memberIds);
       await typing.set(after, userId, false);
       return after;
@@ -199,13 +228,13 @@ export function createConversationService({
         target = await store.newestMessage(conversation.id);
       }
       if (!target) return conversation;
-      if (await store.advanceReadPointer(conversation.id, viewer.id, target.seq, target.id)) {
-        await publisher.conversation(conversation, {
-          __typename: 'MessagesRead',
-          userId: viewer.id,
-          upToMessageId: target.id,
-          occurredAt: now(),
-        });
+      const read = publisher.conversationEvent(conversation, {
+        __typename: 'MessagesRead',
+        userId: viewer.id,
+        upToMessageId: target.id,
+        occurredAt: now(),
+      });
+      if (await store.advanceReadPointer(conversation.id, viewer.id, target.seq, target.id, [read])) {
         await publisher.unreadCountChanged(conversation, [viewer.id]);
       }
       return conversation;

@@ -1,10 +1,7 @@
-import { createHash } from 'node:crypto';
+import { digest } from '../lib/idempotency.js';
 import { keyPart } from '../lib/keys.js';
-import type { IndexEntry, Storage } from '../storage/index.js';
+import type { ChangeEvent, IndexEntry, Storage } from '../storage/index.js';
 import { readPointerId, type ConversationRecord, type MessageRecord, type ReadPointerRecord } from './model.js';
-
-/** How long a `clientMessageId` is remembered: the contract asks for at least 24 hours. */
-export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
 /**
  * The storage layout of conversations and messages, in one place.
@@ -45,6 +42,7 @@ export function createConversationStore(storage: Storage) {
   };
 
   return {
+    storage,
     conversations,
     messages,
 
@@ -85,16 +83,9 @@ export function createConversationStore(storage: Storage) {
     /** The next message sequence of a conversation (from 1, never reused). */
     nextSeq: (conversationId: string) => storage.increment(`conversation-seq:${conversationId}`),
 
-    /**
-     * Claims `messageId` for a sender's `clientMessageId` in a conversation;
-     * resolves the id that holds the claim (ours, or the first sender's).
-     */
-    claimClientMessageId(conversationId: string, senderId: string, clientMessageId: string, messageId: string) {
-      const key = createHash('sha256')
-        .update(JSON.stringify([conversationId, senderId, clientMessageId]))
-        .digest('hex');
-      return storage.claim(`client-message:${key}`, messageId, IDEMPOTENCY_TTL_MS);
-    },
+    /** The idempotency claim of a sender's `clientMessageId` in a conversation (see `createOnce`). */
+    clientMessageClaim: (conversationId: string, senderId: string, clientMessageId: string) =>
+      `client-message:${digest([conversationId, senderId, clientMessageId])}`,
 
     readPointer,
 
@@ -105,13 +96,24 @@ export function createConversationStore(storage: Storage) {
     },
 
     /**
-     * Moves a member's read pointer forward to `seq` (never back). Resolves
-     * true when it moved.
+     * Moves a member's read pointer forward to `seq` (never back), recording
+     * `events` with the move. Resolves true when it moved.
      */
-    async advanceReadPointer(conversationId: string, userId: string, seq: number, messageId: string | null) {
+    async advanceReadPointer(
+      conversationId: string,
+      userId: string,
+      seq: number,
+      messageId: string | null,
+      events: readonly ChangeEvent[] = [],
+    ) {
       const id = readPointerId(conversationId, userId);
-      if (await reads.insert({ id, seq, messageId })) return seq > 0;
-      const result = await reads.update(id, (pointer) => (seq > pointer.seq ? { id, seq, messageId } : undefined));
+      if (await reads.insert({ id, seq, messageId }, [], seq > 0 ? events : [])) return seq > 0;
+      const result = await reads.update(
+        id,
+        (pointer) => (seq > pointer.seq ? { id, seq, messageId } : undefined),
+        undefined,
+        () => events,
+      );
       return result?.changed ?? false;
     },
   };

@@ -1,7 +1,9 @@
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import { sendWrite } from '../storage/write-outcome.js';
 import type { EventBus } from './bus.js';
+import { redisEventWire } from './change-event.js';
 import { createEventIntake, type Listener } from './intake.js';
 import { channelContract, type ChannelContract } from './topics.js';
 
@@ -41,6 +43,7 @@ export function createRedisEventBus(options: {
 }): EventBus {
   const { publisher, subscriber, prefix, logger, maxQueuedEvents } = options;
   const pubsub = new RedisPubSub({ publisher, subscriber });
+  const wire = redisEventWire(prefix);
   const intake = createEventIntake({ logger });
   /** The channels this process listens on, by Redis channel name. */
   const listening = new Map<string, Subscribed>();
@@ -94,7 +97,8 @@ export function createRedisEventBus(options: {
     maxQueuedEvents,
     stats: intake.stats,
     async publish(channel, payload) {
-      await pubsub.publish(prefix + channel, payload);
+      const { channel: name, message } = wire({ channel, payload });
+      await sendWrite(() => publisher.publish(name, message));
     },
     async listen(channel, listener) {
       const contract = channelContract(channel);

@@ -385,8 +385,10 @@ export type MessagesRead = Event & {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type Mutation = {
   __typename?: 'Mutation';
@@ -598,8 +600,10 @@ export type Mutation = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationAddConversationMembersArgs = {
   conversationId: Scalars['ID']['input'];
@@ -611,11 +615,14 @@ export type MutationAddConversationMembersArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationAddTaskNoteArgs = {
   id: Scalars['ID']['input'];
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
   text: Scalars['String']['input'];
 };
 
@@ -624,8 +631,10 @@ export type MutationAddTaskNoteArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationAssignTaskArgs = {
   assigneeId?: InputMaybe<Scalars['ID']['input']>;
@@ -637,8 +646,10 @@ export type MutationAssignTaskArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationCancelCampaignArgs = {
   id: Scalars['ID']['input'];
@@ -649,8 +660,10 @@ export type MutationCancelCampaignArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationConnectSessionArgs = {
   id: Scalars['ID']['input'];
@@ -661,10 +674,13 @@ export type MutationConnectSessionArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationCreateCampaignArgs = {
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
   input: CreateCampaignInput;
 };
 
@@ -673,10 +689,13 @@ export type MutationCreateCampaignArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationCreateConversationArgs = {
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
   memberIds: Array<Scalars['ID']['input']>;
   title?: InputMaybe<Scalars['String']['input']>;
 };
@@ -686,10 +705,13 @@ export type MutationCreateConversationArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationCreateSessionArgs = {
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
   name: Scalars['String']['input'];
 };
 
@@ -698,10 +720,13 @@ export type MutationCreateSessionArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationCreateTaskArgs = {
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
   input: CreateTaskInput;
 };
 
@@ -710,8 +735,10 @@ export type MutationCreateTaskArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationDeleteMessageArgs = {
   id: Scalars['ID']['input'];
@@ -722,8 +749,10 @@ export type MutationDeleteMessageArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationDeleteNotificationArgs = {
   id: Scalars['ID']['input'];
@@ -734,8 +763,10 @@ export type MutationDeleteNotificationArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationDeleteSessionArgs = {
   id: Scalars['ID']['input'];
@@ -746,8 +777,10 @@ export type MutationDeleteSessionArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationDisconnectSessionArgs = {
   id: Scalars['ID']['input'];
@@ -758,8 +791,10 @@ export type MutationDisconnectSessionArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationEditMessageArgs = {
   body: Scalars['String']['input'];
@@ -771,8 +806,10 @@ export type MutationEditMessageArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationMarkConversationReadArgs = {
   conversationId: Scalars['ID']['input'];
@@ -784,8 +821,10 @@ export type MutationMarkConversationReadArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationMarkNotificationReadArgs = {
   id: Scalars['ID']['input'];
@@ -796,8 +835,10 @@ export type MutationMarkNotificationReadArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationPauseCampaignArgs = {
   id: Scalars['ID']['input'];
@@ -808,8 +849,10 @@ export type MutationPauseCampaignArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationReactToMessageArgs = {
   emoji: Scalars['String']['input'];
@@ -821,8 +864,10 @@ export type MutationReactToMessageArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationRemoveConversationMemberArgs = {
   conversationId: Scalars['ID']['input'];
@@ -834,8 +879,10 @@ export type MutationRemoveConversationMemberArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationReportSessionStatusArgs = {
   input: SessionStatusReport;
@@ -846,8 +893,10 @@ export type MutationReportSessionStatusArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationResumeCampaignArgs = {
   id: Scalars['ID']['input'];
@@ -858,8 +907,10 @@ export type MutationResumeCampaignArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationSendMessageArgs = {
   body: Scalars['String']['input'];
@@ -872,10 +923,13 @@ export type MutationSendMessageArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationSendNotificationArgs = {
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
   input: SendNotificationInput;
 };
 
@@ -884,8 +938,10 @@ export type MutationSendNotificationArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationSetTaskProgressArgs = {
   id: Scalars['ID']['input'];
@@ -897,8 +953,10 @@ export type MutationSetTaskProgressArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationSetTaskStatusArgs = {
   id: Scalars['ID']['input'];
@@ -910,8 +968,10 @@ export type MutationSetTaskStatusArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationSetTypingArgs = {
   conversationId: Scalars['ID']['input'];
@@ -923,8 +983,10 @@ export type MutationSetTypingArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationStartCampaignArgs = {
   id: Scalars['ID']['input'];
@@ -935,8 +997,10 @@ export type MutationStartCampaignArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationUpdateMessageStatusArgs = {
   messageId: Scalars['ID']['input'];
@@ -948,8 +1012,10 @@ export type MutationUpdateMessageStatusArgs = {
  * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
  * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
  * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
- * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly) or
- * `INTERNAL_SERVER_ERROR` (message masked).
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
  */
 export type MutationUpdateTaskArgs = {
   id: Scalars['ID']['input'];

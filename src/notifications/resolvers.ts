@@ -8,7 +8,8 @@ export const notificationResolvers: Resolvers = {
     unreadNotificationCount: (_, __, { viewer, services }) => services.notifications.unreadCount(viewer),
   },
   Mutation: {
-    sendNotification: (_, { input }, { viewer, services }) => services.notifications.send(viewer, input),
+    sendNotification: (_, { input, idempotencyKey }, { viewer, services }) =>
+      services.notifications.send(viewer, input, idempotencyKey),
     markNotificationRead: (_, { id }, { viewer, services }) => services.notifications.markRead(viewer, id),
     markAllNotificationsRead: (_, __, { viewer, services }) => services.notifications.markAllRead(viewer),
     deleteNotification: (_, { id }, { viewer, services }) => services.notifications.remove(viewer, id),

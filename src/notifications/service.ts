@@ -4,11 +4,13 @@ import type { EventBus } from '../events/bus.js';
 import { subscribe } from '../events/subscribe.js';
 import { topics } from '../events/topics.js';
 import type { SendNotificationInput } from '../generated/graphql.js';
-import { newId, now } from '../lib/ids.js';
+import { changeEvent } from '../events/change-event.js';
+import { createOnce, idempotencyKey, idempotencyScope } from '../lib/idempotency.js';
+import { now } from '../lib/ids.js';
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../lib/json.js';
 import { keyPart } from '../lib/keys.js';
 import { requireId, requireIntInRange, requireText, requireUserId, textOrNull } from '../lib/validate.js';
-import type { IndexEntry, Storage } from '../storage/index.js';
+import type { ChangeEvent, IndexEntry, Storage } from '../storage/index.js';
 import { assertCanSendNotifications, isRecipient } from './access.js';
 import type { NotificationEvent } from './events.js';
 import { NOTIFICATION_LIMITS, type NotificationRecord } from './model.js';
@@ -54,6 +56,9 @@ export function createNotificationService({ storage, bus }: { storage: Storage; 
 
   const publish = (orgId: string, userId: string, event: NotificationEvent) =>
     bus.publish(topics.notifications(orgId, userId), event);
+  /** A notification event, to record with the change that produces it. */
+  const recorded = (orgId: string, userId: string, event: NotificationEvent) =>
+    changeEvent(topics.notifications(orgId, userId), event);
 
   /** The viewer's own notification; NOT_FOUND for a missing one and for anyone else's alike. */
   const getOwn = async (viewer: Viewer, id: string): Promise<NotificationRecord> => {
@@ -63,13 +68,17 @@ export function createNotificationService({ storage, bus }: { storage: Storage; 
     return notification;
   };
 
-  /** Sets `readAt` on one of the viewer's unread notifications; unchanged when already read. */
-  const setRead = (viewer: Viewer, id: string, readAt: string) =>
+  /**
+   * Sets `readAt` on one of the viewer's unread notifications, recording
+   * `events` with it; unchanged when already read.
+   */
+  const setRead = (viewer: Viewer, id: string, readAt: string, events?: () => ChangeEvent[]) =>
     notifications.update(
       id,
       (notification) =>
         isRecipient(viewer, notification) && notification.readAt === null ? { ...notification, readAt } : undefined,
       indexesOf,
+      events,
     );
 
   return {
@@ -91,8 +100,11 @@ export function createNotificationService({ storage, bus }: { storage: Storage; 
       return notifications.count(unread(viewer.orgId, viewer.id));
     },
 
-    /** Sends a notification to a user of the sender's organisation; it starts unread. */
-    async send(viewer: Viewer, input: SendNotificationInput): Promise<NotificationRecord> {
+    /**
+     * Sends a notification to a user of the sender's organisation; it starts
+     * unread. With an idempotency key, a repeat returns the first call's.
+     */
+    async send(viewer: Viewer, input: SendNotificationInput, key?: string | null): Promise<NotificationRecord> {
       assertCanSendNotifications(viewer);
       const recipientId = requireUserId('recipientId', input.recipientId);
       if (!NOTIFICATION_LIMITS.kind.test(input.kind)) {
@@ -104,41 +116,47 @@ export function createNotificationService({ storage, bus }: { storage: Storage; 
       const title = requireText('title', input.title, { max: NOTIFICATION_LIMITS.title });
       const body = input.body == null ? null : textOrNull('body', input.body, { max: NOTIFICATION_LIMITS.body });
       const data = optionalData(input.data);
-      const notification: NotificationRecord = {
-        id: newId(),
-        orgId: viewer.orgId,
-        recipientId,
-        senderId: viewer.id,
-        seq: await storage.increment(`notifications:${keyPart(viewer.orgId)}`),
-        kind: input.kind,
-        title,
-        body,
-        data,
-        readAt: null,
-        createdAt: now(),
-      };
-      await notifications.insert(notification, indexesOf(notification));
-      await publish(notification.orgId, recipientId, {
-        __typename: 'NotificationCreated',
-        notification,
-        occurredAt: notification.createdAt,
+      return createOnce(storage, {
+        claim: idempotencyScope(viewer, 'sendNotification', idempotencyKey(key)),
+        args: { recipientId, kind: input.kind, title, body, data },
+        find: async (id) => {
+          const found = await notifications.get(id);
+          return found?.orgId === viewer.orgId && found.senderId === viewer.id ? found : undefined;
+        },
+        create: async (id) => {
+          const notification: NotificationRecord = {
+            id,
+            orgId: viewer.orgId,
+            recipientId,
+            senderId: viewer.id,
+            seq: await storage.increment(`notifications:${keyPart(viewer.orgId)}`),
+            kind: input.kind,
+            title,
+            body,
+            data,
+            readAt: null,
+            createdAt: now(),
+          };
+          const created = recorded(notification.orgId, recipientId, {
+            __typename: 'NotificationCreated',
+            notification,
+            occurredAt: notification.createdAt,
+          });
+          return (await notifications.insert(notification, indexesOf(notification), [created]))
+            ? notification
+            : undefined;
+        },
       });
-      return notification;
     },
 
     /** Marks one of the viewer's notifications read; only the first time changes it and publishes. */
     async markRead(viewer: Viewer, id: string): Promise<NotificationRecord> {
       requireId('id', id);
       const readAt = now();
-      const result = await setRead(viewer, id, readAt);
+      const result = await setRead(viewer, id, readAt, () => [
+        recorded(viewer.orgId, viewer.id, { __typename: 'NotificationRead', notificationId: id, occurredAt: readAt }),
+      ]);
       if (!result || !isRecipient(viewer, result.before)) throw notFound('Notification', id);
-      if (result.changed) {
-        await publish(viewer.orgId, viewer.id, {
-          __typename: 'NotificationRead',
-          notificationId: id,
-          occurredAt: readAt,
-        });
-      }
       return result.after;
     },
 
@@ -167,17 +185,20 @@ export function createNotificationService({ storage, bus }: { storage: Storage; 
 
     async remove(viewer: Viewer, id: string): Promise<boolean> {
       const own = await getOwn(viewer, id);
-      const removed = await notifications.remove(id, [
-        inbox(own.orgId, own.recipientId),
-        unread(own.orgId, own.recipientId),
-      ]);
+      const occurredAt = now();
+      const removed = await notifications.remove(
+        id,
+        [inbox(own.orgId, own.recipientId), unread(own.orgId, own.recipientId)],
+        (gone) => [
+          recorded(viewer.orgId, viewer.id, {
+            __typename: 'NotificationDeleted',
+            notificationId: id,
+            wasUnread: gone.readAt === null,
+            occurredAt,
+          }),
+        ],
+      );
       if (!removed) throw notFound('Notification', id);
-      await publish(viewer.orgId, viewer.id, {
-        __typename: 'NotificationDeleted',
-        notificationId: id,
-        wasUnread: removed.readAt === null,
-        occurredAt: now(),
-      });
       return true;
     },
 

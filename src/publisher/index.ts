@@ -1,6 +1,7 @@
 import type { LogLevel } from '../config.js';
 import { createLogger } from '../logger.js';
 import { createRuntime } from '../runtime.js';
+import { trackWrites } from '../storage/write-outcome.js';
 import { actorViewer, parseActor, type PublisherActor } from './actor.js';
 import { asPublishError, PublishError } from './errors.js';
 import { inputs, type PublisherInputs } from './inputs.js';
@@ -28,6 +29,8 @@ export interface PublisherOptions {
    * the ones that refuse to start in production).
    */
   logLevel?: LogLevel;
+  /** How long a Redis command may go unanswered (default 5000, as the servers' `REDIS_COMMAND_TIMEOUT_MS`). */
+  redisCommandTimeoutMs?: number;
 }
 
 /**
@@ -37,16 +40,23 @@ export interface PublisherOptions {
  * with the same validation and the same authorization for the actor, so
  * subscribers on every instance see them filtered like any other event.
  * It needs Redis access only: no JWT, no GraphQL server.
+ *
+ * A call that fails because Redis did not answer rejects with
+ * `SERVICE_UNAVAILABLE` when nothing was written (retry freely) and
+ * `OUTCOME_UNKNOWN` when a write may have been applied: creates take an
+ * `idempotencyKey`, so retrying them with the same key is safe.
  */
 export async function createPublisher(options: PublisherOptions) {
-  const { redisUrl, redisPrefix = 'rt:', logLevel = 'warn' } = options;
+  const { redisUrl, redisPrefix = 'rt:', logLevel = 'warn', redisCommandTimeoutMs } = options;
   if (!redisUrl)
     throw new PublishError('BAD_USER_INPUT', 'createPublisher needs redisUrl: the servers share events through Redis');
   // Checked before connecting: a publisher with a bad identity never touches Redis.
   const actor = parseActor(options.actor);
   if ('error' in actor) throw new PublishError('BAD_USER_INPUT', `createPublisher: ${actor.error}`);
   const as = actor.actor;
-  const runtime = await createRuntime({ redisUrl, redisPrefix }, createLogger(logLevel), { background: false });
+  const runtime = await createRuntime({ redisUrl, redisPrefix, redisCommandTimeoutMs }, createLogger(logLevel), {
+    background: false,
+  });
   const { sessions, conversations, notifications, tasks, campaigns } = runtime.services;
 
   /** Validates `input`'s shape, then runs the domain call as the actor in the input's organisation. */
@@ -61,10 +71,11 @@ export async function createPublisher(options: PublisherOptions) {
         const issue = parsed.error.issues[0]!;
         throw new PublishError('BAD_USER_INPUT', `${name}: ${issue.path.join('.') || 'input'} ${issue.message}`);
       }
+      const { result, log } = trackWrites(() => run(actorViewer(as, parsed.data.orgId), parsed.data as never));
       try {
-        return await run(actorViewer(as, parsed.data.orgId), parsed.data as never);
+        return await result;
       } catch (error) {
-        throw asPublishError(error);
+        throw asPublishError(error, log);
       }
     };
 
@@ -79,14 +90,18 @@ export async function createPublisher(options: PublisherOptions) {
       conversations.updateStatus(viewer, messageId, status),
     ),
     /** A notification to one user of the organisation (`service` or `admin`). */
-    notification: call('notification', (viewer, { orgId: _, ...input }) => notifications.send(viewer, input)),
+    notification: call('notification', (viewer, { orgId: _, idempotencyKey, ...input }) =>
+      notifications.send(viewer, input, idempotencyKey),
+    ),
     /**
      * Campaign control (`admin` or `agent`, as for users). The workers do the
      * sending and publish progress from their per-recipient records, so a
      * publisher starts, pauses, resumes and cancels, but never reports counts.
      */
     campaigns: {
-      create: call('createCampaign', (viewer, { orgId: _, ...input }) => campaigns.create(viewer, input)),
+      create: call('createCampaign', (viewer, { orgId: _, idempotencyKey, ...input }) =>
+        campaigns.create(viewer, input, idempotencyKey),
+      ),
       start: call('campaign', (viewer, { campaignId }) => campaigns.start(viewer, campaignId)),
       pause: call('campaign', (viewer, { campaignId }) => campaigns.pause(viewer, campaignId)),
       resume: call('campaign', (viewer, { campaignId }) => campaigns.resume(viewer, campaignId)),
@@ -94,14 +109,18 @@ export async function createPublisher(options: PublisherOptions) {
     },
     /** Task changes (`admin` or `agent`, as for users). */
     tasks: {
-      create: call('createTask', (viewer, { orgId: _, ...input }) => tasks.create(viewer, input)),
+      create: call('createTask', (viewer, { orgId: _, idempotencyKey, ...input }) =>
+        tasks.create(viewer, input, idempotencyKey),
+      ),
       update: call('updateTask', (viewer, { taskId, orgId: _, ...input }) => tasks.update(viewer, taskId, input)),
       assign: call('assignTask', (viewer, { taskId, assigneeId }) => tasks.assign(viewer, taskId, assigneeId)),
       setStatus: call('setTaskStatus', (viewer, { taskId, status }) => tasks.setStatus(viewer, taskId, status)),
       setProgress: call('setTaskProgress', (viewer, { taskId, progress }) =>
         tasks.setProgress(viewer, taskId, progress),
       ),
-      addNote: call('addTaskNote', (viewer, { taskId, text }) => tasks.addNote(viewer, taskId, text)),
+      addNote: call('addTaskNote', (viewer, { taskId, text, idempotencyKey }) =>
+        tasks.addNote(viewer, taskId, text, idempotencyKey),
+      ),
     },
     /** Releases the Redis connections. */
     close: () => runtime.close(),

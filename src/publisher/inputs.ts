@@ -13,6 +13,8 @@ const id = z.string().min(1).max(128);
 const orgId = identityId;
 const text = z.string();
 const optionalText = z.string().nullish();
+/** As the GraphQL argument: makes a create safe to retry (checked by the domain, as for users). */
+const idempotencyKey = z.string().nullish();
 
 const SessionStatusValues = enumOf<SessionStatus>()([
   'DISCONNECTED',
@@ -44,6 +46,7 @@ export const inputs = {
     title: text,
     body: optionalText,
     data: z.unknown().optional(),
+    idempotencyKey,
   }),
   createCampaign: z.object({
     orgId,
@@ -51,14 +54,15 @@ export const inputs = {
     sessionId: id,
     message: text,
     recipients: z.array(z.string()),
+    idempotencyKey,
   }),
   campaign: z.object({ orgId, campaignId: id }),
-  createTask: z.object({ orgId, title: text, description: optionalText, assigneeId: id.nullish() }),
+  createTask: z.object({ orgId, title: text, description: optionalText, assigneeId: id.nullish(), idempotencyKey }),
   updateTask: z.object({ orgId, taskId: id, title: optionalText, description: optionalText }),
   assignTask: z.object({ orgId, taskId: id, assigneeId: id.nullable() }),
   setTaskStatus: z.object({ orgId, taskId: id, status: TaskStatusValues }),
   setTaskProgress: z.object({ orgId, taskId: id, progress: z.number() }),
-  addTaskNote: z.object({ orgId, taskId: id, text }),
+  addTaskNote: z.object({ orgId, taskId: id, text, idempotencyKey }),
 };
 
 export type PublisherInputs = { [K in keyof typeof inputs]: z.input<(typeof inputs)[K]> };

@@ -19,6 +19,8 @@ import { useQueryLimits } from './plugins/use-query-limits.js';
 import { useRateLimit } from './plugins/use-rate-limit.js';
 import { useRequestErrorCodes } from './plugins/use-request-error-codes.js';
 import { useStreamSlots } from './plugins/use-stream-slots.js';
+import { useWriteOutcomes } from './plugins/use-write-outcomes.js';
+import { isRedisOutage } from '../storage/write-outcome.js';
 
 /**
  * What a transport hands to the pipeline besides the request: the viewer
@@ -120,6 +122,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       // First: no document is parsed, validated or cached for a caller without a verified viewer.
       useViewerRequired(),
       useSubscriptionCount(counts),
+      useWriteOutcomes(logger),
       useRequestErrorCodes(),
       useIntrospectionPolicy({ introspection: security.introspection }),
       useQueryLimits(security.limits),
@@ -182,7 +185,9 @@ function useSubscriptionCount(counts: LiveCounts): Plugin {
 /**
  * The one error masker, for yoga and for failures the WebSocket adapter
  * catches itself: expected errors (GraphQLError) pass as they are, a Redis
- * outage becomes `SERVICE_UNAVAILABLE`, anything else is logged and sent as
+ * outage becomes `SERVICE_UNAVAILABLE` (a failure after one of the
+ * operation's writes was sent is `OUTCOME_UNKNOWN` by then: see
+ * ./plugins/use-write-outcomes.ts), anything else is logged and sent as
  * `INTERNAL_SERVER_ERROR` with a generic message: nothing internal leaks.
  */
 export function createErrorMasker(logger: Logger) {
@@ -199,13 +204,4 @@ export function createErrorMasker(logger: Logger) {
       extensions: { code: ErrorCode.Internal },
     });
   };
-}
-
-function isRedisOutage(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  return (
-    error.name === 'MaxRetriesPerRequestError' ||
-    error.name === 'RedisUnavailableError' ||
-    /Connection is closed|Stream isn't writeable|Command timed out|ECONNREFUSED|ECONNRESET/.test(error.message)
-  );
 }

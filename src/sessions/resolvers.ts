@@ -8,7 +8,8 @@ export const sessionResolvers: Resolvers = {
     sessions: (_, __, { viewer, services }) => services.sessions.list(viewer),
   },
   Mutation: {
-    createSession: (_, { name }, { viewer, services }) => services.sessions.create(viewer, name),
+    createSession: (_, { name, idempotencyKey }, { viewer, services }) =>
+      services.sessions.create(viewer, name, idempotencyKey),
     connectSession: (_, { id }, { viewer, services }) => services.sessions.connect(viewer, id),
     disconnectSession: (_, { id }, { viewer, services }) => services.sessions.disconnect(viewer, id),
     deleteSession: (_, { id }, { viewer, services }) => services.sessions.remove(viewer, id),

@@ -4,10 +4,12 @@ import type { EventBus } from '../events/bus.js';
 import { subscribe } from '../events/subscribe.js';
 import { topics } from '../events/topics.js';
 import type { SessionStatus, SessionStatusReport } from '../generated/graphql.js';
-import { newId, now } from '../lib/ids.js';
+import { changeEvent } from '../events/change-event.js';
+import { createOnce, idempotencyKey, idempotencyScope } from '../lib/idempotency.js';
+import { now } from '../lib/ids.js';
 import { keyPart } from '../lib/keys.js';
 import { optionalText, requireId, requireText } from '../lib/validate.js';
-import type { Storage } from '../storage/index.js';
+import type { ChangeEvent, Storage } from '../storage/index.js';
 import { assertCanCreateSession, assertCanReportSessionStatus, canAccessSession } from './access.js';
 import type { GatewayCommand, SessionEvent } from './events.js';
 import type { SessionRecord } from './model.js';
@@ -21,17 +23,12 @@ const byOrg = (orgId: string) => `org:${keyPart(orgId)}`;
 export function createSessionService({ storage, bus }: { storage: Storage; bus: EventBus }) {
   const sessions = storage.collection<SessionRecord>('sessions');
 
-  const publish = async (session: SessionRecord, events: SessionEvent[]) => {
-    const channel = topics.session(session.orgId, session.id);
-    for (const event of events) await bus.publish(channel, event);
-  };
+  /** A session's events, to record with the change that produces them. */
+  const recorded = (session: SessionRecord, events: SessionEvent[]) =>
+    events.map((event) => changeEvent(topics.session(session.orgId, session.id), event));
+  /** A command for the gateways, recorded with the change that asks for it. */
   const command = (session: SessionRecord, action: GatewayCommand['action']) =>
-    bus.publish(topics.gatewayCommands(), {
-      action,
-      sessionId: session.id,
-      orgId: session.orgId,
-      occurredAt: now(),
-    });
+    changeEvent(topics.gatewayCommands(), { action, sessionId: session.id, orgId: session.orgId, occurredAt: now() });
   const statusChanged = (session: SessionRecord): SessionEvent => ({
     __typename: 'SessionStatusChanged',
     sessionId: session.id,
@@ -41,6 +38,31 @@ export function createSessionService({ storage, bus }: { storage: Storage; bus: 
     occurredAt: session.updatedAt,
   });
 
+  /** What a gateway's report changed, as events. */
+  const reportEvents = (
+    before: SessionRecord,
+    after: SessionRecord,
+    qrCode: string | undefined,
+    error: string | undefined,
+  ): SessionEvent[] => {
+    const events: SessionEvent[] = [];
+    if (
+      before.status !== after.status ||
+      before.phoneNumber !== after.phoneNumber ||
+      before.displayName !== after.displayName
+    ) {
+      events.push(statusChanged(after));
+    }
+    if (qrCode && after.qrCode === qrCode && before.qrCode !== qrCode) {
+      events.push({ __typename: 'QrCodeUpdated', sessionId: after.id, qrCode, occurredAt: after.updatedAt });
+    }
+    // A connected session has no error to report: CONNECTED clears lastError.
+    if (error && after.status !== 'CONNECTED') {
+      events.push({ __typename: 'SessionConnectionError', sessionId: after.id, error, occurredAt: after.updatedAt });
+    }
+    return events;
+  };
+
   /** The session if the viewer may see it; NOT_FOUND otherwise (missing and foreign read the same). */
   const getVisible = async (viewer: Viewer, id: string): Promise<SessionRecord> => {
     requireId('id', id);
@@ -49,13 +71,26 @@ export function createSessionService({ storage, bus }: { storage: Storage; bus: 
     return session;
   };
 
-  /** Applies a change to a visible session; resolves the stored result and whether it changed. */
-  const change = async (viewer: Viewer, id: string, apply: (session: SessionRecord) => SessionRecord | undefined) => {
+  /**
+   * Applies a change to a visible session, recording the events `events`
+   * makes of it; resolves the stored result and whether it changed.
+   */
+  const change = async (
+    viewer: Viewer,
+    id: string,
+    apply: (session: SessionRecord) => SessionRecord | undefined,
+    events: (after: SessionRecord, before: SessionRecord) => ChangeEvent[],
+  ) => {
     await getVisible(viewer, id);
-    const result = await sessions.update(id, (current) => {
-      const next = apply(current);
-      return next && { ...next, updatedAt: now() };
-    });
+    const result = await sessions.update(
+      id,
+      (current) => {
+        const next = apply(current);
+        return next && { ...next, updatedAt: now() };
+      },
+      undefined,
+      events,
+    );
     if (!result) throw notFound('Session', id);
     return result;
   };
@@ -68,56 +103,72 @@ export function createSessionService({ storage, bus }: { storage: Storage; bus: 
       return all.filter((session) => canAccessSession(viewer, session));
     },
 
-    async create(viewer: Viewer, name: string): Promise<SessionRecord> {
+    /** Creates a session; with an idempotency key, a repeat returns the first call's session. */
+    async create(viewer: Viewer, name: string, key?: string | null): Promise<SessionRecord> {
       assertCanCreateSession(viewer);
-      const timestamp = now();
-      const session: SessionRecord = {
-        id: newId(),
-        orgId: viewer.orgId,
-        ownerId: viewer.id,
-        name: requireText('name', name, { max: 100 }),
-        status: 'DISCONNECTED',
-        qrCode: null,
-        phoneNumber: null,
-        displayName: null,
-        lastError: null,
-        createdAt: timestamp,
-        updatedAt: timestamp,
-      };
-      await sessions.insert(session, [{ index: byOrg(viewer.orgId), score: Date.parse(timestamp) }]);
-      return session;
+      const chosenName = requireText('name', name, { max: 100 });
+      return createOnce(storage, {
+        claim: idempotencyScope(viewer, 'createSession', idempotencyKey(key)),
+        args: { name: chosenName },
+        find: async (id) => {
+          const found = await sessions.get(id);
+          return found && canAccessSession(viewer, found) ? found : undefined;
+        },
+        create: async (id) => {
+          const timestamp = now();
+          const session: SessionRecord = {
+            id,
+            orgId: viewer.orgId,
+            ownerId: viewer.id,
+            name: chosenName,
+            status: 'DISCONNECTED',
+            qrCode: null,
+            phoneNumber: null,
+            displayName: null,
+            lastError: null,
+            createdAt: timestamp,
+            updatedAt: timestamp,
+          };
+          const inserted = await sessions.insert(session, [
+            { index: byOrg(viewer.orgId), score: Date.parse(timestamp) },
+          ]);
+          return inserted ? session : undefined;
+        },
+      });
     },
 
     async connect(viewer: Viewer, id: string): Promise<SessionRecord> {
-      const { after, changed } = await change(viewer, id, (session) =>
-        session.status === 'CONNECTED' || session.status === 'CONNECTING'
-          ? undefined
-          : { ...session, status: 'CONNECTING', qrCode: null, lastError: null },
+      const { after } = await change(
+        viewer,
+        id,
+        (session) =>
+          session.status === 'CONNECTED' || session.status === 'CONNECTING'
+            ? undefined
+            : { ...session, status: 'CONNECTING', qrCode: null, lastError: null },
+        (next) => [...recorded(next, [statusChanged(next)]), command(next, 'connect')],
       );
-      if (changed) {
-        await publish(after, [statusChanged(after)]);
-        await command(after, 'connect');
-      }
       return after;
     },
 
     async disconnect(viewer: Viewer, id: string): Promise<SessionRecord> {
-      const { after, changed } = await change(viewer, id, (session) =>
-        session.status === 'DISCONNECTED' ? undefined : { ...session, status: 'DISCONNECTED', qrCode: null },
+      const { after } = await change(
+        viewer,
+        id,
+        (session) =>
+          session.status === 'DISCONNECTED' ? undefined : { ...session, status: 'DISCONNECTED', qrCode: null },
+        (next) => [...recorded(next, [statusChanged(next)]), command(next, 'disconnect')],
       );
-      if (changed) {
-        await publish(after, [statusChanged(after)]);
-        await command(after, 'disconnect');
-      }
       return after;
     },
 
     async remove(viewer: Viewer, id: string): Promise<boolean> {
       const session = await getVisible(viewer, id);
-      const removed = await sessions.remove(id, [byOrg(session.orgId)]);
+      const occurredAt = now();
+      const removed = await sessions.remove(id, [byOrg(session.orgId)], (gone) => [
+        ...recorded(gone, [{ __typename: 'SessionDeleted', sessionId: id, occurredAt }]),
+        ...(gone.status !== 'DISCONNECTED' ? [command(gone, 'disconnect')] : []),
+      ]);
       if (!removed) throw notFound('Session', id);
-      await publish(removed, [{ __typename: 'SessionDeleted', sessionId: id, occurredAt: now() }]);
-      if (removed.status !== 'DISCONNECTED') await command(removed, 'disconnect');
       return true;
     },
 
@@ -137,36 +188,24 @@ export function createSessionService({ storage, bus }: { storage: Storage; bus: 
       const phoneNumber = optionalText('phoneNumber', report.phoneNumber, { max: 32 });
       const displayName = optionalText('displayName', report.displayName, { max: 200 });
       const error = optionalText('error', report.error, { max: 1000 });
-      const { before, after, changed } = await change(viewer, report.sessionId, (session) => {
-        if (onlyFrom && !onlyFrom.includes(session.status)) return undefined;
-        const next = {
-          ...session,
-          status: report.status,
-          qrCode: report.status === 'QR_REQUIRED' ? (qrCode ?? session.qrCode) : null,
-          phoneNumber: phoneNumber ?? session.phoneNumber,
-          displayName: displayName ?? session.displayName,
-          lastError: report.status === 'CONNECTED' ? null : (error ?? session.lastError),
-        };
-        const same = (Object.keys(next) as (keyof SessionRecord)[]).every((key) => next[key] === session[key]);
-        return same ? undefined : next;
-      });
-      if (!changed) return after;
-      const events: SessionEvent[] = [];
-      if (
-        before.status !== after.status ||
-        before.phoneNumber !== after.phoneNumber ||
-        before.displayName !== after.displayName
-      ) {
-        events.push(statusChanged(after));
-      }
-      if (qrCode && after.qrCode === qrCode && before.qrCode !== qrCode) {
-        events.push({ __typename: 'QrCodeUpdated', sessionId: after.id, qrCode, occurredAt: after.updatedAt });
-      }
-      // A connected session has no error to report: CONNECTED clears lastError.
-      if (error && after.status !== 'CONNECTED') {
-        events.push({ __typename: 'SessionConnectionError', sessionId: after.id, error, occurredAt: after.updatedAt });
-      }
-      await publish(after, events);
+      const { after } = await change(
+        viewer,
+        report.sessionId,
+        (session) => {
+          if (onlyFrom && !onlyFrom.includes(session.status)) return undefined;
+          const next = {
+            ...session,
+            status: report.status,
+            qrCode: report.status === 'QR_REQUIRED' ? (qrCode ?? session.qrCode) : null,
+            phoneNumber: phoneNumber ?? session.phoneNumber,
+            displayName: displayName ?? session.displayName,
+            lastError: report.status === 'CONNECTED' ? null : (error ?? session.lastError),
+          };
+          const same = (Object.keys(next) as (keyof SessionRecord)[]).every((key) => next[key] === session[key]);
+          return same ? undefined : next;
+        },
+        (next, before) => recorded(next, reportEvents(before, next, qrCode, error)),
+      );
       return after;
     },
 

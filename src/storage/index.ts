@@ -1,4 +1,4 @@
-export type { Collection, Doc, IndexEntry, RangeOptions, Storage, Updated } from './storage.js';
+export type { ChangeEvent, Collection, Doc, IndexEntry, RangeOptions, Storage, Updated } from './storage.js';
 export {
   CLAIMED,
   PENDING,
@@ -9,4 +9,5 @@ export {
   type LedgerMoved,
 } from './ledger.js';
 export { createMemoryStorage } from './memory.js';
-export { createRedisStorage } from './redis.js';
+export { createRedisStorage, type RedisEventWire } from './redis.js';
+export { trackWrites, sendWrite, failureOutcome, isRedisOutage } from './write-outcome.js';

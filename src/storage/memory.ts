@@ -1,10 +1,21 @@
 import type { Ledger } from './ledger.js';
 import { createMemoryLedger } from './memory-ledger.js';
 import { createMemoryLimits } from './limits-memory.js';
-import { indexMoves, type Collection, type Doc, type RangeOptions, type Storage } from './storage.js';
+import { indexMoves, type ChangeEvent, type Collection, type Doc, type RangeOptions, type Storage } from './storage.js';
 
-/** The embedded backend: state lives in this process and dies with it. */
-export function createMemoryStorage(): Storage {
+/** Hands the events of a change to this process's listeners (the memory event bus). */
+export type DeliverEvents = (events: readonly ChangeEvent[]) => void;
+
+/**
+ * The embedded backend: state lives in this process and dies with it. The
+ * events of a change go to `deliver` (the memory event bus; without one,
+ * nobody can listen) in the same synchronous step as the change, so no
+ * listener sees one without the other.
+ */
+export function createMemoryStorage(deliver?: DeliverEvents): Storage {
+  const record: DeliverEvents = (events) => {
+    if (events.length > 0) deliver?.(events);
+  };
   const collections = new Map<string, Collection<Doc>>();
   const counters = new Map<string, number>();
   const claims = new Map<string, { value: string; expiresAt: number }>();
@@ -25,7 +36,7 @@ export function createMemoryStorage(): Storage {
     kind: 'memory',
     collection<T extends Doc>(name: string) {
       let collection = collections.get(name);
-      if (!collection) collections.set(name, (collection = createMemoryCollection<Doc>()));
+      if (!collection) collections.set(name, (collection = createMemoryCollection<Doc>(record)));
       return collection as unknown as Collection<T>;
     },
     async increment(counter) {
@@ -102,7 +113,7 @@ export function createMemoryStorage(): Storage {
 }
 
 /** Records are copied in and out, so callers can never alias stored state. */
-function createMemoryCollection<T extends Doc>(): Collection<T> {
+function createMemoryCollection<T extends Doc>(record: DeliverEvents): Collection<T> {
   const docs = new Map<string, T>();
   const indexes = new Map<string, Map<string, number>>();
   const copy = <V>(value: V): V => structuredClone(value);
@@ -134,30 +145,36 @@ function createMemoryCollection<T extends Doc>(): Collection<T> {
         return doc ? [copy(doc)] : [];
       });
     },
-    async insert(doc, entries = []) {
+    async insert(doc, entries = [], events = []) {
       if (docs.has(doc.id)) return false;
       docs.set(doc.id, copy(doc));
       for (const { index, score } of entries) indexOf(index).set(doc.id, score);
+      record(events);
       return true;
     },
-    async update(id, change, indexes) {
+    async update(id, change, indexes, events) {
       const current = docs.get(id);
       if (!current) return undefined;
       const before = copy(current);
       const next = change(copy(current));
       if (next === undefined) return { before, after: before, changed: false };
+      const produced = events?.(copy(next), copy(before)) ?? [];
       docs.set(id, copy(next));
       if (indexes) {
         const { leave, join } = indexMoves(indexes(before), indexes(next));
         for (const name of leave) unindexOne(name, id);
         for (const { index, score } of join) indexOf(index).set(id, score);
       }
+      record(produced);
       return { before, after: copy(next), changed: true };
     },
-    async remove(id, names = []) {
+    async remove(id, names = [], events) {
       const doc = docs.get(id);
+      if (!doc) return undefined;
+      const produced = events?.(copy(doc)) ?? [];
       docs.delete(id);
       for (const name of names) unindexOne(name, id);
+      record(produced);
       return doc;
     },
     async index(name, entries) {

@@ -1,42 +1,65 @@
 import type { Redis } from 'ioredis';
 import { createRedisLedger } from './redis-ledger.js';
 import { createRedisLimits } from './limits-redis.js';
-import { indexMoves, type Collection, type Doc, type RangeOptions, type Storage } from './storage.js';
+import { indexMoves, type ChangeEvent, type Collection, type Doc, type RangeOptions, type Storage } from './storage.js';
+import { sendWrite } from './write-outcome.js';
 
 /**
- * Compare-and-set: writes ARGV[2] only while KEYS[1] still holds ARGV[1],
- * and moves the record (id ARGV[3]) between indexes in the same write: it
- * leaves the first ARGV[4] index keys after KEYS[1] and joins the rest, with
- * scores ARGV[5...].
+ * Records the events of a change, in the script that makes the change, so
+ * both apply together or not at all. Every script that takes events starts
+ * with this: ARGV[1] is the number of events, ARGV[2..] their channel and
+ * message pairs (exactly what EventBus.publish would send), and the write's
+ * own arguments follow, from ARGV[A + 1].
+ *
+ * This is the one place an event is recorded. The resume issue (events
+ * replayable after a reconnect) appends each event to a per-channel history
+ * with an offset (XADD) right here, next to its PUBLISH.
  */
-const COMPARE_AND_SET = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2])
-local leave = tonumber(ARGV[4])
+const RECORD_EVENTS = `
+local A = 2 * tonumber(ARGV[1]) + 1
+local function record_events()
+  for i = 2, A, 2 do
+    redis.call('PUBLISH', ARGV[i], ARGV[i + 1])
+  end
+end`;
+
+/**
+ * Compare-and-set: writes ARGV[A+2] only while KEYS[1] still holds ARGV[A+1],
+ * and moves the record (id ARGV[A+3]) between indexes in the same write: it
+ * leaves the first ARGV[A+4] index keys after KEYS[1] and joins the rest, with
+ * scores ARGV[A+5...]; then records the events.
+ */
+const COMPARE_AND_SET = `${RECORD_EVENTS}
+if redis.call('GET', KEYS[1]) ~= ARGV[A + 1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[A + 2])
+local leave = tonumber(ARGV[A + 4])
 for i = 2, leave + 1 do
-  redis.call('ZREM', KEYS[i], ARGV[3])
+  redis.call('ZREM', KEYS[i], ARGV[A + 3])
 end
 for i = leave + 2, #KEYS do
-  redis.call('ZADD', KEYS[i], ARGV[i + 3 - leave], ARGV[3])
+  redis.call('ZADD', KEYS[i], ARGV[A + i + 3 - leave], ARGV[A + 3])
 end
+record_events()
 return 1`;
 
-/** Creates a document and its index entries together, unless the id is taken. */
-const INSERT = `
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
+/** Creates a document (ARGV[A+1]), its index entries and its events together, unless the id is taken. */
+const INSERT = `${RECORD_EVENTS}
+if not redis.call('SET', KEYS[1], ARGV[A + 1], 'NX') then return 0 end
 for i = 2, #KEYS do
-  redis.call('ZADD', KEYS[i], ARGV[i], ARGV[#ARGV])
+  redis.call('ZADD', KEYS[i], ARGV[A + i], ARGV[#ARGV])
 end
+record_events()
 return 1`;
 
-/** Deletes a document and its index entries together; returns the document. */
-const REMOVE = `
-local value = redis.call('GET', KEYS[1])
+/** Deletes a document still holding ARGV[A+1] (id ARGV[A+2]), its index entries and records its events. */
+const REMOVE = `${RECORD_EVENTS}
+if redis.call('GET', KEYS[1]) ~= ARGV[A + 1] then return 0 end
 redis.call('DEL', KEYS[1])
 for i = 2, #KEYS do
-  redis.call('ZREM', KEYS[i], ARGV[1])
+  redis.call('ZREM', KEYS[i], ARGV[A + 2])
 end
-return value`;
+record_events()
+return 1`;
 
 /** Deletes a claim only while it still holds ARGV[1]. */
 const RELEASE = `
@@ -82,26 +105,45 @@ return string.format('%.3f', start - now)`;
 
 const MAX_CAS_ATTEMPTS = 50;
 
+/** How events travel over Redis: the PUBLISH arguments of one event (src/events/wire.ts). */
+export type RedisEventWire = (event: ChangeEvent) => { channel: string; message: string };
+
 /**
  * The shared backend: every instance and worker on one Redis sees the same
  * state. Documents are JSON strings, indexes sorted sets; multi-key writes
- * run as Lua scripts so they apply together.
+ * run as Lua scripts so they apply together, with the events they produce
+ * (published from the script, in `wire`'s format, so subscribers cannot tell
+ * them from `EventBus.publish`). Every command that changes state is sent
+ * through `sendWrite`, so a failed operation knows whether it wrote.
  */
-export function createRedisStorage(redis: Redis, prefix: string): Storage {
+export function createRedisStorage(redis: Redis, prefix: string, wire?: RedisEventWire): Storage {
   const run = (script: string, keys: string[], args: (string | number)[]) =>
-    redis.eval(script, keys.length, ...keys, ...args);
+    sendWrite(() => redis.eval(script, keys.length, ...keys, ...args));
+  /** The leading arguments of a script that records events (see RECORD_EVENTS). */
+  const eventArgs = (events: readonly ChangeEvent[]): string[] => {
+    if (events.length === 0) return ['0'];
+    if (!wire) throw new Error('This storage was created without an event wire: it cannot record events');
+    return [
+      String(events.length),
+      ...events.flatMap((event) => {
+        const { channel, message } = wire(event);
+        return [channel, message];
+      }),
+    ];
+  };
 
   return {
     kind: 'redis',
     collection<T extends Doc>(name: string) {
-      return createRedisCollection<T>(redis, `${prefix}doc:${name}:`, `${prefix}idx:${name}:`, run);
+      return createRedisCollection<T>(redis, `${prefix}doc:${name}:`, `${prefix}idx:${name}:`, run, eventArgs);
     },
     increment(counter) {
-      return redis.incr(`${prefix}ctr:${counter}`);
+      return sendWrite(() => redis.incr(`${prefix}ctr:${counter}`));
     },
     async claim(key, value, ttlMs) {
-      const previous = (await redis.call('SET', `${prefix}claim:${key}`, value, 'PX', ttlMs, 'NX', 'GET')) as
-        string | null;
+      const previous = (await sendWrite(() =>
+        redis.call('SET', `${prefix}claim:${key}`, value, 'PX', ttlMs, 'NX', 'GET'),
+      )) as string | null;
       return previous ?? value;
     },
     async peek(key) {
@@ -114,7 +156,7 @@ export function createRedisStorage(redis: Redis, prefix: string): Storage {
       return (await run(SCHEDULE, [`${prefix}due:${set}`], [member, Math.max(0, Math.round(ttlMs))])) === 1;
     },
     async unschedule(set, member) {
-      return (await redis.zrem(`${prefix}due:${set}`, member)) === 1;
+      return (await sendWrite(() => redis.zrem(`${prefix}due:${set}`, member))) === 1;
     },
     async takeDue(set, { limit, retryMs }) {
       return (await run(TAKE_DUE, [`${prefix}due:${set}`], [limit, Math.max(0, Math.round(retryMs))])) as string[];
@@ -146,6 +188,7 @@ function createRedisCollection<T extends Doc>(
   docPrefix: string,
   indexPrefix: string,
   run: (script: string, keys: string[], args: (string | number)[]) => Promise<unknown>,
+  eventArgs: (events: readonly ChangeEvent[]) => string[],
 ): Collection<T> {
   const docKey = (id: string) => docPrefix + id;
   const indexKey = (name: string) => indexPrefix + name;
@@ -169,12 +212,12 @@ function createRedisCollection<T extends Doc>(
       return parse(await redis.get(docKey(id)));
     },
     getMany,
-    async insert(doc, entries = []) {
+    async insert(doc, entries = [], events = []) {
       const keys = [docKey(doc.id), ...entries.map((entry) => indexKey(entry.index))];
-      const args = [JSON.stringify(doc), ...entries.map((entry) => entry.score), doc.id];
+      const args = [...eventArgs(events), JSON.stringify(doc), ...entries.map((entry) => entry.score), doc.id];
       return (await run(INSERT, keys, args)) === 1;
     },
-    async update(id, change, indexes) {
+    async update(id, change, indexes, events) {
       for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
         const raw = await redis.get(docKey(id));
         if (raw === null) return undefined;
@@ -184,24 +227,31 @@ function createRedisCollection<T extends Doc>(
         const serialised = JSON.stringify(next);
         const { leave, join } = indexes ? indexMoves(indexes(before), indexes(next)) : { leave: [], join: [] };
         const keys = [docKey(id), ...leave.map(indexKey), ...join.map((entry) => indexKey(entry.index))];
-        const args = [raw, serialised, id, leave.length, ...join.map((entry) => entry.score)];
-        if ((await run(COMPARE_AND_SET, keys, args)) === 1) {
-          return { before, after: JSON.parse(serialised) as T, changed: true };
-        }
+        const after = JSON.parse(serialised) as T;
+        const recorded = eventArgs(events ? events(after, before) : []);
+        const args = [...recorded, raw, serialised, id, leave.length, ...join.map((entry) => entry.score)];
+        if ((await run(COMPARE_AND_SET, keys, args)) === 1) return { before, after, changed: true };
       }
       throw new Error(`Update of ${docKey(id)} kept conflicting after ${MAX_CAS_ATTEMPTS} attempts`);
     },
-    async remove(id, names = []) {
-      const raw = (await run(REMOVE, [docKey(id), ...names.map(indexKey)], [id])) as string | null;
-      return parse(raw);
+    async remove(id, names = [], events) {
+      const keys = [docKey(id), ...names.map(indexKey)];
+      for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+        const raw = await redis.get(docKey(id));
+        if (raw === null) return undefined;
+        const removed = JSON.parse(raw) as T;
+        const args = [...eventArgs(events ? events(removed) : []), raw, id];
+        if ((await run(REMOVE, keys, args)) === 1) return removed;
+      }
+      throw new Error(`Removal of ${docKey(id)} kept conflicting after ${MAX_CAS_ATTEMPTS} attempts`);
     },
     async index(name, entries) {
       if (entries.length === 0) return;
-      await redis.zadd(indexKey(name), ...entries.flatMap(({ id, score }) => [score, id]));
+      await sendWrite(() => redis.zadd(indexKey(name), ...entries.flatMap(({ id, score }) => [score, id])));
     },
     async unindex(name, members) {
       if (members.length === 0) return;
-      await redis.zrem(indexKey(name), ...members);
+      await sendWrite(() => redis.zrem(indexKey(name), ...members));
     },
     ids,
     async list(name, options) {

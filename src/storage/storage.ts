@@ -11,6 +11,19 @@ export interface IndexEntry {
   score: number;
 }
 
+/**
+ * An event that a change produces, recorded together with it: the write
+ * and its events are applied in one atomic step, so an event of a
+ * committed change can never be lost between the two (a crash, a dropped
+ * connection, a failed publish). Built with `changeEvent` (src/events/change-event.ts),
+ * which checks the payload against the channel's type.
+ */
+export interface ChangeEvent {
+  /** The channel's name, as `topics` makes it (without the Redis prefix). */
+  channel: string;
+  payload: unknown;
+}
+
 /** What an update did: both versions, and whether anything changed. */
 export interface Updated<T> {
   before: T;
@@ -57,8 +70,11 @@ export interface Collection<T extends Doc> {
   get(id: string): Promise<T | undefined>;
   /** The records that exist, in the order of `ids`. */
   getMany(ids: readonly string[]): Promise<T[]>;
-  /** Stores a new record and its index entries together; false when the id is taken. */
-  insert(doc: T, indexes?: readonly IndexEntry[]): Promise<boolean>;
+  /**
+   * Stores a new record, its index entries and the `events` it produces
+   * together; false (and nothing stored or published) when the id is taken.
+   */
+  insert(doc: T, indexes?: readonly IndexEntry[], events?: readonly ChangeEvent[]): Promise<boolean>;
   /**
    * Applies `change` atomically: with Redis, a compare-and-set that retries
    * when another instance wrote in between, so `change` may run more than
@@ -70,14 +86,27 @@ export interface Collection<T extends Doc> {
    * of its old version and joins those of its new one in the same atomic
    * write, so an index never disagrees with its records, across instances
    * and crashes alike.
+   *
+   * `events`, when given, are the events the change produces, made from the
+   * new and old versions (pure too: it runs on every attempt); they are
+   * recorded in the same atomic write, and only when something changed.
    */
   update(
     id: string,
     change: (current: T) => T | undefined,
     indexes?: (record: T) => readonly IndexEntry[],
+    events?: (after: T, before: T) => readonly ChangeEvent[],
   ): Promise<Updated<T> | undefined>;
-  /** Deletes the record and its entries in `indexes` together. */
-  remove(id: string, indexes?: readonly string[]): Promise<T | undefined>;
+  /**
+   * Deletes the record, its entries in `indexes` and records the `events`
+   * made from the removed record, together. Undefined (and no events) when
+   * there was no record.
+   */
+  remove(
+    id: string,
+    indexes?: readonly string[],
+    events?: (removed: T) => readonly ChangeEvent[],
+  ): Promise<T | undefined>;
   /** Adds (or moves) ids in an index. */
   index(index: string, entries: readonly { id: string; score: number }[]): Promise<void>;
   /** Removes ids from an index. */

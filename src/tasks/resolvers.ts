@@ -8,12 +8,14 @@ export const taskResolvers: Resolvers = {
     tasks: (_, args, { viewer, services }) => services.tasks.list(viewer, args),
   },
   Mutation: {
-    createTask: (_, { input }, { viewer, services }) => services.tasks.create(viewer, input),
+    createTask: (_, { input, idempotencyKey }, { viewer, services }) =>
+      services.tasks.create(viewer, input, idempotencyKey),
     updateTask: (_, { id, input }, { viewer, services }) => services.tasks.update(viewer, id, input),
     assignTask: (_, { id, assigneeId }, { viewer, services }) => services.tasks.assign(viewer, id, assigneeId),
     setTaskStatus: (_, { id, status }, { viewer, services }) => services.tasks.setStatus(viewer, id, status),
     setTaskProgress: (_, { id, progress }, { viewer, services }) => services.tasks.setProgress(viewer, id, progress),
-    addTaskNote: (_, { id, text }, { viewer, services }) => services.tasks.addNote(viewer, id, text),
+    addTaskNote: (_, { id, text, idempotencyKey }, { viewer, services }) =>
+      services.tasks.addNote(viewer, id, text, idempotencyKey),
   },
   Subscription: {
     taskEvents: {

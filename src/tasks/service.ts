@@ -4,7 +4,9 @@ import type { EventBus } from '../events/bus.js';
 import { subscribe } from '../events/subscribe.js';
 import { topics } from '../events/topics.js';
 import type { CreateTaskInput, TaskStatus, UpdateTaskInput } from '../generated/graphql.js';
-import { newId, now } from '../lib/ids.js';
+import { changeEvent } from '../events/change-event.js';
+import { createOnce, idempotencyKey, idempotencyScope } from '../lib/idempotency.js';
+import { now } from '../lib/ids.js';
 import { keyPart } from '../lib/keys.js';
 import { optionalText, requireId, requireIntInRange, requireText, requireUserId, textOrNull } from '../lib/validate.js';
 import type { IndexEntry, Storage } from '../storage/index.js';
@@ -49,9 +51,9 @@ const description = (value: string) => textOrNull('description', value, { max: T
 export function createTaskService({ storage, bus }: { storage: Storage; bus: EventBus }) {
   const tasks = storage.collection<TaskRecord>('tasks');
 
-  const publish = async (orgId: string, events: TaskEvent[]) => {
-    for (const event of events) await bus.publish(topics.tasks(orgId), event);
-  };
+  /** Task events, to record with the change that produces them. */
+  const recorded = (orgId: string, events: TaskEvent[]) =>
+    events.map((event) => changeEvent(topics.tasks(orgId), event));
 
   /** The task if it is one of the viewer's organisation's; NOT_FOUND otherwise (missing and foreign read the same). */
   const getVisible = async (viewer: Viewer, id: string): Promise<TaskRecord> => {
@@ -64,12 +66,14 @@ export function createTaskService({ storage, bus }: { storage: Storage; bus: Eve
   /**
    * Applies `apply` atomically to a visible task, stamping `updatedAt` and
    * moving its index entries with it; `apply` returns undefined for a change
-   * that changes nothing. The caller has checked the viewer's role.
+   * that changes nothing. The caller has checked the viewer's role. The
+   * events `events` makes of the change are recorded with it.
    */
   const change = async (
     viewer: Viewer,
     id: string,
     apply: (task: TaskRecord, updatedAt: string) => TaskRecord | undefined,
+    events: (after: TaskRecord, before: TaskRecord) => TaskEvent[],
   ) => {
     requireId('id', id);
     const updatedAt = now();
@@ -81,6 +85,7 @@ export function createTaskService({ storage, bus }: { storage: Storage; bus: Eve
         return next && { ...next, updatedAt };
       },
       indexesOf,
+      (after, before) => recorded(after.orgId, events(after, before)),
     );
     if (!result || !canSeeTask(viewer, result.before)) throw notFound('Task', id);
     return result;
@@ -110,43 +115,58 @@ export function createTaskService({ storage, bus }: { storage: Storage; bus: Eve
       return tasks.list(indexFor(viewer.orgId, filter), { order: 'desc', below, limit: pageSize });
     },
 
-    async create(viewer: Viewer, input: CreateTaskInput): Promise<TaskRecord> {
+    /** Creates a task; with an idempotency key, a repeat returns the first call's task. */
+    async create(viewer: Viewer, input: CreateTaskInput, key?: string | null): Promise<TaskRecord> {
       assertCanChangeTasks(viewer);
       const title = requireText('title', input.title, { max: TASK_LIMITS.title });
       const text = input.description == null ? null : description(input.description);
       const assigneeId = input.assigneeId == null ? null : requireUserId('assigneeId', input.assigneeId);
-      const timestamp = now();
-      const task: TaskRecord = {
-        id: newId(),
-        orgId: viewer.orgId,
-        seq: await storage.increment(`tasks:${keyPart(viewer.orgId)}`),
-        title,
-        description: text,
-        assigneeId,
-        status: 'TODO',
-        progress: 0,
-        notes: [],
-        createdAt: timestamp,
-        updatedAt: timestamp,
-      };
-      await tasks.insert(task, indexesOf(task));
-      const events: TaskEvent[] = [{ __typename: 'TaskCreated', task, occurredAt: timestamp }];
-      if (assigneeId !== null) events.push(assigned(task, null));
-      await publish(task.orgId, events);
-      return task;
+      return createOnce(storage, {
+        claim: idempotencyScope(viewer, 'createTask', idempotencyKey(key)),
+        args: { title, description: text, assigneeId },
+        find: async (id) => {
+          const found = await tasks.get(id);
+          return found && canSeeTask(viewer, found) ? found : undefined;
+        },
+        create: async (id) => {
+          const timestamp = now();
+          const task: TaskRecord = {
+            id,
+            orgId: viewer.orgId,
+            seq: await storage.increment(`tasks:${keyPart(viewer.orgId)}`),
+            title,
+            description: text,
+            assigneeId,
+            status: 'TODO',
+            progress: 0,
+            notes: [],
+            createdAt: timestamp,
+            updatedAt: timestamp,
+          };
+          const events: TaskEvent[] = [{ __typename: 'TaskCreated', task, occurredAt: timestamp }];
+          if (assigneeId !== null) events.push(assigned(task, null));
+          return (await tasks.insert(task, indexesOf(task), recorded(task.orgId, events))) ? task : undefined;
+        },
+      });
     },
 
     async update(viewer: Viewer, id: string, input: UpdateTaskInput): Promise<TaskRecord> {
       assertCanChangeTasks(viewer);
       const title = optionalText('title', input.title, { max: TASK_LIMITS.title });
       const text = input.description == null ? undefined : description(input.description);
-      const { after, changed } = await change(viewer, id, (task) => {
-        const next = { ...task, title: title ?? task.title, description: text === undefined ? task.description : text };
-        return next.title === task.title && next.description === task.description ? undefined : next;
-      });
-      if (changed) {
-        await publish(after.orgId, [{ __typename: 'TaskUpdated', task: after, occurredAt: after.updatedAt }]);
-      }
+      const { after } = await change(
+        viewer,
+        id,
+        (task) => {
+          const next = {
+            ...task,
+            title: title ?? task.title,
+            description: text === undefined ? task.description : text,
+          };
+          return next.title === task.title && next.description === task.description ? undefined : next;
+        },
+        (task) => [{ __typename: 'TaskUpdated', task, occurredAt: task.updatedAt }],
+      );
       return after;
     },
 
@@ -154,55 +174,79 @@ export function createTaskService({ storage, bus }: { storage: Storage; bus: Eve
     async assign(viewer: Viewer, id: string, assigneeId: string | null | undefined): Promise<TaskRecord> {
       assertCanChangeTasks(viewer);
       const next = assigneeId == null ? null : requireUserId('assigneeId', assigneeId);
-      const { before, after, changed } = await change(viewer, id, (task) =>
-        task.assigneeId === next ? undefined : { ...task, assigneeId: next },
+      const { after } = await change(
+        viewer,
+        id,
+        (task) => (task.assigneeId === next ? undefined : { ...task, assigneeId: next }),
+        (task, before) => [assigned(task, before.assigneeId)],
       );
-      if (changed) await publish(after.orgId, [assigned(after, before.assigneeId)]);
       return after;
     },
 
     async setStatus(viewer: Viewer, id: string, status: TaskStatus): Promise<TaskRecord> {
       assertCanChangeTasks(viewer);
-      const { after, changed } = await change(viewer, id, (task) =>
-        task.status === status ? undefined : { ...task, status },
+      const { after } = await change(
+        viewer,
+        id,
+        (task) => (task.status === status ? undefined : { ...task, status }),
+        (task) => {
+          const events: TaskEvent[] = [{ __typename: 'TaskStatusChanged', task, status, occurredAt: task.updatedAt }];
+          if (status === 'DONE') events.push({ __typename: 'TaskCompleted', task, occurredAt: task.updatedAt });
+          return events;
+        },
       );
-      if (changed) {
-        const events: TaskEvent[] = [
-          { __typename: 'TaskStatusChanged', task: after, status, occurredAt: after.updatedAt },
-        ];
-        if (status === 'DONE') events.push({ __typename: 'TaskCompleted', task: after, occurredAt: after.updatedAt });
-        await publish(after.orgId, events);
-      }
       return after;
     },
 
     async setProgress(viewer: Viewer, id: string, progress: number): Promise<TaskRecord> {
       assertCanChangeTasks(viewer);
       requireIntInRange('progress', progress, { min: 0, max: 100 });
-      const { after, changed } = await change(viewer, id, (task) =>
-        task.progress === progress ? undefined : { ...task, progress },
+      const { after } = await change(
+        viewer,
+        id,
+        (task) => (task.progress === progress ? undefined : { ...task, progress }),
+        (task) => [{ __typename: 'TaskProgressChanged', task, progress, occurredAt: task.updatedAt }],
       );
-      if (changed) {
-        await publish(after.orgId, [
-          { __typename: 'TaskProgressChanged', task: after, progress, occurredAt: after.updatedAt },
-        ]);
-      }
       return after;
     },
 
-    async addNote(viewer: Viewer, id: string, text: string): Promise<TaskRecord> {
+    /**
+     * Adds a note; with an idempotency key, a repeat finds the note already
+     * on the task (its id is the key's) and adds nothing.
+     */
+    async addNote(viewer: Viewer, id: string, text: string, key?: string | null): Promise<TaskRecord> {
       assertCanChangeTasks(viewer);
+      requireId('id', id);
       const noteText = requireText('text', text, { max: TASK_LIMITS.note });
-      const noteId = newId();
-      const { after } = await change(viewer, id, (task, createdAt) => {
-        if (task.notes.length >= TASK_LIMITS.notes) {
-          throw badInput(`A task holds at most ${TASK_LIMITS.notes} notes`, 'text');
-        }
-        return { ...task, notes: [...task.notes, { id: noteId, authorId: viewer.id, text: noteText, createdAt }] };
+      return createOnce(storage, {
+        claim: idempotencyScope(viewer, 'addTaskNote', idempotencyKey(key)),
+        args: { id, text: noteText },
+        find: async (noteId) => {
+          const task = await getVisible(viewer, id);
+          return task.notes.some((note) => note.id === noteId) ? task : undefined;
+        },
+        create: async (noteId) => {
+          const { after, changed } = await change(
+            viewer,
+            id,
+            (task, createdAt) => {
+              if (task.notes.some((note) => note.id === noteId)) return undefined;
+              if (task.notes.length >= TASK_LIMITS.notes) {
+                throw badInput(`A task holds at most ${TASK_LIMITS.notes} notes`, 'text');
+              }
+              return {
+                ...task,
+                notes: [...task.notes, { id: noteId, authorId: viewer.id, text: noteText, createdAt }],
+              };
+            },
+            (task) => {
+              const note = task.notes.at(-1)!;
+              return [{ __typename: 'TaskNoteAdded', task, note, occurredAt: note.createdAt }];
+            },
+          );
+          return changed ? after : undefined;
+        },
       });
-      const note = after.notes.at(-1)!;
-      await publish(after.orgId, [{ __typename: 'TaskNoteAdded', task: after, note, occurredAt: note.createdAt }]);
-      return after;
     },
 
     /** Live events of the viewer's organisation's tasks that match `selection`; ends when `signal` aborts. */

@@ -1,0 +1,22 @@
+import type { ChangeEvent } from '../storage/storage.js';
+import type { Channel } from './channel.js';
+
+/**
+ * An event to record together with a write (see `Collection.insert`,
+ * `update`, `remove`): the channel's type checks the payload, as for
+ * `EventBus.publish`.
+ */
+export function changeEvent<Payload>(channel: Channel<Payload>, payload: Payload): ChangeEvent {
+  return { channel, payload };
+}
+
+/**
+ * How an event travels over Redis: the channel (with the deployment's key
+ * prefix) and the message, exactly as `EventBus.publish` sends them (the
+ * format of graphql-redis-subscriptions: JSON). The Redis bus publishes with
+ * it and the Redis storage records events with writes with it, so
+ * subscribers cannot tell the two apart.
+ */
+export function redisEventWire(prefix: string) {
+  return (event: ChangeEvent) => ({ channel: prefix + event.channel, message: JSON.stringify(event.payload) });
+}
