@@ -61,6 +61,8 @@ export interface OnceOptions<T> {
    * after the insert (follow-up events publishing absolute state), unless
    * that call (or an earlier retry) got to its end: a first call that failed
    * half-way loses nothing for good, and one that finished is not repeated.
+   * (Every call that gets to its end marks the key finished, so a retry that
+   * finds the resource deleted since is refused rather than making it again.)
    */
   repeat?(existing: T): Promise<void>;
 }
@@ -88,7 +90,7 @@ export async function createOnce<T>(storage: Storage, options: OnceOptions<T>): 
   }
   const finished = `${claim}:finished`;
   const completed = async (resource: T) => {
-    if (repeat) await storage.claim(finished, '1', IDEMPOTENCY_TTL_MS);
+    await storage.claim(finished, '1', IDEMPOTENCY_TTL_MS);
     return resource;
   };
   const repeated = async (resource: T) => {
@@ -97,6 +99,15 @@ export async function createOnce<T>(storage: Storage, options: OnceOptions<T>): 
   };
   const existing = await find(held.id);
   if (existing) return repeated(existing);
+  // Finished by an earlier call (which inserted before it marked the key):
+  // the resource is there, unless it has been deleted since, and then a retry
+  // must not bring it back.
+  if ((await storage.peek(finished)) !== undefined) {
+    const found = await find(held.id);
+    if (found) return found;
+    const field = options.field ?? 'idempotencyKey';
+    throw badInput(`What was made with this ${field} has been deleted since: use a new key for a new request`, field);
+  }
   const made = await create(held.id);
   if (made) return completed(made);
   // A duplicate racing this call inserted first: its resource is the one.

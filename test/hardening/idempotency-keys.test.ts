@@ -169,4 +169,16 @@ describe('idempotency keys on every create', () => {
     const theirs = await ok(server, create.mutation, { ...create.args, key: 'shared' }, two);
     expect(theirs.createTask.id).not.toBe(mine.createTask.id);
   });
+
+  it('does not make again what was deleted since: a retry of its key is refused', async () => {
+    const { server, tokens } = await setup();
+    const create = creates[0]!;
+    const first = await ok(server, create.mutation, { ...create.args, key: 'gone' }, tokens.agent);
+    await ok(server, 'mutation ($id: ID!) { deleteSession(id: $id) }', { id: first.createSession.id }, tokens.agent);
+
+    const retried = await gql(server, create.mutation, { ...create.args, key: 'gone' }, { token: tokens.agent });
+    expect(errorCode(retried)).toBe('BAD_USER_INPUT');
+    expect(retried.errors![0]!.extensions).toMatchObject({ field: 'idempotencyKey' });
+    expect(await create.list(server, tokens.agent, create.args)).not.toContain(first.createSession.id);
+  });
 });
