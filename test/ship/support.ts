@@ -1,5 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { dispose, type TestServer } from '../support/harness.js';
@@ -9,9 +10,35 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 const run = promisify(execFile);
 
-/** `npm run build` (tsc into `dist/`), as a user or the Dockerfile runs it. */
+/**
+ * `npm run build` (tsc into `dist/`, then the publisher package), as a user
+ * or the Dockerfile runs it. Test files run in parallel processes: a lock
+ * directory keeps two builds from writing `dist/` at once.
+ */
 export async function build(): Promise<void> {
-  await run('npm', ['run', '--silent', 'build'], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
+  const lock = join(ROOT, 'node_modules', '.test-build-lock');
+  for (const deadline = Date.now() + 300_000; ;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || Date.now() > deadline) throw error;
+      // A lock older than any build is a leftover of a killed run.
+      if (Date.now() - statSync(lock, { throwIfNoEntry: false })!.mtimeMs > 300_000)
+        rmSync(lock, { force: true, recursive: true });
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+  try {
+    await run('npm', ['run', '--silent', 'build'], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
+  } finally {
+    rmSync(lock, { force: true, recursive: true });
+  }
+}
+
+/** Runs a command to completion; rejects with its output when it fails. */
+export async function exec(command: string, args: string[], cwd: string, env: Record<string, string> = {}) {
+  return run(command, args, { cwd, env: { ...process.env, ...env }, maxBuffer: 16 * 1024 * 1024 });
 }
 
 /** A process under test, its output so far, and its exit. Killed (SIGKILL) after the test if still alive. */
