@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, subscribeWs, tokenFor, uniquePrefix, user, wsClient } from '../support/harness.js';
+import { ok, startTestServer, subscribeWs, tokenFor, uniquePrefix, user, wsClient } from '../support/harness.js';
+import { snippet } from './readme.js';
 import { build, exec, ROOT } from './support.js';
 
 const SLOW = 180_000;
@@ -72,6 +73,46 @@ try {
     expect(await events.waitForEvents(2)).toEqual([
       { __typename: 'NotificationCreated', notification: { title: 'from ESM' } },
       { __typename: 'NotificationCreated', notification: { title: 'from CommonJS' } },
+    ]);
+  }, 60_000);
+
+  it("runs the README's publisher snippet as copied: a session subscriber and the user receive its events", async () => {
+    const prefix = uniquePrefix();
+    const server = await startTestServer({ backend: 'redis', prefix });
+    const owner = await tokenFor(user('agent-2', ['agent'], 'org-pkg'));
+    const { createSession } = await ok<{ createSession: { id: string } }>(
+      server,
+      'mutation { createSession(name: "Readme") { id } }',
+      {},
+      owner,
+    );
+    const session = await subscribeWs(
+      server,
+      wsClient(server, owner),
+      'subscription ($id: ID!) { sessionEvents(sessionId: $id) { __typename ... on QrCodeUpdated { qrCode } } }',
+      { id: createSession.id },
+    );
+    const inbox = await subscribeWs(
+      server,
+      wsClient(server, owner),
+      'subscription { notificationEvents { __typename ... on NotificationCreated { notification { title } } } }',
+    );
+    const { code, lang } = snippet('publisher');
+    expect(lang).toBe('js');
+    writeFileSync(join(project, 'readme-publisher.mjs'), code);
+    await exec(process.execPath, ['readme-publisher.mjs'], project, {
+      REDIS_URL: server.config.redisUrl!,
+      REDIS_PREFIX: prefix,
+      ORG_ID: 'org-pkg',
+      SESSION_ID: createSession.id,
+      USER_ID: 'agent-2',
+    });
+    expect(await session.waitForEvents(2)).toEqual([
+      { __typename: 'SessionStatusChanged' },
+      { __typename: 'QrCodeUpdated', qrCode: '2@qr' },
+    ]);
+    expect(await inbox.waitForEvents(1)).toEqual([
+      { __typename: 'NotificationCreated', notification: { title: 'Connected' } },
     ]);
   }, 60_000);
 
