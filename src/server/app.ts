@@ -12,7 +12,7 @@ import { createConnectionSlots } from './connection-slots.js';
 import { createLiveCounts } from './metrics.js';
 import { createOriginPolicy } from './origin.js';
 import { attachWebSocket } from './websocket.js';
-import { createPipeline } from './yoga.js';
+import { createPipeline, type PipelineOptions } from './yoga.js';
 
 /** A listening server and how to stop it. */
 export interface RunningServer {
@@ -34,7 +34,7 @@ export interface RunningServer {
  */
 export async function startServer(
   config: Config,
-  options: { logger?: Logger; runtime?: Runtime } = {},
+  options: { logger?: Logger; runtime?: Runtime; graphiql?: PipelineOptions['graphiql'] } = {},
 ): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const runtime = options.runtime ?? (await createRuntime(config, logger));
@@ -55,6 +55,7 @@ export async function startServer(
     logger,
     counts,
     shutdownSignal: shutdown.signal,
+    graphiql: options.graphiql,
     security: {
       limits: config.limits,
       introspection: config.introspection,

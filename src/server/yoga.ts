@@ -57,7 +57,8 @@ export interface PipelineOptions {
   security: SecurityOptions;
   /** Extra envelop plugins. */
   plugins?: Plugin[];
-  graphiql?: { headers?: string } | false;
+  /** GraphiQL's opening headers and operation (development fills them in: src/dev/graphiql.ts). */
+  graphiql?: { headers?: string; defaultQuery?: string } | false;
 }
 
 export type Pipeline = YogaServerInstance<TransportContext, GraphQLContext>;
@@ -107,6 +108,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
             title: 'Realtime GraphQL',
             headers: graphiql.headers ?? JSON.stringify({ Authorization: 'Bearer <paste a token>' }),
             shouldPersistHeaders: true,
+            ...(graphiql.defaultQuery ? { defaultQuery: graphiql.defaultQuery } : {}),
           },
     // Origins were already vetted by the transport; echo the caller's for CORS.
     cors: (request) => ({

@@ -3,7 +3,14 @@ import { createMemoryLedger } from './memory-ledger.js';
 import { createMemoryLimits } from './limits-memory.js';
 import { indexMoves, type Collection, type Doc, type RangeOptions, type Storage } from './storage.js';
 
-/** The embedded backend: state lives in this process and dies with it. */
+/**
+ * The maps behind a memory storage and its collections, under a symbol that
+ * no caller of {@link Storage} sees: for the development state file
+ * (src/dev/state-file.ts), which snapshots and restores them.
+ */
+export const MEMORY_STATE = Symbol('memory storage state');
+
+/** The embedded backend: state lives in this process and dies with it (unless src/dev/state-file.ts keeps it). */
 export function createMemoryStorage(): Storage {
   const collections = new Map<string, Collection<Doc>>();
   const counters = new Map<string, number>();
@@ -22,6 +29,7 @@ export function createMemoryStorage(): Storage {
   };
 
   return {
+    ...({ [MEMORY_STATE]: { collections, counters } } as object),
     kind: 'memory',
     collection<T extends Doc>(name: string) {
       let collection = collections.get(name);
@@ -124,6 +132,7 @@ function createMemoryCollection<T extends Doc>(): Collection<T> {
   };
 
   return {
+    ...({ [MEMORY_STATE]: { docs, indexes } } as object),
     async get(id) {
       const doc = docs.get(id);
       return doc && copy(doc);
