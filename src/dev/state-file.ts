@@ -42,6 +42,7 @@ export function readDevState(file: string): DevState | undefined {
   } catch (error) {
     throw new Error(
       `${file} is not a development state file (${(error as Error).message}): move it away, or set DEV_STATE_FILE=off`,
+      { cause: error },
     );
   }
 }
