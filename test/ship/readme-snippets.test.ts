@@ -19,7 +19,13 @@ describe('README client snippets', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('marks every client and publisher code block of the README as a snippet that a test runs', () => {
-    expect(readmeSnippets().map((s) => s.name)).toEqual(['apollo-client', 'urql', 'graphql-sse', 'publisher']);
+    expect(readmeSnippets().map((s) => s.name)).toEqual([
+      'apollo-client',
+      'urql',
+      'graphql-sse',
+      'client-codegen',
+      'publisher',
+    ]);
     expect(unmarkedClientCode()).toEqual([]);
   });
 
