@@ -38,10 +38,17 @@ subscription SessionEvents($id: ID!) {
 }
 `;
 
-/** GraphiQL's opening state for a development server: the admin token in Headers and the walk-through. */
+/**
+ * GraphiQL's opening state for a development server: the walk-through, and
+ * the admin token in Headers for a browser on this machine only (the
+ * server listens on every interface by default; a neighbour on the network
+ * gets the walk-through without the token).
+ */
 export function developmentGraphiQL(adminToken: string) {
-  return {
-    headers: JSON.stringify({ Authorization: `Bearer ${adminToken}` }, null, 2),
-    defaultQuery: GRAPHIQL_WALKTHROUGH,
+  const headers = JSON.stringify({ Authorization: `Bearer ${adminToken}` }, null, 2);
+  return (req: unknown) => {
+    const address = (req as { socket?: { remoteAddress?: string } } | undefined)?.socket?.remoteAddress ?? '';
+    const local = address === '::1' || /^(::ffff:)?127\./.test(address);
+    return { defaultQuery: GRAPHIQL_WALKTHROUGH, ...(local ? { headers } : {}) };
   };
 }

@@ -1,5 +1,5 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'graphql-sse';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -8,10 +8,10 @@ import { gql, ok, remoteServerFromUrl } from './first-hour-support.js';
 import { exec, listeningUrl, ROOT, startProcess, waitFor } from './support.js';
 
 /** `npm start`'s server as a developer runs it (development, embedded default), on `stateFile`. */
-async function startDevServer(stateFile: string) {
+async function startDevServer(stateFile: string, host = '127.0.0.1') {
   const run = startProcess(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     PORT: '0',
-    HOST: '127.0.0.1',
+    HOST: host,
     LOG_LEVEL: 'info',
     DEV_STATE_FILE: stateFile,
     GATEWAY_QR_INTERVAL_MS: '200',
@@ -77,19 +77,32 @@ describe('the first hour', () => {
   }, 120_000);
 
   it('GraphiQL opens in development with the admin token and a walk-through that works as written', async () => {
-    const dev = await startDevServer(join(dir, 'walkthrough.json'));
-    const html = await (await fetch(`${dev.url}/graphql`, { headers: { accept: 'text/html' } })).text();
+    // Listening on every interface, as by default.
+    const dev = await startDevServer(join(dir, 'walkthrough.json'), '0.0.0.0');
+    const page = async (host: string) =>
+      (await fetch(`http://${host}:${new URL(dev.url).port}/graphql`, { headers: { accept: 'text/html' } })).text();
+    const html = await page('127.0.0.1');
     expect(html).toContain(JSON.stringify(`Bearer ${dev.admin}`).slice(1, -1));
     expect(html).toContain(JSON.stringify(GRAPHIQL_WALKTHROUGH).slice(1, -1));
+    // From another address (this machine's own, where it has one), the walk-through but never the token.
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((entry) => entry && !entry.internal && entry.family === 'IPv4')?.address;
+    if (external) {
+      const remote = await page(external);
+      expect(remote.includes(JSON.stringify(GRAPHIQL_WALKTHROUGH).slice(1, -1))).toBe(true);
+      expect(remote.includes(dev.admin)).toBe(false);
+    }
 
     // The walk-through, one operation at a time as GraphiQL runs them (subscriptions over SSE).
-    const target = remoteServerFromUrl(dev.url);
+    const base = `http://127.0.0.1:${new URL(dev.url).port}`;
+    const target = remoteServerFromUrl(base);
     const run = (operationName: string, variables: Record<string, unknown> = {}) =>
       gql(target, GRAPHIQL_WALKTHROUGH, dev.admin, variables, operationName);
     const created = await run('CreateSession');
     const id = (created.data as { createSession: { id: string } }).createSession.id;
     expect((await run('ConnectSession', { id })).data).toEqual({ connectSession: { status: 'CONNECTING' } });
-    const sse = createClient({ url: `${dev.url}/graphql`, headers: { authorization: `Bearer ${dev.admin}` } });
+    const sse = createClient({ url: `${base}/graphql`, headers: { authorization: `Bearer ${dev.admin}` } });
     const seen: string[] = [];
     for await (const result of sse.iterate({
       query: GRAPHIQL_WALKTHROUGH,
