@@ -70,6 +70,12 @@ export interface Config {
   limits: Limits;
   /** Whether `__schema`/`__type` may be queried (and "Did you mean" suggestions shown). */
   introspection: boolean;
+  /**
+   * DEV_STATE_FILE: where the embedded default keeps its data and its
+   * development secret across restarts (`.data/dev-state.json`; `off` to
+   * forget everything at exit). Only in development without Redis.
+   */
+  devStateFile: string | undefined;
 }
 
 /** Every limit the transports and the pipeline enforce, each from its own variable. */
@@ -256,6 +262,7 @@ const envSchema = z.object({
   CAMPAIGN_RECEIPT_WAIT_MS: integer(30_000, 0, 86_400_000),
   CAMPAIGN_WORKER_CONCURRENCY: integer(4, 1, 100),
   EMBEDDED_WORKER: optionalString.pipe(z.enum(['auto', 'on', 'off']).optional()),
+  DEV_STATE_FILE: optionalString,
   GATEWAY_LATENCY_MS: integer(200, 0, 60_000),
   GATEWAY_FAILURE_RATE: fraction(0.02),
   GATEWAY_ERROR_RATE: fraction(0),
@@ -374,6 +381,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       scanDelayMs: vars.GATEWAY_SCAN_DELAY_MS,
     },
     embeddedWorker: (vars.EMBEDDED_WORKER ?? 'auto') === 'auto' ? !vars.REDIS_URL : vars.EMBEDDED_WORKER === 'on',
+    devStateFile:
+      nodeEnv === 'development' && !vars.REDIS_URL && vars.DEV_STATE_FILE !== 'off'
+        ? (vars.DEV_STATE_FILE ?? '.data/dev-state.json')
+        : undefined,
     presence: { heartbeatMs: vars.PRESENCE_HEARTBEAT_MS, lapseMs: vars.PRESENCE_LAPSE_MS },
     limits: {
       httpMaxBodyBytes: vars.HTTP_MAX_BODY_BYTES,

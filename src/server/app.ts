@@ -15,7 +15,7 @@ import { createHttpAuthenticator, isOpenToAnyone } from './http-auth.js';
 import { createLiveCounts } from './metrics.js';
 import { createOriginPolicy, ownOrigins } from './origin.js';
 import { attachWebSocket } from './websocket.js';
-import { createErrorMasker, createPipeline } from './yoga.js';
+import { createErrorMasker, createPipeline, type PipelineOptions } from './yoga.js';
 
 const GRAPHQL_PATH = '/graphql';
 
@@ -45,7 +45,7 @@ export interface RunningServer {
  */
 export async function startServer(
   config: Config,
-  options: { logger?: Logger; runtime?: Runtime } = {},
+  options: { logger?: Logger; runtime?: Runtime; graphiql?: PipelineOptions['graphiql'] } = {},
 ): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const runtime = options.runtime ?? (await createRuntime(config, logger));
@@ -68,6 +68,7 @@ export async function startServer(
     logger,
     counts,
     shutdownSignal: shutdown.signal,
+    graphiql: options.graphiql,
     security: {
       limits: config.limits,
       introspection: config.introspection,

@@ -58,10 +58,20 @@ export interface PipelineOptions {
   security: SecurityOptions;
   /** Extra envelop plugins. */
   plugins?: Plugin[];
-  graphiql?: { headers?: string } | false;
+  /**
+   * GraphiQL's opening headers and operation, or a function of the HTTP
+   * request (`req`) choosing them (development fills them in: src/dev/graphiql.ts).
+   */
+  graphiql?: GraphiQLOpening | ((req: unknown) => GraphiQLOpening) | false;
 }
 
 export type Pipeline = YogaServerInstance<TransportContext, GraphQLContext>;
+
+/** What GraphiQL opens with. */
+export interface GraphiQLOpening {
+  headers?: string;
+  defaultQuery?: string;
+}
 
 /**
  * The one execution pipeline (graphql-yoga's envelop) that HTTP, SSE and
@@ -83,10 +93,14 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     graphiql:
       graphiql === false
         ? false
-        : {
-            title: 'Realtime GraphQL',
-            headers: graphiql.headers ?? JSON.stringify({ Authorization: 'Bearer <paste a token>' }),
-            shouldPersistHeaders: true,
+        : (_request, context) => {
+            const opening = typeof graphiql === 'function' ? graphiql(context?.req) : graphiql;
+            return {
+              title: 'Realtime GraphQL',
+              headers: opening.headers ?? JSON.stringify({ Authorization: 'Bearer <paste a token>' }),
+              shouldPersistHeaders: true,
+              ...(opening.defaultQuery ? { defaultQuery: opening.defaultQuery } : {}),
+            };
           },
     // Origins were already vetted by the transport; echo the caller's for CORS.
     cors: (request) => ({

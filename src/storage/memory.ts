@@ -7,10 +7,17 @@ import { indexMoves, type ChangeEvent, type Collection, type Doc, type RangeOpti
 export type DeliverEvents = (events: readonly ChangeEvent[]) => void;
 
 /**
- * The embedded backend: state lives in this process and dies with it. The
- * events of a change go to `deliver` (the memory event bus; without one,
- * nobody can listen) in the same synchronous step as the change, so no
- * listener sees one without the other.
+ * The maps behind a memory storage and its collections, under a symbol that
+ * no caller of {@link Storage} sees: for the development state file
+ * (src/dev/state-file.ts), which snapshots and restores them.
+ */
+export const MEMORY_STATE = Symbol('memory storage state');
+
+/**
+ * The embedded backend: state lives in this process and dies with it (unless
+ * src/dev/state-file.ts keeps it). The events of a change go to `deliver`
+ * (the memory event bus; without one, nobody can listen) in the same
+ * synchronous step as the change, so no listener sees one without the other.
  */
 export function createMemoryStorage(deliver?: DeliverEvents): Storage {
   const record: DeliverEvents = (events) => {
@@ -33,6 +40,7 @@ export function createMemoryStorage(deliver?: DeliverEvents): Storage {
   };
 
   return {
+    ...({ [MEMORY_STATE]: { collections, counters } } as object),
     kind: 'memory',
     collection<T extends Doc>(name: string) {
       let collection = collections.get(name);
@@ -135,6 +143,7 @@ function createMemoryCollection<T extends Doc>(record: DeliverEvents): Collectio
   };
 
   return {
+    ...({ [MEMORY_STATE]: { docs, indexes } } as object),
     async get(id) {
       const doc = docs.get(id);
       return doc && copy(doc);

@@ -18,7 +18,7 @@ import { TASK_LIMITS, type TaskRecord } from './model.js';
 export type TaskService = ReturnType<typeof createTaskService>;
 
 /** Which tasks `tasks(...)` lists: the organisation's, narrowed by assignee and/or status. */
-interface TaskFilter {
+export interface TaskFilter {
   assigneeId?: string | null;
   status?: TaskStatus | null;
 }

@@ -1,0 +1,34 @@
+/**
+ * Builds `@realtime-graphql/publisher` from the server's own sources: one
+ * ESM and one CommonJS file (esbuild; the runtime dependencies stay
+ * external, listed in this package's package.json), and the type
+ * declarations tsc emitted into the root `dist/` (run `npm run build`, which
+ * calls this after tsc). `npm pack packages/publisher` then makes the tarball.
+ */
+import { cpSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+const manifest = JSON.parse(readFileSync(here('./package.json'), 'utf8')) as { dependencies: Record<string, string> };
+const out = here('./dist/');
+
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+for (const format of ['esm', 'cjs'] as const) {
+  await build({
+    entryPoints: [here('../../src/publisher/index.ts')],
+    outfile: `${out}index.${format === 'esm' ? 'js' : 'cjs'}`,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format,
+    external: [...Object.keys(manifest.dependencies)],
+    logLevel: 'warning',
+  });
+}
+// Only declarations: the package's code is the bundle above.
+cpSync(here('../../dist/'), `${out}types/`, {
+  recursive: true,
+  filter: (source) => !/\.(js|js\.map|tsbuildinfo)$/.test(source) && !source.endsWith('.d.ts.map'),
+});

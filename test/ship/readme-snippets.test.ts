@@ -1,0 +1,92 @@
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ok, startTestServer, tokenFor, uniquePrefix, user, type TestServer } from '../support/harness.js';
+import { readmeSnippets, snippet, unmarkedClientCode } from './readme.js';
+import { ROOT, startProcess, waitFor } from './support.js';
+
+/**
+ * The README's client snippets, copied as a user copies them, run against a
+ * live server that is restarted under them: each must print the events of a
+ * session before and after the restart.
+ */
+describe('README client snippets', () => {
+  // Snippets import their packages as an app does: from a node_modules beside them.
+  const dir = mkdtempSync(join(tmpdir(), 'rt-snippets-'));
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('marks every client and publisher code block of the README as a snippet that a test runs', () => {
+    expect(readmeSnippets().map((s) => s.name)).toEqual([
+      'apollo-client',
+      'urql',
+      'graphql-sse',
+      'client-codegen',
+      'publisher',
+    ]);
+    expect(unmarkedClientCode()).toEqual([]);
+  });
+
+  const health = async (server: TestServer) =>
+    (await (await fetch(`${server.url}/health`)).json()) as { subscriptions: number };
+
+  for (const name of ['apollo-client', 'urql', 'graphql-sse']) {
+    it(`${name}: streams a session's events, and again after the server restarts`, async () => {
+      const prefix = uniquePrefix();
+      let server = await startTestServer({ backend: 'redis', prefix });
+      const port = new URL(server.url).port;
+      const owner = await tokenFor(user('agent-1', ['agent'], 'org-snippets'));
+      const gateway = await tokenFor(user('gateway', ['service'], 'org-snippets'));
+      const { createSession } = await ok<{ createSession: { id: string } }>(
+        server,
+        'mutation { createSession(name: "Snippet") { id } }',
+        {},
+        owner,
+      );
+      const report = (qrCode: string) =>
+        ok(
+          server,
+          'mutation ($input: SessionStatusReport!) { reportSessionStatus(input: $input) { id } }',
+          { input: { sessionId: createSession.id, status: 'QR_REQUIRED', qrCode } },
+          gateway,
+        );
+
+      const file = join(dir, `${name}.ts`);
+      writeFileSync(file, snippet(name).code.replaceAll('http://localhost:4000', server.url));
+      const client = startProcess(process.execPath, ['--import', 'tsx', file], {
+        TOKEN: owner,
+        SESSION_ID: createSession.id,
+      });
+      const printed = (qrCode: string) => (client.stdout().includes(`"qrCode":"${qrCode}"`) ? true : undefined);
+
+      await waitUntil(async () => (await health(server)).subscriptions >= 1, 'the subscription', client);
+      await report('qr-before');
+      await waitFor(() => printed('qr-before'), `${name} to print the first event: ${client.stderr()}`);
+
+      await server.server.close();
+      server = await startTestServer({ backend: 'redis', prefix, env: { PORT: port } });
+      await waitUntil(async () => (await health(server)).subscriptions >= 1, 'the resubscription', client);
+      await report('qr-after');
+      await waitFor(() => printed('qr-after'), `${name} to print the event after the restart: ${client.stderr()}`);
+      expect(client.stderr()).not.toMatch(/TypeError|ReferenceError|is not defined/);
+    }, 60_000);
+  }
+});
+
+/** Polls an async condition (the server's /health), failing with the client's output. */
+async function waitUntil(
+  condition: () => Promise<boolean>,
+  what: string,
+  client: { stdout(): string; stderr(): string },
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out waiting for ${what}; client printed:\n${client.stdout()}\n${client.stderr()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
