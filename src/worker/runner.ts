@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { CampaignExecution } from '../campaigns/execution.js';
 import type { CampaignEvent } from '../campaigns/events.js';
 import { awaitingReceipts, campaignMessageId, processedCount, type CampaignRecord } from '../campaigns/model.js';
@@ -107,6 +108,8 @@ export async function startCampaignRunner(options: {
     const start = performance.now() + wait;
     const stopBatch = linkedAbort(signal);
     const batchSignal = stopBatch.signal;
+    // Every recipient of the batch waits on it for its turn: a batch's worth of listeners, not a leak.
+    setMaxListeners(claims.length + 10, batchSignal);
     const unsent: number[] = [];
     const outcome = { succeeded: 0, errors: 0, lastError: '', lost: false, broken: undefined as unknown };
     await Promise.all(

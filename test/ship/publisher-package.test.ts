@@ -43,7 +43,11 @@ describe('the publisher package', () => {
     writeFileSync(
       join(project, 'publish.mjs'),
       `import { createPublisher, PublishError } from '@realtime-graphql/publisher';
-const publisher = await createPublisher({ redisUrl: process.env.REDIS_URL, redisPrefix: process.env.REDIS_PREFIX });
+const publisher = await createPublisher({
+  redisUrl: process.env.REDIS_URL,
+  redisPrefix: process.env.REDIS_PREFIX,
+  actor: { id: 'build-bot', roles: ['service'] },
+});
 try {
   await publisher.notification({ orgId: 'org-pkg', recipientId: 'agent-1', kind: 'build', title: 'from ESM' });
   await publisher.notification({ orgId: 'org-pkg', recipientId: 'agent-1', kind: 'build', title: '' });
@@ -59,7 +63,11 @@ try {
       join(project, 'publish.cjs'),
       `const { createPublisher } = require('@realtime-graphql/publisher');
 (async () => {
-  const publisher = await createPublisher({ redisUrl: process.env.REDIS_URL, redisPrefix: process.env.REDIS_PREFIX });
+  const publisher = await createPublisher({
+  redisUrl: process.env.REDIS_URL,
+  redisPrefix: process.env.REDIS_PREFIX,
+  actor: { id: 'build-bot', roles: ['service'] },
+});
   await publisher.notification({ orgId: 'org-pkg', recipientId: 'agent-1', kind: 'build', title: 'from CommonJS' });
   await publisher.close();
 })();
