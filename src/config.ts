@@ -31,6 +31,12 @@ export interface Config {
    * before the operation fails (a write then answers `OUTCOME_UNKNOWN`).
    */
   redisCommandTimeoutMs: number;
+  /**
+   * `COMMAND_CLAIM_IDLE_MS`: how long an internal command (gateway command,
+   * campaign wake-up) read by a worker may stay unacknowledged before
+   * another worker takes it over (the first one died holding it).
+   */
+  commandClaimIdleMs: number;
   jwt: {
     key: JwtKeyConfig;
     issuer: string | undefined;
@@ -168,6 +174,9 @@ export interface PresenceConfig {
 export const PRESENCE_MAX_STALE_MS = 60_000;
 
 /** Production defaults: a dead instance's users go offline within 40 s. */
+/** `COMMAND_CLAIM_IDLE_MS` by default: a worker's command in hand is taken over after 30 s of silence. */
+export const DEFAULT_COMMAND_CLAIM_IDLE_MS = 30_000;
+
 export const DEFAULT_PRESENCE_CONFIG: PresenceConfig = { heartbeatMs: 10_000, lapseMs: 30_000 };
 
 /** A configuration problem, phrased as one line naming the variable and what is wrong. */
@@ -231,6 +240,7 @@ const envSchema = z.object({
   REDIS_PREFIX: optionalString.transform((value) => value ?? 'rt:'),
   REDIS_ALLOW_EVICTION: optionalString.pipe(z.enum(['true', 'false']).optional()),
   REDIS_COMMAND_TIMEOUT_MS: integer(5_000, 50, 600_000),
+  COMMAND_CLAIM_IDLE_MS: integer(DEFAULT_COMMAND_CLAIM_IDLE_MS, 100, 3_600_000),
   JWT_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters (256 bits) for HS256').optional()),
   JWT_PUBLIC_KEY: optionalString.pipe(
     z
@@ -353,6 +363,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisPrefix: vars.REDIS_PREFIX,
     redisAllowEviction: vars.REDIS_ALLOW_EVICTION === 'true',
     redisCommandTimeoutMs: vars.REDIS_COMMAND_TIMEOUT_MS,
+    commandClaimIdleMs: vars.COMMAND_CLAIM_IDLE_MS,
     jwt: {
       key,
       issuer: vars.JWT_ISSUER,

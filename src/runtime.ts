@@ -1,7 +1,10 @@
 import type { Redis } from 'ioredis';
-import { DEFAULT_PRESENCE_CONFIG, type Config } from './config.js';
+import { DEFAULT_COMMAND_CLAIM_IDLE_MS, DEFAULT_PRESENCE_CONFIG, type Config } from './config.js';
 import type { EventBus } from './events/bus.js';
 import { redisEventWire } from './events/change-event.js';
+import { isCommandChannel, type CommandQueue } from './events/commands.js';
+import { createMemoryCommandQueue } from './events/commands-memory.js';
+import { createRedisCommandQueue } from './events/commands-redis.js';
 import { createMemoryEventBus } from './events/memory.js';
 import { createRedisEventBus } from './events/redis.js';
 import type { Logger } from './logger.js';
@@ -14,6 +17,8 @@ import { createMemoryStorage, createRedisStorage, type Storage } from './storage
 export interface Runtime {
   storage: Storage;
   bus: EventBus;
+  /** Where internal commands wait for a worker (see {@link CommandQueue}). */
+  commands: CommandQueue;
   services: Services;
   /** True while state and events can be served (Redis reachable, when configured). */
   healthy(): Promise<boolean>;
@@ -23,13 +28,15 @@ export interface Runtime {
 /**
  * Connects the backends named by the configuration: Redis for state and
  * events when `REDIS_URL` is set (two connections: commands and publishes,
- * and a subscriber), the embedded in-memory engine otherwise. A Redis whose
+ * and a subscriber; a worker opens one more per command queue it reads), the embedded in-memory engine otherwise. A Redis whose
  * `maxmemory-policy` may evict keys is refused in production (see
  * `checkEvictionPolicy`) and warned about elsewhere.
  */
 export async function createRuntime(
   config: Pick<Config, 'redisUrl' | 'redisPrefix'> &
-    Partial<Pick<Config, 'presence' | 'nodeEnv' | 'redisAllowEviction' | 'redisCommandTimeoutMs'>> & {
+    Partial<
+      Pick<Config, 'presence' | 'nodeEnv' | 'redisAllowEviction' | 'redisCommandTimeoutMs' | 'commandClaimIdleMs'>
+    > & {
       limits?: Pick<Config['limits'], 'subscriptionMaxQueuedEvents'>;
     },
   logger: Logger,
@@ -39,9 +46,11 @@ export async function createRuntime(
   const maxQueuedEvents = config.limits?.subscriptionMaxQueuedEvents;
   let storage: Storage;
   let bus: EventBus;
+  let queue: CommandQueue;
   let connections: Redis[] = [];
   if (config.redisUrl) {
     const commandTimeoutMs = config.redisCommandTimeoutMs;
+    const redisUrl = config.redisUrl;
     const commands = await connectRedis(config.redisUrl, { name: 'commands', logger, commandTimeoutMs });
     // In production a Redis that may evict keys is refused (REDIS_ALLOW_EVICTION=true overrides); elsewhere a warning.
     const stance = config.nodeEnv === 'production' && !config.redisAllowEviction ? 'refuse' : 'warn';
@@ -58,13 +67,28 @@ export async function createRuntime(
     connections = [commands, subscriber];
     storage = createRedisStorage(commands, config.redisPrefix, redisEventWire(config.redisPrefix));
     bus = createRedisEventBus({ publisher: commands, subscriber, prefix: config.redisPrefix, logger, maxQueuedEvents });
+    queue = createRedisCommandQueue({
+      redis: commands,
+      // A consumer's blocking read waits up to blockMs: its connection's command timeout allows for it.
+      connect: (name, blockMs) =>
+        connectRedis(redisUrl, { name, logger, commandTimeoutMs: blockMs + (commandTimeoutMs ?? 5000) }),
+      prefix: config.redisPrefix,
+      claimIdleMs: config.commandClaimIdleMs ?? DEFAULT_COMMAND_CLAIM_IDLE_MS,
+      logger,
+    });
   } else {
     const memoryBus = createMemoryEventBus({ maxQueuedEvents, logger });
-    // Synchronous up to delivery (which it queues): events go out in the write's step.
+    const memoryCommands = createMemoryCommandQueue({ logger });
+    // Synchronous up to delivery (which they queue): events and commands go out in the write's step.
     storage = createMemoryStorage((events) =>
-      events.forEach((event) => void memoryBus.publish(event.channel, event.payload)),
+      events.forEach((event) =>
+        isCommandChannel(event.channel)
+          ? void memoryCommands.send(event.channel, event.payload)
+          : void memoryBus.publish(event.channel, event.payload),
+      ),
     );
     bus = memoryBus;
+    queue = memoryCommands;
   }
   const services = createServices({
     storage,
@@ -76,10 +100,12 @@ export async function createRuntime(
   return {
     storage,
     bus,
+    commands: queue,
     services,
     healthy: async () => connections.every((redis) => redis.status === 'ready') && (await storage.healthy()),
     async close() {
       await closeServices(services);
+      await queue.close();
       await bus.close();
       await storage.close();
       await Promise.all(connections.map(closeRedis));

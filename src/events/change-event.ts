@@ -1,5 +1,6 @@
 import type { ChangeEvent } from '../storage/storage.js';
 import type { Channel } from './channel.js';
+import { commandStreamKey, isCommandChannel } from './commands.js';
 
 /**
  * An event to record together with a write (see `Collection.insert`,
@@ -15,8 +16,14 @@ export function changeEvent<Payload>(channel: Channel<Payload>, payload: Payload
  * prefix) and the message, exactly as `EventBus.publish` sends them (the
  * format of graphql-redis-subscriptions: JSON). The Redis bus publishes with
  * it and the Redis storage records events with writes with it, so
- * subscribers cannot tell the two apart.
+ * subscribers cannot tell the two apart. A command (an event on a command
+ * channel, see `isCommandChannel`) names the stream it is queued on
+ * instead: `queue`, as `CommandQueue.send` would append it.
  */
 export function redisEventWire(prefix: string) {
-  return (event: ChangeEvent) => ({ channel: prefix + event.channel, message: JSON.stringify(event.payload) });
+  return (event: ChangeEvent) => ({
+    channel: prefix + event.channel,
+    message: JSON.stringify(event.payload),
+    queue: isCommandChannel(event.channel) ? commandStreamKey(prefix, event.channel) : undefined,
+  });
 }

@@ -72,22 +72,7 @@ export function createEventIntake(options: { logger?: Logger; summaryIntervalMs?
      * version included), one object shared by all of them.
      */
     deliver(contract: ChannelContract, channel: string, listeners: Iterable<Listener>, payload: unknown): void {
-      const checked = contract.schema.safeParse(payload);
-      if (!checked.success) {
-        stats.malformedDropped++;
-        const issue = checked.error.issues[0];
-        report(
-          `malformed:${contract.kind}`,
-          {
-            channelKind: contract.kind,
-            channel,
-            reason: issue ? `${issue.path.join('.') || '(payload)'}: ${issue.message}` : 'invalid',
-            preview: preview(payload),
-          },
-          'dropped a malformed event',
-        );
-        return;
-      }
+      if (!check(contract, channel, payload)) return;
       for (const listener of listeners) {
         try {
           listener(payload);
@@ -102,12 +87,35 @@ export function createEventIntake(options: { logger?: Logger; summaryIntervalMs?
       }
     },
 
+    /** Checks `payload` (received on `channel`); a malformed one is counted and logged, and false. */
+    check,
+
     /** Stops the pending summary (logging it now). */
     close() {
       if (summary) clearTimeout(summary);
       summarize();
     },
   };
+
+  function check(contract: ChannelContract, channel: string, payload: unknown): boolean {
+    const checked = contract.schema.safeParse(payload);
+    if (!checked.success) {
+      stats.malformedDropped++;
+      const issue = checked.error.issues[0];
+      report(
+        `malformed:${contract.kind}`,
+        {
+          channelKind: contract.kind,
+          channel,
+          reason: issue ? `${issue.path.join('.') || '(payload)'}: ${issue.message}` : 'invalid',
+          preview: preview(payload),
+        },
+        'dropped a malformed event',
+      );
+      return false;
+    }
+    return true;
+  }
 }
 
 /** What a bus's event intake is. */

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { COMMAND_QUEUE_MAX_LENGTH } from '../events/commands.js';
 import { createRedisLedger } from './redis-ledger.js';
 import { createRedisLimits } from './limits-redis.js';
 import { indexMoves, type ChangeEvent, type Collection, type Doc, type RangeOptions, type Storage } from './storage.js';
@@ -7,19 +8,31 @@ import { sendWrite } from './write-outcome.js';
 /**
  * Records the events of a change, in the script that makes the change, so
  * both apply together or not at all. Every script that takes events starts
- * with this: ARGV[1] is the number of events, ARGV[2..] their channel and
- * message pairs (exactly what EventBus.publish would send), and the write's
- * own arguments follow, from ARGV[A + 1].
+ * with this: ARGV[1] is the number of events, ARGV[2..] their channel,
+ * message and queue triples (exactly what EventBus.publish would send, and
+ * the stream of a command: see `redisEventWire`), and the write's own
+ * arguments follow, from ARGV[A + 1].
+ *
+ * An event is published; a command (its queue is not empty) is appended to
+ * its queue's stream instead, trimmed to about ARGV's bound, so a command
+ * waits for a worker rather than being lost when none listens (see
+ * src/events/commands-redis.ts). The stream's key travels in ARGV, not
+ * KEYS (the scripts index KEYS by position): fine on the single Redis this
+ * storage supports, not on a Redis Cluster.
  *
  * This is the one place an event is recorded. The resume issue (events
  * replayable after a reconnect) appends each event to a per-channel history
  * with an offset (XADD) right here, next to its PUBLISH.
  */
 const RECORD_EVENTS = `
-local A = 2 * tonumber(ARGV[1]) + 1
+local A = 3 * tonumber(ARGV[1]) + 1
 local function record_events()
-  for i = 2, A, 2 do
-    redis.call('PUBLISH', ARGV[i], ARGV[i + 1])
+  for i = 2, A, 3 do
+    if ARGV[i + 2] == '' then
+      redis.call('PUBLISH', ARGV[i], ARGV[i + 1])
+    else
+      redis.call('XADD', ARGV[i + 2], 'MAXLEN', '~', ${COMMAND_QUEUE_MAX_LENGTH}, '*', 'message', ARGV[i + 1])
+    end
   end
 end`;
 
@@ -105,8 +118,8 @@ return string.format('%.3f', start - now)`;
 
 const MAX_CAS_ATTEMPTS = 50;
 
-/** How events travel over Redis: the PUBLISH arguments of one event (src/events/wire.ts). */
-export type RedisEventWire = (event: ChangeEvent) => { channel: string; message: string };
+/** How events travel over Redis: the PUBLISH arguments of one event, or the stream of a command (`redisEventWire`). */
+export type RedisEventWire = (event: ChangeEvent) => { channel: string; message: string; queue?: string };
 
 /**
  * The shared backend: every instance and worker on one Redis sees the same
@@ -126,8 +139,8 @@ export function createRedisStorage(redis: Redis, prefix: string, wire?: RedisEve
     return [
       String(events.length),
       ...events.flatMap((event) => {
-        const { channel, message } = wire(event);
-        return [channel, message];
+        const { channel, message, queue } = wire(event);
+        return [channel, message, queue ?? ''];
       }),
     ];
   };

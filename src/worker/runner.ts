@@ -5,6 +5,7 @@ import type { CampaignEvent } from '../campaigns/events.js';
 import { awaitingReceipts, campaignMessageId, processedCount, type CampaignRecord } from '../campaigns/model.js';
 import type { CampaignConfig } from '../config.js';
 import type { EventBus, Unlisten } from '../events/bus.js';
+import type { CommandQueue } from '../events/commands.js';
 import { topics } from '../events/topics.js';
 import type { Gateway, SendResult } from '../gateway/gateway.js';
 import { now } from '../lib/ids.js';
@@ -39,7 +40,8 @@ export const campaignLeaseKey = (campaignId: string) => `campaign-run:${campaign
 
 /**
  * Runs campaigns: finds runnable ones (polling every `pollMs`, and at once
- * when a start or resume wakes it), takes each with a lease, and sends.
+ * when a start or resume wakes it: a queued command, which one worker
+ * gets), takes each with a lease, and sends.
  *
  * The protocol that keeps every recipient sent to exactly once:
  *
@@ -69,11 +71,12 @@ export async function startCampaignRunner(options: {
   gateway: Gateway;
   storage: Storage;
   bus: EventBus;
+  commands: CommandQueue;
   config: CampaignConfig;
   logger: Logger;
   workerId: string;
 }): Promise<CampaignRunner> {
-  const { execution, gateway, storage, bus, config, logger, workerId } = options;
+  const { execution, gateway, storage, bus, commands, config, logger, workerId } = options;
   const running = new Map<string, Promise<void>>();
   const stopping = new AbortController();
   let woken = false;
@@ -235,7 +238,7 @@ export async function startCampaignRunner(options: {
       await lease.release();
       if (stopping.signal.aborted && record) {
         // Shutting down: let another worker take the campaign over now rather than at its next poll.
-        await bus.publish(topics.campaignWork(), { campaignId: id, occurredAt: now() }).catch(() => undefined);
+        await commands.send(topics.campaignWork(), { campaignId: id, occurredAt: now() }).catch(() => undefined);
       }
       log.info('campaign run ended');
     }
@@ -264,7 +267,8 @@ export async function startCampaignRunner(options: {
     }
   };
 
-  const unlistenWork = await bus.listen(topics.campaignWork(), wake);
+  // A wake-up queued while no worker ran (or while this one was away from Redis) still comes.
+  const stopWork = await commands.consume(topics.campaignWork(), wake);
   const loop = (async () => {
     while (!stopping.signal.aborted) {
       await fill().catch((error: unknown) => logger.warn({ err: String(error) }, 'looking for campaigns failed'));
@@ -276,7 +280,7 @@ export async function startCampaignRunner(options: {
     async stop() {
       stopping.abort();
       wake();
-      unlistenWork();
+      await stopWork();
       await loop;
       await Promise.all(running.values());
     },

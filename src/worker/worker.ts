@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createCampaignExecution } from '../campaigns/execution.js';
 import type { Config } from '../config.js';
 import type { EventBus } from '../events/bus.js';
+import type { CommandQueue } from '../events/commands.js';
 import type { Gateway } from '../gateway/gateway.js';
 import { createSimulatedGateway } from '../gateway/simulated.js';
 import type { Logger } from '../logger.js';
@@ -27,11 +28,12 @@ export async function startWorker(options: {
   config: Pick<Config, 'campaigns' | 'gateway'>;
   storage: Storage;
   bus: EventBus;
+  commands: CommandQueue;
   services: Services;
   logger: Logger;
   gateway?: Gateway;
 }): Promise<Worker> {
-  const { config, storage, bus, services } = options;
+  const { config, storage, bus, commands, services } = options;
   const id = randomUUID().slice(0, 8);
   const logger = options.logger.child({ worker: id });
   const gateway = options.gateway ?? createSimulatedGateway({ ...config.gateway, storage, logger, instanceId: id });
@@ -42,12 +44,13 @@ export async function startWorker(options: {
     progressEvery: config.campaigns.progressEvery,
   });
   const stopReceipts = gateway.onReceipt((receipt) => execution.applyReceipt(receipt));
-  const stopSessions = await bridgeGatewaySessions({ bus, gateway, sessions: services.sessions, logger });
+  const stopSessions = await bridgeGatewaySessions({ commands, gateway, sessions: services.sessions, logger });
   const runner = await startCampaignRunner({
     execution,
     gateway,
     storage,
     bus,
+    commands,
     config: config.campaigns,
     logger,
     workerId: id,
@@ -60,7 +63,7 @@ export async function startWorker(options: {
     stop: () =>
       (stopping ??= (async () => {
         await runner.stop();
-        stopSessions();
+        await stopSessions();
         // Closing first: a receipt poll in flight still has its listener.
         await gateway.close();
         stopReceipts();

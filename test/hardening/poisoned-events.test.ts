@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
+import { commandStreamKey } from '../../src/events/commands.js';
 import { subscribe } from '../../src/events/subscribe.js';
 import { topics } from '../../src/events/topics.js';
 import { CONVERSATION_EVENTS, INBOX_EVENTS, PRESENCE_EVENTS, openTab, people } from '../conversations/support.js';
@@ -45,6 +46,20 @@ async function poison(redis: Redis, channel: string, messages: readonly unknown[
       typeof message === 'string' || Buffer.isBuffer(message) ? message : JSON.stringify(message),
     );
   }
+}
+
+/**
+ * Appends each message to a command queue's stream as a worker reads it
+ * (field `message`; strings and bytes unchanged, anything else as JSON),
+ * and entries a worker does not expect at all.
+ */
+async function poisonQueue(redis: Redis, stream: string, messages: readonly unknown[]) {
+  for (const message of messages) {
+    const text = typeof message === 'string' || Buffer.isBuffer(message) ? message : JSON.stringify(message);
+    await redis.xadd(stream, '*', 'message', text);
+  }
+  await redis.xadd(stream, '*', 'other', 'field');
+  await redis.xadd(stream, '*', 'message', '{"action":"connect"}', 'message', 'twice');
 }
 
 /** Text that is not JSON, and JSON that is not an object: wrong on any channel. */
@@ -397,7 +412,7 @@ describe('events from Redis are untrusted input', () => {
     expect(onB.body.events).toEqual({ malformedDropped: 0, listenerErrors: 0 });
   });
 
-  it('a worker process: junk gateway commands and campaign work are dropped and logged briefly; it keeps working', async () => {
+  it('a worker process: junk gateway commands and campaign work on their queues are dropped and logged briefly; it keeps working', async () => {
     const [a, b] = (await startCluster(2)) as [TestServer, TestServer];
     const worker = await startWorkerProcess(a.config.redisPrefix, { GATEWAY_QR_INTERVAL_MS: '60000' });
     const p = await people();
@@ -417,8 +432,9 @@ describe('events from Redis are untrusted input', () => {
       { action: 'connect', orgId: 7, sessionId, occurredAt: NOW },
     ];
     const work = [...NOT_EVENTS, { campaignId: 5, occurredAt: NOW }, { occurredAt: NOW }];
-    await poison(publisher, a.config.redisPrefix + topics.gatewayCommands(), commands);
-    await poison(publisher, a.config.redisPrefix + topics.campaignWork(), work);
+    const queueOf = (channel: string) => commandStreamKey(a.config.redisPrefix, channel);
+    await poisonQueue(publisher, queueOf(topics.gatewayCommands()), commands);
+    await poisonQueue(publisher, queueOf(topics.campaignWork()), work);
 
     await ok(a, 'mutation ($id: ID!) { connectSession(id: $id) { status } }', { id: sessionId }, p.alice);
     for (const watcher of watchers) {
@@ -435,5 +451,9 @@ describe('events from Redis are untrusted input', () => {
     expect(drops.map((entry) => entry.channelKind).sort()).toEqual(['campaignWork', 'gatewayCommands']);
     for (const entry of drops) expect(entry.reason).toEqual(expect.any(String));
     for (const entry of worker.logs) expect(JSON.stringify(entry).length).toBeLessThan(2000);
+    // Junk and commands alike were acknowledged: nothing is left for another worker to take over.
+    for (const channel of [topics.gatewayCommands(), topics.campaignWork()]) {
+      expect(((await publisher.xpending(queueOf(channel), 'workers')) as [number])[0]).toBe(0);
+    }
   });
 });

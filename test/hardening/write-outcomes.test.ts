@@ -189,10 +189,11 @@ describe.skipIf(!bin)('honest write outcomes', () => {
       pending = lines.pop()!;
       for (const line of lines) {
         const command = /^\+[\d.]+ \[\d+ ([^\]]+)\] "(\w+)"/.exec(line);
-        if (command?.[2]?.toLowerCase() !== 'publish') continue;
+        // Events are published; commands (connectSession's) are appended to their queue's stream.
+        if (!['publish', 'xadd'].includes(command?.[2]?.toLowerCase() ?? '')) continue;
         const typename = /__typename\\":\\"(\w+)/.exec(line)?.[1];
         const action = /action\\":\\"(\w+)/.exec(line)?.[1];
-        published.push({ typename, action, source: command[1]! });
+        published.push({ typename, action, source: command![1]! });
       }
     });
     monitor.write('MONITOR\r\n');
@@ -277,7 +278,7 @@ describe.skipIf(!bin)('honest write outcomes', () => {
       const fromScripts = published.filter((p) => p.typename === typename && p.source === 'lua');
       expect(fromScripts.length, `${typename} published inside the write's script`).toBeGreaterThan(0);
     }
-    // The gateway command of connectSession travels with the change too.
+    // The gateway command of connectSession travels with the change too (to its queue).
     expect(published.some((p) => p.action === 'connect' && p.source === 'lua')).toBe(true);
     // Nothing of those is published on its own afterwards.
     const outside = published.filter((p) => p.source !== 'lua' && primary.slice(1).includes(p.typename!));
