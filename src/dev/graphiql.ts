@@ -47,8 +47,26 @@ subscription SessionEvents($id: ID!) {
 export function developmentGraphiQL(adminToken: string) {
   const headers = JSON.stringify({ Authorization: `Bearer ${adminToken}` }, null, 2);
   return (req: unknown) => {
-    const address = (req as { socket?: { remoteAddress?: string } } | undefined)?.socket?.remoteAddress ?? '';
+    const request = req as { socket?: { remoteAddress?: string }; headers?: { host?: string } } | undefined;
+    const address = request?.socket?.remoteAddress ?? '';
     const local = address === '::1' || /^(::ffff:)?127\./.test(address);
-    return { defaultQuery: GRAPHIQL_WALKTHROUGH, ...(local ? { headers } : {}) };
+    // And asked for by a loopback name: a page on a name an attacker points at
+    // 127.0.0.1 (DNS rebinding) sends its own name as Host, and no Origin on a GET.
+    return {
+      defaultQuery: GRAPHIQL_WALKTHROUGH,
+      ...(local && isLoopbackHost(request?.headers?.host) ? { headers } : {}),
+    };
   };
+}
+
+/** True for a Host header naming this machine's loopback (`localhost`, `127.x.y.z`, `[::1]`), any port. */
+function isLoopbackHost(host: string | undefined): boolean {
+  if (!host) return false;
+  let hostname: string;
+  try {
+    hostname = new URL(`http://${host}`).hostname;
+  } catch {
+    return false;
+  }
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }

@@ -105,15 +105,20 @@ export async function createOnce<T>(storage: Storage, options: OnceOptions<T>): 
   if ((await storage.peek(finished)) !== undefined) {
     const found = await find(held.id);
     if (found) return found;
-    const field = options.field ?? 'idempotencyKey';
-    throw badInput(`What was made with this ${field} has been deleted since: use a new key for a new request`, field);
+    throw gone(options.field);
   }
   const made = await create(held.id);
   if (made) return completed(made);
   // A duplicate racing this call inserted first: its resource is the one.
   const winner = await find(held.id);
-  if (!winner) throw new Error(`Resource ${held.id} was inserted but is missing`);
+  // Inserted, but deleted since, or no longer the caller's to see.
+  if (!winner) throw gone(options.field);
   return repeated(winner);
+}
+
+/** What a retry hears when what its key made is gone (deleted, or no longer the caller's to see). */
+function gone(field = 'idempotencyKey') {
+  return badInput(`What was made with this ${field} is gone: use a new key for a new request`, field);
 }
 
 /**

@@ -76,13 +76,20 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
   const { logger, keepAliveMs, maxBufferedBytes, slowConsumerGraceMs, onSubscriptionsChanged = () => {} } = options;
   /** Per socket, the `subscribe` payloads (one object per operation) of its streaming subscriptions. */
   const streaming = new WeakMap<Context<P, SocketExtra>, Set<SubscribePayload>>();
+  /** Sockets whose `connection_init` was accepted. */
+  const acknowledged = new WeakSet<WebSocket>();
   const server = makeServer<P, SocketExtra>({
     ...serverOptions,
+    onConnect: async (ctx) => {
+      const accepted = await serverOptions.onConnect?.(ctx);
+      if (accepted !== false) acknowledged.add(ctx.extra.socket);
+      return accepted;
+    },
     onSubscribe: (ctx, id, payload) => {
       if (!idWithinBound(id)) {
         // Forgotten at once: graphql-ws then sends nothing for it, not even an error.
         delete ctx.subscriptions[id];
-        ctx.extra.socket.close(CloseCode.BadRequest, 'Subscription id too long');
+        closeSocket(ctx.extra.socket, CloseCode.BadRequest, 'Subscription id too long');
         return [new GraphQLError('Subscription id too long')];
       }
       return serverOptions.onSubscribe?.(ctx, id, payload);
@@ -160,17 +167,33 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
             });
             watchBuffer();
           }),
-        close: (code, reason) => socket.close(code, closeReason(code, reason)),
+        close: (code, reason) => closeSocket(socket, code, closeReason(code, reason)),
+        // A pong never echoes the ping's payload: a client that does not read
+        // cannot make the server queue its own (up to 1 MiB) messages back.
+        onPing: () =>
+          new Promise<void>((resolve) => {
+            if (socket.readyState !== socket.OPEN) return resolve();
+            socket.send(PONG, () => {
+              watchBuffer();
+              resolve();
+            });
+            watchBuffer();
+          }),
         onMessage: (handle) =>
-          socket.on('message', async (data) => {
+          socket.on('message', async (data: Buffer | ArrayBuffer | Buffer[]) => {
+            // Before `connection_ack` a socket has proven nothing: its messages stay small.
+            if (!acknowledged.has(socket) && byteLength(data) > MAX_MESSAGE_BYTES_BEFORE_ACK) {
+              return closeSocket(socket, CloseCode.MessageTooBig, 'Message too big before connection_ack');
+            }
             const text = String(data);
             try {
               await handle(text);
             } catch (error) {
               if (socket.readyState !== socket.OPEN) return;
-              if (isServerOnlyMessage(text)) return socket.close(CloseCode.BadRequest, 'Invalid message received');
+              if (isServerOnlyMessage(text))
+                return closeSocket(socket, CloseCode.BadRequest, 'Invalid message received');
               logger.error({ err: error }, 'websocket message handling failed');
-              socket.close(CloseCode.InternalServerError, 'Internal server error');
+              closeSocket(socket, CloseCode.InternalServerError, 'Internal server error');
             }
           }),
       },
@@ -245,9 +268,33 @@ function isAsyncIterable(value: unknown): boolean {
  * so the connection is dropped a second later whatever happens.
  */
 export function cutOffSlowConsumer(socket: WebSocket): void {
+  closeSocket(socket, CloseCode.SlowConsumer, 'Slow consumer');
+}
+
+/**
+ * Every close this server starts: the close frame, then, if the client has
+ * not completed the close handshake a second later (it does not answer, or
+ * does not read what is queued before the frame), the connection is
+ * dropped. `ws` alone would keep it open 30 s, counted and holding a socket,
+ * for a client that may never have sent a token.
+ */
+export function closeSocket(socket: WebSocket, code?: number, reason?: string): void {
   if (socket.readyState === socket.CLOSED) return;
-  socket.close(CloseCode.SlowConsumer, 'Slow consumer');
-  setTimeout(() => socket.terminate(), 1000).unref();
+  socket.close(code, reason);
+  setTimeout(() => socket.terminate(), CLOSE_HANDSHAKE_MS).unref();
+}
+
+/** How long a client has to answer a close frame. */
+const CLOSE_HANDSHAKE_MS = 1000;
+
+/** The largest message a socket may send before its `connection_init` is accepted (a token, resume offsets). */
+export const MAX_MESSAGE_BYTES_BEFORE_ACK = 64 * 1024;
+
+const PONG = JSON.stringify({ type: MessageType.Pong });
+
+function byteLength(data: Buffer | ArrayBuffer | Buffer[]): number {
+  if (Array.isArray(data)) return data.reduce((sum, chunk) => sum + chunk.length, 0);
+  return data.byteLength;
 }
 
 function isServerOnlyMessage(text: string): boolean {

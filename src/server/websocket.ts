@@ -12,7 +12,7 @@ import type { Logger } from '../logger.js';
 import { CloseCode } from './close-codes.js';
 import type { ConnectionSlots, ReleaseSlot } from './connection-slots.js';
 import { FANOUT, type FanoutTarget } from './fanout.js';
-import { cutOffSlowConsumer, serveGraphqlWs } from './graphql-ws-adapter.js';
+import { closeSocket, cutOffSlowConsumer, serveGraphqlWs } from './graphql-ws-adapter.js';
 import type { LiveCounts } from './metrics.js';
 import type { OriginPolicy } from './origin.js';
 import { publicError, publicResult } from './public-error.js';
@@ -86,8 +86,13 @@ export function attachWebSocket(options: WebSocketOptions) {
   const connections = new WeakMap<WebSocket, Connection>();
   const maskError = createErrorMasker(logger);
 
+  // Once upgraded, Node no longer times out or closes the socket: a refused one is destroyed
+  // once the answer is written (or a second later if the client does not take it), never left half-open.
   const refuse = (socket: Duplex, status: number, reason: string) => {
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () =>
+      socket.destroy(),
+    );
+    setTimeout(() => socket.destroy(), 1000).unref();
   };
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
@@ -146,7 +151,7 @@ export function attachWebSocket(options: WebSocketOptions) {
         const releaseSlot = await slots.acquire(viewer);
         if (!releaseSlot) {
           logger.info({ user: viewer.id, org: viewer.orgId }, 'websocket refused: too many connections');
-          socket.close(CloseCode.TooManyConnections, 'Too many connections');
+          closeSocket(socket, CloseCode.TooManyConnections, 'Too many connections');
           return false;
         }
         const disconnected = await onViewerConnected(viewer);
@@ -213,7 +218,8 @@ export function attachWebSocket(options: WebSocketOptions) {
           logger.info('websocket cut off: a subscription overflowed its event queue');
           cutOffSlowConsumer(ctx.extra.socket);
         }
-        return errors.map(publicError);
+        // A stream that threw something other than a GraphQLError is masked like any unexpected error.
+        return errors.map((error) => publicError(maskError(error)));
       },
       // Results of queries, mutations and subscriptions off the shared path (those write their own frames).
       onNext: (_ctx, _id, _payload, _args, result) => publicResult(result),
@@ -233,7 +239,7 @@ export function attachWebSocket(options: WebSocketOptions) {
         connections.get(socket)!.expiry = scheduleExpiry(socket, viewer);
         return;
       }
-      socket.close(CloseCode.Forbidden, 'Forbidden: token expired');
+      closeSocket(socket, CloseCode.Forbidden, 'Forbidden: token expired');
     }, untilExpiry(viewer));
     timer.unref();
     return timer;

@@ -1,3 +1,4 @@
+import { get as httpGet } from 'node:http';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,6 +85,26 @@ describe('the first hour', () => {
     const html = await page('127.0.0.1');
     expect(html).toContain(JSON.stringify(`Bearer ${dev.admin}`).slice(1, -1));
     expect(html).toContain(JSON.stringify(GRAPHIQL_WALKTHROUGH).slice(1, -1));
+    // A page on a name pointed at 127.0.0.1 (DNS rebinding: its own name as Host, no Origin on a GET): no token.
+    const rebound = await new Promise<string>((resolve, reject) => {
+      const request = httpGet(
+        {
+          host: '127.0.0.1',
+          port: new URL(dev.url).port,
+          path: '/graphql',
+          headers: { accept: 'text/html', host: `rebind.attacker.example:${new URL(dev.url).port}` },
+        },
+        (response) => {
+          let body = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => (body += chunk));
+          response.on('end', () => resolve(body));
+        },
+      );
+      request.on('error', reject);
+    });
+    expect(rebound).toContain(JSON.stringify(GRAPHIQL_WALKTHROUGH).slice(1, -1));
+    expect(rebound.includes(dev.admin)).toBe(false);
     // From another address (this machine's own, where it has one), the walk-through but never the token.
     const external = Object.values(networkInterfaces())
       .flat()
