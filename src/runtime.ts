@@ -23,6 +23,12 @@ export interface Runtime {
   /** True while state and events can be served (Redis reachable, when configured). */
   healthy(): Promise<boolean>;
   close(): Promise<void>;
+  /**
+   * Drops the Redis connections at once: commands still waiting on an
+   * unresponsive Redis fail instead of holding up a shutdown. `close()`
+   * then settles promptly.
+   */
+  disconnect(): void;
 }
 
 /**
@@ -109,6 +115,9 @@ export async function createRuntime(
       await bus.close();
       await storage.close();
       await Promise.all(connections.map(closeRedis));
+    },
+    disconnect() {
+      for (const redis of connections) redis.disconnect();
     },
   };
 }

@@ -263,12 +263,45 @@ export async function startServer(
       httpServer.closeAllConnections();
       await sockets;
       await stopped;
-      await pipeline.dispose();
-      await workerStopped;
-      await slots.close();
-      if (!options.runtime) await runtime.close();
+      // Then what this instance holds in Redis (presence, connection slots, leases) is given
+      // back, within a second: a Redis that does not answer cannot hold the process past it.
+      const released = (async () => {
+        await pipeline.dispose();
+        await workerStopped;
+        await slots.close();
+        if (!options.runtime) await runtime.close();
+      })().catch((error: unknown) => logger.error({ err: error }, 'releasing at shutdown failed'));
+      if (!(await settlesWithin(released, RELEASE_GRACE_MS))) {
+        logger.warn('Redis did not answer in time: presence and connection slots will lapse by themselves');
+        // Also a runtime this server was given: its owner is shutting down with it, and its
+        // close() then settles at once instead of waiting on the same unresponsive Redis.
+        runtime.disconnect();
+        await settlesWithin(released, AFTER_DISCONNECT_MS);
+      }
       logger.info('shut down');
     })());
 
   return { url, port, runtime, logger, close };
+}
+
+/** How long shutdown gives this instance to release what it holds in Redis, once clients are gone. */
+const RELEASE_GRACE_MS = 700;
+/** Then, with Redis dropped, for its commands to fail and the rest to close. */
+const AFTER_DISCONNECT_MS = 250;
+
+/** Whether `promise` settles (either way) within `ms`. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      expired,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

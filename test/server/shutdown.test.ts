@@ -16,6 +16,7 @@ import {
   type TestServer,
 } from '../support/harness.js';
 import { rawSocket } from '../hardening/raw-ws.js';
+import { startRedisServer } from '../support/redis-server.js';
 import { SESSION_EVENTS } from '../hardening/fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -23,7 +24,7 @@ const SHUTDOWN_TIMEOUT_MS = 1500;
 const PRESENCE = `query ($userIds: [ID!]!) { presence(userIds: $userIds) { userId online } }`;
 
 /** `src/main.ts` as `npm start` runs it, on the test Redis with `prefix`. */
-async function startProcess(prefix: string) {
+async function startProcess(prefix: string, redisUrl = inject('redisUrl')) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     env: {
@@ -33,7 +34,7 @@ async function startProcess(prefix: string) {
       HOST: '127.0.0.1',
       LOG_LEVEL: 'info',
       JWT_SECRET: TEST_JWT_SECRET,
-      REDIS_URL: inject('redisUrl'),
+      REDIS_URL: redisUrl,
       REDIS_PREFIX: prefix,
       EMBEDDED_WORKER: 'off',
       SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
@@ -199,4 +200,32 @@ describe('shutdown', () => {
     expect(await mayConnect(witness, stuck)).toBe(true);
     expect(await mayConnect(witness, reader)).toBe(true);
   }, 30_000);
+
+  it.skipIf(!inject('redisServerBin'))(
+    'exits 0 within SHUTDOWN_TIMEOUT_MS (+1 s) when Redis stops answering: what it holds lapses by itself',
+    async () => {
+      const redis = await startRedisServer(inject('redisServerBin')!);
+      dispose(async () => {
+        process.kill(redis.pid, 'SIGCONT');
+        await redis.stop();
+      });
+      const run = await startProcess(uniquePrefix(), redis.url);
+      // A connection: its slot and presence are what shutdown would give back.
+      const socket = await rawSocket({
+        url: run.url,
+        graphqlUrl: `${run.url}/graphql`,
+        wsUrl: `${run.url.replace(/^http/, 'ws')}/graphql`,
+      } as TestServer);
+      await socket.init(await tokenFor(user('agent-1')));
+
+      process.kill(redis.pid, 'SIGSTOP');
+      const started = Date.now();
+      run.child.kill('SIGTERM');
+      const code = await run.exited;
+      expect(code, run.output().slice(-3000)).toBe(0);
+      expect(Date.now() - started).toBeLessThan(SHUTDOWN_TIMEOUT_MS + 1500);
+      expect(run.output()).toContain('presence and connection slots will lapse by themselves');
+    },
+    30_000,
+  );
 });

@@ -83,6 +83,8 @@ export async function startRedisServer(bin: string, port?: number, args: string[
   return {
     url: `redis://127.0.0.1:${chosen}`,
     port: chosen,
+    /** The process, for tests that freeze it (SIGSTOP) to play an unresponsive Redis. */
+    pid: child.pid!,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
