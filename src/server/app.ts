@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import type { Viewer } from '../auth/viewer.js';
 import { createTokenVerifier } from '../auth/jwt.js';
 import type { Config } from '../config.js';
+import { settlesWithin } from '../lib/deadline.js';
 import { createLogger, type Logger } from '../logger.js';
 import { withOverflowHandler } from '../events/subscribe.js';
 import { createRuntime, type Runtime } from '../runtime.js';
@@ -288,20 +289,3 @@ export async function startServer(
 const RELEASE_GRACE_MS = 700;
 /** Then, with Redis dropped, for its commands to fail and the rest to close. */
 const AFTER_DISCONNECT_MS = 250;
-
-/** Whether `promise` settles (either way) within `ms`. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([
-      promise.then(
-        () => true,
-        () => true,
-      ),
-      expired,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

@@ -11,6 +11,7 @@ import {
 } from 'graphql-ws';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../logger.js';
+import { settlesWithin } from '../lib/deadline.js';
 import { CloseCode } from './close-codes.js';
 import { rawFrames, type RawFrames } from './raw-frames.js';
 
@@ -225,24 +226,13 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
       wss.removeAllListeners('connection');
       const stopped = new Promise<void>((resolve, reject) => wss.close((error) => (error ? reject(error) : resolve())));
       for (const client of wss.clients) client.close(CloseCode.GoingAway, 'Going away');
-      if (!(await within(stopped, deadline))) {
+      if (!(await settlesWithin(stopped, deadline - Date.now()))) {
         for (const client of wss.clients) client.terminate();
         await stopped;
       }
-      await within(Promise.all(closing), deadline);
+      await settlesWithin(Promise.all(closing), deadline - Date.now());
     },
   };
-}
-
-/** Whether `promise` settled before `deadline` (epoch ms). */
-async function within(promise: Promise<unknown>, deadline: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), deadline - Date.now())));
-  try {
-    return await Promise.race([promise.then(() => true), expired]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function idWithinBound(id: string): boolean {
