@@ -1,7 +1,7 @@
 import type { Logger } from '../logger.js';
 import type { CommandHandler, CommandQueue } from './commands.js';
 import { createEventIntake } from './intake.js';
-import { channelContract } from './topics.js';
+import { requireChannelContract } from './topics.js';
 
 /**
  * The embedded engine's queue: commands wait in this process until a
@@ -23,7 +23,7 @@ export function createMemoryCommandQueue(options: { logger?: Logger } = {}): Com
   const drain = async (name: string, entry: MemoryChannel) => {
     if (entry.draining) return;
     entry.draining = true;
-    const contract = channelContract(name)!;
+    const contract = requireChannelContract(name);
     try {
       while (entry.waiting.length > 0 && entry.consumers.length > 0) {
         const consumer = entry.consumers.shift()!;
@@ -51,9 +51,7 @@ export function createMemoryCommandQueue(options: { logger?: Logger } = {}): Com
       queueMicrotask(() => void drain(channel, entry));
     },
     async consume(channel, handler) {
-      if (!channelContract(channel)) {
-        throw new Error(`No payload schema for channel ${JSON.stringify(channel)}: declare it in topics.ts`);
-      }
+      requireChannelContract(channel);
       const entry = channelOf(channel);
       const own: CommandHandler<unknown> = (payload) => handler(payload as never);
       entry.consumers.push(own);

@@ -6,7 +6,7 @@ import { closeRedis } from '../redis.js';
 import { sendWrite } from '../storage/write-outcome.js';
 import { COMMAND_QUEUE_MAX_LENGTH, commandStreamKey, type CommandQueue, type StopConsuming } from './commands.js';
 import { createEventIntake } from './intake.js';
-import { channelContract } from './topics.js';
+import { requireChannelContract } from './topics.js';
 
 /** The consumer group every worker of a deployment joins: each command goes to one of them. */
 const GROUP = 'workers';
@@ -61,10 +61,7 @@ export function createRedisCommandQueue(options: {
       await sendWrite(() => redis.xadd(key, 'MAXLEN', '~', COMMAND_QUEUE_MAX_LENGTH, '*', 'message', message));
     },
     async consume(channel, handler) {
-      const contract = channelContract(channel);
-      if (!contract) {
-        throw new Error(`No payload schema for channel ${JSON.stringify(channel)}: declare it in topics.ts`);
-      }
+      const contract = requireChannelContract(channel);
       const key = commandStreamKey(prefix, channel);
       await ensureGroup(key);
       const connection = await connect(`queue:${channel}`, blockMs);

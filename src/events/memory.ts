@@ -1,7 +1,7 @@
 import type { Logger } from '../logger.js';
 import type { EventBus } from './bus.js';
 import { createEventIntake, type Listener } from './intake.js';
-import { channelContract, type ChannelContract } from './topics.js';
+import { requireChannelContract, type ChannelContract } from './topics.js';
 
 /**
  * The embedded engine: events reach listeners of this process only.
@@ -29,9 +29,7 @@ export function createMemoryEventBus(options: { maxQueuedEvents?: number; logger
       queueMicrotask(() => intake.deliver(entry.contract, channel, listeners, copy));
     },
     async listen(channel, listener) {
-      const contract = channelContract(channel);
-      if (!contract)
-        throw new Error(`No payload schema for channel ${JSON.stringify(channel)}: declare it in topics.ts`);
+      const contract = requireChannelContract(channel);
       let entry = channels.get(channel);
       if (!entry) channels.set(channel, (entry = { contract, listeners: new Set() }));
       const { listeners } = entry;

@@ -5,7 +5,7 @@ import { sendWrite } from '../storage/write-outcome.js';
 import type { EventBus } from './bus.js';
 import { redisEventWire } from './change-event.js';
 import { createEventIntake, type Listener } from './intake.js';
-import { channelContract, type ChannelContract } from './topics.js';
+import { requireChannelContract, type ChannelContract } from './topics.js';
 
 /** Thrown when a listener is asked for while the subscriber connection is down. */
 export class RedisUnavailableError extends Error {
@@ -101,9 +101,7 @@ export function createRedisEventBus(options: {
       await sendWrite(() => publisher.publish(name, message));
     },
     async listen(channel, listener) {
-      const contract = channelContract(channel);
-      if (!contract)
-        throw new Error(`No payload schema for channel ${JSON.stringify(channel)}: declare it in topics.ts`);
+      const contract = requireChannelContract(channel);
       if (subscriber.status !== 'ready') throw new RedisUnavailableError('Redis subscriber connection is not ready');
       const name = prefix + channel;
       const entry = subscribed(name, contract);

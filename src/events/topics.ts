@@ -94,6 +94,13 @@ export function channelContract(name: string): ChannelContract | undefined {
   return kind && { kind, schema: payloadSchemas[kind] };
 }
 
+/** The contract of a channel someone listens on or consumes: a name {@link topics} cannot make is a programming error. */
+export function requireChannelContract(name: string): ChannelContract {
+  const contract = channelContract(name);
+  if (!contract) throw new Error(`No payload schema for channel ${JSON.stringify(name)}: declare it in topics.ts`);
+  return contract;
+}
+
 function kindOf(parts: string[]): ChannelKind | undefined {
   if (parts.length === 3 && parts[0] === 'internal') {
     if (parts[1] === 'gateway' && parts[2] === 'commands') return 'gatewayCommands';
