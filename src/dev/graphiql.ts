@@ -1,3 +1,4 @@
+import { isLoopback } from '../server/origin.js';
 /**
  * The operations GraphiQL opens with in development: the README's
  * walk-through, runnable in one tab, one operation at a time (GraphiQL's
@@ -48,8 +49,7 @@ export function developmentGraphiQL(adminToken: string) {
   const headers = JSON.stringify({ Authorization: `Bearer ${adminToken}` }, null, 2);
   return (req: unknown) => {
     const request = req as { socket?: { remoteAddress?: string }; headers?: { host?: string } } | undefined;
-    const address = request?.socket?.remoteAddress ?? '';
-    const local = address === '::1' || /^(::ffff:)?127\./.test(address);
+    const local = isLoopback((request?.socket?.remoteAddress ?? '').replace(/^::ffff:/, ''));
     // And asked for by a loopback name: a page on a name an attacker points at
     // 127.0.0.1 (DNS rebinding) sends its own name as Host, and no Origin on a GET.
     return {
@@ -59,14 +59,12 @@ export function developmentGraphiQL(adminToken: string) {
   };
 }
 
-/** True for a Host header naming this machine's loopback (`localhost`, `127.x.y.z`, `[::1]`), any port. */
+/** True for a Host header naming this machine's loopback (see `isLoopback`), any port. */
 function isLoopbackHost(host: string | undefined): boolean {
   if (!host) return false;
-  let hostname: string;
   try {
-    hostname = new URL(`http://${host}`).hostname;
+    return isLoopback(new URL(`http://${host}`).hostname);
   } catch {
     return false;
   }
-  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }

@@ -65,6 +65,8 @@ export function ownOrigins(options: { host: string; port: number; publicOrigin?:
   return origins;
 }
 
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+/** True for a name or address of this machine's loopback: `localhost`, `::1` (or `[::1]`), `127.x.y.z`. */
+export function isLoopback(host: string): boolean {
+  const name = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  return name === 'localhost' || name === '::1' || (isIP(name) === 4 && name.startsWith('127.'));
 }
