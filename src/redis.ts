@@ -1,12 +1,15 @@
 import { Redis } from 'ioredis';
 import type { Logger } from './logger.js';
 
+/** How long a command may go unanswered when `REDIS_COMMAND_TIMEOUT_MS` (or the publisher's option) is not given. */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
+
 /** Opens an ioredis connection and waits until it is ready to serve. */
 export async function connectRedis(
   url: string,
   options: { name: string; logger: Logger; connectTimeoutMs?: number; commandTimeoutMs?: number },
 ): Promise<Redis> {
-  const { name, logger, connectTimeoutMs = 5000, commandTimeoutMs = 5000 } = options;
+  const { name, logger, connectTimeoutMs = 5000, commandTimeoutMs = DEFAULT_COMMAND_TIMEOUT_MS } = options;
   const redis = new Redis(url, {
     connectionName: name,
     lazyConnect: true,

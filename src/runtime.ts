@@ -9,7 +9,7 @@ import { createMemoryEventBus } from './events/memory.js';
 import { createRedisEventBus } from './events/redis.js';
 import type { Logger } from './logger.js';
 import { checkEvictionPolicy } from './redis-eviction.js';
-import { closeRedis, connectRedis } from './redis.js';
+import { closeRedis, connectRedis, DEFAULT_COMMAND_TIMEOUT_MS } from './redis.js';
 import { closeServices, createServices, type Services } from './services.js';
 import { createMemoryStorage, createRedisStorage, type Storage } from './storage/index.js';
 
@@ -56,6 +56,7 @@ export async function createRuntime(
   let connections: Redis[] = [];
   if (config.redisUrl) {
     const commandTimeoutMs = config.redisCommandTimeoutMs;
+    // Narrowed for the consumers' connections, opened later.
     const redisUrl = config.redisUrl;
     const commands = await connectRedis(config.redisUrl, { name: 'commands', logger, commandTimeoutMs });
     // In production a Redis that may evict keys is refused (REDIS_ALLOW_EVICTION=true overrides); elsewhere a warning.
@@ -77,7 +78,11 @@ export async function createRuntime(
       redis: commands,
       // A consumer's blocking read waits up to blockMs: its connection's command timeout allows for it.
       connect: (name, blockMs) =>
-        connectRedis(redisUrl, { name, logger, commandTimeoutMs: blockMs + (commandTimeoutMs ?? 5000) }),
+        connectRedis(redisUrl, {
+          name,
+          logger,
+          commandTimeoutMs: blockMs + (commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS),
+        }),
       prefix: config.redisPrefix,
       claimIdleMs: config.commandClaimIdleMs ?? DEFAULT_COMMAND_CLAIM_IDLE_MS,
       logger,
