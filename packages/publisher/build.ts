@@ -1,7 +1,8 @@
 /**
  * Builds `@realtime-graphql/publisher` from the server's own sources: one
  * ESM and one CommonJS file (esbuild; the runtime dependencies stay
- * external, listed in this package's package.json), and the type
+ * external, listed in this package's package.json), the same for its
+ * `./client` entry (the front end's resume helper), and the type
  * declarations tsc emitted into the root `dist/` (run `npm run build`, which
  * calls this after tsc). `npm pack packages/publisher` then makes the tarball.
  */
@@ -27,7 +28,21 @@ for (const format of ['esm', 'cjs'] as const) {
     logLevel: 'warning',
   });
 }
-// Only declarations: the package's code is the bundle above.
+// `@realtime-graphql/publisher/client`, for front ends: platform neutral (browsers, React Native, Node), and
+// nothing of the publisher's (no ioredis in a browser bundle); graphql-ws is the app's own (a peer).
+for (const format of ['esm', 'cjs'] as const) {
+  await build({
+    entryPoints: [here('../../src/client/index.ts')],
+    outfile: `${out}client.${format === 'esm' ? 'js' : 'cjs'}`,
+    bundle: true,
+    platform: 'neutral',
+    target: 'es2020',
+    format,
+    external: ['graphql-ws'],
+    logLevel: 'warning',
+  });
+}
+// Only declarations: the package's code is the bundles above.
 cpSync(here('../../dist/'), `${out}types/`, {
   recursive: true,
   filter: (source) => !/\.(js|js\.map|tsbuildinfo)$/.test(source) && !source.endsWith('.d.ts.map'),

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok, startTestServer, subscribeWs, tokenFor, uniquePrefix, user, wsClient } from '../support/harness.js';
+import { build as bundle } from 'esbuild';
 import { snippet } from './readme.js';
 import { build, exec, ROOT } from './support.js';
 
@@ -26,8 +27,13 @@ describe('the publisher package', () => {
     );
     const tarball = stdout.trim().split('\n').at(-1)!;
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'scratch', private: true, type: 'module' }));
-    // Its dependencies come from npm's cache when `npm ci` filled it, else from the registry.
-    await exec('npm', ['install', `./${tarball}`, '--prefer-offline', '--no-audit', '--no-fund'], project);
+    // Its dependencies come from npm's cache when `npm ci` filled it, else from the registry. A front end
+    // brings its own graphql-ws (the client entry's peer), and in Node its own WebSocket.
+    await exec(
+      'npm',
+      ['install', `./${tarball}`, 'graphql-ws@6', 'ws@8', '--prefer-offline', '--no-audit', '--no-fund'],
+      project,
+    );
   }, SLOW);
 
   it('publishes from plain JavaScript (ESM and CommonJS) events that a subscriber of a live server receives', async () => {
@@ -124,6 +130,64 @@ try {
     ]);
   }, 60_000);
 
+  it('serves its client entry (withResume) to plain JavaScript, ESM and CommonJS: a getToken client is answered by a live server', async () => {
+    const server = await startTestServer();
+    const token = await tokenFor(user('agent-3', ['agent'], 'org-pkg'));
+    const program = (imports: string) => `${imports}
+const client = createClient(
+  withResume({ url: process.env.WS_URL, webSocketImpl: WebSocket, getToken: async () => process.env.TOKEN }),
+);
+client.subscribe(
+  { query: '{ me { id } }' },
+  { next: (result) => console.log(JSON.stringify(result.data)), error: (error) => console.log('error', error), complete: () => client.dispose() },
+);
+`;
+    writeFileSync(
+      join(project, 'client.mjs'),
+      program(`import { createClient } from 'graphql-ws';
+import { withResume } from '@realtime-graphql/publisher/client';
+import WebSocket from 'ws';`),
+    );
+    writeFileSync(
+      join(project, 'client.cjs'),
+      program(`const { createClient } = require('graphql-ws');
+const { withResume } = require('@realtime-graphql/publisher/client');
+const WebSocket = require('ws');`),
+    );
+    for (const file of ['client.mjs', 'client.cjs']) {
+      const { stdout } = await exec(process.execPath, [file], project, { WS_URL: server.wsUrl, TOKEN: token });
+      expect(stdout.trim()).toBe(JSON.stringify({ me: { id: 'agent-3' } }));
+    }
+  }, 60_000);
+
+  it('bundles its client entry for a browser with nothing of the publisher (no ioredis, no Node built-ins)', async () => {
+    writeFileSync(
+      join(project, 'browser.js'),
+      `import { createClient } from 'graphql-ws';
+import { withResume } from '@realtime-graphql/publisher/client';
+export const client = createClient(withResume({ url: 'wss://api.example.com/graphql', getToken: () => 'jwt', lazy: true }));
+`,
+    );
+    // platform 'browser': a Node built-in anywhere in the graph fails the build. graphql comes with
+    // graphql-ws's own `import` build; everything else would be something the helper dragged in.
+    const result = await bundle({
+      entryPoints: [join(project, 'browser.js')],
+      absWorkingDir: project,
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+    });
+    const inputs = Object.keys(result.metafile.inputs);
+    expect(
+      inputs.filter((input) => !/node_modules\/(graphql|graphql-ws|@realtime-graphql\/publisher)\//.test(input)),
+    ).toEqual(['browser.js']);
+    expect(inputs).toContain('node_modules/@realtime-graphql/publisher/dist/client.js');
+    expect(result.outputFiles[0]!.text).not.toMatch(/ioredis|pino|createPublisher/);
+  }, 60_000);
+
   it(
     'type-checks a TypeScript consumer against its declarations',
     async () => {
@@ -147,6 +211,18 @@ export const wrong = (publisher: Awaited<ReturnType<typeof createPublisher>>) =>
 `,
       );
       writeFileSync(
+        join(project, 'front-end.ts'),
+        `import { createClient } from 'graphql-ws';
+import { withResume, type UnrecoveredSubscription } from '@realtime-graphql/publisher/client';
+export const lost: UnrecoveredSubscription[] = [];
+export const client = createClient(
+  withResume({ url: 'wss://api.example.com/graphql', getToken: async () => 'jwt', onResumeFailed: (s) => lost.push(...s) }),
+);
+// @ts-expect-error: getToken returns the token, not a header.
+export const wrong = withResume({ url: 'wss://x', getToken: () => ({ authorization: 'Bearer jwt' }) });
+`,
+      );
+      writeFileSync(
         join(project, 'tsconfig.json'),
         JSON.stringify({
           compilerOptions: {
@@ -159,7 +235,7 @@ export const wrong = (publisher: Awaited<ReturnType<typeof createPublisher>>) =>
             typeRoots: [join(ROOT, 'node_modules/@types')],
             types: ['node'],
           },
-          files: ['consumer.ts'],
+          files: ['consumer.ts', 'front-end.ts'],
         }),
       );
       await exec(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', '.'], project);
