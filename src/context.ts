@@ -13,4 +13,9 @@ export interface GraphQLContext {
    * first call, so only subscriptions pay for it.
    */
   accessSignal: () => AbortSignal | undefined;
+  /**
+   * On a WebSocket only: replaces the connection's token with a fresh one
+   * for the same user (`refreshConnectionToken`), returning its viewer.
+   */
+  refreshToken?: (token: string) => Promise<Viewer>;
 }

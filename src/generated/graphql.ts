@@ -508,6 +508,24 @@ export type Mutation = {
    */
   reactToMessage: Message;
   /**
+   * Gives the WebSocket this is sent over a fresh token before its current one
+   * expires, so the socket and its subscriptions carry on without
+   * reconnecting. Only over a WebSocket: over HTTP or SSE it is
+   * `BAD_USER_INPUT` (an HTTP request already carries its own token).
+   *
+   * The token is verified like the one of `connection_init` (signature,
+   * issuer, audience, expiry, `JWT_MAX_TOKEN_AGE_SECONDS`): an invalid or
+   * expired one is `UNAUTHENTICATED`, one for another user or organisation
+   * (`sub`, `org`) is `FORBIDDEN`; either way the socket carries on under the
+   * token it had. Once accepted, the socket is closed `4403` at the new
+   * token's `exp` instead of the old one's, and operations started from then
+   * on run with the new token's roles and name. Subscriptions already running
+   * keep going, unless the new token lacks a role the old one had: then they
+   * complete (as when access is lost), and may be started again under the new
+   * roles.
+   */
+  refreshConnectionToken: Scalars['DateTime']['output'];
+  /**
    * Removes a member: any member may remove themselves (leave); removing
    * someone else needs to be the conversation's creator or an `admin` member
    * (`FORBIDDEN` otherwise, even when that user is not a member).
@@ -857,6 +875,20 @@ export type MutationPauseCampaignArgs = {
 export type MutationReactToMessageArgs = {
   emoji: Scalars['String']['input'];
   messageId: Scalars['ID']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
+ */
+export type MutationRefreshConnectionTokenArgs = {
+  token: Scalars['String']['input'];
 };
 
 
@@ -2220,6 +2252,7 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   markNotificationRead?: Resolver<ResolversTypes['Notification'], ParentType, ContextType, RequireFields<MutationMarkNotificationReadArgs, 'id'>>;
   pauseCampaign?: Resolver<ResolversTypes['Campaign'], ParentType, ContextType, RequireFields<MutationPauseCampaignArgs, 'id'>>;
   reactToMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationReactToMessageArgs, 'emoji' | 'messageId'>>;
+  refreshConnectionToken?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType, RequireFields<MutationRefreshConnectionTokenArgs, 'token'>>;
   removeConversationMember?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationRemoveConversationMemberArgs, 'conversationId' | 'userId'>>;
   reportSessionStatus?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationReportSessionStatusArgs, 'input'>>;
   resumeCampaign?: Resolver<ResolversTypes['Campaign'], ParentType, ContextType, RequireFields<MutationResumeCampaignArgs, 'id'>>;

@@ -16,14 +16,13 @@ import { closeSocket, cutOffSlowConsumer, serveGraphqlWs } from './graphql-ws-ad
 import type { LiveCounts } from './metrics.js';
 import type { OriginPolicy } from './origin.js';
 import { publicError, publicResult } from './public-error.js';
-import { createErrorMasker, untilExpiry, type Pipeline } from './yoga.js';
+import { createSocketToken, type SocketToken } from './socket-token.js';
+import { createErrorMasker, type Pipeline } from './yoga.js';
 
 /** A WebSocket's authenticated state, from `connection_init` until close. */
 interface Connection {
-  viewer: Viewer;
-  /** Aborts on close: every subscription of the socket ends. */
-  closed: AbortController;
-  expiry: NodeJS.Timeout;
+  /** Who its operations run as, until when; closed with the socket (every subscription ends). */
+  token: SocketToken;
   releaseSlot: ReleaseSlot;
   /** From {@link WebSocketOptions.onViewerConnected}: called once when the socket closes. */
   disconnected: () => void;
@@ -63,7 +62,7 @@ export interface WebSocketOptions {
  * sharing the HTTP port and path. It vets the origin before the upgrade,
  * authenticates at `connection_init` (4403), holds one of the user's
  * connection slots (4029 beyond), closes the socket 4403 when the token
- * expires, caps the operations running on a socket (`RATE_LIMITED`), cuts
+ * expires (a `refreshConnectionToken` moves that to the new token's `exp`), caps the operations running on a socket (`RATE_LIMITED`), cuts
  * off slow consumers (4413), and runs every operation through the shared
  * pipeline. Whatever goes wrong in an operation is answered with an error
  * message for that operation, never by closing the socket.
@@ -114,8 +113,7 @@ export function attachWebSocket(options: WebSocketOptions) {
       counts.websockets--;
       const connection = connections.get(socket);
       if (connection) {
-        clearTimeout(connection.expiry);
-        connection.closed.abort();
+        connection.token.close();
         connection.releaseSlot();
         connection.disconnected();
       }
@@ -161,9 +159,11 @@ export function attachWebSocket(options: WebSocketOptions) {
           return false;
         }
         connections.set(socket, {
-          viewer,
-          closed: new AbortController(),
-          expiry: scheduleExpiry(socket, viewer),
+          token: createSocketToken({
+            viewer,
+            verifyToken,
+            onExpired: () => closeSocket(socket, CloseCode.Forbidden, 'Forbidden: token expired'),
+          }),
           releaseSlot,
           disconnected,
         });
@@ -186,9 +186,10 @@ export function attachWebSocket(options: WebSocketOptions) {
           const { schema, execute, subscribe, contextFactory, parse, validate } = pipeline.getEnveloped({
             req: ctx.extra.request,
             params: payload,
-            viewer: connection.viewer,
-            signal: connection.closed.signal,
+            viewer: connection.token.viewer,
+            signal: connection.token.signal,
             transport: 'websocket',
+            refreshToken: connection.token.refresh,
           });
           const document = parse(payload.query);
           const errors = validate(schema, document);
@@ -232,18 +233,6 @@ export function attachWebSocket(options: WebSocketOptions) {
       slowConsumerGraceMs: limits.wsSlowConsumerGraceMs,
     },
   );
-
-  function scheduleExpiry(socket: WebSocket, viewer: Viewer): NodeJS.Timeout {
-    const timer = setTimeout(() => {
-      if (Date.now() < viewer.expiresAt) {
-        connections.get(socket)!.expiry = scheduleExpiry(socket, viewer);
-        return;
-      }
-      closeSocket(socket, CloseCode.Forbidden, 'Forbidden: token expired');
-    }, untilExpiry(viewer));
-    timer.unref();
-    return timer;
-  }
 
   return {
     /**

@@ -35,6 +35,8 @@ export interface TransportContext {
   req?: unknown;
   /** Set by the WebSocket adapter, whose socket (not each operation) holds a connection slot. */
   transport?: 'websocket';
+  /** The WebSocket's own token refresh (./socket-token.ts); absent on HTTP and SSE. */
+  refreshToken?: GraphQLContext['refreshToken'];
 }
 
 /** What the pipeline's protections are built from (see the README's Security section). */
@@ -113,10 +115,10 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     // DOCUMENT_CACHE_MAX_BYTES: parsed documents and parse errors, bounded by the memory they hold.
     parserAndValidationCache:
       security.limits.documentCacheMaxBytes > 0 ? createDocumentCaches(security.limits.documentCacheMaxBytes) : false,
-    context: ({ viewer, signal, transport }) => {
+    context: ({ viewer, signal, transport, refreshToken }) => {
       // Unreachable past useViewerRequired; kept so no operation ever runs without a viewer.
       if (!viewer) throw unauthenticated();
-      if (transport === 'websocket') return { viewer, services, accessSignal: () => signal };
+      if (transport === 'websocket') return { viewer, services, accessSignal: () => signal, refreshToken };
       let expiry: AbortSignal | undefined;
       return {
         viewer,
