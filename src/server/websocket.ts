@@ -4,6 +4,7 @@ import type { ExecutionArgs } from 'graphql';
 import type { OperationResult } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { bearerToken, InvalidTokenError, type VerifyToken } from '../auth/jwt.js';
+import type { ConnectionRegistry, Registration } from '../admin/registry.js';
 import type { Viewer } from '../auth/viewer.js';
 import type { Limits } from '../config.js';
 import { rateLimited, unauthenticated } from '../errors.js';
@@ -26,6 +27,8 @@ interface Connection {
   releaseSlot: ReleaseSlot;
   /** From {@link WebSocketOptions.onViewerConnected}: called once when the socket closes. */
   disconnected: () => void;
+  /** Its entry in the admin API's registry. */
+  registration: Registration;
 }
 
 export interface WebSocketOptions {
@@ -37,6 +40,8 @@ export interface WebSocketOptions {
   logger: Logger;
   /** Per-user connection slots (MAX_CONNECTIONS_PER_USER). */
   slots: ConnectionSlots;
+  /** Where authenticated sockets are listed for the admin API, which closes them with 4403. */
+  registry: Pick<ConnectionRegistry, 'open'>;
   limits: Pick<
     Limits,
     | 'wsMaxPayloadBytes'
@@ -76,6 +81,7 @@ export function attachWebSocket(options: WebSocketOptions) {
     counts,
     logger,
     slots,
+    registry,
     limits,
     isShuttingDown,
     path = '/graphql',
@@ -116,6 +122,7 @@ export function attachWebSocket(options: WebSocketOptions) {
         connection.token.close();
         connection.releaseSlot();
         connection.disconnected();
+        connection.registration.remove();
       }
     });
   });
@@ -166,6 +173,9 @@ export function attachWebSocket(options: WebSocketOptions) {
           }),
           releaseSlot,
           disconnected,
+          registration: registry.open(viewer, 'websocket', (reason) =>
+            closeSocket(socket, CloseCode.Forbidden, reason),
+          ),
         });
         return true;
       },
@@ -227,7 +237,10 @@ export function attachWebSocket(options: WebSocketOptions) {
     },
     {
       logger,
-      onSubscriptionsChanged: (delta) => (counts.subscriptions += delta),
+      onSubscriptionsChanged: (delta, socket) => {
+        counts.subscriptions += delta;
+        connections.get(socket)?.registration.subscriptionsChanged(delta);
+      },
       keepAliveMs: limits.wsKeepAliveMs,
       maxBufferedBytes: limits.wsMaxBufferedBytes,
       slowConsumerGraceMs: limits.wsSlowConsumerGraceMs,
