@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLSchema } from 'graphql';
 import { DateTimeResolver } from 'graphql-scalars';
+import { adminResolvers } from './admin/resolvers.js';
 import { campaignResolvers } from './campaigns/resolvers.js';
 import { conversationResolvers } from './conversations/resolvers.js';
 import type { Resolvers } from './generated/graphql.js';
@@ -32,6 +33,7 @@ const domainResolvers: Resolvers[] = [
   taskResolvers,
   notificationResolvers,
   campaignResolvers,
+  adminResolvers,
 ];
 
 /** The executable schema: SDL from `schema/`, resolvers from each domain. */

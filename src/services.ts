@@ -1,3 +1,4 @@
+import type { AdminService } from './admin/service.js';
 import { createCampaignService } from './campaigns/service.js';
 import type { PresenceConfig } from './config.js';
 import { createConversationService } from './conversations/service.js';
@@ -33,6 +34,12 @@ export function createServices(deps: ServiceDeps) {
 }
 
 export type Services = ReturnType<typeof createServices>;
+
+/**
+ * What a server's resolvers reach: the domain services, and the admin API,
+ * which a server adds (it lists and closes that server's own connections).
+ */
+export type ServerServices = Services & { admin: AdminService };
 
 /** Stops every service's timers and waits for its pending writes; before the backends close. */
 export async function closeServices(services: Services): Promise<void> {

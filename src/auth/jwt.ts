@@ -83,7 +83,14 @@ export async function createTokenVerifier(jwt: Config['jwt']): Promise<VerifyTok
     if (maxLifetime !== undefined && (iat === undefined || exp - iat > maxLifetime)) {
       throw new InvalidTokenError(`Token lifetime (exp - iat) exceeds ${maxLifetime} seconds`);
     }
-    return { id: sub, orgId: org, roles: [...new Set(roles)], name: name?.trim() || null, expiresAt: exp * 1000 };
+    return {
+      id: sub,
+      orgId: org,
+      roles: [...new Set(roles)],
+      name: name?.trim() || null,
+      expiresAt: exp * 1000,
+      ...(iat === undefined ? {} : { issuedAt: iat * 1000 }),
+    };
   };
 }
 

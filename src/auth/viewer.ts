@@ -12,6 +12,8 @@ export interface Viewer {
   name: string | null;
   /** `exp` in epoch milliseconds; the viewer stops being valid then. */
   expiresAt: number;
+  /** `iat` in epoch milliseconds, when the token has one: what a revocation of the user's tokens is compared with. */
+  issuedAt?: number;
 }
 
 /** True when the viewer holds at least one of `roles`. */

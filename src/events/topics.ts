@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { adminCommandSchema, adminReplySchema, type AdminCommand, type AdminReply } from '../admin/events.js';
 import { campaignEventSchema, campaignWorkSchema, type CampaignEvent, type CampaignWork } from '../campaigns/events.js';
 import {
   conversationEventSchema,
@@ -50,6 +51,10 @@ export const topics = {
     channel<CampaignEvent>(`org:${keyPart(orgId)}:campaign:${campaignId}`),
   /** Wakes idle campaign workers: a campaign became runnable. */
   campaignWork: () => channel<CampaignWork>('internal:campaigns:work'),
+  /** Admin API commands (list, disconnect, revoked), heard by every server instance (each names its org). */
+  adminCommands: () => channel<AdminCommand>('internal:admin:commands'),
+  /** Answers to one instance's admin commands. */
+  adminReplies: (instance: string) => channel<AdminReply>(`internal:admin:replies:${keyPart(instance)}`),
   /** One user's notification events. */
   notifications: (orgId: string, userId: string) =>
     channel<NotificationEvent>(`org:${keyPart(orgId)}:user:${keyPart(userId)}:notifications`),
@@ -70,6 +75,8 @@ const payloadSchemas: { [Kind in keyof typeof topics]: z.ZodType<PayloadOfTopic<
   campaign: campaignEventSchema,
   campaignWork: campaignWorkSchema,
   notifications: notificationEventSchema,
+  adminCommands: adminCommandSchema,
+  adminReplies: adminReplySchema,
 };
 
 type PayloadOfTopic<Kind extends keyof typeof topics> =
@@ -105,7 +112,11 @@ function kindOf(parts: string[]): ChannelKind | undefined {
   if (parts.length === 3 && parts[0] === 'internal') {
     if (parts[1] === 'gateway' && parts[2] === 'commands') return 'gatewayCommands';
     if (parts[1] === 'campaigns' && parts[2] === 'work') return 'campaignWork';
+    if (parts[1] === 'admin' && parts[2] === 'commands') return 'adminCommands';
     return undefined;
+  }
+  if (parts.length === 4 && parts[0] === 'internal') {
+    return parts[1] === 'admin' && parts[2] === 'replies' ? 'adminReplies' : undefined;
   }
   if (parts[0] !== 'org') return undefined;
   if (parts.length === 3) return parts[2] === 'tasks' ? 'tasks' : undefined;

@@ -176,6 +176,26 @@ export type CampaignStatus =
   | 'RUNNING';
 
 /**
+ * An open connection to one server instance: an authenticated WebSocket, or
+ * an SSE subscription stream. Seen by admins of the same organisation only.
+ */
+export type Connection = {
+  __typename?: 'Connection';
+  /** Opaque id of the connection, unique across the deployment. */
+  id: Scalars['ID']['output'];
+  /** Opaque id of the server instance (one per process) it is open on. */
+  instance: Scalars['ID']['output'];
+  /** When it was opened (for a WebSocket: when its `connection_init` was accepted). */
+  openedAt: Scalars['DateTime']['output'];
+  /** How many subscriptions are streaming on it now (an SSE stream: 1 while its subscription runs). */
+  subscriptions: Scalars['Int']['output'];
+  /** WebSocket or SSE. */
+  transport: Transport;
+  /** The user holding it (their token's `sub`). */
+  userId: Scalars['ID']['output'];
+};
+
+/**
  * A chat between members of one organisation. Only members can see it, its
  * messages and its events; to anyone else (including other organisations)
  * it is `NOT_FOUND`.
@@ -470,6 +490,14 @@ export type Mutation = {
    */
   disconnectSession: Session;
   /**
+   * Closes every connection of a user of the viewer's organisation, on every
+   * instance (a WebSocket with close code `4403`; an SSE stream ends) within
+   * a second, and returns how many were open across the deployment. It does
+   * not stop the user from connecting again: see `revokeTokens`. A user of
+   * another organisation is not touched (0). Needs the `admin` role.
+   */
+  disconnectUser: Scalars['Int']['output'];
+  /**
    * Changes the body of one of the viewer's own messages (`FORBIDDEN` for
    * anyone else's, `admin` included; `BAD_USER_INPUT` once deleted). Sets
    * `editedAt`. Publishes `MessageEdited` (and `ConversationUpdated` to every
@@ -508,6 +536,24 @@ export type Mutation = {
    */
   reactToMessage: Message;
   /**
+   * Gives the WebSocket this is sent over a fresh token before its current one
+   * expires, so the socket and its subscriptions carry on without
+   * reconnecting. Only over a WebSocket: over HTTP or SSE it is
+   * `BAD_USER_INPUT` (an HTTP request already carries its own token).
+   *
+   * The token is verified like the one of `connection_init` (signature,
+   * issuer, audience, expiry, `JWT_MAX_TOKEN_AGE_SECONDS`): an invalid or
+   * expired one is `UNAUTHENTICATED`, one for another user or organisation
+   * (`sub`, `org`) is `FORBIDDEN`; either way the socket carries on under the
+   * token it had. Once accepted, the socket is closed `4403` at the new
+   * token's `exp` instead of the old one's, and operations started from then
+   * on run with the new token's roles and name. Subscriptions already running
+   * keep going, unless the new token lacks a role the old one had: then they
+   * complete (as when access is lost), and may be started again under the new
+   * roles.
+   */
+  refreshConnectionToken: Scalars['DateTime']['output'];
+  /**
    * Removes a member: any member may remove themselves (leave); removing
    * someone else needs to be the conversation's creator or an `admin` member
    * (`FORBIDDEN` otherwise, even when that user is not a member).
@@ -532,6 +578,17 @@ export type Mutation = {
    * for `startCampaign`. Publishes `CampaignResumed`.
    */
   resumeCampaign: Campaign;
+  /**
+   * Refuses, from now on and on every instance, every token of a user of the
+   * viewer's organisation issued (`iat`) before now: HTTP `401`
+   * `UNAUTHENTICATED`, WebSocket close `4403`, also for new connections. Their
+   * open connections holding such a token are closed `4403` within a second.
+   * `iat` counts whole seconds, so a token issued in the same second as the
+   * revocation is refused too, and a token without `iat` is refused as long
+   * as the revocation is kept. Returns the moment of the revocation. Needs the
+   * `admin` role; a user of another organisation is not touched.
+   */
+  revokeTokens: Scalars['DateTime']['output'];
   /**
    * Sends a message (status `QUEUED`). `body`: 1 to 4096 characters after
    * trimming. `clientMessageId` (1 to 128 characters) makes it idempotent:
@@ -796,6 +853,21 @@ export type MutationDisconnectSessionArgs = {
  * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
  * masked).
  */
+export type MutationDisconnectUserArgs = {
+  reason?: InputMaybe<Scalars['String']['input']>;
+  userId: Scalars['ID']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
+ */
 export type MutationEditMessageArgs = {
   body: Scalars['String']['input'];
   id: Scalars['ID']['input'];
@@ -869,6 +941,20 @@ export type MutationReactToMessageArgs = {
  * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
  * masked).
  */
+export type MutationRefreshConnectionTokenArgs = {
+  token: Scalars['String']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
+ */
 export type MutationRemoveConversationMemberArgs = {
   conversationId: Scalars['ID']['input'];
   userId: Scalars['ID']['input'];
@@ -900,6 +986,20 @@ export type MutationReportSessionStatusArgs = {
  */
 export type MutationResumeCampaignArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
+ */
+export type MutationRevokeTokensArgs = {
+  userId: Scalars['ID']['input'];
 };
 
 
@@ -1146,6 +1246,13 @@ export type Query = {
    * (1 to 200), created before the campaign `before` when given.
    */
   campaigns: Array<Campaign>;
+  /**
+   * Open WebSocket and SSE connections of the viewer's organisation, on every
+   * instance of the deployment, oldest first. Needs the `admin` role
+   * (`FORBIDDEN` otherwise). An instance that does not answer within a second
+   * is left out.
+   */
+  connections: Array<Connection>;
   /** A conversation the viewer is a member of; `NOT_FOUND` otherwise (never null). */
   conversation: Maybe<Conversation>;
   /**
@@ -1210,6 +1317,16 @@ export type QueryCampaignArgs = {
 export type QueryCampaignsArgs = {
   before?: InputMaybe<Scalars['ID']['input']>;
   limit?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/**
+ * Reads. Every operation needs a bearer token; anything outside the viewer's
+ * organisation reads as missing (`NOT_FOUND`). A malformed id argument
+ * (empty, longer than 128 characters, or holding blanks) is `BAD_USER_INPUT`.
+ */
+export type QueryConnectionsArgs = {
+  userId?: InputMaybe<Scalars['ID']['input']>;
 };
 
 
@@ -1699,6 +1816,13 @@ export type TaskUpdated = Event & {
   task: Task;
 };
 
+/** How a connection reaches the server. */
+export type Transport =
+  /** A Server-Sent Events stream (one subscription per stream). */
+  | 'SSE'
+  /** A `graphql-transport-ws` WebSocket. */
+  | 'WEBSOCKET';
+
 /** Another member started or stopped typing (or their typing lapsed after 5 s). */
 export type TypingChanged = Event & {
   __typename?: 'TypingChanged';
@@ -1914,6 +2038,7 @@ export type ResolversTypes = {
   CampaignResumed: ResolverTypeWrapper<CampaignResumed>;
   CampaignStarted: ResolverTypeWrapper<CampaignStarted>;
   CampaignStatus: CampaignStatus;
+  Connection: ResolverTypeWrapper<Connection>;
   Conversation: ResolverTypeWrapper<ConversationRecord>;
   ConversationEvent: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['ConversationEvent']>;
   ConversationUpdated: ResolverTypeWrapper<Omit<ConversationUpdated, 'conversation'> & { conversation: ResolversTypes['Conversation'] }>;
@@ -1968,6 +2093,7 @@ export type ResolversTypes = {
   TaskStatus: TaskStatus;
   TaskStatusChanged: ResolverTypeWrapper<Omit<TaskStatusChanged, 'task'> & { task: ResolversTypes['Task'] }>;
   TaskUpdated: ResolverTypeWrapper<Omit<TaskUpdated, 'task'> & { task: ResolversTypes['Task'] }>;
+  Transport: Transport;
   TypingChanged: ResolverTypeWrapper<TypingChanged>;
   UnreadCountChanged: ResolverTypeWrapper<UnreadCountChanged>;
   UpdateTaskInput: UpdateTaskInput;
@@ -1986,6 +2112,7 @@ export type ResolversParentTypes = {
   CampaignProgress: CampaignProgress;
   CampaignResumed: CampaignResumed;
   CampaignStarted: CampaignStarted;
+  Connection: Connection;
   Conversation: ConversationRecord;
   ConversationEvent: ResolversUnionTypes<ResolversParentTypes>['ConversationEvent'];
   ConversationUpdated: Omit<ConversationUpdated, 'conversation'> & { conversation: ResolversParentTypes['Conversation'] };
@@ -2112,6 +2239,15 @@ export type CampaignStartedResolvers<ContextType = GraphQLContext, ParentType ex
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
+export type ConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Connection'] = ResolversParentTypes['Connection']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  instance?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  openedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  subscriptions?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  transport?: Resolver<ResolversTypes['Transport'], ParentType, ContextType>;
+  userId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+};
+
 export type ConversationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Conversation'] = ResolversParentTypes['Conversation']> = {
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   creatorId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
@@ -2214,15 +2350,18 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   deleteNotification?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteNotificationArgs, 'id'>>;
   deleteSession?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteSessionArgs, 'id'>>;
   disconnectSession?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationDisconnectSessionArgs, 'id'>>;
+  disconnectUser?: Resolver<ResolversTypes['Int'], ParentType, ContextType, RequireFields<MutationDisconnectUserArgs, 'userId'>>;
   editMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationEditMessageArgs, 'body' | 'id'>>;
   markAllNotificationsRead?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   markConversationRead?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationMarkConversationReadArgs, 'conversationId'>>;
   markNotificationRead?: Resolver<ResolversTypes['Notification'], ParentType, ContextType, RequireFields<MutationMarkNotificationReadArgs, 'id'>>;
   pauseCampaign?: Resolver<ResolversTypes['Campaign'], ParentType, ContextType, RequireFields<MutationPauseCampaignArgs, 'id'>>;
   reactToMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationReactToMessageArgs, 'emoji' | 'messageId'>>;
+  refreshConnectionToken?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType, RequireFields<MutationRefreshConnectionTokenArgs, 'token'>>;
   removeConversationMember?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationRemoveConversationMemberArgs, 'conversationId' | 'userId'>>;
   reportSessionStatus?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationReportSessionStatusArgs, 'input'>>;
   resumeCampaign?: Resolver<ResolversTypes['Campaign'], ParentType, ContextType, RequireFields<MutationResumeCampaignArgs, 'id'>>;
+  revokeTokens?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType, RequireFields<MutationRevokeTokensArgs, 'userId'>>;
   sendMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationSendMessageArgs, 'body' | 'conversationId'>>;
   sendNotification?: Resolver<ResolversTypes['Notification'], ParentType, ContextType, RequireFields<MutationSendNotificationArgs, 'input'>>;
   setTaskProgress?: Resolver<ResolversTypes['Task'], ParentType, ContextType, RequireFields<MutationSetTaskProgressArgs, 'id' | 'progress'>>;
@@ -2296,6 +2435,7 @@ export type QrCodeUpdatedResolvers<ContextType = GraphQLContext, ParentType exte
 export type QueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   campaign?: Resolver<Maybe<ResolversTypes['Campaign']>, ParentType, ContextType, RequireFields<QueryCampaignArgs, 'id'>>;
   campaigns?: Resolver<Array<ResolversTypes['Campaign']>, ParentType, ContextType, RequireFields<QueryCampaignsArgs, 'limit'>>;
+  connections?: Resolver<Array<ResolversTypes['Connection']>, ParentType, ContextType, Partial<QueryConnectionsArgs>>;
   conversation?: Resolver<Maybe<ResolversTypes['Conversation']>, ParentType, ContextType, RequireFields<QueryConversationArgs, 'id'>>;
   conversations?: Resolver<Array<ResolversTypes['Conversation']>, ParentType, ContextType, RequireFields<QueryConversationsArgs, 'limit'>>;
   me?: Resolver<ResolversTypes['Viewer'], ParentType, ContextType>;
@@ -2469,6 +2609,7 @@ export type Resolvers<ContextType = GraphQLContext> = {
   CampaignProgress?: CampaignProgressResolvers<ContextType>;
   CampaignResumed?: CampaignResumedResolvers<ContextType>;
   CampaignStarted?: CampaignStartedResolvers<ContextType>;
+  Connection?: ConnectionResolvers<ContextType>;
   Conversation?: ConversationResolvers<ContextType>;
   ConversationEvent?: ConversationEventResolvers<ContextType>;
   ConversationUpdated?: ConversationUpdatedResolvers<ContextType>;

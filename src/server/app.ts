@@ -1,6 +1,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
+import { createConnectionRegistry } from '../admin/registry.js';
+import { createRevocations, refusingRevoked } from '../admin/revocations.js';
+import { createAdminService } from '../admin/service.js';
 import type { Viewer } from '../auth/viewer.js';
 import { createTokenVerifier } from '../auth/jwt.js';
 import type { Config } from '../config.js';
@@ -50,7 +53,23 @@ export async function startServer(
 ): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const runtime = options.runtime ?? (await createRuntime(config, logger));
-  const verifyToken = await createTokenVerifier(config.jwt);
+  // The admin API (src/admin): this instance's connections, and the revoked tokens authentication refuses.
+  const revocations = createRevocations({ storage: runtime.storage, ttlSeconds: config.jwt.maxTokenAgeSeconds });
+  const registry = createConnectionRegistry(runtime.services.presence.instanceId, { refuses: revocations.refuses });
+  const admin = createAdminService({
+    storage: runtime.storage,
+    bus: runtime.bus,
+    logger,
+    registry,
+    revocations,
+    presence: config.presence,
+  });
+  await admin.start().catch(async (error: unknown) => {
+    await admin.close().catch(() => undefined);
+    if (!options.runtime) await runtime.close();
+    throw error;
+  });
+  const verifyToken = refusingRevoked(await createTokenVerifier(config.jwt), revocations);
   const counts = createLiveCounts();
   // The server's own origins, known once it listens: never taken from a request's Host.
   let own: ReadonlySet<string> = new Set();
@@ -65,7 +84,7 @@ export async function startServer(
 
   const pipeline = createPipeline({
     schema: createSchema(),
-    services: runtime.services,
+    services: { ...runtime.services, admin },
     logger,
     counts,
     shutdownSignal: shutdown.signal,
@@ -168,6 +187,15 @@ export async function startServer(
     if (req.headers.accept?.includes('text/event-stream')) {
       counts.sseStreams++;
       res.once('close', () => counts.sseStreams--);
+      // Listed for the admin API, which ends the stream (its subscription completes; the connection drops a second later at most).
+      const ended = new AbortController();
+      const connection = registry.open(viewer, 'sse', () => {
+        ended.abort();
+        setTimeout(() => res.destroy(), SSE_END_GRACE_MS).unref();
+      });
+      res.once('close', connection.remove);
+      const streamSignal = AbortSignal.any([signal, ended.signal]);
+      run = () => void pipeline(req, res, { signal: streamSignal, viewer, connection });
       // A stream whose client stopped reading is dropped once its event queue overflows.
       const stream = run;
       run = () =>
@@ -215,6 +243,7 @@ export async function startServer(
     counts,
     logger,
     slots,
+    registry,
     limits: config.limits,
     isShuttingDown: () => shutdown.signal.aborted,
     onViewerConnected: (viewer) => runtime.services.presence.connect(viewer),
@@ -267,6 +296,7 @@ export async function startServer(
       // Then what this instance holds in Redis (presence, connection slots, leases) is given
       // back, within a second: a Redis that does not answer cannot hold the process past it.
       const released = (async () => {
+        await admin.close();
         await pipeline.dispose();
         await workerStopped;
         await slots.close();
@@ -285,6 +315,8 @@ export async function startServer(
   return { url, port, runtime, logger, close };
 }
 
+/** How long an SSE stream ended by the admin API has to finish before its connection is dropped. */
+const SSE_END_GRACE_MS = 1000;
 /** How long shutdown gives this instance to release what it holds in Redis, once clients are gone. */
 const RELEASE_GRACE_MS = 700;
 /** Then, with Redis dropped, for its commands to fail and the rest to close. */

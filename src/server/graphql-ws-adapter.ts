@@ -34,9 +34,10 @@ export interface AdapterOptions {
   /**
    * Told +1 when a subscription starts streaming and -1 when graphql-ws is
    * done with it, however it ended (completed, failed, `complete` from the
-   * client, socket closed): the `/health` count of WebSocket subscriptions.
+   * client, socket closed): the `/health` count of WebSocket subscriptions,
+   * and the socket's own count (the admin API's `connections`).
    */
-  onSubscriptionsChanged?: (delta: 1 | -1) => void;
+  onSubscriptionsChanged?: (delta: 1 | -1, socket: WebSocket) => void;
 }
 
 /**
@@ -102,19 +103,19 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
         let live = streaming.get(ctx);
         if (!live) streaming.set(ctx, (live = new Set()));
         live.add(payload);
-        onSubscriptionsChanged(1);
+        onSubscriptionsChanged(1, ctx.extra.socket);
       }
       return replaced;
     },
     onComplete: async (ctx, id, payload) => {
       // Also called after an error, a client's `complete` and a close: every end of a stream.
-      if (streaming.get(ctx)?.delete(payload)) onSubscriptionsChanged(-1);
+      if (streaming.get(ctx)?.delete(payload)) onSubscriptionsChanged(-1, ctx.extra.socket);
       await serverOptions.onComplete?.(ctx, id, payload);
     },
     onClose: async (ctx, code, reason) => {
       // Whatever graphql-ws did not get to complete before the socket closed.
       const live = streaming.get(ctx);
-      for (const _ of live ?? []) onSubscriptionsChanged(-1);
+      for (const _ of live ?? []) onSubscriptionsChanged(-1, ctx.extra.socket);
       live?.clear();
       await serverOptions.onClose?.(ctx, code, reason);
     },

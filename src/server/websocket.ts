@@ -4,6 +4,7 @@ import type { ExecutionArgs } from 'graphql';
 import type { OperationResult } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { bearerToken, InvalidTokenError, type VerifyToken } from '../auth/jwt.js';
+import type { ConnectionRegistry, Registration } from '../admin/registry.js';
 import type { Viewer } from '../auth/viewer.js';
 import type { Limits } from '../config.js';
 import { rateLimited, unauthenticated } from '../errors.js';
@@ -16,17 +17,18 @@ import { closeSocket, cutOffSlowConsumer, serveGraphqlWs } from './graphql-ws-ad
 import type { LiveCounts } from './metrics.js';
 import type { OriginPolicy } from './origin.js';
 import { publicError, publicResult } from './public-error.js';
-import { createErrorMasker, untilExpiry, type Pipeline } from './yoga.js';
+import { createSocketToken, type SocketToken } from './socket-token.js';
+import { createErrorMasker, type Pipeline } from './yoga.js';
 
 /** A WebSocket's authenticated state, from `connection_init` until close. */
 interface Connection {
-  viewer: Viewer;
-  /** Aborts on close: every subscription of the socket ends. */
-  closed: AbortController;
-  expiry: NodeJS.Timeout;
+  /** Who its operations run as, until when; closed with the socket (every subscription ends). */
+  token: SocketToken;
   releaseSlot: ReleaseSlot;
   /** From {@link WebSocketOptions.onViewerConnected}: called once when the socket closes. */
   disconnected: () => void;
+  /** Its entry in the admin API's registry. */
+  registration: Registration;
 }
 
 export interface WebSocketOptions {
@@ -38,6 +40,8 @@ export interface WebSocketOptions {
   logger: Logger;
   /** Per-user connection slots (MAX_CONNECTIONS_PER_USER). */
   slots: ConnectionSlots;
+  /** Where authenticated sockets are listed for the admin API, which closes them with 4403. */
+  registry: Pick<ConnectionRegistry, 'open'>;
   limits: Pick<
     Limits,
     | 'wsMaxPayloadBytes'
@@ -63,7 +67,7 @@ export interface WebSocketOptions {
  * sharing the HTTP port and path. It vets the origin before the upgrade,
  * authenticates at `connection_init` (4403), holds one of the user's
  * connection slots (4029 beyond), closes the socket 4403 when the token
- * expires, caps the operations running on a socket (`RATE_LIMITED`), cuts
+ * expires (a `refreshConnectionToken` moves that to the new token's `exp`), caps the operations running on a socket (`RATE_LIMITED`), cuts
  * off slow consumers (4413), and runs every operation through the shared
  * pipeline. Whatever goes wrong in an operation is answered with an error
  * message for that operation, never by closing the socket.
@@ -77,6 +81,7 @@ export function attachWebSocket(options: WebSocketOptions) {
     counts,
     logger,
     slots,
+    registry,
     limits,
     isShuttingDown,
     path = '/graphql',
@@ -114,10 +119,10 @@ export function attachWebSocket(options: WebSocketOptions) {
       counts.websockets--;
       const connection = connections.get(socket);
       if (connection) {
-        clearTimeout(connection.expiry);
-        connection.closed.abort();
+        connection.token.close();
         connection.releaseSlot();
         connection.disconnected();
+        connection.registration.remove();
       }
     });
   });
@@ -161,11 +166,16 @@ export function attachWebSocket(options: WebSocketOptions) {
           return false;
         }
         connections.set(socket, {
-          viewer,
-          closed: new AbortController(),
-          expiry: scheduleExpiry(socket, viewer),
+          token: createSocketToken({
+            viewer,
+            verifyToken,
+            onExpired: () => closeSocket(socket, CloseCode.Forbidden, 'Forbidden: token expired'),
+          }),
           releaseSlot,
           disconnected,
+          registration: registry.open(viewer, 'websocket', (reason) =>
+            closeSocket(socket, CloseCode.Forbidden, reason),
+          ),
         });
         return true;
       },
@@ -186,9 +196,10 @@ export function attachWebSocket(options: WebSocketOptions) {
           const { schema, execute, subscribe, contextFactory, parse, validate } = pipeline.getEnveloped({
             req: ctx.extra.request,
             params: payload,
-            viewer: connection.viewer,
-            signal: connection.closed.signal,
+            viewer: connection.token.viewer,
+            signal: connection.token.signal,
             transport: 'websocket',
+            refreshToken: connection.token.refresh,
           });
           const document = parse(payload.query);
           const errors = validate(schema, document);
@@ -226,24 +237,15 @@ export function attachWebSocket(options: WebSocketOptions) {
     },
     {
       logger,
-      onSubscriptionsChanged: (delta) => (counts.subscriptions += delta),
+      onSubscriptionsChanged: (delta, socket) => {
+        counts.subscriptions += delta;
+        connections.get(socket)?.registration.subscriptionsChanged(delta);
+      },
       keepAliveMs: limits.wsKeepAliveMs,
       maxBufferedBytes: limits.wsMaxBufferedBytes,
       slowConsumerGraceMs: limits.wsSlowConsumerGraceMs,
     },
   );
-
-  function scheduleExpiry(socket: WebSocket, viewer: Viewer): NodeJS.Timeout {
-    const timer = setTimeout(() => {
-      if (Date.now() < viewer.expiresAt) {
-        connections.get(socket)!.expiry = scheduleExpiry(socket, viewer);
-        return;
-      }
-      closeSocket(socket, CloseCode.Forbidden, 'Forbidden: token expired');
-    }, untilExpiry(viewer));
-    timer.unref();
-    return timer;
-  }
 
   return {
     /**

@@ -1,12 +1,13 @@
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import type { Registration } from '../admin/registry.js';
 import type { Viewer } from '../auth/viewer.js';
 import type { Config } from '../config.js';
 import type { GraphQLContext } from '../context.js';
 import { ErrorCode, isGraphQLError, unauthenticated, unavailable } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { Services } from '../services.js';
+import type { ServerServices } from '../services.js';
 import type { Storage } from '../storage/index.js';
 import type { ConnectionSlots } from './connection-slots.js';
 import { createDocumentCaches } from './document-cache.js';
@@ -35,6 +36,10 @@ export interface TransportContext {
   req?: unknown;
   /** Set by the WebSocket adapter, whose socket (not each operation) holds a connection slot. */
   transport?: 'websocket';
+  /** The WebSocket's own token refresh (./socket-token.ts); absent on HTTP and SSE. */
+  refreshToken?: GraphQLContext['refreshToken'];
+  /** An SSE stream's entry in the admin API's registry: its live subscriptions are counted there. */
+  connection?: Pick<Registration, 'subscriptionsChanged'>;
 }
 
 /** What the pipeline's protections are built from (see the README's Security section). */
@@ -49,7 +54,7 @@ export interface SecurityOptions {
 
 export interface PipelineOptions {
   schema: GraphQLSchema;
-  services: Services;
+  services: ServerServices;
   logger: Logger;
   counts: LiveCounts;
   /** Aborts every SSE subscription when shutdown begins. */
@@ -113,10 +118,10 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     // DOCUMENT_CACHE_MAX_BYTES: parsed documents and parse errors, bounded by the memory they hold.
     parserAndValidationCache:
       security.limits.documentCacheMaxBytes > 0 ? createDocumentCaches(security.limits.documentCacheMaxBytes) : false,
-    context: ({ viewer, signal, transport }) => {
+    context: ({ viewer, signal, transport, refreshToken }) => {
       // Unreachable past useViewerRequired; kept so no operation ever runs without a viewer.
       if (!viewer) throw unauthenticated();
-      if (transport === 'websocket') return { viewer, services, accessSignal: () => signal };
+      if (transport === 'websocket') return { viewer, services, accessSignal: () => signal, refreshToken };
       let expiry: AbortSignal | undefined;
       return {
         viewer,
@@ -176,7 +181,8 @@ function useViewerRequired(): Plugin<TransportContext> {
 }
 
 /**
- * Counts running SSE subscriptions for `/health`, for the lifetime of their
+ * Counts running SSE subscriptions for `/health` (and on their stream's
+ * entry for the admin API), for the lifetime of their
  * request: until the stream ends or its client goes away (envelop's `onEnd`
  * alone misses a stream that ends in an error). The WebSocket adapter counts
  * its own from graphql-ws's operation lifecycle.
@@ -187,9 +193,16 @@ function useSubscriptionCount(counts: LiveCounts): Plugin {
       return {
         onSubscribeResult({ result, args }) {
           if (!(Symbol.asyncIterator in result)) return;
-          if ((args.contextValue as TransportContext).transport === 'websocket') return;
+          const { transport, connection } = args.contextValue as TransportContext;
+          if (transport === 'websocket') return;
           counts.subscriptions++;
-          return { onEnd: releaseWhenGone(args.contextValue, () => counts.subscriptions--) };
+          connection?.subscriptionsChanged(1);
+          return {
+            onEnd: releaseWhenGone(args.contextValue, () => {
+              counts.subscriptions--;
+              connection?.subscriptionsChanged(-1);
+            }),
+          };
         },
       };
     },

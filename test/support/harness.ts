@@ -152,6 +152,18 @@ export function wsClient(target: TestServer, token: string | undefined, options:
   return client;
 }
 
+/** Runs a query or mutation over a graphql-ws client's socket and returns its one result, errors included. */
+export async function wsOperation<Data = Record<string, any>>(
+  client: Client,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<Omit<GraphQLResponse<Data>, 'status'>> {
+  for await (const result of client.iterate<Data>({ query, variables })) {
+    return result as Omit<GraphQLResponse<Data>, 'status'>;
+  }
+  throw new Error('The operation completed without a result');
+}
+
 /** What a subscription has received so far, and ways to wait for more. */
 export interface Subscription<Event = any> {
   events: Event[];

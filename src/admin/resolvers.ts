@@ -1,0 +1,13 @@
+import type { Resolvers } from '../generated/graphql.js';
+
+/** The admin API: thin resolvers over {@link AdminService} (./service.ts). */
+export const adminResolvers: Resolvers = {
+  Query: {
+    connections: (_, { userId }, { viewer, services }) => services.admin.connections(viewer, userId),
+  },
+  Mutation: {
+    disconnectUser: (_, { userId, reason }, { viewer, services }) =>
+      services.admin.disconnectUser(viewer, userId, reason),
+    revokeTokens: (_, { userId }, { viewer, services }) => services.admin.revokeTokens(viewer, userId),
+  },
+};

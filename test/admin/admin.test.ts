@@ -1,0 +1,200 @@
+import { describe, expect, it } from 'vitest';
+import {
+  errorCode,
+  gql,
+  ok,
+  startCluster,
+  startTestServer,
+  tokenFor,
+  user,
+  wsClient,
+  type TestServer,
+} from '../support/harness.js';
+import {
+  adminToken,
+  CONNECTIONS,
+  DISCONNECT,
+  nextSecond,
+  openSocket,
+  openStream,
+  OWN_EVENTS,
+  REVOKE,
+  streamStatus,
+  within,
+} from './support.js';
+
+interface ConnectionView {
+  id: string;
+  userId: string;
+  transport: 'WEBSOCKET' | 'SSE';
+  instance: string;
+  openedAt: string;
+  subscriptions: number;
+}
+
+const connectionsOf = async (server: TestServer, token: string, userId?: string) =>
+  (await ok<{ connections: ConnectionView[] }>(server, CONNECTIONS, { userId }, token)).connections;
+
+/** A WebSocket with `token` is refused: the client sees the socket closed with 4403. */
+async function socketRefused(server: TestServer, token: string): Promise<number> {
+  const client = wsClient(server, token);
+  const closed = new Promise<number>((resolve) =>
+    client.on('closed', (event) => resolve((event as { code: number }).code)),
+  );
+  client.subscribe({ query: OWN_EVENTS }, { next: () => {}, error: () => {}, complete: () => {} });
+  return (await within(closed, 5000, 'the refused socket closing')).value;
+}
+
+describe('admin API across instances', () => {
+  it("lists a user's WebSocket and SSE connections on both instances, with their subscriptions", async () => {
+    const [a, b] = await startCluster(2);
+    const agent = await tokenFor(user('agent-1'));
+    const admin = await adminToken();
+    await openSocket(a!, agent);
+    await openStream(b!, agent);
+    await openSocket(b!, await tokenFor(user('agent-2')));
+
+    const listed = await connectionsOf(a!, admin, 'agent-1');
+    expect(listed).toHaveLength(2);
+    expect(listed.map((found) => found.transport).sort()).toEqual(['SSE', 'WEBSOCKET']);
+    expect(new Set(listed.map((found) => found.instance)).size).toBe(2);
+    for (const found of listed) {
+      expect(found).toMatchObject({ userId: 'agent-1', subscriptions: 1 });
+      expect(Date.parse(found.openedAt)).toBeGreaterThan(Date.now() - 60_000);
+    }
+    // Asked on either instance, the same deployment-wide answer; without a user, the whole organisation.
+    expect((await connectionsOf(b!, admin, 'agent-1')).map((found) => found.id).sort()).toEqual(
+      listed.map((found) => found.id).sort(),
+    );
+    const everyone = await connectionsOf(b!, admin);
+    expect(everyone.map((found) => found.userId).sort()).toEqual(['agent-1', 'agent-1', 'agent-2']);
+  });
+
+  it('disconnectUser closes the WebSockets (4403) and SSE streams on both instances within 1 s and counts them', async () => {
+    const [a, b] = await startCluster(2);
+    const agent = await tokenFor(user('agent-1'));
+    const bystander = await openSocket(a!, await tokenFor(user('agent-2')));
+    const sockets = [await openSocket(a!, agent), await openSocket(b!, agent)];
+    const streams = [await openStream(a!, agent), await openStream(b!, agent)];
+
+    const started = Date.now();
+    const count = await ok<{ disconnectUser: number }>(
+      b!,
+      DISCONNECT,
+      { userId: 'agent-1', reason: 'left' },
+      await adminToken(),
+    );
+    expect(count.disconnectUser).toBe(4);
+    const codes = await within(Promise.all(sockets.map((socket) => socket.closed)), 1000, 'both sockets closing');
+    expect(codes.value).toEqual([4403, 4403]);
+    await within(Promise.all(streams.map((stream) => stream.completed)), 1000, 'both streams ending');
+    expect(Date.now() - started).toBeLessThan(1000 + 1000);
+    expect(streams.every((stream) => stream.errors.length === 0)).toBe(true);
+
+    expect(await connectionsOf(a!, await adminToken(), 'agent-1')).toEqual([]);
+    expect(bystander.closedCode()).toBeUndefined();
+    // Not a ban: the user may connect again.
+    await openSocket(a!, agent);
+    expect(await connectionsOf(a!, await adminToken(), 'agent-1')).toHaveLength(1);
+  });
+
+  it('revokeTokens closes the connections and refuses the old token on both instances, not a newer one', async () => {
+    const [a, b] = await startCluster(2);
+    const old = await tokenFor(user('agent-1'));
+    const otherUser = await tokenFor(user('agent-2'));
+    const sockets = [await openSocket(a!, old), await openSocket(b!, old)];
+    const stream = await openStream(b!, old);
+
+    const before = Date.now();
+    const { revokeTokens } = await ok<{ revokeTokens: string }>(a!, REVOKE, { userId: 'agent-1' }, await adminToken());
+    expect(Date.parse(revokeTokens)).toBeGreaterThanOrEqual(before - 5);
+    expect(Date.parse(revokeTokens)).toBeLessThanOrEqual(Date.now());
+    const codes = await within(Promise.all(sockets.map((socket) => socket.closed)), 1000, 'both sockets closing');
+    expect(codes.value).toEqual([4403, 4403]);
+    await within(stream.completed, 1000, 'the stream ending');
+
+    for (const server of [a!, b!]) {
+      const refused = await gql(server, '{ me { id } }', {}, { token: old });
+      expect(refused.status).toBe(401);
+      expect(errorCode(refused)).toBe('UNAUTHENTICATED');
+      expect(refused.errors?.[0]?.message).toBe('Token has been revoked');
+      expect(await socketRefused(server, old)).toBe(4403);
+      expect(await streamStatus(server, old)).toBe(401);
+      // Another user of the organisation is not affected.
+      expect((await ok(server, '{ me { id } }', {}, otherUser)).me).toEqual({ id: 'agent-2' });
+    }
+
+    await nextSecond();
+    const fresh = await tokenFor(user('agent-1'));
+    for (const server of [a!, b!]) {
+      expect((await ok(server, '{ me { id } }', {}, fresh)).me).toEqual({ id: 'agent-1' });
+      await openSocket(server, fresh);
+      expect(await streamStatus(server, fresh)).toBe(200);
+    }
+  });
+
+  it('a revocation survives a restart: a new process on the same Redis refuses the old token', async () => {
+    const [a] = await startCluster(1);
+    const old = await tokenFor(user('agent-1'));
+    await ok(a!, REVOKE, { userId: 'agent-1' }, await adminToken());
+    await a!.server.close();
+
+    const restarted = await startTestServer({ backend: 'redis', prefix: a!.config.redisPrefix });
+    expect((await gql(restarted, '{ me { id } }', {}, { token: old })).status).toBe(401);
+    expect(await socketRefused(restarted, old)).toBe(4403);
+    await nextSecond();
+    const fresh = await tokenFor(user('agent-1'));
+    expect((await ok(restarted, '{ me { id } }', {}, fresh)).me).toEqual({ id: 'agent-1' });
+  });
+
+  it('is refused to non-admins (FORBIDDEN), and an admin reaches nothing of another organisation', async () => {
+    const [a, b] = await startCluster(2);
+    const agent = await tokenFor(user('agent-1'));
+    const socket = await openSocket(a!, agent);
+    await openStream(b!, agent);
+
+    for (const [query, variables] of [
+      [CONNECTIONS, {}],
+      [DISCONNECT, { userId: 'agent-1' }],
+      [REVOKE, { userId: 'agent-1' }],
+    ] as const) {
+      const refused = await gql(b!, query, variables, { token: agent });
+      expect(errorCode(refused)).toBe('FORBIDDEN');
+    }
+
+    const stranger = await adminToken('org-b');
+    expect(await connectionsOf(a!, stranger, 'agent-1')).toEqual([]);
+    expect(await connectionsOf(a!, stranger)).toEqual([]);
+    expect((await ok<{ disconnectUser: number }>(a!, DISCONNECT, { userId: 'agent-1' }, stranger)).disconnectUser).toBe(
+      0,
+    );
+    await ok(b!, REVOKE, { userId: 'agent-1' }, stranger);
+
+    // Nothing of org-a was closed or refused.
+    expect(socket.closedCode()).toBeUndefined();
+    expect(await connectionsOf(b!, await adminToken(), 'agent-1')).toHaveLength(2);
+    expect((await ok(a!, '{ me { id } }', {}, agent)).me).toEqual({ id: 'agent-1' });
+
+    const malformed = await gql(a!, DISCONNECT, { userId: 'has space' }, { token: await adminToken() });
+    expect(errorCode(malformed)).toBe('BAD_USER_INPUT');
+  });
+
+  it('works in one process on the embedded default', async () => {
+    const server = await startTestServer();
+    const agent = await tokenFor(user('agent-1'));
+    const socket = await openSocket(server, agent);
+    const stream = await openStream(server, agent);
+    const admin = await adminToken();
+    expect((await connectionsOf(server, admin, 'agent-1')).map((found) => found.transport).sort()).toEqual([
+      'SSE',
+      'WEBSOCKET',
+    ]);
+    expect(
+      (await ok<{ disconnectUser: number }>(server, DISCONNECT, { userId: 'agent-1' }, admin)).disconnectUser,
+    ).toBe(2);
+    expect((await within(socket.closed, 1000, 'the socket closing')).value).toBe(4403);
+    await within(stream.completed, 1000, 'the stream ending');
+    await ok(server, REVOKE, { userId: 'agent-1' }, admin);
+    expect((await gql(server, '{ me { id } }', {}, { token: agent })).status).toBe(401);
+  });
+});
