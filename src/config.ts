@@ -37,6 +37,12 @@ export interface Config {
    * another worker takes it over (the first one died holding it).
    */
   commandClaimIdleMs: number;
+  /**
+   * `RESUME_WINDOW_SECONDS`: how long events stay replayable for a client
+   * that reconnects (see the README's "Resume after a reconnect"). 0 turns
+   * resume off: no offsets, no history kept.
+   */
+  resumeWindowSeconds: number;
   jwt: {
     key: JwtKeyConfig;
     issuer: string | undefined;
@@ -177,6 +183,9 @@ export const PRESENCE_MAX_STALE_MS = 60_000;
 /** `COMMAND_CLAIM_IDLE_MS` by default: a worker's command in hand is taken over after 30 s of silence. */
 export const DEFAULT_COMMAND_CLAIM_IDLE_MS = 30_000;
 
+/** `RESUME_WINDOW_SECONDS` by default: five minutes of events are replayable after a reconnect. */
+export const DEFAULT_RESUME_WINDOW_SECONDS = 300;
+
 export const DEFAULT_PRESENCE_CONFIG: PresenceConfig = { heartbeatMs: 10_000, lapseMs: 30_000 };
 
 /** A configuration problem, phrased as one line naming the variable and what is wrong. */
@@ -241,6 +250,7 @@ const envSchema = z.object({
   REDIS_ALLOW_EVICTION: optionalString.pipe(z.enum(['true', 'false']).optional()),
   REDIS_COMMAND_TIMEOUT_MS: integer(5_000, 50, 600_000),
   COMMAND_CLAIM_IDLE_MS: integer(DEFAULT_COMMAND_CLAIM_IDLE_MS, 100, 3_600_000),
+  RESUME_WINDOW_SECONDS: integer(DEFAULT_RESUME_WINDOW_SECONDS, 0, 86_400),
   JWT_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters (256 bits) for HS256').optional()),
   JWT_PUBLIC_KEY: optionalString.pipe(
     z
@@ -364,6 +374,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisAllowEviction: vars.REDIS_ALLOW_EVICTION === 'true',
     redisCommandTimeoutMs: vars.REDIS_COMMAND_TIMEOUT_MS,
     commandClaimIdleMs: vars.COMMAND_CLAIM_IDLE_MS,
+    resumeWindowSeconds: vars.RESUME_WINDOW_SECONDS,
     jwt: {
       key,
       issuer: vars.JWT_ISSUER,

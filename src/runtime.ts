@@ -1,12 +1,17 @@
 import type { Redis } from 'ioredis';
-import { DEFAULT_COMMAND_CLAIM_IDLE_MS, DEFAULT_PRESENCE_CONFIG, type Config } from './config.js';
+import {
+  DEFAULT_COMMAND_CLAIM_IDLE_MS,
+  DEFAULT_PRESENCE_CONFIG,
+  DEFAULT_RESUME_WINDOW_SECONDS,
+  type Config,
+} from './config.js';
 import type { EventBus } from './events/bus.js';
-import { redisEventWire } from './events/change-event.js';
 import { isCommandChannel, type CommandQueue } from './events/commands.js';
 import { createMemoryCommandQueue } from './events/commands-memory.js';
 import { createRedisCommandQueue } from './events/commands-redis.js';
 import { createMemoryEventBus } from './events/memory.js';
 import { createRedisEventBus } from './events/redis.js';
+import { createRedisEventRecorder } from './events/record-redis.js';
 import type { Logger } from './logger.js';
 import { checkEvictionPolicy } from './redis-eviction.js';
 import { closeRedis, connectRedis, DEFAULT_COMMAND_TIMEOUT_MS } from './redis.js';
@@ -41,7 +46,15 @@ export interface Runtime {
 export async function createRuntime(
   config: Pick<Config, 'redisUrl' | 'redisPrefix'> &
     Partial<
-      Pick<Config, 'presence' | 'nodeEnv' | 'redisAllowEviction' | 'redisCommandTimeoutMs' | 'commandClaimIdleMs'>
+      Pick<
+        Config,
+        | 'presence'
+        | 'nodeEnv'
+        | 'redisAllowEviction'
+        | 'redisCommandTimeoutMs'
+        | 'commandClaimIdleMs'
+        | 'resumeWindowSeconds'
+      >
     > & {
       limits?: Pick<Config['limits'], 'subscriptionMaxQueuedEvents'>;
     },
@@ -50,6 +63,7 @@ export async function createRuntime(
   { background = true }: { background?: boolean } = {},
 ): Promise<Runtime> {
   const maxQueuedEvents = config.limits?.subscriptionMaxQueuedEvents;
+  const resumeWindowMs = (config.resumeWindowSeconds ?? DEFAULT_RESUME_WINDOW_SECONDS) * 1000;
   let storage: Storage;
   let bus: EventBus;
   let queue: CommandQueue;
@@ -72,8 +86,18 @@ export async function createRuntime(
       },
     );
     connections = [commands, subscriber];
-    storage = createRedisStorage(commands, config.redisPrefix, redisEventWire(config.redisPrefix));
-    bus = createRedisEventBus({ publisher: commands, subscriber, prefix: config.redisPrefix, logger, maxQueuedEvents });
+    // Writes and publishes record events alike: same history, same offsets.
+    const record = createRedisEventRecorder(config.redisPrefix, resumeWindowMs);
+    storage = createRedisStorage(commands, config.redisPrefix, record);
+    bus = createRedisEventBus({
+      publisher: commands,
+      subscriber,
+      prefix: config.redisPrefix,
+      logger,
+      maxQueuedEvents,
+      resumeWindowMs,
+      record,
+    });
     queue = createRedisCommandQueue({
       redis: commands,
       // A consumer's blocking read waits up to blockMs: its connection's command timeout allows for it.
@@ -88,7 +112,7 @@ export async function createRuntime(
       logger,
     });
   } else {
-    const memoryBus = createMemoryEventBus({ maxQueuedEvents, logger });
+    const memoryBus = createMemoryEventBus({ maxQueuedEvents, logger, resumeWindowMs });
     const memoryCommands = createMemoryCommandQueue({ logger });
     // Synchronous up to delivery (which they queue): events and commands go out in the write's step.
     storage = createMemoryStorage((events) =>

@@ -1,4 +1,5 @@
 import type { Channel } from './channel.js';
+import type { EventHistory } from './history.js';
 import type { EventBusStats } from './intake.js';
 
 /** Stops a listener; safe to call more than once. */
@@ -26,6 +27,12 @@ export interface EventBus {
    * (SUBSCRIPTION_MAX_QUEUED_EVENTS); `subscribe` ends it past that.
    */
   readonly maxQueuedEvents?: number;
+  /**
+   * The recent events of organisation channels, for clients that resume
+   * after a reconnect; absent when resume is off (RESUME_WINDOW_SECONDS=0).
+   * With it, each delivered payload carries its offset (see `offsetOf`).
+   */
+  readonly history?: EventHistory;
   /** Events dropped as malformed and listener failures, since the bus started. */
   readonly stats: Readonly<EventBusStats>;
   publish<Payload>(channel: Channel<Payload>, payload: Payload): Promise<void>;

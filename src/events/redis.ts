@@ -3,8 +3,10 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import { sendWrite } from '../storage/write-outcome.js';
 import type { EventBus } from './bus.js';
-import { redisEventWire } from './change-event.js';
+import { createRedisHistory } from './history-redis.js';
 import { createEventIntake, type Listener } from './intake.js';
+import { parseOffset, tagOffset } from './offsets.js';
+import { createRedisEventRecorder, PUBLISH_EVENTS, type RedisEventRecorder } from './record-redis.js';
 import { requireChannelContract, type ChannelContract } from './topics.js';
 
 /** Thrown when a listener is asked for while the subscriber connection is down. */
@@ -25,10 +27,17 @@ export class RedisUnavailableError extends Error {
  * listener does can throw back into ioredis' socket handler (where it would
  * end the process).
  *
+ * Publishing runs RECORD_EVENTS (./record-redis.ts), as a write that
+ * records events does: with a resume window, an organisation event is
+ * kept in its channel's history and arrives as `{offset, payload}`; the
+ * payload is handed on with its offset tagged (see `offsetOf`), an offset
+ * that is not one is ignored.
+ *
  * Redis outages: listeners live through them (ioredis `autoResubscribe`
  * subscribes every channel again once the connection is ready, and the
  * pubsub's message handler stays attached), though what was published
- * meanwhile is lost (Pub/Sub is at-most-once). A new listener fails at once
+ * meanwhile does not reach them live (Pub/Sub is at-most-once): a client
+ * that resumes gets it from the history. A new listener fails at once
  * with {@link RedisUnavailableError} instead of leaving a dangling entry in
  * the pubsub. An UNSUBSCRIBE that cannot be sent is not an unhandled
  * rejection (which would end the process) but is sent again once the
@@ -40,11 +49,24 @@ export function createRedisEventBus(options: {
   prefix: string;
   logger?: Logger;
   maxQueuedEvents?: number;
+  /** RESUME_WINDOW_SECONDS in ms (0: no history, no offsets). */
+  resumeWindowMs?: number;
+  /** How events are recorded (the storage's, so both write alike); made from `prefix` and the window otherwise. */
+  record?: RedisEventRecorder;
 }): EventBus {
-  const { publisher, subscriber, prefix, logger, maxQueuedEvents } = options;
+  const { publisher, subscriber, prefix, logger, maxQueuedEvents, resumeWindowMs = 0 } = options;
   const pubsub = new RedisPubSub({ publisher, subscriber });
-  const wire = redisEventWire(prefix);
+  const record = options.record ?? createRedisEventRecorder(prefix, resumeWindowMs);
   const intake = createEventIntake({ logger });
+  const history =
+    resumeWindowMs > 0
+      ? createRedisHistory({
+          redis: publisher,
+          prefix,
+          windowMs: resumeWindowMs,
+          check: (channel, payload) => intake.check(requireChannelContract(channel), channel, payload),
+        })
+      : undefined;
   /** The channels this process listens on, by Redis channel name. */
   const listening = new Map<string, Subscribed>();
   /** Channels whose UNSUBSCRIBE failed while Redis was away. */
@@ -80,7 +102,9 @@ export function createRedisEventBus(options: {
       listeners: new Set(),
       // Resolves only after Redis confirmed SUBSCRIBE, so an unlisten always
       // finds the reference (graphql-redis-subscriptions drops early unsubscribes).
-      id: pubsub.subscribe(name, (payload: unknown) => intake.deliver(contract, name, entry.listeners, payload)),
+      id: pubsub.subscribe(name, (message: unknown) =>
+        intake.deliver(contract, name, entry.listeners, unwrap(message)),
+      ),
     };
     entry.id.then(
       (id) => (entry.confirmed = id),
@@ -96,9 +120,10 @@ export function createRedisEventBus(options: {
     kind: 'redis',
     maxQueuedEvents,
     stats: intake.stats,
+    history,
     async publish(channel, payload) {
-      const { channel: name, message } = wire({ channel, payload });
-      await sendWrite(() => publisher.publish(name, message));
+      const args = record([{ channel, payload }]);
+      await sendWrite(() => publisher.eval(PUBLISH_EVENTS, 0, ...args));
     },
     async listen(channel, listener) {
       const contract = requireChannelContract(channel);
@@ -147,4 +172,17 @@ interface Subscribed {
   /** The same id, once known. */
   confirmed?: number;
   listeners: Set<Listener>;
+}
+
+/**
+ * The payload of a message, its offset tagged when it came as an
+ * `{offset, payload}` envelope (exactly those two keys, a well-formed
+ * offset); anything else is the payload itself, checked as such.
+ */
+function unwrap(message: unknown): unknown {
+  if (typeof message !== 'object' || message === null) return message;
+  const { offset, payload } = message as { offset?: unknown; payload?: unknown };
+  if (typeof offset !== 'string' || payload === undefined || Object.keys(message).length !== 2) return message;
+  if (parseOffset(offset)) tagOffset(payload, offset);
+  return payload;
 }

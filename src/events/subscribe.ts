@@ -2,6 +2,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { GraphQLError } from 'graphql';
 import type { EventBus, Unlisten } from './bus.js';
 import type { Channel } from './channel.js';
+import type { HistoryEvent } from './history.js';
+import { compareOffsets, currentResumePoint, offsetOf, parseOffset, tagOffset, type Offset } from './offsets.js';
 
 /** How a subscription treats the events of its channels. */
 export interface SubscribeOptions<Payload> {
@@ -21,6 +23,11 @@ export interface SubscribeOptions<Payload> {
    * WebSocket transport closes the socket with 4413.
    */
   maxQueued?: number;
+  /**
+   * Replays the events after this offset first (default: the transport's
+   * resume point, see `withResumePoint`), when the bus still keeps them all.
+   */
+  after?: Offset;
 }
 
 /** `extensions.code` of the error that ends a subscription whose client does not read. */
@@ -45,13 +52,23 @@ export const DEFAULT_MAX_QUEUED_EVENTS = 1000;
  * Subscribes to one or more channels and resolves once every one is live,
  * so an event published after the resolver returns is never missed.
  * The iterator's `return()` ends it at once and releases the channels.
+ *
+ * Resuming (an `after` offset, and a bus that keeps history): the channels
+ * are heard first, their events held; then the history after the offset is
+ * read and goes through the same `filter` and `isLast` as live events
+ * (those of this subscriber, whoever the offset came from); then the held
+ * live events newer than the last replayed one follow. Nothing falls in
+ * between, nothing comes twice. A history that may have lost some of those
+ * events replays nothing: the transport has told the client to refetch.
  */
 export async function subscribe<Payload>(
   bus: EventBus,
   channels: Channel<Payload> | readonly Channel<Payload>[],
   options: SubscribeOptions<Payload> = {},
 ): Promise<EventSubscription<Payload>> {
-  const stream = new EventStream<Payload>({ maxQueued: bus.maxQueuedEvents, ...options });
+  const after = options.after ?? currentResumePoint();
+  const history = after && bus.history;
+  const stream = new EventStream<Payload>({ maxQueued: bus.maxQueuedEvents, ...options }, Boolean(history));
   const list = typeof channels === 'string' ? [channels] : channels;
   const settled = await Promise.allSettled(list.map((name) => bus.listen(name, stream.push)));
   const unlistens = settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
@@ -61,6 +78,16 @@ export async function subscribe<Payload>(
     // Channels that did subscribe are released with the stream.
     await stream.return();
     throw failed.reason;
+  }
+  if (history) {
+    let replayed: HistoryEvent[] | undefined;
+    try {
+      replayed = await history.read(list, after);
+    } catch (error) {
+      await stream.return();
+      throw error;
+    }
+    stream.resume(replayed ?? [], after);
   }
   return stream;
 }
@@ -72,6 +99,8 @@ export interface EventSubscription<Payload> extends AsyncIterableIterator<Payloa
 
 class EventStream<Payload> implements EventSubscription<Payload> {
   private readonly queue: Payload[] = [];
+  /** Live events heard while the history is read (resuming), in arrival order. */
+  private held: Payload[] | undefined;
   private waiting: ((result: IteratorResult<Payload>) => void) | undefined;
   private failWaiting: ((error: unknown) => void) | undefined;
   private closing = false;
@@ -82,7 +111,11 @@ class EventStream<Payload> implements EventSubscription<Payload> {
   /** The transport's handler, from the operation that made this subscription. */
   private readonly onOverflow = overflowHandlers.getStore();
 
-  constructor(private readonly options: SubscribeOptions<Payload>) {
+  constructor(
+    private readonly options: SubscribeOptions<Payload>,
+    resuming = false,
+  ) {
+    if (resuming) this.held = [];
     options.signal?.addEventListener('abort', this.onAbort, { once: true });
     if (options.signal?.aborted) this.close();
   }
@@ -102,6 +135,49 @@ class EventStream<Payload> implements EventSubscription<Payload> {
    */
   readonly push = (payload: Payload) => {
     if (this.closing || this.finished) return;
+    if (this.held) {
+      this.held.push(payload);
+      return;
+    }
+    this.accept(payload, false);
+  };
+
+  /**
+   * Delivers the replayed events (those after `after`, oldest first), then
+   * the live ones held meanwhile that are newer than the last replayed one,
+   * then lets live events through. A replayed event whose filter throws is
+   * dropped for this subscriber alone, as a live one would be.
+   */
+  resume(replayed: readonly HistoryEvent[], after: Offset) {
+    const held = this.held ?? [];
+    this.held = undefined;
+    let last: Offset = after;
+    for (const event of replayed) {
+      if (compareOffsets(event.offset, last) <= 0) continue;
+      last = event.offset;
+      tagOffset(event.payload, event.text);
+      this.deliverOwn(event.payload as Payload, true);
+    }
+    for (const payload of held) {
+      const offset = parseOffset(offsetOf(payload));
+      if (offset && offset.epoch === last.epoch && compareOffsets(offset, last) <= 0) continue;
+      this.deliverOwn(payload, false);
+    }
+  }
+
+  /** Delivers an event outside the bus's call: a filter's failure drops it here. */
+  private deliverOwn(payload: Payload, replayed: boolean) {
+    if (this.closing || this.finished) return;
+    try {
+      this.accept(payload, replayed);
+    } catch {
+      // The event is dropped for this subscriber; `accept` has ended the stream if `isLast` threw.
+    }
+  }
+
+  /** Takes one event; a replayed one is not counted against `maxQueued` (the history is bounded by its window). */
+  private accept(payload: Payload, replayed: boolean) {
+    if (this.closing || this.finished) return;
     const { filter, isLast, maxQueued = DEFAULT_MAX_QUEUED_EVENTS } = this.options;
     if (filter && !filter(payload)) return;
     try {
@@ -114,7 +190,7 @@ class EventStream<Payload> implements EventSubscription<Payload> {
     if (waiting) {
       this.waiting = this.failWaiting = undefined;
       waiting({ value: payload, done: false });
-    } else if (this.queue.length >= maxQueued) {
+    } else if (!replayed && this.queue.length >= maxQueued) {
       this.failure = new GraphQLError('Subscription ended: the client is not reading events fast enough', {
         extensions: { code: SLOW_CONSUMER_CODE },
       });
@@ -125,7 +201,7 @@ class EventStream<Payload> implements EventSubscription<Payload> {
       this.queue.push(payload);
     }
     if (this.closing) this.release();
-  };
+  }
 
   next(): Promise<IteratorResult<Payload>> {
     if (this.queue.length > 0) return Promise.resolve({ value: this.queue.shift()!, done: false });

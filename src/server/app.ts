@@ -247,6 +247,7 @@ export async function startServer(
     limits: config.limits,
     isShuttingDown: () => shutdown.signal.aborted,
     onViewerConnected: (viewer) => runtime.services.presence.connect(viewer),
+    history: runtime.bus.history,
   });
 
   await new Promise<void>((resolve, reject) => {

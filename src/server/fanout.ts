@@ -1,16 +1,9 @@
-import { createRequire } from 'node:module';
-import type * as GraphQLModule from 'graphql';
 import type { DocumentNode, ExecutionArgs, ExecutionResult, GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { offsetOf } from '../events/offsets.js';
+import { createSourceEventStream, execute } from './graphql-cjs.js';
 import { publicError } from './public-error.js';
 import type { RawFrames } from './raw-frames.js';
-
-/**
- * graphql-js as the schema's own libraries load it (CommonJS, its `main`):
- * its `createSourceEventStream` checks that the schema comes from the same
- * copy, and a bundler or vite may hand this file the ESM copy instead.
- */
-const { createSourceEventStream, execute } = createRequire(import.meta.url)('graphql') as typeof GraphQLModule;
 
 /**
  * Shared fan-out for WebSocket subscriptions.
@@ -42,6 +35,10 @@ const { createSourceEventStream, execute } = createRequire(import.meta.url)('gra
  * it yields nothing and settles when the subscription ends (then graphql-ws
  * sends `complete`, or `error` if it failed); its `return()` (client
  * `complete`, socket closed) stops delivery at once.
+ *
+ * An event's offset (resume after a reconnect) is the same for every
+ * subscriber: it goes into the one serialised result, as
+ * `extensions.offset`, so it costs nothing per subscriber.
  */
 
 /** Where a WebSocket operation's frames go, carried on the operation's root value. */
@@ -143,7 +140,8 @@ export class FrameCache {
       const masked = value.errors?.length
         ? { ...value, errors: value.errors.map((error) => publicError(this.maskError(error))) }
         : value;
-      return pick({ json: Buffer.from(JSON.stringify(masked)), private: context ? context.touched() : true });
+      const json = JSON.stringify(withOffset(masked, offsetOf(event)));
+      return pick({ json: Buffer.from(json), private: context ? context.touched() : true });
     });
   }
 }
@@ -234,6 +232,14 @@ class FrameStream implements AsyncIterableIterator<ExecutionResult> {
 }
 
 type MaybePromise<T> = T | Promise<T>;
+
+/** A result carrying its event's offset (if any) as `extensions.offset`, as the resume contract says. */
+export function withOffset<Result extends { extensions?: Record<string, unknown> }>(
+  result: Result,
+  offset: string | undefined,
+): Result {
+  return offset === undefined ? result : { ...result, extensions: { ...result.extensions, offset } };
+}
 
 /** The end of every `next` frame: `{"id":…,"type":"next","payload":<JSON>` + `}`. */
 const FRAME_END = Buffer.from('}');

@@ -8,6 +8,8 @@ import type { ConnectionRegistry, Registration } from '../admin/registry.js';
 import type { Viewer } from '../auth/viewer.js';
 import type { Limits } from '../config.js';
 import { rateLimited, unauthenticated } from '../errors.js';
+import type { EventHistory } from '../events/history.js';
+import { withResumePoint, type Offset } from '../events/offsets.js';
 import { SLOW_CONSUMER_CODE, withOverflowHandler } from '../events/subscribe.js';
 import type { Logger } from '../logger.js';
 import { CloseCode } from './close-codes.js';
@@ -17,6 +19,7 @@ import { closeSocket, cutOffSlowConsumer, serveGraphqlWs } from './graphql-ws-ad
 import type { LiveCounts } from './metrics.js';
 import type { OriginPolicy } from './origin.js';
 import { publicError, publicResult } from './public-error.js';
+import { answerResume } from './resume.js';
 import { createSocketToken, type SocketToken } from './socket-token.js';
 import { createErrorMasker, type Pipeline } from './yoga.js';
 
@@ -29,6 +32,8 @@ interface Connection {
   disconnected: () => void;
   /** Its entry in the admin API's registry. */
   registration: Registration;
+  /** Where each resumed subscription id replays from, until it subscribes (once). */
+  resumePoints: Map<string, Offset>;
 }
 
 export interface WebSocketOptions {
@@ -60,6 +65,8 @@ export interface WebSocketOptions {
    * is called once when that socket closes, for whatever reason.
    */
   onViewerConnected?: (viewer: Viewer) => Promise<() => void> | (() => void);
+  /** The bus's history: resume after a reconnect (absent: resume off, every id answered not recovered). */
+  history?: EventHistory;
 }
 
 /**
@@ -71,6 +78,10 @@ export interface WebSocketOptions {
  * off slow consumers (4413), and runs every operation through the shared
  * pipeline. Whatever goes wrong in an operation is answered with an error
  * message for that operation, never by closing the socket.
+ *
+ * Resume: `connectionParams.resume.lastSeen` is answered in the
+ * `connection_ack` payload (./resume.ts); a recovered subscription id,
+ * subscribed again, first replays what followed its offset.
  */
 export function attachWebSocket(options: WebSocketOptions) {
   const {
@@ -86,6 +97,7 @@ export function attachWebSocket(options: WebSocketOptions) {
     isShuttingDown,
     path = '/graphql',
     onViewerConnected = () => () => {},
+    history,
   } = options;
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.wsMaxPayloadBytes });
   const connections = new WeakMap<WebSocket, Connection>();
@@ -133,11 +145,11 @@ export function attachWebSocket(options: WebSocketOptions) {
       connectionInitWaitTimeout: limits.wsConnectionInitTimeoutMs,
       execute: (args) => (args.rootValue as Envelope).execute(args),
       subscribe: (args) => {
-        const { subscribe, socket } = args.rootValue as Envelope;
+        const { subscribe, socket, resumeFrom } = args.rootValue as Envelope;
         // A subscription whose queue overflows cuts the socket off at once (4413).
         return withOverflowHandler(
           () => cutOffSlowConsumer(socket),
-          () => subscribe(args),
+          () => withResumePoint(resumeFrom, () => subscribe(args)),
         );
       },
       onConnect: async ({ connectionParams, extra }) => {
@@ -159,6 +171,14 @@ export function attachWebSocket(options: WebSocketOptions) {
           closeSocket(socket, CloseCode.TooManyConnections, 'Too many connections');
           return false;
         }
+        let resume: Awaited<ReturnType<typeof answerResume>>;
+        try {
+          resume = await answerResume(params, viewer, history, limits.maxSubscriptionsPerConnection);
+        } catch (error) {
+          // History unreachable: the socket still connects, the client is told to refetch.
+          logger.warn({ err: error }, 'resume history unavailable');
+          resume = await answerResume(params, viewer, undefined, 0);
+        }
         const disconnected = await onViewerConnected(viewer);
         if (socket.readyState !== socket.OPEN) {
           releaseSlot();
@@ -176,8 +196,9 @@ export function attachWebSocket(options: WebSocketOptions) {
           registration: registry.open(viewer, 'websocket', (reason) =>
             closeSocket(socket, CloseCode.Forbidden, reason),
           ),
+          resumePoints: resume?.points ?? new Map(),
         });
-        return true;
+        return resume?.ack ?? true;
       },
       onSubscribe: async (ctx, id, payload) => {
         const connection = connections.get(ctx.extra.socket);
@@ -204,6 +225,8 @@ export function attachWebSocket(options: WebSocketOptions) {
           const document = parse(payload.query);
           const errors = validate(schema, document);
           if (errors.length > 0) return errors;
+          const resumeFrom = connection.resumePoints.get(id);
+          connection.resumePoints.delete(id);
           const args: ExecutionArgs = {
             schema,
             document,
@@ -214,6 +237,7 @@ export function attachWebSocket(options: WebSocketOptions) {
               execute,
               subscribe,
               socket: ctx.extra.socket,
+              resumeFrom,
               // Subscriptions write shared frames straight to this socket (./fanout.ts).
               [FANOUT]: { id, frames: ctx.extra.frames },
             } satisfies Envelope,
@@ -265,5 +289,7 @@ interface Envelope {
   execute: (args: ExecutionArgs) => OperationResult;
   subscribe: (args: ExecutionArgs) => OperationResult;
   socket: WebSocket;
+  /** The offset a resumed subscription replays from. */
+  resumeFrom?: Offset;
   [FANOUT]: FanoutTarget;
 }

@@ -18,6 +18,7 @@ import { releaseWhenGone } from './request-lifetime.js';
 import { useIntrospectionPolicy } from './plugins/use-introspection-policy.js';
 import { useQueryLimits } from './plugins/use-query-limits.js';
 import { useRateLimit } from './plugins/use-rate-limit.js';
+import { useResumableStreams } from './plugins/use-resumable-streams.js';
 import { useRequestErrorCodes } from './plugins/use-request-error-codes.js';
 import { useStreamSlots } from './plugins/use-stream-slots.js';
 import { useWriteOutcomes } from './plugins/use-write-outcomes.js';
@@ -111,7 +112,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     cors: (request) => ({
       origin: request.headers.get('origin') ?? '*',
       credentials: true,
-      allowedHeaders: ['authorization', 'content-type', 'accept'],
+      allowedHeaders: ['authorization', 'content-type', 'accept', 'last-event-id'],
       methods: ['GET', 'POST', 'OPTIONS'],
     }),
     maskedErrors: { maskError: (error, message) => maskError(error, message) },
@@ -155,6 +156,8 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       useStreamPresence(services.presence),
       // WebSocket subscriptions: one execution and one serialised frame per event and group (./fanout.ts).
       useSharedSubscriptions({ maskError: (error) => maskError(error) }),
+      // SSE subscriptions: offsets as event ids, resumed from Last-Event-ID.
+      useResumableStreams(),
       ...plugins,
     ],
   });

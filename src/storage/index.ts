@@ -9,5 +9,5 @@ export {
   type LedgerMoved,
 } from './ledger.js';
 export { createMemoryStorage } from './memory.js';
-export { createRedisStorage, type RedisEventWire } from './redis.js';
+export { createRedisStorage } from './redis.js';
 export { trackWrites, sendWrite, failureOutcome, isRedisOutage } from './write-outcome.js';

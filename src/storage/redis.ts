@@ -1,40 +1,9 @@
 import type { Redis } from 'ioredis';
-import { COMMAND_QUEUE_MAX_LENGTH } from '../events/commands.js';
+import { NO_EVENTS, RECORD_EVENTS, type RedisEventRecorder } from '../events/record-redis.js';
 import { createRedisLedger } from './redis-ledger.js';
 import { createRedisLimits } from './limits-redis.js';
 import { indexMoves, type ChangeEvent, type Collection, type Doc, type RangeOptions, type Storage } from './storage.js';
 import { sendWrite } from './write-outcome.js';
-
-/**
- * Records the events of a change, in the script that makes the change, so
- * both apply together or not at all. Every script that takes events starts
- * with this: ARGV[1] is the number of events, ARGV[2..] their channel,
- * message and queue triples (exactly what EventBus.publish would send, and
- * the stream of a command: see `redisEventWire`), and the write's own
- * arguments follow, from ARGV[A + 1].
- *
- * An event is published; a command (its queue is not empty) is appended to
- * its queue's stream instead, trimmed to about ARGV's bound, so a command
- * waits for a worker rather than being lost when none listens (see
- * src/events/commands-redis.ts). The stream's key travels in ARGV, not
- * KEYS (the scripts index KEYS by position): fine on the single Redis this
- * storage supports, not on a Redis Cluster.
- *
- * This is the one place an event is recorded. The resume issue (events
- * replayable after a reconnect) appends each event to a per-channel history
- * with an offset (XADD) right here, next to its PUBLISH.
- */
-const RECORD_EVENTS = `
-local A = 3 * tonumber(ARGV[1]) + 1
-local function record_events()
-  for i = 2, A, 3 do
-    if ARGV[i + 2] == '' then
-      redis.call('PUBLISH', ARGV[i], ARGV[i + 1])
-    else
-      redis.call('XADD', ARGV[i + 2], 'MAXLEN', '~', ${COMMAND_QUEUE_MAX_LENGTH}, '*', 'message', ARGV[i + 1])
-    end
-  end
-end`;
 
 /**
  * Compare-and-set: writes ARGV[A+2] only while KEYS[1] still holds ARGV[A+1],
@@ -118,31 +87,22 @@ return string.format('%.3f', start - now)`;
 
 const MAX_CAS_ATTEMPTS = 50;
 
-/** How events travel over Redis: the PUBLISH arguments of one event, or the stream of a command (`redisEventWire`). */
-export type RedisEventWire = (event: ChangeEvent) => { channel: string; message: string; queue?: string };
-
 /**
  * The shared backend: every instance and worker on one Redis sees the same
  * state. Documents are JSON strings, indexes sorted sets; multi-key writes
  * run as Lua scripts so they apply together, with the events they produce
- * (published from the script, in `wire`'s format, so subscribers cannot tell
- * them from `EventBus.publish`). Every command that changes state is sent
+ * (recorded from the script by RECORD_EVENTS, as `EventBus.publish`
+ * records them, so subscribers cannot tell the two apart). Every command that changes state is sent
  * through `sendWrite`, so a failed operation knows whether it wrote.
  */
-export function createRedisStorage(redis: Redis, prefix: string, wire?: RedisEventWire): Storage {
+export function createRedisStorage(redis: Redis, prefix: string, record?: RedisEventRecorder): Storage {
   const run = (script: string, keys: string[], args: (string | number)[]) =>
     sendWrite(() => redis.eval(script, keys.length, ...keys, ...args));
   /** The leading arguments of a script that records events (see RECORD_EVENTS). */
   const eventArgs = (events: readonly ChangeEvent[]): string[] => {
-    if (events.length === 0) return ['0'];
-    if (!wire) throw new Error('This storage was created without an event wire: it cannot record events');
-    return [
-      String(events.length),
-      ...events.flatMap((event) => {
-        const { channel, message, queue } = wire(event);
-        return [channel, message, queue ?? ''];
-      }),
-    ];
+    if (events.length === 0) return NO_EVENTS;
+    if (!record) throw new Error('This storage was created without an event recorder: it cannot record events');
+    return record(events);
   };
 
   return {

@@ -1,0 +1,75 @@
+import { compareOffsets, type Offset } from './offsets.js';
+
+/** One event read back from a channel's history, its payload checked like a live one. */
+export interface HistoryEvent {
+  offset: Offset;
+  /** The wire form of {@link offset}, tagged on the payload (see `tagOffset`). */
+  text: string;
+  payload: unknown;
+}
+
+/**
+ * The recent events of every organisation channel, kept for the resume
+ * window so a client that reconnects gets what it missed (see the README's
+ * "Resume after a reconnect"). Written in the same step as the event is
+ * published; each engine keeps its own (Redis Streams, or in process).
+ */
+export interface EventHistory {
+  /** How long events are kept, in milliseconds. */
+  readonly windowMs: number;
+  /**
+   * Whether every event of `orgId` after each offset is still kept: what
+   * the WebSocket `connection_ack` answers per subscription id, before the
+   * client has said which channels that subscription listens on.
+   */
+  recoverable(orgId: string, offsets: readonly Offset[]): Promise<boolean[]>;
+  /**
+   * The events of `channels` after `after`, oldest first, each checked
+   * against its channel's schema; undefined when some of them may be gone
+   * (past the window, another epoch).
+   */
+  read(channels: readonly string[], after: Offset): Promise<HistoryEvent[] | undefined>;
+}
+
+/** What a history knows of an organisation when asked about an offset. */
+export interface HistoryState {
+  /** The current epoch (undefined: no event was ever recorded in this history). */
+  epoch: string | undefined;
+  /** Now, on the history's clock (Redis' own for Redis). */
+  now: number;
+  /** The last id given in the organisation (undefined: none since the epoch began). */
+  last: Pick<Offset, 'ms' | 'seq'> | undefined;
+}
+
+/**
+ * The one rule deciding whether the events after `after` are all kept:
+ * same epoch, and either the offset is within the window (nothing after it
+ * can have been trimmed, trimming only drops what is older than the window)
+ * or nothing happened in the organisation since (a quiet organisation
+ * misses nothing, however old the offset). An offset of another epoch is
+ * never recovered, so a history lost with Redis' data is reported, not
+ * silently replayed as empty.
+ */
+export function isRecoverable(after: Offset, state: HistoryState, windowMs: number): boolean {
+  if (state.epoch === undefined) return false;
+  if (state.epoch !== after.epoch) return false;
+  if (after.ms >= state.now - windowMs) return true;
+  return state.last === undefined || compareOffsets(state.last, after) <= 0;
+}
+
+/** The organisation of an `org:` channel (as its name holds it, encoded), or undefined for another channel. */
+export function channelOrg(channel: string): string | undefined {
+  if (!channel.startsWith('org:')) return undefined;
+  const end = channel.indexOf(':', 4);
+  return end < 0 ? undefined : channel.slice(4, end);
+}
+
+/** Events of several channels in offset order. */
+export function byOffset(a: HistoryEvent, b: HistoryEvent): number {
+  return compareOffsets(a.offset, b.offset);
+}
+
+/** The `ms-seq` id of an offset, as Redis Streams write it. */
+export function streamId(offset: Pick<Offset, 'ms' | 'seq'>): string {
+  return `${offset.ms}-${offset.seq}`;
+}

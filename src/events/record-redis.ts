@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto';
+import { COMMAND_QUEUE_MAX_LENGTH } from './commands.js';
+import { redisEventWire } from './change-event.js';
+import { channelOrg } from './history.js';
+import type { ChangeEvent } from '../storage/storage.js';
+
+/**
+ * Records events on Redis, inside the script that makes a change (so both
+ * apply together or not at all) or alone (`EventBus.publish`): this is the
+ * one place an event is recorded. Every script that takes events starts
+ * with it: ARGV[1] is the number of events, ARGV[2..4] the resume window
+ * (ms, 0 = off), the epoch's key and a fresh epoch for a history that has
+ * none, then five arguments per event: channel, message (what
+ * graphql-redis-subscriptions would publish), the stream of a command,
+ * and the event's history stream and organisation clock. The write's own
+ * arguments follow, from ARGV[A + 1].
+ *
+ * - A command (its queue is not empty) is appended to its queue's stream,
+ *   trimmed to about a bound, so it waits for a worker rather than being
+ *   lost when none listens (see ./commands-redis.ts).
+ * - An event of an organisation channel, while resume is on, gets the next
+ *   id of its organisation's clock (`ms-seq`, never behind Redis' time),
+ *   is appended under that id to its channel's stream (entries older than
+ *   the window trimmed, the stream expiring a window after its last event),
+ *   and is published as `{"offset":"<epoch>.<id>","payload":…}`.
+ * - Any other event is published as it is.
+ *
+ * Keys travel in ARGV, not KEYS (the scripts index KEYS by position): fine
+ * on the single Redis this storage supports, not on a Redis Cluster.
+ */
+export const RECORD_EVENTS = `
+local A = 5 * tonumber(ARGV[1]) + 4
+local function record_events()
+  local epoch, now, window
+  for i = 5, A, 5 do
+    if ARGV[i + 2] ~= '' then
+      redis.call('XADD', ARGV[i + 2], 'MAXLEN', '~', ${COMMAND_QUEUE_MAX_LENGTH}, '*', 'message', ARGV[i + 1])
+    elseif ARGV[i + 3] == '' then
+      redis.call('PUBLISH', ARGV[i], ARGV[i + 1])
+    else
+      if not epoch then
+        epoch = redis.call('GET', ARGV[3])
+        if not epoch then
+          epoch = ARGV[4]
+          redis.call('SET', ARGV[3], epoch)
+        end
+        local t = redis.call('TIME')
+        now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        window = tonumber(ARGV[2])
+      end
+      local ms, seq = now, 0
+      local last = redis.call('GET', ARGV[i + 4])
+      if last then
+        local dash = string.find(last, '-', 1, true)
+        local last_ms = tonumber(string.sub(last, 1, dash - 1))
+        if last_ms >= now then
+          ms = last_ms
+          seq = tonumber(string.sub(last, dash + 1)) + 1
+        end
+      end
+      local id = string.format('%d-%d', ms, seq)
+      redis.call('SET', ARGV[i + 4], id)
+      -- Never fails the change it comes with: at worst this event is not replayable.
+      redis.pcall('XADD', ARGV[i + 3], 'MINID', '~', string.format('%d', now - window), id, 'p', ARGV[i + 1])
+      redis.call('PEXPIRE', ARGV[i + 3], window)
+      redis.call('PUBLISH', ARGV[i], '{"offset":"' .. epoch .. '.' .. id .. '","payload":' .. ARGV[i + 1] .. '}')
+    end
+  end
+end`;
+
+/** Publishes the events of its arguments and nothing else (`EventBus.publish`). */
+export const PUBLISH_EVENTS = `${RECORD_EVENTS}
+record_events()
+return 1`;
+
+/** The Redis keys of the resume history. */
+export function historyKeys(prefix: string) {
+  return {
+    /** The current epoch: set once, gone only with Redis' data. */
+    epoch: `${prefix}history-epoch`,
+    /** A channel's recent events (channel without the prefix). */
+    stream: (channel: string) => `${prefix}history:${channel}`,
+    /** The last id given in an organisation (as channel names encode it). */
+    clock: (org: string) => `${prefix}history-clock:${org}`,
+  };
+}
+
+/** The leading ARGV of a script that records no event. */
+export const NO_EVENTS = ['0', '0', '', ''];
+
+/** Makes the leading ARGV of scripts starting with {@link RECORD_EVENTS}. */
+export type RedisEventRecorder = (events: readonly ChangeEvent[]) => string[];
+
+/**
+ * The recorder of a deployment: its key prefix, and its resume window
+ * (RESUME_WINDOW_SECONDS in ms; 0: no history, no offsets).
+ */
+export function createRedisEventRecorder(prefix: string, resumeWindowMs = 0): RedisEventRecorder {
+  const wire = redisEventWire(prefix);
+  const keys = historyKeys(prefix);
+  // Each script gets an epoch of its own to set when Redis has none (lost its data): never one seen before.
+  const token = randomBytes(6).toString('base64url');
+  let scripts = 0;
+  return (events) => {
+    const args = [String(events.length), String(resumeWindowMs), keys.epoch, token + (scripts++).toString(36)];
+    for (const event of events) {
+      const { channel, message, queue } = wire(event);
+      const org = resumeWindowMs > 0 && !queue ? channelOrg(event.channel) : undefined;
+      args.push(channel, message, queue ?? '');
+      if (org === undefined) args.push('', '');
+      else args.push(keys.stream(event.channel), keys.clock(org));
+    }
+    return args;
+  };
+}

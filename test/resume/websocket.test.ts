@@ -1,0 +1,195 @@
+import { describe, expect, inject, it } from 'vitest';
+import { startChildServer } from '../support/child-server.js';
+import { health, settle, startCluster, startTestServer, uniquePrefix, type TestServer } from '../support/harness.js';
+import {
+  CONVERSATION_EVENTS,
+  createConversation,
+  INBOX_EVENTS,
+  people,
+  send,
+  TYPING,
+} from '../conversations/support.js';
+import { ok } from '../support/harness.js';
+import { gate, resumingClient, type Received } from './support.js';
+
+/** The bodies of the messages added, in the order received. */
+const bodies = (received: Received[] | undefined) =>
+  (received ?? []).map(({ event }) => (event.__typename === 'MessageAdded' ? event.message.body : event.__typename));
+
+/** Waits until `server` counts at least `count` live subscriptions. */
+async function liveOn(server: Pick<TestServer, 'url'>, count: number) {
+  const deadline = Date.now() + 10_000;
+  while ((await health(server as TestServer)).body.subscriptions < count) {
+    if (Date.now() > deadline) throw new Error(`fewer than ${count} subscriptions on ${server.url}`);
+    await settle(20);
+  }
+}
+
+/** Every offset is there, and they strictly increase as the client received them. */
+function expectOrderedOffsets(received: Received[]) {
+  const offsets = received.map(({ offset }) => offset);
+  expect(offsets.every((offset) => typeof offset === 'string')).toBe(true);
+  const positions = offsets.map((offset) => offset!.split('.')[1]!.split('-').map(Number) as [number, number]);
+  for (let i = 1; i < positions.length; i++) {
+    const [ms, seq] = positions[i]!;
+    const [previousMs, previousSeq] = positions[i - 1]!;
+    expect(ms > previousMs || (ms === previousMs && seq > previousSeq), `offset ${i} after ${i - 1}`).toBe(true);
+  }
+}
+
+describe('resuming a WebSocket subscription after a reconnect', () => {
+  it('gets exactly the missed events on the other instance after a socket dropped without a close, then live ones', async () => {
+    const [a, b] = await startCluster(2);
+    const t = await people();
+    const { id: conversationId } = await createConversation(a!, t.alice, ['bob']);
+    let target: Promise<TestServer> | TestServer = a!;
+    const bob = resumingClient(t.bob, { target: () => target });
+    const id = bob.subscribe(CONVERSATION_EVENTS, { id: conversationId });
+    await liveOn(a!, 1);
+    await send(b!, t.alice, conversationId, 'one');
+    await send(a!, t.alice, conversationId, 'two');
+    await bob.waitForEvents(id, 2);
+    expect(await bob.waitForAck(1)).toBeUndefined();
+
+    // The network goes away: no close frame. Bob's client comes back only once two events went by, on B.
+    const reconnect = gate<TestServer>();
+    target = reconnect.opened;
+    bob.drop();
+    await send(a!, t.alice, conversationId, 'three');
+    await send(b!, t.alice, conversationId, 'four');
+    reconnect.open(b!);
+
+    expect(await bob.waitForAck(2)).toEqual({ resume: { recovered: { [id]: true } } });
+    await bob.waitForEvents(id, 4);
+    await send(a!, t.alice, conversationId, 'five');
+    await bob.waitForEvents(id, 5);
+    await settle(300);
+    const received = bob.received.get(id)!;
+    expect(bodies(received)).toEqual(['one', 'two', 'three', 'four', 'five']);
+    expectOrderedOffsets(received);
+  });
+
+  it('gets every event of a burst when its instance is killed mid-stream and it reconnects to another', async () => {
+    const prefix = uniquePrefix();
+    const survivor = await startTestServer({ backend: 'redis', prefix });
+    const doomed = await startChildServer({ redisUrl: inject('redisUrl'), prefix });
+    const t = await people();
+    const { id: conversationId } = await createConversation(survivor, t.alice, ['bob']);
+    let target: Pick<TestServer, 'wsUrl'> = doomed;
+    const bob = resumingClient(t.bob, { target: () => target as TestServer });
+    const id = bob.subscribe(CONVERSATION_EVENTS, { id: conversationId });
+    await liveOn(doomed, 1);
+
+    const expected = Array.from({ length: 30 }, (_, i) => `m${i}`);
+    const sending = (async () => {
+      for (const body of expected) await send(survivor, t.alice, conversationId, body);
+    })();
+    await bob.waitForEvents(id, 5);
+    target = survivor;
+    await doomed.kill();
+    await sending;
+    await bob.waitForEvents(id, expected.length, 20_000);
+    await settle(300);
+    const received = bob.received.get(id)!;
+    expect(bodies(received)).toEqual(expected);
+    expectOrderedOffsets(received);
+    expect(
+      bob.acks
+        .slice(1)
+        .every((ack) => JSON.stringify(ack) === JSON.stringify({ resume: { recovered: { [id]: true } } })),
+    ).toBe(true);
+  });
+
+  it('is told recovered: false past the window, and goes on live without a replay', async () => {
+    const [a, b] = await startCluster(2, { RESUME_WINDOW_SECONDS: '1' });
+    const t = await people();
+    const { id: conversationId } = await createConversation(a!, t.alice, ['bob']);
+    let target: Promise<TestServer> | TestServer = a!;
+    const bob = resumingClient(t.bob, { target: () => target });
+    const id = bob.subscribe(CONVERSATION_EVENTS, { id: conversationId });
+    await liveOn(a!, 1);
+    await send(a!, t.alice, conversationId, 'seen');
+    await bob.waitForEvents(id, 1);
+
+    const reconnect = gate<TestServer>();
+    target = reconnect.opened;
+    bob.drop();
+    await send(a!, t.alice, conversationId, 'missed');
+    await settle(2_500);
+    reconnect.open(b!);
+    expect(await bob.waitForAck(2)).toEqual({ resume: { recovered: { [id]: false } } });
+    await liveOn(b!, 1);
+    await send(b!, t.alice, conversationId, 'after');
+    await bob.waitForEvents(id, 2);
+    await settle(300);
+    expect(bodies(bob.received.get(id))).toEqual(['seen', 'after']);
+  });
+
+  it('replays, for an offset taken from another user, only what the new viewer may see', async () => {
+    const [a] = await startCluster(1);
+    const t = await people();
+    const secret = await createConversation(a!, t.alice, ['bob']);
+    const shared = await createConversation(a!, t.alice, ['carol']);
+    let target: Promise<TestServer> | TestServer = a!;
+    const bob = resumingClient(t.bob, { target: () => a! });
+    const bobId = bob.subscribe(CONVERSATION_EVENTS, { id: secret.id });
+    const carol = resumingClient(t.carol, { target: () => target });
+    const carolId = carol.subscribe(CONVERSATION_EVENTS, { id: shared.id });
+    const carolInbox = carol.subscribe(INBOX_EVENTS);
+    await liveOn(a!, 3);
+    await send(a!, t.alice, secret.id, 'before');
+    const [bobsFirst] = await bob.waitForEvents(bobId, 1);
+
+    const reconnect = gate<TestServer>();
+    target = reconnect.opened;
+    carol.drop();
+    await send(a!, t.alice, secret.id, 'secret for bob');
+    await ok(a!, TYPING, { id: shared.id, isTyping: true }, t.carol);
+    await send(a!, t.alice, shared.id, 'for carol');
+    // Carol's client claims Bob's offset for both of its subscriptions.
+    carol.lastSeen[carolId] = bobsFirst!.offset!;
+    carol.lastSeen[carolInbox] = bobsFirst!.offset!;
+    reconnect.open(a!);
+    await carol.waitForAck(2);
+    await carol.waitForEvents(carolId, 1);
+    await settle(300);
+    // Her own typing is not sent back to her; Bob's conversation never reaches her.
+    expect(bodies(carol.received.get(carolId))).toEqual(['for carol']);
+    const inbox = (carol.received.get(carolInbox) ?? []).map(({ event }) => event);
+    expect(inbox.length).toBeGreaterThan(0);
+    expect(
+      inbox.every((event) => (event.conversationId ?? event.conversation?.id) === shared.id),
+      JSON.stringify(inbox),
+    ).toBe(true);
+    expect(bodies(bob.received.get(bobId))).toEqual(['before', 'secret for bob']);
+  });
+
+  it('delivers replayed and concurrently published events without a gap or a duplicate', async () => {
+    const [a, b] = await startCluster(2);
+    const t = await people();
+    const { id: conversationId } = await createConversation(a!, t.alice, ['bob']);
+    let target: Promise<TestServer> | TestServer = a!;
+    const bob = resumingClient(t.bob, { target: () => target });
+    const id = bob.subscribe(CONVERSATION_EVENTS, { id: conversationId });
+    await liveOn(a!, 1);
+    await send(a!, t.alice, conversationId, 'm0');
+    await bob.waitForEvents(id, 1);
+
+    const reconnect = gate<TestServer>();
+    target = reconnect.opened;
+    bob.drop();
+    const expected = Array.from({ length: 40 }, (_, i) => `m${i}`);
+    // Half are sent while Bob is away, the rest while he reconnects and his replay runs.
+    for (const body of expected.slice(1, 20)) await send(a!, t.alice, conversationId, body);
+    const sending = (async () => {
+      for (const body of expected.slice(20)) await send(a!, t.alice, conversationId, body);
+    })();
+    reconnect.open(b!);
+    await sending;
+    await bob.waitForEvents(id, expected.length, 20_000);
+    await settle(300);
+    const received = bob.received.get(id)!;
+    expect(bodies(received)).toEqual(expected);
+    expectOrderedOffsets(received);
+  });
+});
