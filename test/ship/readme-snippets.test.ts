@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startChildServer } from '../support/child-server.js';
 import { ok, startTestServer, tokenFor, uniquePrefix, user, type TestServer } from '../support/harness.js';
 import { readmeSnippets, snippet, unmarkedClientCode } from './readme.js';
 import { ROOT, startProcess, waitFor } from './support.js';
@@ -12,9 +13,21 @@ import { ROOT, startProcess, waitFor } from './support.js';
  * session before and after the restart.
  */
 describe('README client snippets', () => {
-  // Snippets import their packages as an app does: from a node_modules beside them.
+  // Snippets import their packages as an app does: from a node_modules beside them, this repository's
+  // (every one of its packages) plus `@realtime-graphql/publisher`, whose `client` entry is the source it is
+  // built from (test/ship/publisher-package.test.ts checks the built package).
   const dir = mkdtempSync(join(tmpdir(), 'rt-snippets-'));
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  mkdirSync(join(dir, 'node_modules'));
+  for (const entry of readdirSync(join(ROOT, 'node_modules'))) {
+    symlinkSync(join(ROOT, 'node_modules', entry), join(dir, 'node_modules', entry));
+  }
+  const publisher = join(dir, 'node_modules/@realtime-graphql/publisher');
+  mkdirSync(publisher, { recursive: true });
+  writeFileSync(
+    join(publisher, 'package.json'),
+    JSON.stringify({ name: '@realtime-graphql/publisher', type: 'module', exports: { './client': './client.ts' } }),
+  );
+  writeFileSync(join(publisher, 'client.ts'), `export * from '${join(ROOT, 'src/client/index.ts')}';\n`);
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -72,6 +85,57 @@ describe('README client snippets', () => {
       await waitFor(() => printed('qr-after'), `${name} to print the event after the restart: ${client.stderr()}`);
       expect(client.stderr()).not.toMatch(/TypeError|ReferenceError|is not defined/);
     }, 60_000);
+  }
+
+  for (const name of ['apollo-client', 'urql']) {
+    it(`${name} (withResume): prints every event once and in order across its server killed while events are published`, async () => {
+      // Two instances on one Redis: the client's is killed (SIGKILL) and restarted on its port; events keep
+      // being published through the other meanwhile.
+      const prefix = uniquePrefix();
+      const other = await startTestServer({ backend: 'redis', prefix });
+      const redisUrl = other.config.redisUrl!;
+      let server = await startChildServer({ redisUrl, prefix });
+      const port = new URL(server.url).port;
+      const owner = await tokenFor(user('agent-1', ['agent'], 'org-snippets'));
+      const gateway = await tokenFor(user('gateway', ['service'], 'org-snippets'));
+      const { createSession } = await ok<{ createSession: { id: string } }>(
+        other,
+        'mutation { createSession(name: "Snippet") { id } }',
+        {},
+        owner,
+      );
+      const report = (qrCode: string) =>
+        ok(
+          other,
+          'mutation ($input: SessionStatusReport!) { reportSessionStatus(input: $input) { id } }',
+          { input: { sessionId: createSession.id, status: 'QR_REQUIRED', qrCode } },
+          gateway,
+        );
+
+      const file = join(dir, `${name}-resume.ts`);
+      writeFileSync(file, snippet(name).code.replaceAll('http://localhost:4000', server.url));
+      const client = startProcess(process.execPath, ['--import', 'tsx', file], {
+        TOKEN: owner,
+        SESSION_ID: createSession.id,
+      });
+      const printed = () => [...client.stdout().matchAll(/"qrCode":"([^"]+)"/g)].map((match) => match[1]);
+      const until = (qrCode: string) => () => (printed().includes(qrCode) ? true : undefined);
+
+      await waitUntil(async () => (await health(server)).subscriptions >= 1, 'the subscription', client);
+      await report('qr-1');
+      await report('qr-2');
+      await waitFor(until('qr-2'), `${name} to print the first events: ${client.stderr()}`);
+
+      await server.kill();
+      for (const qrCode of ['qr-3', 'qr-4', 'qr-5']) await report(qrCode);
+      server = await startChildServer({ redisUrl, prefix, env: { PORT: port } });
+      await waitUntil(async () => (await health(server)).subscriptions >= 1, 'the resubscription', client);
+      await report('qr-6');
+      await waitFor(until('qr-6'), `${name} to print the event after the restart: ${client.stderr()}`, 30_000);
+
+      expect(printed()).toEqual(['qr-1', 'qr-2', 'qr-3', 'qr-4', 'qr-5', 'qr-6']);
+      expect(client.stderr()).not.toMatch(/could not be replayed|TypeError|ReferenceError|is not defined/);
+    }, 120_000);
   }
 });
 
