@@ -14,34 +14,38 @@ const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 const manifest = JSON.parse(readFileSync(here('./package.json'), 'utf8')) as { dependencies: Record<string, string> };
 const out = here('./dist/');
 
+/** One entry point as `<name>.js` (ESM) and `<name>.cjs` (CommonJS). */
+async function bundle(
+  name: string,
+  entry: string,
+  options: { platform: 'node' | 'neutral'; target: string; external: string[] },
+) {
+  for (const format of ['esm', 'cjs'] as const) {
+    await build({
+      entryPoints: [here(entry)],
+      outfile: `${out}${name}.${format === 'esm' ? 'js' : 'cjs'}`,
+      bundle: true,
+      format,
+      logLevel: 'warning',
+      ...options,
+    });
+  }
+}
+
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
-for (const format of ['esm', 'cjs'] as const) {
-  await build({
-    entryPoints: [here('../../src/publisher/index.ts')],
-    outfile: `${out}index.${format === 'esm' ? 'js' : 'cjs'}`,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format,
-    external: [...Object.keys(manifest.dependencies)],
-    logLevel: 'warning',
-  });
-}
+await bundle('index', '../../src/publisher/index.ts', {
+  platform: 'node',
+  target: 'node20',
+  external: Object.keys(manifest.dependencies),
+});
 // `@realtime-graphql/publisher/client`, for front ends: platform neutral (browsers, React Native, Node), and
 // nothing of the publisher's (no ioredis in a browser bundle); graphql-ws is the app's own (a peer).
-for (const format of ['esm', 'cjs'] as const) {
-  await build({
-    entryPoints: [here('../../src/client/index.ts')],
-    outfile: `${out}client.${format === 'esm' ? 'js' : 'cjs'}`,
-    bundle: true,
-    platform: 'neutral',
-    target: 'es2020',
-    format,
-    external: ['graphql-ws'],
-    logLevel: 'warning',
-  });
-}
+await bundle('client', '../../src/client/index.ts', {
+  platform: 'neutral',
+  target: 'es2020',
+  external: ['graphql-ws'],
+});
 // Only declarations: the package's code is the bundles above.
 cpSync(here('../../dist/'), `${out}types/`, {
   recursive: true,

@@ -50,27 +50,13 @@ describe('README client snippets', () => {
       const prefix = uniquePrefix();
       let server = await startTestServer({ backend: 'redis', prefix });
       const port = new URL(server.url).port;
-      const owner = await tokenFor(user('agent-1', ['agent'], 'org-snippets'));
-      const gateway = await tokenFor(user('gateway', ['service'], 'org-snippets'));
-      const { createSession } = await ok<{ createSession: { id: string } }>(
-        server,
-        'mutation { createSession(name: "Snippet") { id } }',
-        {},
-        owner,
-      );
-      const report = (qrCode: string) =>
-        ok(
-          server,
-          'mutation ($input: SessionStatusReport!) { reportSessionStatus(input: $input) { id } }',
-          { input: { sessionId: createSession.id, status: 'QR_REQUIRED', qrCode } },
-          gateway,
-        );
+      const { owner, sessionId, report } = await snippetSession(() => server);
 
       const file = join(dir, `${name}.ts`);
       writeFileSync(file, snippet(name).code.replaceAll('http://localhost:4000', server.url));
       const client = startProcess(process.execPath, ['--import', 'tsx', file], {
         TOKEN: owner,
-        SESSION_ID: createSession.id,
+        SESSION_ID: sessionId,
       });
       const printed = (qrCode: string) => (client.stdout().includes(`"qrCode":"${qrCode}"`) ? true : undefined);
 
@@ -96,27 +82,13 @@ describe('README client snippets', () => {
       const redisUrl = other.config.redisUrl!;
       let server = await startChildServer({ redisUrl, prefix });
       const port = new URL(server.url).port;
-      const owner = await tokenFor(user('agent-1', ['agent'], 'org-snippets'));
-      const gateway = await tokenFor(user('gateway', ['service'], 'org-snippets'));
-      const { createSession } = await ok<{ createSession: { id: string } }>(
-        other,
-        'mutation { createSession(name: "Snippet") { id } }',
-        {},
-        owner,
-      );
-      const report = (qrCode: string) =>
-        ok(
-          other,
-          'mutation ($input: SessionStatusReport!) { reportSessionStatus(input: $input) { id } }',
-          { input: { sessionId: createSession.id, status: 'QR_REQUIRED', qrCode } },
-          gateway,
-        );
+      const { owner, sessionId, report } = await snippetSession(() => other);
 
       const file = join(dir, `${name}-resume.ts`);
       writeFileSync(file, snippet(name).code.replaceAll('http://localhost:4000', server.url));
       const client = startProcess(process.execPath, ['--import', 'tsx', file], {
         TOKEN: owner,
-        SESSION_ID: createSession.id,
+        SESSION_ID: sessionId,
       });
       const printed = () => [...client.stdout().matchAll(/"qrCode":"([^"]+)"/g)].map((match) => match[1]);
       const until = (qrCode: string) => () => (printed().includes(qrCode) ? true : undefined);
@@ -138,6 +110,29 @@ describe('README client snippets', () => {
     }, 120_000);
   }
 });
+
+/**
+ * A session of the snippets' user (`owner`, whose token they run with), made on `server()`, and a
+ * way to report a new QR code for it there as the gateway does (a `QrCodeUpdated` event each).
+ */
+async function snippetSession(server: () => TestServer) {
+  const owner = await tokenFor(user('agent-1', ['agent'], 'org-snippets'));
+  const gateway = await tokenFor(user('gateway', ['service'], 'org-snippets'));
+  const { createSession } = await ok<{ createSession: { id: string } }>(
+    server(),
+    'mutation { createSession(name: "Snippet") { id } }',
+    {},
+    owner,
+  );
+  const report = (qrCode: string) =>
+    ok(
+      server(),
+      'mutation ($input: SessionStatusReport!) { reportSessionStatus(input: $input) { id } }',
+      { input: { sessionId: createSession.id, status: 'QR_REQUIRED', qrCode } },
+      gateway,
+    );
+  return { owner, sessionId: createSession.id, report };
+}
 
 /** Polls an async condition (the server's /health), failing with the client's output. */
 async function waitUntil(
