@@ -21,7 +21,13 @@ export interface ResumeClientOptions<P extends ConnectionParams = ConnectionPara
    * (over any your `connectionParams` has), and before that token's `exp`
    * (30 s before, or a tenth of its lifetime for shorter ones), when its
    * answer is sent on the open socket as `refreshConnectionToken`, so the
-   * socket and its subscriptions outlive the first token.
+   * socket and its subscriptions outlive the first token. Return a token
+   * that expires later than the current one, or the socket is closed at
+   * `exp` and reconnects (and resumes). A `getToken` that throws fails that
+   * connection attempt, as a throwing `connectionParams` does; during a
+   * refresh, it only skips the refresh. The timing reads this device's
+   * clock: one running behind the server's by more than the margin gets the
+   * close-and-resume path instead.
    */
   getToken?: () => string | Promise<string>;
 }

@@ -66,9 +66,11 @@ describe('withResume (client helper)', () => {
     const standIn = await startStandIn();
     const connected: boolean[] = [];
     const messages: string[] = [];
+    let opened = 0;
     const { client, reconnect, hold } = resumingClient(standIn, {
       connectionParams: async () => ({ tenant: 'blue' }),
       on: {
+        opened: () => (opened += 1),
         connected: (_socket, _payload, wasRetry) => connected.push(wasRetry),
         message: (m) => messages.push(m.type),
       },
@@ -99,6 +101,7 @@ describe('withResume (client helper)', () => {
     expect(standIn.inits[1]).toEqual({ tenant: 'blue', resume: { lastSeen: { A: '2', B: '2' } } });
     expect(a.seen).toEqual(['e1', 'e2', 'e3', 'e4', 'e5']);
     expect(b.seen).toEqual(['e1', 'e2', 'e3', 'e4', 'e5']);
+    expect(opened).toBe(2);
     expect(connected).toEqual([false, true]);
     expect(messages.filter((type) => type === 'next')).toHaveLength(10);
     expect(standIn.connections()).toBe(2);
