@@ -1,10 +1,13 @@
 /**
- * `npm run bench [-- --quick] [--targets=ours,socketio,graphql,ws] [--phases=1,2,3,4] [--tsx] [--profile] [--prof-ours]`
+ * `npm run bench [-- --quick] [--targets=ours,ours-resume-off,socketio,graphql,ws] [--phases=1,2,3,4] [--tsx] [--profile] [--prof-ours]`
  *
  * Runs the fan-out scenarios of issue 6 against our server and three peers
  * it starts itself (Socket.IO 4 + redis-adapter, a plain graphql-ws +
  * graphql-redis-subscriptions stack, and plain ws as the floor), all on one
- * private Redis, publishing through Redis as a backend worker would.
+ * private Redis, publishing through Redis as a backend worker would (ours
+ * through its event-recording script, so events carry offsets and history).
+ * `ours-resume-off` is our server with RESUME_WINDOW_SECONDS=0: resume's
+ * cost on the live path, side by side in the same run.
  * Subscribers live in separate client worker processes. Prints a table of
  * figures and ratios and writes bench/results/<timestamp>.json.
  *
@@ -70,7 +73,7 @@ const P = quick
 const WORKERS = 2;
 const SERVER_FD_CAP = 20_000;
 
-const targetNames = (option('targets') ?? 'ours,socketio,graphql,ws').split(',') as TargetName[];
+const targetNames = (option('targets') ?? 'ours,ours-resume-off,socketio,graphql,ws').split(',') as TargetName[];
 const phases = new Set((option('phases') ?? '1,2,3,4').split(',').map(Number));
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const resultsDir = join(ROOT, 'bench/results');

@@ -151,6 +151,21 @@ export function targets(report: Any): string[] {
     check(`deliveries/s ≥ 0.8x ws (${what})`, r(ws) === undefined ? undefined : r(ws)! >= 0.8, show(r(ws)));
     check(`deliveries/s ≥ 3x plain GraphQL (${what})`, r(gql) === undefined ? undefined : r(gql)! >= 3, show(r(gql)));
   }
+  // Resume's cost on the live path: the same fan-out with RESUME_WINDOW_SECONDS=0, in the same run.
+  for (const [path, what] of [
+    ['phase2.fanoutSmall.deliveriesPerSec', `N=${p.smallN}`],
+    ['phase1.fanoutBig.deliveriesPerSec', `N=${p.bigN}`],
+  ] as const) {
+    const on = get(t.ours, path);
+    const off = get(t['ours-resume-off'], path);
+    if (off === undefined) continue;
+    const r = on === undefined ? undefined : on / off;
+    check(
+      `deliveries/s with resume ≥ 0.9x resume off (${what})`,
+      r === undefined ? undefined : r >= 0.9,
+      r === undefined ? '—' : `${r.toFixed(2)}x (${fmt(on)} vs ${fmt(off)})`,
+    );
+  }
   const p99 = get(t.ours, 'phase2.latency.latencyMs.p99');
   check(
     `p99 < 50 ms at ${p.latencyRate} deliveries/s`,

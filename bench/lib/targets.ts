@@ -2,13 +2,14 @@ import type { ChildProcess } from 'node:child_process';
 import { Emitter } from '@socket.io/redis-emitter';
 import { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
+import { createRedisEventRecorder, PUBLISH_EVENTS } from '../../src/events/record-redis.js';
 import { start, stop, waitForLine } from './children.js';
 import { sleep } from './clock.js';
 import { type BenchEvent, SUBSCRIPTION } from './payload.js';
 import type { ClientTarget } from './protocol.js';
 import { freePort } from './redis-server.js';
 
-export type TargetName = 'ours' | 'socketio' | 'graphql' | 'ws';
+export type TargetName = 'ours' | 'ours-resume-off' | 'socketio' | 'graphql' | 'ws';
 
 export interface RunContext {
   redisUrl: string;
@@ -106,9 +107,29 @@ const graphqlWsClient: Target['client'] = (ctx, instances, topics) => ({
 const sessionChannelPublisher: Target['publisher'] = (ctx) =>
   redisPublisher(ctx, (topic) => `${ctx.prefix}org:${ctx.org}:session:${topic}`);
 
-const ours: Target = {
-  name: 'ours',
-  label: 'ours',
+/** Publishes on session channels as our services do (RECORD_EVENTS: history and offsets while resume is on). */
+function recordingPublisher(ctx: RunContext, resumeWindowSeconds: number): Publisher {
+  const redis = new Redis(ctx.redisUrl);
+  const record = createRedisEventRecorder(ctx.prefix, resumeWindowSeconds * 1000);
+  return {
+    async publish(events) {
+      const pipeline = redis.pipeline();
+      for (const event of events) {
+        const args = record([{ channel: `org:${ctx.org}:session:${event.sessionId}`, payload: event }]);
+        pipeline.eval(PUBLISH_EVENTS, 0, ...args);
+      }
+      await pipeline.exec();
+    },
+    async close() {
+      redis.disconnect();
+    },
+  };
+}
+
+/** Our server, with resume on (the default window) or off (RESUME_WINDOW_SECONDS=0), its events published alike. */
+const oursWith = (name: TargetName, label: string, resumeWindowSeconds: number): Target => ({
+  name,
+  label,
   async start(ctx) {
     const port = await freePort();
     const args = ctx.tsx
@@ -120,6 +141,7 @@ const ours: Target = {
         HOST: '127.0.0.1',
         REDIS_PREFIX: ctx.prefix,
         LOG_LEVEL: 'warn',
+        RESUME_WINDOW_SECONDS: String(resumeWindowSeconds),
       }),
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
@@ -160,8 +182,11 @@ const ours: Target = {
     return ids;
   },
   client: graphqlWsClient,
-  publisher: sessionChannelPublisher,
-};
+  publisher: (ctx) => recordingPublisher(ctx, resumeWindowSeconds),
+});
+
+const ours = oursWith('ours', 'ours', 300);
+const oursResumeOff = oursWith('ours-resume-off', 'ours, resume off', 0);
 
 const graphql: Target = {
   name: 'graphql',
@@ -214,4 +239,4 @@ const ws: Target = {
   publisher: (ctx) => redisPublisher(ctx, (topic) => `${ctx.prefix}room:${topic}`),
 };
 
-export const TARGETS: Record<TargetName, Target> = { ours, socketio, graphql, ws };
+export const TARGETS: Record<TargetName, Target> = { ours, 'ours-resume-off': oursResumeOff, socketio, graphql, ws };

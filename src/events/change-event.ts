@@ -13,9 +13,10 @@ export function changeEvent<Payload>(channel: Channel<Payload>, payload: Payload
 
 /**
  * How an event travels over Redis: the channel (with the deployment's key
- * prefix) and the message, exactly as `EventBus.publish` sends them (the
- * format of graphql-redis-subscriptions: JSON). The Redis bus publishes with
- * it and the Redis storage records events with writes with it, so
+ * prefix) and the message (the format of graphql-redis-subscriptions:
+ * JSON; with resume on, RECORD_EVENTS wraps it with its offset). The event
+ * recorder (./record-redis.ts) makes every script's arguments with it, for
+ * the Redis bus's publishes and the Redis storage's writes alike, so
  * subscribers cannot tell the two apart. A command (an event on a command
  * channel, see `isCommandChannel`) names the stream it is queued on
  * instead: `queue`, as `CommandQueue.send` would append it.

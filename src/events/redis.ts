@@ -3,9 +3,9 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import { sendWrite } from '../storage/write-outcome.js';
 import type { EventBus } from './bus.js';
+import { catchUpAfterOutages, unwrap, type HeardChannel } from './catch-up-redis.js';
 import { createRedisHistory } from './history-redis.js';
 import { createEventIntake, type Listener } from './intake.js';
-import { parseOffset, tagOffset } from './offsets.js';
 import { createRedisEventRecorder, PUBLISH_EVENTS, type RedisEventRecorder } from './record-redis.js';
 import { requireChannelContract, type ChannelContract } from './topics.js';
 
@@ -36,8 +36,9 @@ export class RedisUnavailableError extends Error {
  * Redis outages: listeners live through them (ioredis `autoResubscribe`
  * subscribes every channel again once the connection is ready, and the
  * pubsub's message handler stays attached), though what was published
- * meanwhile does not reach them live (Pub/Sub is at-most-once): a client
- * that resumes gets it from the history. A new listener fails at once
+ * meanwhile does not reach them live (Pub/Sub is at-most-once); with a
+ * history, each channel catches up on it once the connection is back
+ * (./catch-up-redis.ts). A new listener fails at once
  * with {@link RedisUnavailableError} instead of leaving a dangling entry in
  * the pubsub. An UNSUBSCRIBE that cannot be sent is not an unhandled
  * rejection (which would end the process) but is sent again once the
@@ -69,6 +70,7 @@ export function createRedisEventBus(options: {
       : undefined;
   /** The channels this process listens on, by Redis channel name. */
   const listening = new Map<string, Subscribed>();
+  const catchUp = history && catchUpAfterOutages({ subscriber, history, heard: () => listening.values(), logger });
   /** Channels whose UNSUBSCRIBE failed while Redis was away. */
   const orphaned = new Set<string>();
 
@@ -99,15 +101,20 @@ export function createRedisEventBus(options: {
     const existing = listening.get(name);
     if (existing) return existing;
     const entry: Subscribed = {
+      channel: name.slice(prefix.length),
       listeners: new Set(),
+      deliver: (payload) => intake.deliver(contract, name, entry.listeners, payload),
       // Resolves only after Redis confirmed SUBSCRIBE, so an unlisten always
       // finds the reference (graphql-redis-subscriptions drops early unsubscribes).
       id: pubsub.subscribe(name, (message: unknown) =>
-        intake.deliver(contract, name, entry.listeners, unwrap(message)),
+        catchUp ? catchUp.receive(entry, message) : entry.deliver(unwrap(message).payload),
       ),
     };
     entry.id.then(
-      (id) => (entry.confirmed = id),
+      (id) => {
+        entry.confirmed = id;
+        entry.since = Date.now();
+      },
       () => {
         if (listening.get(name) === entry) listening.delete(name);
       },
@@ -160,29 +167,17 @@ export function createRedisEventBus(options: {
           );
       }
       listening.clear();
+      catchUp?.close();
       intake.close();
     },
   };
 }
 
 /** One Redis channel this process listens on. */
-interface Subscribed {
+interface Subscribed extends HeardChannel {
   /** The pubsub subscription's id, once Redis confirmed SUBSCRIBE. */
   id: Promise<number>;
   /** The same id, once known. */
   confirmed?: number;
   listeners: Set<Listener>;
-}
-
-/**
- * The payload of a message, its offset tagged when it came as an
- * `{offset, payload}` envelope (exactly those two keys, a well-formed
- * offset); anything else is the payload itself, checked as such.
- */
-function unwrap(message: unknown): unknown {
-  if (typeof message !== 'object' || message === null) return message;
-  const { offset, payload } = message as { offset?: unknown; payload?: unknown };
-  if (typeof offset !== 'string' || payload === undefined || Object.keys(message).length !== 2) return message;
-  if (parseOffset(offset)) tagOffset(payload, offset);
-  return payload;
 }

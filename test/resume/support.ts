@@ -128,3 +128,87 @@ export function gate<T>() {
   const opened = new Promise<T>((resolve) => (open = resolve));
   return { opened, open };
 }
+
+/** One SSE event as a browser's EventSource sees it. */
+export interface SseEvent {
+  event: string;
+  id: string | undefined;
+  data: string;
+}
+
+/**
+ * Opens a subscription stream with fetch (as a browser's EventSource does,
+ * a `Last-Event-ID` header included when given) and collects its events.
+ */
+export async function openEventStream(
+  server: TestServer,
+  token: string,
+  body: { query: string; variables?: Record<string, unknown> },
+  lastEventId?: string,
+) {
+  const abort = new AbortController();
+  dispose(() => abort.abort());
+  const response = await fetch(server.graphqlUrl, {
+    method: 'POST',
+    signal: abort.signal,
+    headers: {
+      accept: 'text/event-stream',
+      'content-type': 'application/json',
+      authorization: `Bearer ${token}`,
+      ...(lastEventId ? { 'last-event-id': lastEventId } : {}),
+    },
+    body: JSON.stringify(body),
+  });
+  const events: SseEvent[] = [];
+  let changed: () => void = () => {};
+  void (async () => {
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      const reader = response.body!.getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const event: SseEvent = { event: 'message', id: undefined, data: '' };
+          for (const line of block.split('\n')) {
+            const colon = line.indexOf(':');
+            if (colon <= 0) continue;
+            const value = line.slice(colon + 1).replace(/^ /, '');
+            const field = line.slice(0, colon);
+            if (field === 'event') event.event = value;
+            else if (field === 'id') event.id = value;
+            else if (field === 'data') event.data += value;
+          }
+          if (event.event === 'next') events.push(event);
+          changed();
+        }
+      }
+    } catch {
+      // Aborted by the test.
+    }
+  })();
+  return {
+    status: response.status,
+    events,
+    close: () => abort.abort(),
+    waitForEvents: (count: number, timeoutMs = 10_000) =>
+      new Promise<SseEvent[]>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`Timed out waiting for ${count} SSE events; got ${JSON.stringify(events)}`)),
+          timeoutMs,
+        );
+        changed = () => {
+          if (events.length < count) return;
+          clearTimeout(timer);
+          changed = () => {};
+          resolve(events.slice());
+        };
+        changed();
+      }),
+  };
+}

@@ -1,0 +1,135 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logger.js';
+import type { EventHistory } from './history.js';
+import { compareOffsets, parseOffset, tagOffset } from './offsets.js';
+
+/** A channel a process hears, as the catch-up sees it. */
+export interface HeardChannel {
+  /** The channel's name without the Redis prefix (as the history names it). */
+  channel: string;
+  /** When Redis confirmed its SUBSCRIBE (this process' clock); undefined until then. */
+  since?: number;
+  /** The offset of the last event it delivered. */
+  last?: string;
+  /** Hands a checked-or-not payload to the channel's listeners (the bus's intake). */
+  deliver(payload: unknown): void;
+}
+
+/**
+ * How far before the loss of the subscriber connection the catch-up of a
+ * channel that delivered nothing yet starts: messages in flight when the
+ * connection went, and the clocks of this process and Redis apart.
+ */
+const LOSS_MARGIN_MS = 2_000;
+
+/**
+ * Pub/Sub is at-most-once: what is published while a process' subscriber
+ * connection is down (Redis restarted, the connection killed) never reaches
+ * it. With a history, nothing is lost for its listeners: once the
+ * connection is back and has subscribed again, each channel heard gets the
+ * events after the last one it delivered, read from the history, before
+ * the live ones that came meanwhile (held, then passed on unless already
+ * delivered). Every subscription carries on without a gap or a duplicate,
+ * without its client having to reconnect.
+ */
+export function catchUpAfterOutages(options: {
+  subscriber: Redis;
+  history: EventHistory;
+  /** The channels heard now. */
+  heard: () => Iterable<HeardChannel>;
+  logger?: Logger;
+}) {
+  const { subscriber, history, heard, logger } = options;
+  let lostAt: number | undefined;
+  /** Live messages that arrived during a catch-up, in order. */
+  let held: [HeardChannel, unknown][] | undefined;
+  /** The last offset any channel delivered: the history's epoch, for channels that delivered nothing yet. */
+  let newest: string | undefined;
+  let running: Promise<void> = Promise.resolve();
+
+  const pass = (channel: HeardChannel, message: unknown) => {
+    const { payload, offset } = unwrap(message);
+    if (offset !== undefined) channel.last = newest = offset;
+    channel.deliver(payload);
+  };
+
+  const catchUp = async (lost: number) => {
+    held = [];
+    try {
+      // autoResubscribe sends its SUBSCRIBEs right after 'ready': once this PING is answered they are in force.
+      await Promise.resolve();
+      await subscriber.ping();
+      const epoch = parseOffset(newest)?.epoch;
+      let caught = 0;
+      await Promise.all(
+        [...heard()].map(async (channel) => {
+          if (channel.since === undefined) return;
+          const after =
+            parseOffset(channel.last) ??
+            (epoch === undefined ? undefined : { epoch, ms: Math.max(channel.since, lost - LOSS_MARGIN_MS), seq: 0 });
+          if (!after) return;
+          const missed = await history.read([channel.channel], after);
+          for (const event of missed ?? []) {
+            tagOffset(event.payload, event.text);
+            channel.last = newest = event.text;
+            caught++;
+            channel.deliver(event.payload);
+          }
+        }),
+      );
+      if (caught > 0) logger?.info({ events: caught }, 'caught up on events published while pub/sub was down');
+    } catch (error) {
+      logger?.warn({ err: error }, 'could not catch up on events published while pub/sub was down');
+    } finally {
+      const waiting = held;
+      held = undefined;
+      for (const [channel, message] of waiting) {
+        const { payload, offset } = unwrap(message);
+        const at = parseOffset(offset);
+        const last = parseOffset(channel.last);
+        if (at && last && at.epoch === last.epoch && compareOffsets(at, last) <= 0) continue;
+        if (offset !== undefined) channel.last = newest = offset;
+        channel.deliver(payload);
+      }
+    }
+  };
+
+  const onClose = () => (lostAt ??= Date.now());
+  const onReady = () => {
+    if (lostAt === undefined) return;
+    const lost = lostAt;
+    lostAt = undefined;
+    running = running.then(() => catchUp(lost));
+  };
+  subscriber.on('close', onClose);
+  subscriber.on('ready', onReady);
+
+  return {
+    /** A live message of `channel`: passed on, or held while a catch-up runs. */
+    receive(channel: HeardChannel, message: unknown) {
+      if (held) held.push([channel, message]);
+      else pass(channel, message);
+    },
+    close() {
+      subscriber.off('close', onClose);
+      subscriber.off('ready', onReady);
+    },
+  };
+}
+
+/**
+ * The payload of a message and its offset, when it came as an
+ * `{offset, payload}` envelope (exactly those two keys, a well-formed
+ * offset, tagged on the payload: see `offsetOf`); anything else is the
+ * payload itself, checked as such by the intake.
+ */
+export function unwrap(message: unknown): { payload: unknown; offset?: string } {
+  if (typeof message !== 'object' || message === null) return { payload: message };
+  const { offset, payload } = message as { offset?: unknown; payload?: unknown };
+  if (typeof offset !== 'string' || payload === undefined || Object.keys(message).length !== 2) {
+    return { payload: message };
+  }
+  if (!parseOffset(offset)) return { payload };
+  tagOffset(payload, offset);
+  return { payload, offset };
+}
