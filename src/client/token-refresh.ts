@@ -48,14 +48,14 @@ export function createTokenRefresher(getToken: () => string | Promise<string>): 
     const at = lifetime.expiresAt - Math.min(REFRESH_MARGIN_MS, lived / 10);
     const wait = () => {
       const delay = at - Date.now();
-      timer = delay > 0 ? setTimeout(wait, Math.min(delay, MAX_DELAY_MS)) : undefined;
-      if (delay <= 0) void refresh();
+      if (delay > 0) timer = setTimeout(wait, Math.min(delay, MAX_DELAY_MS));
+      else void refresh();
     };
     wait();
   };
 
   const refresh = async () => {
-    const on = socket;
+    const refreshing = socket;
     let fresh: string;
     try {
       fresh = await getToken();
@@ -64,7 +64,8 @@ export function createTokenRefresher(getToken: () => string | Promise<string>): 
     }
     const current = token === undefined ? undefined : jwtLifetime(token);
     const next = jwtLifetime(fresh);
-    if (on !== socket || on?.readyState !== OPEN || !next || (current && next.expiresAt <= current.expiresAt)) return;
+    if (refreshing !== socket || socket?.readyState !== OPEN) return;
+    if (!next || (current && next.expiresAt <= current.expiresAt)) return;
     inFlight = { id: `refresh-connection-token-${++sequence}`, token: fresh };
     send({ id: inFlight.id, type: 'subscribe', payload: { query: REFRESH_MUTATION, variables: { token: fresh } } });
   };
@@ -81,11 +82,15 @@ export function createTokenRefresher(getToken: () => string | Promise<string>): 
     },
     received({ type, id, payload }) {
       if (!inFlight || id !== inFlight.id) return;
-      if (type === 'next' && isRecord(payload) && !payload.errors && isRecord(payload.data)) {
-        if (typeof payload.data.refreshConnectionToken === 'string') {
-          token = inFlight.token;
-          plan();
-        }
+      const accepted =
+        type === 'next' &&
+        isRecord(payload) &&
+        !payload.errors &&
+        isRecord(payload.data) &&
+        typeof payload.data.refreshConnectionToken === 'string';
+      if (accepted) {
+        token = inFlight.token;
+        plan();
       }
       if (type !== 'next') inFlight = undefined;
     },

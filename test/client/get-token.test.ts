@@ -1,4 +1,5 @@
 import { createClient } from 'graphql-ws';
+import { decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { withResume } from '../../src/client/index.js';
@@ -28,7 +29,7 @@ describe('withResume getToken on the server', () => {
     const issued: { exp: number }[] = [];
     const getToken = async () => {
       const token = await tokenFor(user('long-lived'), '6s');
-      issued.push(JSON.parse(atob(token.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))) as { exp: number });
+      issued.push({ exp: decodeJwt(token).exp! });
       return token;
     };
     const closes: number[] = [];
