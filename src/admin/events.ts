@@ -27,7 +27,8 @@ export const adminCommandSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('revoked'), orgId: id, userId: id, revokedAt: z.number().int().nonnegative() }),
 ]);
 
-const connectionSummarySchema = z.object({
+/** One connection as instances send it to each other (also in status samples: src/status/events.ts). */
+export const connectionSummarySchema = z.object({
   id,
   userId: id,
   transport: z.enum(['websocket', 'sse']),

@@ -38,6 +38,17 @@ export function withOverflowHandler<T>(onOverflow: () => void, operation: () => 
   return overflowHandlers.run(onOverflow, operation);
 }
 
+const deliveryCounters = new AsyncLocalStorage<() => void>();
+
+/**
+ * Runs `operation` so that every subscription it makes calls `onDelivered`
+ * for each event it takes for its subscriber (past its filter): how the
+ * transports count deliveries, on every path, without knowing the domains.
+ */
+export function withDeliveryCounter<T>(onDelivered: () => void, operation: () => T): T {
+  return deliveryCounters.run(onDelivered, operation);
+}
+
 /** Default for {@link SubscribeOptions.maxQueued}. */
 export const DEFAULT_MAX_QUEUED_EVENTS = 1000;
 
@@ -81,6 +92,8 @@ class EventStream<Payload> implements EventSubscription<Payload> {
   private readonly onAbort = () => this.close();
   /** The transport's handler, from the operation that made this subscription. */
   private readonly onOverflow = overflowHandlers.getStore();
+  /** The transport's delivery count, from the operation that made this subscription. */
+  private readonly onDelivered = deliveryCounters.getStore();
 
   constructor(private readonly options: SubscribeOptions<Payload>) {
     options.signal?.addEventListener('abort', this.onAbort, { once: true });
@@ -104,6 +117,7 @@ class EventStream<Payload> implements EventSubscription<Payload> {
     if (this.closing || this.finished) return;
     const { filter, isLast, maxQueued = DEFAULT_MAX_QUEUED_EVENTS } = this.options;
     if (filter && !filter(payload)) return;
+    this.onDelivered?.();
     try {
       if (isLast?.(payload)) this.closing = true;
     } catch (error) {
