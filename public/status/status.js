@@ -77,15 +77,23 @@
         },
       },
     });
+    // A refused subscription arrives as a result with errors, then completes: its error stays shown.
+    let failed = false;
+    const fail = (error) => {
+      failed = true;
+      setState(describeError(error), true);
+    };
     stopFeed = client.subscribe(
       { query: FEED },
       {
         next: (result) => {
-          if (result.errors) return setState(describeError(result.errors), true);
+          if (result.errors) return fail(result.errors);
           render(result.data.deploymentStatus);
         },
-        error: (error) => setState(describeError(error), true),
-        complete: () => setState('The status feed ended (access lost?): reconnect with a fresh token.', true),
+        error: fail,
+        complete: () => {
+          if (!failed) setState('The status feed ended (access lost?): reconnect with a fresh token.', true);
+        },
       },
     );
     byId('dashboard').hidden = false;

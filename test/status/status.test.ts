@@ -15,7 +15,7 @@ import {
 
 const FAST = { STATUS_INTERVAL_MS: '300' };
 
-export const DEPLOYMENT_STATUS = `subscription {
+const DEPLOYMENT_STATUS = `subscription {
   deploymentStatus {
     occurredAt connections subscriptions deliveriesPerSecond slowConsumers
     instances { instance seenAt connections subscriptions deliveriesPerSecond slowConsumers }
@@ -136,5 +136,29 @@ describe('deploymentStatus', () => {
       );
       expect(await feed.waitForError()).toMatchObject({ extensions: { code: 'FORBIDDEN' } });
     }
+  });
+});
+
+describe('the /status page', () => {
+  it('is served as static files under a strict Content-Security-Policy, with graphql-ws from the server itself', async () => {
+    const server = await startTestServer();
+    const page = await fetch(`${server.url}/status`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    const csp = page.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe');
+    const html = await page.text();
+    for (const src of html.matchAll(/(?:src|href)="([^"]+)"/g)) {
+      expect(src[1], 'no other origin').toMatch(/^\/status\//);
+      const asset = await fetch(`${server.url}${src[1]}`);
+      expect(asset.status, src[1]).toBe(200);
+      expect(asset.headers.get('x-content-type-options')).toBe('nosniff');
+    }
+    expect(await (await fetch(`${server.url}/status/graphql-ws.js`)).text()).toContain('graphqlWs');
+    expect((await fetch(`${server.url}/status`, { method: 'POST' })).status).toBe(405);
+    expect((await fetch(`${server.url}/status/../../package.json`)).status).toBe(404);
+    expect((await fetch(`${server.url}/status/nothing.js`)).status).toBe(404);
   });
 });
