@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
+import { startChildServer } from '../support/child-server.js';
 import {
   errorCode,
   gql,
@@ -139,7 +140,7 @@ describe('admin API across instances', () => {
     await ok(a!, REVOKE, { userId: 'agent-1' }, await adminToken());
     await a!.server.close();
 
-    const restarted = await startTestServer({ backend: 'redis', prefix: a!.config.redisPrefix });
+    const restarted = await startChildServer({ redisUrl: inject('redisUrl'), prefix: a!.config.redisPrefix });
     expect((await gql(restarted, '{ me { id } }', {}, { token: old })).status).toBe(401);
     expect(await socketRefused(restarted, old)).toBe(4403);
     await nextSecond();
