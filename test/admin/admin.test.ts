@@ -1,8 +1,12 @@
+import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
 import { startChildServer } from '../support/child-server.js';
 import {
+  dispose,
   errorCode,
   gql,
+  health,
+  settle,
   ok,
   startCluster,
   startTestServer,
@@ -178,6 +182,44 @@ describe('admin API across instances', () => {
 
     const malformed = await gql(a!, DISCONNECT, { userId: 'has space' }, { token: await adminToken() });
     expect(errorCode(malformed)).toBe('BAD_USER_INPUT');
+  });
+
+  it('drops malformed admin commands and forged replies from Redis: nothing is closed, revoked or crashed', async () => {
+    const [a, b] = await startCluster(2);
+    const agent = await tokenFor(user('agent-1'));
+    const socket = await openSocket(b!, agent);
+    const redis = new Redis(inject('redisUrl'));
+    dispose(() => redis.quit());
+    const prefix = a!.config.redisPrefix;
+    const junk = [
+      'not json',
+      { kind: 'disconnect', orgId: 'org-a', userId: 'agent-1' },
+      { kind: 'revoked', orgId: 'org-a', userId: 'agent-1', revokedAt: 'now' },
+      { kind: 'list', requestId: '', replyTo: 'x', orgId: 'org-a', userId: null },
+    ];
+    for (const message of junk) {
+      await redis.publish(
+        `${prefix}internal:admin:commands`,
+        typeof message === 'string' ? message : JSON.stringify(message),
+      );
+    }
+    const forged = { kind: 'disconnect', requestId: 'forged', instance: 'x', closed: 1000 };
+    await redis.publish(
+      `${prefix}internal:admin:replies:${a!.server.runtime.services.presence.instanceId}`,
+      JSON.stringify(forged),
+    );
+
+    const dropped = async () => (await health(b!)).body as unknown as { events: { malformedDropped: number } };
+    await within(
+      (async () => {
+        while ((await dropped()).events.malformedDropped < 4) await settle(20);
+      })(),
+      5000,
+      'the junk being dropped',
+    );
+    expect(socket.closedCode()).toBeUndefined();
+    expect((await ok(b!, '{ me { id } }', {}, agent)).me).toEqual({ id: 'agent-1' });
+    expect(await connectionsOf(a!, await adminToken(), 'agent-1')).toHaveLength(1);
   });
 
   it('works in one process on the embedded default', async () => {
