@@ -232,6 +232,22 @@ describe('admin API across instances', () => {
       'SSE',
       'WEBSOCKET',
     ]);
+    // Over a WebSocket too: the admin's own socket is listed, with no subscription.
+    const adminSocket = wsClient(server, admin);
+    const viaSocket = await new Promise<{ data?: { connections: ConnectionView[] } | null }>((resolve, reject) => {
+      let last: { data?: { connections: ConnectionView[] } | null } = {};
+      adminSocket.subscribe<{ connections: ConnectionView[] }>(
+        { query: CONNECTIONS },
+        { next: (result) => (last = result), error: reject, complete: () => resolve(last) },
+      );
+    });
+    expect(
+      viaSocket.data?.connections.map(({ userId, transport, subscriptions }) => ({ userId, transport, subscriptions })),
+    ).toEqual([
+      { userId: 'agent-1', transport: 'WEBSOCKET', subscriptions: 1 },
+      { userId: 'agent-1', transport: 'SSE', subscriptions: 1 },
+      { userId: 'admin-of-org-a', transport: 'WEBSOCKET', subscriptions: 0 },
+    ]);
     expect(
       (await ok<{ disconnectUser: number }>(server, DISCONNECT, { userId: 'agent-1' }, admin)).disconnectUser,
     ).toBe(2);
