@@ -152,6 +152,26 @@ describe('admin API across instances', () => {
     expect((await ok(restarted, '{ me { id } }', {}, fresh)).me).toEqual({ id: 'agent-1' });
   });
 
+  it('answers without an instance that died: its connections are gone, the answer comes after the deadline', async () => {
+    const [a] = await startCluster(1);
+    const doomed = await startChildServer({ redisUrl: inject('redisUrl'), prefix: a!.config.redisPrefix });
+    const agent = await tokenFor(user('agent-1'));
+    await openSocket(a!, agent);
+    await openSocket(doomed, agent);
+    const admin = await adminToken();
+    expect(await connectionsOf(a!, admin, 'agent-1')).toHaveLength(2);
+
+    await doomed.kill();
+    const started = Date.now();
+    const listed = await connectionsOf(a!, admin, 'agent-1');
+    const took = Date.now() - started;
+    expect(listed).toHaveLength(1);
+    expect(listed[0]!.instance).toBe(a!.server.runtime.services.presence.instanceId);
+    // It waited for the dead instance's answer up to the 800 ms deadline, no longer (generous bound: loaded machine).
+    expect(took).toBeGreaterThanOrEqual(700);
+    expect(took).toBeLessThan(3000);
+  });
+
   it('is refused to non-admins (FORBIDDEN), and an admin reaches nothing of another organisation', async () => {
     const [a, b] = await startCluster(2);
     const agent = await tokenFor(user('agent-1'));
