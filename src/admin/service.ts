@@ -60,6 +60,7 @@ export function createAdminService(options: {
   const waiting = new Map<string, (reply: AdminReply) => void>();
   const unlistens: Unlisten[] = [];
   let timer: NodeJS.Timeout | undefined;
+  let beating: Promise<void> | undefined;
 
   const reply = (to: string, answer: AdminReply) =>
     bus
@@ -136,11 +137,14 @@ export function createAdminService(options: {
         await bus.listen(topics.adminCommands(), handle),
       );
       await heartbeat();
+      // One beat at a time; a failed one is retried on the next.
       timer = setInterval(
         () =>
-          void heartbeat().catch((error: unknown) =>
-            logger.warn({ err: (error as Error).message }, 'admin heartbeat failed; retrying'),
-          ),
+          void (beating ??= heartbeat()
+            .catch((error: unknown) =>
+              logger.warn({ err: (error as Error).message }, 'admin heartbeat failed; retrying'),
+            )
+            .finally(() => (beating = undefined))),
         presence.heartbeatMs,
       );
       timer.unref();
@@ -182,6 +186,8 @@ export function createAdminService(options: {
     async close(): Promise<void> {
       clearInterval(timer);
       for (const unlisten of unlistens.splice(0)) unlisten();
+      // A beat under way would put this instance back.
+      await beating;
       await instances.unindex(LIVE, [instance]);
     },
   };
