@@ -152,6 +152,29 @@ describe('admin API across instances', () => {
     expect((await ok(restarted, '{ me { id } }', {}, fresh)).me).toEqual({ id: 'agent-1' });
   });
 
+  it('forgets a revocation, in Redis too, once the longest token lifetime (JWT_MAX_TOKEN_AGE_SECONDS) has passed', async () => {
+    const [a] = await startCluster(1, {
+      JWT_MAX_TOKEN_AGE_SECONDS: '2',
+      PRESENCE_HEARTBEAT_MS: '200',
+      PRESENCE_LAPSE_MS: '600',
+    });
+    const admin = await tokenFor(user('admin-of-org-a', ['admin']), '2s');
+    const redis = new Redis(inject('redisUrl'));
+    dispose(() => redis.quit());
+    const stored = `${a!.config.redisPrefix}doc:token-revocations:org-a:agent-1`;
+    await ok(a!, REVOKE, { userId: 'agent-1' }, admin);
+    expect(await redis.exists(stored)).toBe(1);
+    // Every token it covers has expired by now: the next heartbeats sweep it.
+    await within(
+      (async () => {
+        while ((await redis.exists(stored)) === 1) await settle(100);
+      })(),
+      5000,
+      'the revocation being forgotten',
+    );
+    expect(await redis.zcard(`${a!.config.redisPrefix}idx:token-revocations:by-expiry`)).toBe(0);
+  });
+
   it('answers without an instance that died: its connections are gone, the answer comes after the deadline', async () => {
     const [a] = await startCluster(1);
     const doomed = await startChildServer({ redisUrl: inject('redisUrl'), prefix: a!.config.redisPrefix });
