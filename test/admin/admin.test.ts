@@ -25,6 +25,7 @@ import {
   OWN_EVENTS,
   REVOKE,
   streamStatus,
+  tokenWithoutIat,
   within,
 } from './support.js';
 
@@ -296,7 +297,13 @@ describe('admin API across instances', () => {
     ).toBe(2);
     expect((await within(socket.closed, 1000, 'the socket closing')).value).toBe(4403);
     await within(stream.completed, 1000, 'the stream ending');
+    const noIat = await tokenWithoutIat('agent-1');
+    const otherNoIat = await tokenWithoutIat('agent-2');
+    expect((await ok(server, '{ me { id } }', {}, noIat)).me).toEqual({ id: 'agent-1' });
     await ok(server, REVOKE, { userId: 'agent-1' }, admin);
     expect((await gql(server, '{ me { id } }', {}, { token: agent })).status).toBe(401);
+    // Without `iat` a token cannot show it came after the revocation: refused; another user's is not concerned.
+    expect((await gql(server, '{ me { id } }', {}, { token: noIat })).status).toBe(401);
+    expect((await ok(server, '{ me { id } }', {}, otherNoIat)).me).toEqual({ id: 'agent-2' });
   });
 });
