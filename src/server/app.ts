@@ -318,10 +318,12 @@ export async function startServer(
       // back, within a second: a Redis that does not answer cannot hold the process past it.
       const released = (async () => {
         status.close();
-        await admin.close();
+        // Alongside the rest: leaving the admin API's live instances is one Redis write.
+        const adminClosed = admin.close();
         await pipeline.dispose();
         await workerStopped;
         await slots.close();
+        await adminClosed;
         if (!options.runtime) await runtime.close();
       })().catch((error: unknown) => logger.error({ err: error }, 'releasing at shutdown failed'));
       if (!(await settlesWithin(released, RELEASE_GRACE_MS))) {
