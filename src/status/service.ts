@@ -70,6 +70,8 @@ export function createStatusService(options: {
       return new Repeater<DeploymentStatus>(async (push, stop) => {
         const views = new Map<string, InstanceView>();
         const onSample = (sample: StatusSample) => {
+          // Samples come over Redis: a flood of made-up instance ids cannot grow this without bound.
+          if (!views.has(sample.instance) && views.size >= MAX_INSTANCES) return;
           const previous = views.get(sample.instance)?.sample;
           views.set(sample.instance, { sample, previous });
         };
@@ -110,6 +112,9 @@ export function createStatusService(options: {
     },
   };
 }
+
+/** Instances one snapshot shows at most. */
+const MAX_INSTANCES = 1000;
 
 /** How long the first snapshot waits for the instances' answers. */
 const FIRST_SNAPSHOT_MS = 300;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { adminToken, openSocket, openStream } from '../admin/support.js';
+import { subscribeSse } from '../conversations/support.js';
 import { SESSION_EVENTS, sessionFixture } from '../hardening/fixtures.js';
 import { publishUntilCutOff, stalledSubscriber } from '../hardening/stalled.js';
 import {
@@ -124,6 +125,20 @@ describe('deploymentStatus', () => {
     expect(busy.instances[0]!.slowConsumers).toBe(1);
     const afterwards = await snapshotWhere(feed, (found) => found.deliveriesPerSecond === 0);
     expect(afterwards.slowConsumers).toBe(1);
+  });
+
+  it('counts deliveries to SSE streams too', async () => {
+    const server = await startTestServer({ env: FAST });
+    const feed = await subscribeWs<Snapshot>(server, wsClient(server, await adminToken()), DEPLOYMENT_STATUS);
+    const { agent, sessionId, emit } = await sessionFixture(server);
+    const stream = await subscribeSse(server, agent, SESSION_EVENTS, { sessionId });
+    await snapshotWhere(feed, (found) => found.instances[0]?.deliveriesPerSecond === 0);
+    const started = Date.now();
+    let emitted = 0;
+    while (Date.now() - started < 1000) await emit(`qr-${emitted++}`);
+    const busy = await snapshotWhere(feed, (found) => found.deliveriesPerSecond > 0);
+    expect(busy.openConnections.map((found) => found.transport).sort()).toEqual(['SSE', 'WEBSOCKET']);
+    await expect.poll(() => stream.events.length).toBeGreaterThanOrEqual(emitted);
   });
 
   it('is refused to anyone but an admin (FORBIDDEN)', async () => {
