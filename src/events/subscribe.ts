@@ -42,8 +42,9 @@ const deliveryCounters = new AsyncLocalStorage<() => void>();
 
 /**
  * Runs `operation` so that every subscription it makes calls `onDelivered`
- * for each event it takes for its subscriber (past its filter): how the
- * transports count deliveries, on every path, without knowing the domains.
+ * for each event it takes for its subscriber (past its filter, within its
+ * queue limit): how the transports count deliveries, on every path,
+ * without knowing the domains.
  */
 export function withDeliveryCounter<T>(onDelivered: () => void, operation: () => T): T {
   return deliveryCounters.run(onDelivered, operation);
@@ -117,7 +118,6 @@ class EventStream<Payload> implements EventSubscription<Payload> {
     if (this.closing || this.finished) return;
     const { filter, isLast, maxQueued = DEFAULT_MAX_QUEUED_EVENTS } = this.options;
     if (filter && !filter(payload)) return;
-    this.onDelivered?.();
     try {
       if (isLast?.(payload)) this.closing = true;
     } catch (error) {
@@ -127,6 +127,7 @@ class EventStream<Payload> implements EventSubscription<Payload> {
     const waiting = this.waiting;
     if (waiting) {
       this.waiting = this.failWaiting = undefined;
+      this.onDelivered?.();
       waiting({ value: payload, done: false });
     } else if (this.queue.length >= maxQueued) {
       this.failure = new GraphQLError('Subscription ended: the client is not reading events fast enough', {
@@ -136,6 +137,7 @@ class EventStream<Payload> implements EventSubscription<Payload> {
       this.closing = true;
       if (this.onOverflow) queueMicrotask(this.onOverflow);
     } else {
+      this.onDelivered?.();
       this.queue.push(payload);
     }
     if (this.closing) this.release();
