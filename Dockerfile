@@ -28,6 +28,8 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY schema ./schema
+# The status page's static files (src/status/page.ts).
+COPY public ./public
 USER node
 EXPOSE 4000
 # /health is 200 while the process can serve (503 while shutting down or Redis is unreachable).

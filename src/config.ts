@@ -66,6 +66,8 @@ export interface Config {
   publicOrigin: string | undefined;
   /** Milliseconds that shutdown waits for connections to drain before forcing them. */
   shutdownTimeoutMs: number;
+  /** STATUS_INTERVAL_MS: how often the status page (`deploymentStatus`) gets a snapshot. */
+  statusIntervalMs: number;
   /** How campaign workers send. */
   campaigns: CampaignConfig;
   /** The simulated messaging gateway that workers send through and that drives sessions. */
@@ -274,6 +276,7 @@ const envSchema = z.object({
   ),
   PUBLIC_ORIGIN: optionalString,
   SHUTDOWN_TIMEOUT_MS: integer(10_000, 0, 600_000),
+  STATUS_INTERVAL_MS: integer(2_000, 100, 60_000),
   CAMPAIGN_PROGRESS_EVERY: integer(100, 1, 1_000_000),
   CAMPAIGN_SEND_RATE: integer(20, 1, 100_000),
   CAMPAIGN_BATCH_SIZE: integer(50, 1, 1000),
@@ -386,6 +389,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     corsOrigins,
     publicOrigin,
     shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS,
+    statusIntervalMs: vars.STATUS_INTERVAL_MS,
     campaigns: {
       progressEvery: vars.CAMPAIGN_PROGRESS_EVERY,
       sendRate: vars.CAMPAIGN_SEND_RATE,

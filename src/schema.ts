@@ -11,6 +11,7 @@ import { BoundedJSONResolver } from './lib/json.js';
 import { notificationResolvers } from './notifications/resolvers.js';
 import { presenceResolvers } from './presence/resolvers.js';
 import { sessionResolvers } from './sessions/resolvers.js';
+import { statusResolvers } from './status/resolvers.js';
 import { taskResolvers } from './tasks/resolvers.js';
 import { viewerResolvers } from './viewer/resolvers.js';
 
@@ -34,6 +35,7 @@ const domainResolvers: Resolvers[] = [
   notificationResolvers,
   campaignResolvers,
   adminResolvers,
+  statusResolvers,
 ];
 
 /** The executable schema: SDL from `schema/`, resolvers from each domain. */

@@ -1,4 +1,5 @@
 import type { AdminService } from './admin/service.js';
+import type { StatusService } from './status/service.js';
 import { createCampaignService } from './campaigns/service.js';
 import type { PresenceConfig } from './config.js';
 import { createConversationService } from './conversations/service.js';
@@ -36,10 +37,11 @@ export function createServices(deps: ServiceDeps) {
 export type Services = ReturnType<typeof createServices>;
 
 /**
- * What a server's resolvers reach: the domain services, and the admin API,
- * which a server adds (it lists and closes that server's own connections).
+ * What a server's resolvers reach: the domain services, and the admin API
+ * and status feed, which a server adds (they list and close that server's
+ * own connections).
  */
-export type ServerServices = Services & { admin: AdminService };
+export type ServerServices = Services & { admin: AdminService; status: StatusService };
 
 /** Stops every service's timers and waits for its pending writes; before the backends close. */
 export async function closeServices(services: Services): Promise<void> {

@@ -3,14 +3,21 @@ import { dateTime, id } from '../events/payload.js';
 import type { ConnectionSummary } from './registry.js';
 
 /**
+ * A question for every server instance: list an organisation's (or one
+ * user's) connections, or close a user's and count them.
+ */
+export type AdminQuestion =
+  | { kind: 'list'; orgId: string; userId: string | null }
+  | { kind: 'disconnect'; orgId: string; userId: string; reason: string };
+
+/**
  * What every server instance hears on the admin channel (pub/sub, not a
- * work queue: each instance acts on its own connections). `list` and
- * `disconnect` are answered on the asking instance's reply channel;
+ * work queue: each instance acts on its own connections). Questions carry
+ * a request id and are answered on the asking instance's reply channel;
  * `revoked` is not answered (the revocation is already stored).
  */
 export type AdminCommand =
-  | { kind: 'list'; requestId: string; replyTo: string; orgId: string; userId: string | null }
-  | { kind: 'disconnect'; requestId: string; replyTo: string; orgId: string; userId: string; reason: string }
+  | (AdminQuestion & { requestId: string; replyTo: string })
   | { kind: 'revoked'; orgId: string; userId: string; revokedAt: number };
 
 /** One instance's answer to a `list` (its connections) or a `disconnect` (how many it closed). */
@@ -27,7 +34,8 @@ export const adminCommandSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('revoked'), orgId: id, userId: id, revokedAt: z.number().int().nonnegative() }),
 ]);
 
-const connectionSummarySchema = z.object({
+/** One connection as instances send it to each other (also in status samples: src/status/events.ts). */
+export const connectionSummarySchema = z.object({
   id,
   userId: id,
   transport: z.enum(['websocket', 'sse']),

@@ -9,7 +9,7 @@ import { optionalText, requireUserId } from '../lib/validate.js';
 import type { Logger } from '../logger.js';
 import type { Storage } from '../storage/index.js';
 import { adminOrganisation } from './access.js';
-import type { AdminCommand, AdminReply } from './events.js';
+import type { AdminCommand, AdminQuestion, AdminReply } from './events.js';
 import { REVOKED, type ConnectionRegistry } from './registry.js';
 import type { Revocations } from './revocations.js';
 
@@ -19,15 +19,8 @@ export type AdminService = ReturnType<typeof createAdminService>;
 /** Index of live server instances, scored by the deadline of their last heartbeat. */
 const LIVE = 'live';
 
-/** Close reasons the users see (WebSocket close `4403`). */
+/** The close reason a disconnected user sees (WebSocket close `4403`). */
 const DISCONNECTED = 'Forbidden: disconnected by an administrator';
-
-/** A `list` or `disconnect` command, before it is addressed. */
-type Request = AdminCommand extends infer C
-  ? C extends { requestId: string }
-    ? Omit<C, 'requestId' | 'replyTo'>
-    : never
-  : never;
 
 /**
  * The admin API across instances: `connections`, `disconnectUser` and
@@ -67,6 +60,7 @@ export function createAdminService(options: {
   const waiting = new Map<string, (reply: AdminReply) => void>();
   const unlistens: Unlisten[] = [];
   let timer: NodeJS.Timeout | undefined;
+  let beating: Promise<void> | undefined;
 
   const reply = (to: string, answer: AdminReply) =>
     bus
@@ -104,7 +98,7 @@ export function createAdminService(options: {
   };
 
   /** Sends a question to every instance (this one too) and gathers the answers (see above). */
-  const gather = async (request: Request): Promise<AdminReply[]> => {
+  const gather = async (question: AdminQuestion): Promise<AdminReply[]> => {
     const requestId = newId();
     const expected = Math.max(1, await instances.count(LIVE, { above: Date.now() }));
     const answered = new Map<string, AdminReply>();
@@ -115,7 +109,7 @@ export function createAdminService(options: {
       }),
     );
     try {
-      await bus.publish(topics.adminCommands(), { ...request, requestId, replyTo: instance } as AdminCommand);
+      await bus.publish(topics.adminCommands(), { ...question, requestId, replyTo: instance });
       await settlesWithin(all, gatherMs);
     } finally {
       waiting.delete(requestId);
@@ -143,11 +137,14 @@ export function createAdminService(options: {
         await bus.listen(topics.adminCommands(), handle),
       );
       await heartbeat();
+      // One beat at a time; a failed one is retried on the next.
       timer = setInterval(
         () =>
-          void heartbeat().catch((error: unknown) =>
-            logger.warn({ err: (error as Error).message }, 'admin heartbeat failed; retrying'),
-          ),
+          void (beating ??= heartbeat()
+            .catch((error: unknown) =>
+              logger.warn({ err: (error as Error).message }, 'admin heartbeat failed; retrying'),
+            )
+            .finally(() => (beating = undefined))),
         presence.heartbeatMs,
       );
       timer.unref();
@@ -189,6 +186,8 @@ export function createAdminService(options: {
     async close(): Promise<void> {
       clearInterval(timer);
       for (const unlisten of unlistens.splice(0)) unlisten();
+      // A beat under way would put this instance back.
+      await beating;
       await instances.unindex(LIVE, [instance]);
     },
   };

@@ -16,6 +16,7 @@ import {
   type GatewayCommand,
   type SessionEvent,
 } from '../sessions/events.js';
+import { statusRequestSchema, statusSampleSchema, type StatusRequest, type StatusSample } from '../status/events.js';
 import { taskEventSchema, type TaskEvent } from '../tasks/events.js';
 import { channel, type Channel } from './channel.js';
 
@@ -55,6 +56,10 @@ export const topics = {
   adminCommands: () => channel<AdminCommand>('internal:admin:commands'),
   /** Answers to one instance's admin commands. */
   adminReplies: (instance: string) => channel<AdminReply>(`internal:admin:replies:${keyPart(instance)}`),
+  /** Status pages asking every instance for its figures about an organisation (each request names it). */
+  statusRequests: () => channel<StatusRequest>('internal:status:requests'),
+  /** Instances' figures about one organisation, for its admins' status pages. */
+  status: (orgId: string) => channel<StatusSample>(`org:${keyPart(orgId)}:status`),
   /** One user's notification events. */
   notifications: (orgId: string, userId: string) =>
     channel<NotificationEvent>(`org:${keyPart(orgId)}:user:${keyPart(userId)}:notifications`),
@@ -77,6 +82,8 @@ const payloadSchemas: { [Kind in keyof typeof topics]: z.ZodType<PayloadOfTopic<
   notifications: notificationEventSchema,
   adminCommands: adminCommandSchema,
   adminReplies: adminReplySchema,
+  statusRequests: statusRequestSchema,
+  status: statusSampleSchema,
 };
 
 type PayloadOfTopic<Kind extends keyof typeof topics> =
@@ -113,13 +120,14 @@ function kindOf(parts: string[]): ChannelKind | undefined {
     if (parts[1] === 'gateway' && parts[2] === 'commands') return 'gatewayCommands';
     if (parts[1] === 'campaigns' && parts[2] === 'work') return 'campaignWork';
     if (parts[1] === 'admin' && parts[2] === 'commands') return 'adminCommands';
+    if (parts[1] === 'status' && parts[2] === 'requests') return 'statusRequests';
     return undefined;
   }
   if (parts.length === 4 && parts[0] === 'internal') {
     return parts[1] === 'admin' && parts[2] === 'replies' ? 'adminReplies' : undefined;
   }
   if (parts[0] !== 'org') return undefined;
-  if (parts.length === 3) return parts[2] === 'tasks' ? 'tasks' : undefined;
+  if (parts.length === 3) return parts[2] === 'tasks' || parts[2] === 'status' ? parts[2] : undefined;
   if (parts.length === 4) {
     const kind = parts[2];
     return kind === 'session' ||

@@ -285,6 +285,28 @@ export type CreateTaskInput = {
 };
 
 /**
+ * A snapshot of the deployment as the viewer's organisation uses it, for the
+ * operators' status page (`/status`).
+ */
+export type DeploymentStatus = Event & {
+  __typename?: 'DeploymentStatus';
+  /** The organisation's open connections, summed over the instances. */
+  connections: Scalars['Int']['output'];
+  /** Events delivered per second, summed (instances that have answered once count 0). */
+  deliveriesPerSecond: Scalars['Float']['output'];
+  /** Every instance that answered, by id. */
+  instances: Array<InstanceStatus>;
+  /** When the snapshot was made. */
+  occurredAt: Scalars['DateTime']['output'];
+  /** The open connections themselves, oldest first: at most 200 per instance (`connections` is always the full count). */
+  openConnections: Array<Connection>;
+  /** Slow-consumer cut-offs, summed over the instances since each started. */
+  slowConsumers: Scalars['Int']['output'];
+  /** Their live subscriptions, summed. */
+  subscriptions: Scalars['Int']['output'];
+};
+
+/**
  * Something that happened. Every subscription yields a union of event types,
  * and each of them implements this interface.
  */
@@ -295,6 +317,32 @@ export type Event = {
 
 /** What happens to the viewer's conversations as a whole. */
 export type InboxEvent = ConversationUpdated | UnreadCountChanged;
+
+/**
+ * One server instance as an organisation's status page sees it. Every figure
+ * is about the viewer's organisation alone (its connections, their
+ * subscriptions, the events delivered to them), never the instance's total:
+ * nothing crosses organisations.
+ */
+export type InstanceStatus = {
+  __typename?: 'InstanceStatus';
+  /** The organisation's open connections on it (WebSocket and SSE). */
+  connections: Scalars['Int']['output'];
+  /**
+   * Events delivered per second to the organisation's subscriptions on it (one
+   * per event and subscriber), between its last two answers; null until it
+   * has answered twice.
+   */
+  deliveriesPerSecond: Maybe<Scalars['Float']['output']>;
+  /** Opaque id of the instance (one per server process), as `Connection.instance` names it. */
+  instance: Scalars['ID']['output'];
+  /** When the instance took these figures. */
+  seenAt: Scalars['DateTime']['output'];
+  /** The organisation's connections it has cut off for not reading (WebSocket `4413`, SSE dropped) since it started. */
+  slowConsumers: Scalars['Int']['output'];
+  /** Live subscriptions on those connections. */
+  subscriptions: Scalars['Int']['output'];
+};
 
 /** Members were added or removed; `memberIds` is the new list. */
 export type MembersChanged = Event & {
@@ -1588,6 +1636,13 @@ export type Subscription = {
    * to them.
    */
   conversationEvents: ConversationEvent;
+  /**
+   * The live status of the deployment for the viewer's organisation: a first
+   * snapshot within a second, then one every `STATUS_INTERVAL_MS` (default
+   * 2 s). Needs the `admin` role (`FORBIDDEN` otherwise). A client that reads
+   * slowly gets the latest snapshot, not a backlog.
+   */
+  deploymentStatus: DeploymentStatus;
   /** The viewer's own inbox: unread counts and conversation changes, for every conversation they are in. */
   inboxEvents: InboxEvent;
   /**
@@ -1997,6 +2052,7 @@ export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = 
     | ( CampaignResumed & { __typename: 'CampaignResumed' } )
     | ( CampaignStarted & { __typename: 'CampaignStarted' } )
     | ( Omit<ConversationUpdated, 'conversation'> & { conversation: _RefType['Conversation'] } & { __typename: 'ConversationUpdated' } )
+    | ( DeploymentStatus & { __typename: 'DeploymentStatus' } )
     | ( MembersChanged & { __typename: 'MembersChanged' } )
     | ( Omit<MessageAdded, 'message'> & { message: _RefType['Message'] } & { __typename: 'MessageAdded' } )
     | ( MessageDeleted & { __typename: 'MessageDeleted' } )
@@ -2045,9 +2101,12 @@ export type ResolversTypes = {
   CreateCampaignInput: CreateCampaignInput;
   CreateTaskInput: CreateTaskInput;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  DeploymentStatus: ResolverTypeWrapper<DeploymentStatus>;
   Event: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['Event']>;
+  Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   InboxEvent: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['InboxEvent']>;
+  InstanceStatus: ResolverTypeWrapper<InstanceStatus>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
   MembersChanged: ResolverTypeWrapper<MembersChanged>;
@@ -2119,9 +2178,12 @@ export type ResolversParentTypes = {
   CreateCampaignInput: CreateCampaignInput;
   CreateTaskInput: CreateTaskInput;
   DateTime: Scalars['DateTime']['output'];
+  DeploymentStatus: DeploymentStatus;
   Event: ResolversInterfaceTypes<ResolversParentTypes>['Event'];
+  Float: Scalars['Float']['output'];
   ID: Scalars['ID']['output'];
   InboxEvent: ResolversUnionTypes<ResolversParentTypes>['InboxEvent'];
+  InstanceStatus: InstanceStatus;
   Int: Scalars['Int']['output'];
   JSON: Scalars['JSON']['output'];
   MembersChanged: MembersChanged;
@@ -2273,12 +2335,32 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
   name: 'DateTime';
 }
 
+export type DeploymentStatusResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['DeploymentStatus'] = ResolversParentTypes['DeploymentStatus']> = {
+  connections?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  deliveriesPerSecond?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  instances?: Resolver<Array<ResolversTypes['InstanceStatus']>, ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  openConnections?: Resolver<Array<ResolversTypes['Connection']>, ParentType, ContextType>;
+  slowConsumers?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  subscriptions?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
 export type EventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Event'] = ResolversParentTypes['Event']> = {
-  __resolveType: TypeResolveFn<'CampaignCancelled' | 'CampaignCompleted' | 'CampaignFailed' | 'CampaignPaused' | 'CampaignProgress' | 'CampaignResumed' | 'CampaignStarted' | 'ConversationUpdated' | 'MembersChanged' | 'MessageAdded' | 'MessageDeleted' | 'MessageEdited' | 'MessageStatusChanged' | 'MessagesRead' | 'NotificationCreated' | 'NotificationDeleted' | 'NotificationRead' | 'NotificationsBulkRead' | 'PresenceChanged' | 'QrCodeUpdated' | 'ReactionsChanged' | 'SessionConnectionError' | 'SessionDeleted' | 'SessionStatusChanged' | 'TaskAssigned' | 'TaskCompleted' | 'TaskCreated' | 'TaskNoteAdded' | 'TaskProgressChanged' | 'TaskStatusChanged' | 'TaskUpdated' | 'TypingChanged' | 'UnreadCountChanged', ParentType, ContextType>;
+  __resolveType: TypeResolveFn<'CampaignCancelled' | 'CampaignCompleted' | 'CampaignFailed' | 'CampaignPaused' | 'CampaignProgress' | 'CampaignResumed' | 'CampaignStarted' | 'ConversationUpdated' | 'DeploymentStatus' | 'MembersChanged' | 'MessageAdded' | 'MessageDeleted' | 'MessageEdited' | 'MessageStatusChanged' | 'MessagesRead' | 'NotificationCreated' | 'NotificationDeleted' | 'NotificationRead' | 'NotificationsBulkRead' | 'PresenceChanged' | 'QrCodeUpdated' | 'ReactionsChanged' | 'SessionConnectionError' | 'SessionDeleted' | 'SessionStatusChanged' | 'TaskAssigned' | 'TaskCompleted' | 'TaskCreated' | 'TaskNoteAdded' | 'TaskProgressChanged' | 'TaskStatusChanged' | 'TaskUpdated' | 'TypingChanged' | 'UnreadCountChanged', ParentType, ContextType>;
 };
 
 export type InboxEventResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['InboxEvent'] = ResolversParentTypes['InboxEvent']> = {
   __resolveType: TypeResolveFn<'ConversationUpdated' | 'UnreadCountChanged', ParentType, ContextType>;
+};
+
+export type InstanceStatusResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['InstanceStatus'] = ResolversParentTypes['InstanceStatus']> = {
+  connections?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  deliveriesPerSecond?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  instance?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  seenAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  slowConsumers?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  subscriptions?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['JSON'], any> {
@@ -2502,6 +2584,7 @@ export type SessionStatusChangedResolvers<ContextType = GraphQLContext, ParentTy
 export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
   campaignEvents?: SubscriptionResolver<ResolversTypes['CampaignEvent'], "campaignEvents", ParentType, ContextType, RequireFields<SubscriptionCampaignEventsArgs, 'campaignId'>>;
   conversationEvents?: SubscriptionResolver<ResolversTypes['ConversationEvent'], "conversationEvents", ParentType, ContextType, RequireFields<SubscriptionConversationEventsArgs, 'conversationId'>>;
+  deploymentStatus?: SubscriptionResolver<ResolversTypes['DeploymentStatus'], "deploymentStatus", ParentType, ContextType>;
   inboxEvents?: SubscriptionResolver<ResolversTypes['InboxEvent'], "inboxEvents", ParentType, ContextType>;
   notificationEvents?: SubscriptionResolver<ResolversTypes['NotificationEvent'], "notificationEvents", ParentType, ContextType>;
   presenceChanged?: SubscriptionResolver<ResolversTypes['PresenceChanged'], "presenceChanged", ParentType, ContextType, RequireFields<SubscriptionPresenceChangedArgs, 'userIds'>>;
@@ -2614,8 +2697,10 @@ export type Resolvers<ContextType = GraphQLContext> = {
   ConversationEvent?: ConversationEventResolvers<ContextType>;
   ConversationUpdated?: ConversationUpdatedResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
+  DeploymentStatus?: DeploymentStatusResolvers<ContextType>;
   Event?: EventResolvers<ContextType>;
   InboxEvent?: InboxEventResolvers<ContextType>;
+  InstanceStatus?: InstanceStatusResolvers<ContextType>;
   JSON?: GraphQLScalarType;
   MembersChanged?: MembersChangedResolvers<ContextType>;
   Message?: MessageResolvers<ContextType>;

@@ -9,9 +9,12 @@ import { createTokenVerifier } from '../auth/jwt.js';
 import type { Config } from '../config.js';
 import { settlesWithin } from '../lib/deadline.js';
 import { createLogger, type Logger } from '../logger.js';
-import { withOverflowHandler } from '../events/subscribe.js';
+import { withDeliveryCounter, withOverflowHandler } from '../events/subscribe.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 import { createSchema } from '../schema.js';
+import { createStatusCounters } from '../status/counters.js';
+import { createStatusPage } from '../status/page.js';
+import { createStatusService } from '../status/service.js';
 import { startWorker, type Worker } from '../worker/worker.js';
 import { readBodyWithin } from './body-limit.js';
 import { createConnectionSlots } from './connection-slots.js';
@@ -64,7 +67,18 @@ export async function startServer(
     revocations,
     presence: config.presence,
   });
-  await admin.start().catch(async (error: unknown) => {
+  // The status page (src/status): its feed, and the per-organisation tallies the transports keep for it.
+  const statusCounters = createStatusCounters();
+  const status = createStatusService({
+    bus: runtime.bus,
+    logger,
+    registry,
+    counters: statusCounters,
+    intervalMs: config.statusIntervalMs,
+  });
+  const statusPage = createStatusPage();
+  await Promise.all([admin.start(), status.start()]).catch(async (error: unknown) => {
+    status.close();
     await admin.close().catch(() => undefined);
     if (!options.runtime) await runtime.close();
     throw error;
@@ -84,7 +98,7 @@ export async function startServer(
 
   const pipeline = createPipeline({
     schema: createSchema(),
-    services: { ...runtime.services, admin },
+    services: { ...runtime.services, admin, status },
     logger,
     counts,
     shutdownSignal: shutdown.signal,
@@ -159,6 +173,8 @@ export async function startServer(
         errors: [{ message: 'The server is shutting down', extensions: { code: 'SERVICE_UNAVAILABLE' } }],
       });
     }
+    // The operators' status page: static files; its data comes over the WebSocket like any client's.
+    if (statusPage.serves(pathname)) return statusPage.serve(req, res, pathname);
     if (pathname !== GRAPHQL_PATH && pathname !== `${GRAPHQL_PATH}/`) {
       return sendError(req, res, 404, { message: 'Not found', extensions: { code: 'NOT_FOUND' } });
     }
@@ -199,10 +215,14 @@ export async function startServer(
       // A stream whose client stopped reading is dropped once its event queue overflows.
       const stream = run;
       run = () =>
-        withOverflowHandler(() => {
-          logger.info('event stream cut off: slow consumer');
-          res.destroy();
-        }, stream);
+        withOverflowHandler(
+          () => {
+            logger.info('event stream cut off: slow consumer');
+            if (!res.destroyed) statusCounters.slowConsumer(viewer.orgId);
+            res.destroy();
+          },
+          () => withDeliveryCounter(() => statusCounters.delivered(viewer.orgId), stream),
+        );
     }
     if (req.method === 'GET' || req.method === 'HEAD') return run();
     // HTTP_MAX_BODY_BYTES: refused before it is read, or as soon as it grows past the limit.
@@ -243,6 +263,7 @@ export async function startServer(
     counts,
     logger,
     slots,
+    statusCounters,
     registry,
     limits: config.limits,
     isShuttingDown: () => shutdown.signal.aborted,
@@ -297,10 +318,13 @@ export async function startServer(
       // Then what this instance holds in Redis (presence, connection slots, leases) is given
       // back, within a second: a Redis that does not answer cannot hold the process past it.
       const released = (async () => {
-        await admin.close();
+        status.close();
+        // Alongside the rest: leaving the admin API's live instances is one Redis write.
+        const adminClosed = admin.close();
         await pipeline.dispose();
         await workerStopped;
         await slots.close();
+        await adminClosed;
         if (!options.runtime) await runtime.close();
       })().catch((error: unknown) => logger.error({ err: error }, 'releasing at shutdown failed'));
       if (!(await settlesWithin(released, RELEASE_GRACE_MS))) {

@@ -38,6 +38,8 @@ export interface AdapterOptions {
    * and the socket's own count (the admin API's `connections`).
    */
   onSubscriptionsChanged?: (delta: 1 | -1, socket: WebSocket) => void;
+  /** Told when a socket is cut off for not reading its buffered messages (before the 4413 close). */
+  onSlowConsumer?: (socket: WebSocket) => void;
 }
 
 /**
@@ -75,7 +77,14 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
   serverOptions: ServerOptions<P, SocketExtra>,
   options: AdapterOptions,
 ) {
-  const { logger, keepAliveMs, maxBufferedBytes, slowConsumerGraceMs, onSubscriptionsChanged = () => {} } = options;
+  const {
+    logger,
+    keepAliveMs,
+    maxBufferedBytes,
+    slowConsumerGraceMs,
+    onSubscriptionsChanged = () => {},
+    onSlowConsumer = () => {},
+  } = options;
   /** Per socket, the `subscribe` payloads (one object per operation) of its streaming subscriptions. */
   const streaming = new WeakMap<Context<P, SocketExtra>, Set<SubscribePayload>>();
   /** Sockets whose `connection_init` was accepted. */
@@ -150,6 +159,7 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
           slowSince = undefined;
           if (socket.bufferedAmount > maxBufferedBytes) {
             logger.info({ buffered: socket.bufferedAmount }, 'websocket cut off: slow consumer');
+            onSlowConsumer(socket);
             cutOffSlowConsumer(socket);
           }
         }, slowConsumerGraceMs);

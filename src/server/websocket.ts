@@ -10,8 +10,9 @@ import type { Limits } from '../config.js';
 import { rateLimited, unauthenticated } from '../errors.js';
 import type { EventHistory } from '../events/history.js';
 import { withResumePoint, type Offset } from '../events/offsets.js';
-import { SLOW_CONSUMER_CODE, withOverflowHandler } from '../events/subscribe.js';
+import { SLOW_CONSUMER_CODE, withDeliveryCounter, withOverflowHandler } from '../events/subscribe.js';
 import type { Logger } from '../logger.js';
+import type { StatusCounters } from '../status/counters.js';
 import { CloseCode } from './close-codes.js';
 import type { ConnectionSlots, ReleaseSlot } from './connection-slots.js';
 import { FANOUT, type FanoutTarget } from './fanout.js';
@@ -45,6 +46,8 @@ export interface WebSocketOptions {
   logger: Logger;
   /** Per-user connection slots (MAX_CONNECTIONS_PER_USER). */
   slots: ConnectionSlots;
+  /** Per-organisation deliveries and slow-consumer cut-offs, for the status page. */
+  statusCounters: Pick<StatusCounters, 'delivered' | 'slowConsumer'>;
   /** Where authenticated sockets are listed for the admin API, which closes them with 4403. */
   registry: Pick<ConnectionRegistry, 'open'>;
   limits: Pick<
@@ -92,6 +95,7 @@ export function attachWebSocket(options: WebSocketOptions) {
     counts,
     logger,
     slots,
+    statusCounters,
     registry,
     limits,
     isShuttingDown,
@@ -102,6 +106,15 @@ export function attachWebSocket(options: WebSocketOptions) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.wsMaxPayloadBytes });
   const connections = new WeakMap<WebSocket, Connection>();
   const maskError = createErrorMasker(logger);
+  // Counted once: the overflow handler and the failed stream's error both cut the same socket off.
+  const slowConsumer = (socket: WebSocket) => {
+    const connection = connections.get(socket);
+    if (connection && socket.readyState === socket.OPEN) statusCounters.slowConsumer(connection.token.viewer.orgId);
+  };
+  const cutOff = (socket: WebSocket) => {
+    slowConsumer(socket);
+    cutOffSlowConsumer(socket);
+  };
 
   // Once upgraded, Node no longer times out or closes the socket: a refused one is destroyed
   // once the answer is written (or a second later if the client does not take it), never left half-open.
@@ -146,10 +159,15 @@ export function attachWebSocket(options: WebSocketOptions) {
       execute: (args) => (args.rootValue as Envelope).execute(args),
       subscribe: (args) => {
         const { subscribe, socket, resumeFrom } = args.rootValue as Envelope;
+        const { orgId } = (args.contextValue as { viewer: Viewer }).viewer;
         // A subscription whose queue overflows cuts the socket off at once (4413).
         return withOverflowHandler(
-          () => cutOffSlowConsumer(socket),
-          () => withResumePoint(resumeFrom, () => subscribe(args)),
+          () => cutOff(socket),
+          () =>
+            withDeliveryCounter(
+              () => statusCounters.delivered(orgId),
+              () => withResumePoint(resumeFrom, () => subscribe(args)),
+            ),
         );
       },
       onConnect: async ({ connectionParams, extra }) => {
@@ -251,7 +269,7 @@ export function attachWebSocket(options: WebSocketOptions) {
       onError: (ctx, _id, _payload, errors) => {
         if (errors.some((error) => error.extensions?.code === SLOW_CONSUMER_CODE)) {
           logger.info('websocket cut off: a subscription overflowed its event queue');
-          cutOffSlowConsumer(ctx.extra.socket);
+          cutOff(ctx.extra.socket);
         }
         // A stream that threw something other than a GraphQLError is masked like any unexpected error.
         return errors.map((error) => publicError(maskError(error)));
@@ -265,6 +283,7 @@ export function attachWebSocket(options: WebSocketOptions) {
         counts.subscriptions += delta;
         connections.get(socket)?.registration.subscriptionsChanged(delta);
       },
+      onSlowConsumer: slowConsumer,
       keepAliveMs: limits.wsKeepAliveMs,
       maxBufferedBytes: limits.wsMaxBufferedBytes,
       slowConsumerGraceMs: limits.wsSlowConsumerGraceMs,

@@ -1,7 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { describe, expect, inject, it } from 'vitest';
+import { startChildServer } from '../support/child-server.js';
 import {
+  dispose,
   errorCode,
   gql,
+  health,
+  settle,
   ok,
   startCluster,
   startTestServer,
@@ -20,6 +25,7 @@ import {
   OWN_EVENTS,
   REVOKE,
   streamStatus,
+  tokenWithoutIat,
   within,
 } from './support.js';
 
@@ -139,12 +145,55 @@ describe('admin API across instances', () => {
     await ok(a!, REVOKE, { userId: 'agent-1' }, await adminToken());
     await a!.server.close();
 
-    const restarted = await startTestServer({ backend: 'redis', prefix: a!.config.redisPrefix });
+    const restarted = await startChildServer({ redisUrl: inject('redisUrl'), prefix: a!.config.redisPrefix });
     expect((await gql(restarted, '{ me { id } }', {}, { token: old })).status).toBe(401);
     expect(await socketRefused(restarted, old)).toBe(4403);
     await nextSecond();
     const fresh = await tokenFor(user('agent-1'));
     expect((await ok(restarted, '{ me { id } }', {}, fresh)).me).toEqual({ id: 'agent-1' });
+  });
+
+  it('forgets a revocation, in Redis too, once the longest token lifetime (JWT_MAX_TOKEN_AGE_SECONDS) has passed', async () => {
+    const [a] = await startCluster(1, {
+      JWT_MAX_TOKEN_AGE_SECONDS: '2',
+      PRESENCE_HEARTBEAT_MS: '200',
+      PRESENCE_LAPSE_MS: '600',
+    });
+    const admin = await tokenFor(user('admin-of-org-a', ['admin']), '2s');
+    const redis = new Redis(inject('redisUrl'));
+    dispose(() => redis.quit());
+    const stored = `${a!.config.redisPrefix}doc:token-revocations:org-a:agent-1`;
+    await ok(a!, REVOKE, { userId: 'agent-1' }, admin);
+    expect(await redis.exists(stored)).toBe(1);
+    // Every token it covers has expired by now: the next heartbeats sweep it.
+    await within(
+      (async () => {
+        while ((await redis.exists(stored)) === 1) await settle(100);
+      })(),
+      5000,
+      'the revocation being forgotten',
+    );
+    expect(await redis.zcard(`${a!.config.redisPrefix}idx:token-revocations:by-expiry`)).toBe(0);
+  });
+
+  it('answers without an instance that died: its connections are gone, the answer comes after the deadline', async () => {
+    const [a] = await startCluster(1);
+    const doomed = await startChildServer({ redisUrl: inject('redisUrl'), prefix: a!.config.redisPrefix });
+    const agent = await tokenFor(user('agent-1'));
+    await openSocket(a!, agent);
+    await openSocket(doomed, agent);
+    const admin = await adminToken();
+    expect(await connectionsOf(a!, admin, 'agent-1')).toHaveLength(2);
+
+    await doomed.kill();
+    const started = Date.now();
+    const listed = await connectionsOf(a!, admin, 'agent-1');
+    const took = Date.now() - started;
+    expect(listed).toHaveLength(1);
+    expect(listed[0]!.instance).toBe(a!.server.runtime.services.presence.instanceId);
+    // It waited for the dead instance's answer up to the 800 ms deadline, no longer (generous bound: loaded machine).
+    expect(took).toBeGreaterThanOrEqual(700);
+    expect(took).toBeLessThan(3000);
   });
 
   it('is refused to non-admins (FORBIDDEN), and an admin reaches nothing of another organisation', async () => {
@@ -179,6 +228,44 @@ describe('admin API across instances', () => {
     expect(errorCode(malformed)).toBe('BAD_USER_INPUT');
   });
 
+  it('drops malformed admin commands and forged replies from Redis: nothing is closed, revoked or crashed', async () => {
+    const [a, b] = await startCluster(2);
+    const agent = await tokenFor(user('agent-1'));
+    const socket = await openSocket(b!, agent);
+    const redis = new Redis(inject('redisUrl'));
+    dispose(() => redis.quit());
+    const prefix = a!.config.redisPrefix;
+    const junk = [
+      'not json',
+      { kind: 'disconnect', orgId: 'org-a', userId: 'agent-1' },
+      { kind: 'revoked', orgId: 'org-a', userId: 'agent-1', revokedAt: 'now' },
+      { kind: 'list', requestId: '', replyTo: 'x', orgId: 'org-a', userId: null },
+    ];
+    for (const message of junk) {
+      await redis.publish(
+        `${prefix}internal:admin:commands`,
+        typeof message === 'string' ? message : JSON.stringify(message),
+      );
+    }
+    const forged = { kind: 'disconnect', requestId: 'forged', instance: 'x', closed: 1000 };
+    await redis.publish(
+      `${prefix}internal:admin:replies:${a!.server.runtime.services.presence.instanceId}`,
+      JSON.stringify(forged),
+    );
+
+    const dropped = async () => (await health(b!)).body as unknown as { events: { malformedDropped: number } };
+    await within(
+      (async () => {
+        while ((await dropped()).events.malformedDropped < 4) await settle(20);
+      })(),
+      5000,
+      'the junk being dropped',
+    );
+    expect(socket.closedCode()).toBeUndefined();
+    expect((await ok(b!, '{ me { id } }', {}, agent)).me).toEqual({ id: 'agent-1' });
+    expect(await connectionsOf(a!, await adminToken(), 'agent-1')).toHaveLength(1);
+  });
+
   it('works in one process on the embedded default', async () => {
     const server = await startTestServer();
     const agent = await tokenFor(user('agent-1'));
@@ -189,12 +276,34 @@ describe('admin API across instances', () => {
       'SSE',
       'WEBSOCKET',
     ]);
+    // Over a WebSocket too: the admin's own socket is listed, with no subscription.
+    const adminSocket = wsClient(server, admin);
+    const viaSocket = await new Promise<{ data?: { connections: ConnectionView[] } | null }>((resolve, reject) => {
+      let last: { data?: { connections: ConnectionView[] } | null } = {};
+      adminSocket.subscribe<{ connections: ConnectionView[] }>(
+        { query: CONNECTIONS },
+        { next: (result) => (last = result), error: reject, complete: () => resolve(last) },
+      );
+    });
+    expect(
+      viaSocket.data?.connections.map(({ userId, transport, subscriptions }) => ({ userId, transport, subscriptions })),
+    ).toEqual([
+      { userId: 'agent-1', transport: 'WEBSOCKET', subscriptions: 1 },
+      { userId: 'agent-1', transport: 'SSE', subscriptions: 1 },
+      { userId: 'admin-of-org-a', transport: 'WEBSOCKET', subscriptions: 0 },
+    ]);
     expect(
       (await ok<{ disconnectUser: number }>(server, DISCONNECT, { userId: 'agent-1' }, admin)).disconnectUser,
     ).toBe(2);
     expect((await within(socket.closed, 1000, 'the socket closing')).value).toBe(4403);
     await within(stream.completed, 1000, 'the stream ending');
+    const noIat = await tokenWithoutIat('agent-1');
+    const otherNoIat = await tokenWithoutIat('agent-2');
+    expect((await ok(server, '{ me { id } }', {}, noIat)).me).toEqual({ id: 'agent-1' });
     await ok(server, REVOKE, { userId: 'agent-1' }, admin);
     expect((await gql(server, '{ me { id } }', {}, { token: agent })).status).toBe(401);
+    // Without `iat` a token cannot show it came after the revocation: refused; another user's is not concerned.
+    expect((await gql(server, '{ me { id } }', {}, { token: noIat })).status).toBe(401);
+    expect((await ok(server, '{ me { id } }', {}, otherNoIat)).me).toEqual({ id: 'agent-2' });
   });
 });

@@ -1,6 +1,15 @@
 import type { Client } from 'graphql-ws';
+import { SignJWT } from 'jose';
 import { subscribeSse } from '../conversations/support.js';
-import { dispose, subscribeWs, tokenFor, user, wsClient, type TestServer } from '../support/harness.js';
+import {
+  dispose,
+  subscribeWs,
+  TEST_JWT_SECRET,
+  tokenFor,
+  user,
+  wsClient,
+  type TestServer,
+} from '../support/harness.js';
 
 /** A subscription any user may open on themselves: nothing to set up first. */
 export const OWN_EVENTS = 'subscription { notificationEvents { __typename } }';
@@ -64,4 +73,13 @@ export async function streamStatus(server: TestServer, token: string): Promise<n
   controller.abort();
   await response.body?.cancel().catch(() => undefined);
   return response.status;
+}
+
+/** A token of `sub` (org-a, agent) without `iat`, valid for an hour: it cannot tell when it was issued. */
+export function tokenWithoutIat(sub: string): Promise<string> {
+  return new SignJWT({ org: 'org-a', roles: ['agent'] })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode(TEST_JWT_SECRET));
 }

@@ -1,29 +1,8 @@
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { dispose, ok, startTestServer, tokenFor, user } from '../support/harness.js';
+import { ok, startTestServer, tokenFor, user } from '../support/harness.js';
+import { browserSuite, hasChromium, launch } from './browser.js';
 
-/** Debian's Chromium (`apt-get install chromium`); `.ci/run` installs it. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
-async function launch(): Promise<Browser> {
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  dispose(() => browser.close());
-  return browser;
-}
-
-describe.skipIf(!existsSync(CHROMIUM))('GraphiQL in a browser', () => {
+describe.skipIf(!hasChromium)(browserSuite('GraphiQL in a browser'), () => {
   it('lets a person paste a token, subscribe, and watch events arrive', { timeout: 60_000 }, async () => {
     const server = await startTestServer();
     const agent = await tokenFor(user('agent-1', ['agent']));

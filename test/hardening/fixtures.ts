@@ -11,10 +11,10 @@ export const SESSION_EVENTS = `subscription ($sessionId: ID!) {
 
 export const REPORT = `mutation ($input: SessionStatusReport!) { reportSessionStatus(input: $input) { id status qrCode } }`;
 
-/** A session owned by `agent-1` of org-a, and tokens of its owner and of a gateway service. */
-export async function sessionFixture(server: TestServer) {
-  const agent = await tokenFor(user('agent-1', ['agent']));
-  const service = await tokenFor(user('svc-1', ['service']));
+/** A session owned by `agent-1` of `org` (default org-a), and tokens of its owner and of a gateway service. */
+export async function sessionFixture(server: TestServer, org = 'org-a') {
+  const agent = await tokenFor(user('agent-1', ['agent'], org));
+  const service = await tokenFor(user('svc-1', ['service'], org));
   const data = await ok(server, 'mutation { createSession(name: "Hardening") { id } }', {}, agent);
   const sessionId = data.createSession.id as string;
   /** Makes the session emit one QrCodeUpdated event (and a status change the first time). */

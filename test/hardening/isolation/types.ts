@@ -63,4 +63,10 @@ export interface Attempt {
   trigger?(): Promise<void>;
   /** Subscriptions: someone allowed to subscribe, who must receive the triggered events. */
   witness?: TokenClaims;
+  /**
+   * Subscriptions with outcome `own` that stream the attacker's own
+   * organisation by themselves (the status feed): events must come, and
+   * none may hold a secret.
+   */
+  streamsOwn?: boolean;
 }
