@@ -6,6 +6,7 @@ import { createTokenVerifier } from '../auth/jwt.js';
 import type { Config } from '../config.js';
 import { settlesWithin } from '../lib/deadline.js';
 import { createLogger, type Logger } from '../logger.js';
+import { startMetrics } from '../metrics/index.js';
 import { withOverflowHandler } from '../events/subscribe.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 import { createSchema } from '../schema.js';
@@ -31,6 +32,8 @@ export interface RunningServer {
   /** Base URL, e.g. `http://127.0.0.1:4000`. */
   url: string;
   port: number;
+  /** Where Prometheus scrapes this server (its own listener), unless metrics are off or their port was taken. */
+  metricsUrl: string | undefined;
   runtime: Runtime;
   logger: Logger;
   /**
@@ -115,7 +118,10 @@ export async function startServer(
       redis,
       connections: { websocket: counts.websockets, sse: counts.sseStreams },
       subscriptions: counts.subscriptions,
-      events: { ...runtime.bus.stats },
+      events: {
+        malformedDropped: runtime.bus.stats.malformedDropped,
+        listenerErrors: runtime.bus.stats.listenerErrors,
+      },
       uptimeSeconds: Math.round(process.uptime()),
     });
   };
@@ -172,6 +178,8 @@ export async function startServer(
       const stream = run;
       run = () =>
         withOverflowHandler(() => {
+          if (res.destroyed) return;
+          counts.slowConsumers.sse++;
           logger.info('event stream cut off: slow consumer');
           res.destroy();
         }, stream);
@@ -236,6 +244,17 @@ export async function startServer(
       throw error;
     });
   }
+  // METRICS_HOST:METRICS_PORT, never this port; a port in use is logged and metrics stay off.
+  const metrics = await startMetrics({
+    config: config.metrics,
+    sources: {
+      counts,
+      bus: runtime.bus.stats,
+      campaigns: worker?.counts,
+      redisPing: runtime.redisPing,
+    },
+    logger,
+  });
   const { port } = httpServer.address() as AddressInfo;
   own = ownOrigins({ host: config.host, port, publicOrigin: config.publicOrigin });
   const displayHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
@@ -264,6 +283,7 @@ export async function startServer(
       httpServer.closeAllConnections();
       await sockets;
       await stopped;
+      await metrics.close();
       // Then what this instance holds in Redis (presence, connection slots, leases) is given
       // back, within a second: a Redis that does not answer cannot hold the process past it.
       const released = (async () => {
@@ -282,7 +302,7 @@ export async function startServer(
       logger.info('shut down');
     })());
 
-  return { url, port, runtime, logger, close };
+  return { url, port, metricsUrl: metrics.url, runtime, logger, close };
 }
 
 /** How long shutdown gives this instance to release what it holds in Redis, once clients are gone. */

@@ -12,8 +12,8 @@ import type { Logger } from '../logger.js';
 import { CloseCode } from './close-codes.js';
 import type { ConnectionSlots, ReleaseSlot } from './connection-slots.js';
 import { FANOUT, type FanoutTarget } from './fanout.js';
-import { closeSocket, cutOffSlowConsumer, serveGraphqlWs } from './graphql-ws-adapter.js';
-import type { LiveCounts } from './metrics.js';
+import { closeSocket, serveGraphqlWs } from './graphql-ws-adapter.js';
+import { countRefusal, countSubscription, type LiveCounts } from './metrics.js';
 import type { OriginPolicy } from './origin.js';
 import { publicError, publicResult } from './public-error.js';
 import { createErrorMasker, untilExpiry, type Pipeline } from './yoga.js';
@@ -89,6 +89,7 @@ export function attachWebSocket(options: WebSocketOptions) {
   // Once upgraded, Node no longer times out or closes the socket: a refused one is destroyed
   // once the answer is written (or a second later if the client does not take it), never left half-open.
   const refuse = (socket: Duplex, status: number, reason: string) => {
+    countRefusal(counts, status);
     socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () =>
       socket.destroy(),
     );
@@ -131,7 +132,7 @@ export function attachWebSocket(options: WebSocketOptions) {
         const { subscribe, socket } = args.rootValue as Envelope;
         // A subscription whose queue overflows cuts the socket off at once (4413).
         return withOverflowHandler(
-          () => cutOffSlowConsumer(socket),
+          () => server.cutOffSlowConsumer(socket),
           () => subscribe(args),
         );
       },
@@ -151,7 +152,7 @@ export function attachWebSocket(options: WebSocketOptions) {
         const releaseSlot = await slots.acquire(viewer);
         if (!releaseSlot) {
           logger.info({ user: viewer.id, org: viewer.orgId }, 'websocket refused: too many connections');
-          closeSocket(socket, CloseCode.TooManyConnections, 'Too many connections');
+          server.close(socket, CloseCode.TooManyConnections, 'Too many connections');
           return false;
         }
         const disconnected = await onViewerConnected(viewer);
@@ -174,6 +175,7 @@ export function attachWebSocket(options: WebSocketOptions) {
         if (!connection) return [unauthenticated('Not authenticated')];
         // graphql-ws has registered this operation's id already.
         if (Object.keys(ctx.subscriptions).length > limits.maxSubscriptionsPerConnection) {
+          counts.rateLimited.subscriptionsPerConnection++;
           return [
             rateLimited(
               `Too many operations on this connection: at most ${limits.maxSubscriptionsPerConnection} at once`,
@@ -216,7 +218,7 @@ export function attachWebSocket(options: WebSocketOptions) {
       onError: (ctx, _id, _payload, errors) => {
         if (errors.some((error) => error.extensions?.code === SLOW_CONSUMER_CODE)) {
           logger.info('websocket cut off: a subscription overflowed its event queue');
-          cutOffSlowConsumer(ctx.extra.socket);
+          server.cutOffSlowConsumer(ctx.extra.socket);
         }
         // A stream that threw something other than a GraphQLError is masked like any unexpected error.
         return errors.map((error) => publicError(maskError(error)));
@@ -226,7 +228,9 @@ export function attachWebSocket(options: WebSocketOptions) {
     },
     {
       logger,
-      onSubscriptionsChanged: (delta) => (counts.subscriptions += delta),
+      onSubscriptionsChanged: (delta, field) => countSubscription(counts, field, delta),
+      onSlowConsumer: () => counts.slowConsumers.websocket++,
+      onRefused: (code) => countRefusal(counts, code),
       keepAliveMs: limits.wsKeepAliveMs,
       maxBufferedBytes: limits.wsMaxBufferedBytes,
       slowConsumerGraceMs: limits.wsSlowConsumerGraceMs,

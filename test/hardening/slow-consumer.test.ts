@@ -1,52 +1,8 @@
 import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { topics } from '../../src/events/topics.js';
-import type { SessionEvent } from '../../src/sessions/events.js';
-import { health, startTestServer, subscribeWs, wsClient, type TestServer } from '../support/harness.js';
-import { sessionFixture, SESSION_EVENTS, subscribeMessage } from './fixtures.js';
-import { rawSocket, sleep } from './raw-ws.js';
-
-/** A 32 KiB QR code: big events fill a stalled socket's buffers quickly. */
-const qr = (n: number) => `${n}:`.padEnd(32 * 1024, 'q');
-
-/**
- * Publishes QR events on the session's channel, as a gateway worker does
- * over the publisher, in batches of 20 (well under the queue limits, so a
- * client that reads keeps up) until the stalled socket is gone or `max` events.
- */
-async function publishUntilCutOff(
-  server: TestServer,
-  sessionId: string,
-  max: number,
-  done = async () => (await health(server)).body.connections.websocket < 2,
-) {
-  const channel = topics.session('org-a', sessionId);
-  let sent = 0;
-  while (sent < max && !(await done())) {
-    for (let i = 0; i < 20; i++, sent++) {
-      const event: SessionEvent = {
-        __typename: 'QrCodeUpdated',
-        sessionId,
-        qrCode: qr(sent),
-        occurredAt: new Date().toISOString(),
-      };
-      await server.server.runtime.bus.publish(channel, event);
-    }
-    await sleep(20);
-  }
-  return sent;
-}
-
-/** A socket that subscribes to the session `subscriptions` times, then stops reading. */
-async function stalledSubscriber(server: TestServer, token: string, sessionId: string, subscriptions: number) {
-  const before = (await health(server)).body.subscriptions;
-  const socket = await rawSocket(server);
-  await socket.init(token);
-  for (let i = 0; i < subscriptions; i++) socket.send(subscribeMessage(`s${i}`, sessionId));
-  while ((await health(server)).body.subscriptions < before + subscriptions) await sleep(10);
-  socket.ws.pause();
-  return socket;
-}
+import { health, startTestServer, subscribeWs, wsClient } from '../support/harness.js';
+import { publishUntilCutOff, qr, sessionFixture, SESSION_EVENTS, stalledSubscriber } from './fixtures.js';
+import { sleep } from './raw-ws.js';
 
 describe('slow consumers', () => {
   it('cuts off a client whose subscription queue overflows (SUBSCRIPTION_MAX_QUEUED_EVENTS); others get every event', async () => {
