@@ -8,7 +8,7 @@ import { type BenchEvent, SUBSCRIPTION } from './payload.js';
 import type { ClientTarget } from './protocol.js';
 import { freePort } from './redis-server.js';
 
-export type TargetName = 'ours' | 'socketio' | 'graphql' | 'ws';
+export type TargetName = 'ours' | 'ours-metrics-off' | 'socketio' | 'graphql' | 'ws';
 
 export interface RunContext {
   redisUrl: string;
@@ -106,37 +106,68 @@ const graphqlWsClient: Target['client'] = (ctx, instances, topics) => ({
 const sessionChannelPublisher: Target['publisher'] = (ctx) =>
   redisPublisher(ctx, (topic) => `${ctx.prefix}org:${ctx.org}:session:${topic}`);
 
+/** Our server (`src/main.ts`) on `port`, metrics on `metricsPort` (0: off), once its /health answers 200. */
+async function startOursOn(ctx: RunContext, port: number, metricsPort: number): Promise<Instance> {
+  const args = ctx.tsx
+    ? [...ctx.oursNodeArgs, '--import', 'tsx', '--import', ctx.files.orphanGuard, 'src/main.ts']
+    : [...ctx.oursNodeArgs, '--import', ctx.files.orphanGuard, ctx.files.ours];
+  const child = start(process.execPath, args, {
+    env: childEnv(ctx, port, {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      REDIS_PREFIX: ctx.prefix,
+      LOG_LEVEL: 'warn',
+      METRICS_PORT: String(metricsPort),
+    }),
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  child.stdout?.resume();
+  const instance = instanceOf(child, port);
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`our server exited with ${child.exitCode}`);
+    const healthy = await fetch(`${instance.httpUrl}/health`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (healthy) return instance;
+    if (Date.now() > deadline) throw new Error('our server was not healthy within 20 s');
+    await sleep(100);
+  }
+}
+
+/** How often the bench scrapes our server's /metrics: far more often than Prometheus (15-60 s), an upper bound of its cost. */
+const SCRAPE_EVERY_MS = 1000;
+
+/**
+ * Our server with its metrics listener on a free port, scraped every
+ * {@link SCRAPE_EVERY_MS} while it runs, or with `METRICS_PORT=0` (the
+ * `ours-metrics-off` target: what metrics cost, measured in the same run).
+ */
+async function startOurs(ctx: RunContext, metrics: boolean): Promise<Instance> {
+  const port = await freePort();
+  const metricsPort = metrics ? await freePort() : 0;
+  const instance = await startOursOn(ctx, port, metricsPort);
+  if (!metrics) return instance;
+  const scraper = setInterval(() => {
+    void fetch(`http://127.0.0.1:${metricsPort}/metrics`)
+      .then((response) => response.arrayBuffer())
+      .catch(() => undefined);
+  }, SCRAPE_EVERY_MS);
+  scraper.unref();
+  return {
+    ...instance,
+    stop: () => {
+      clearInterval(scraper);
+      return instance.stop();
+    },
+  };
+}
+
 const ours: Target = {
   name: 'ours',
   label: 'ours',
-  async start(ctx) {
-    const port = await freePort();
-    const args = ctx.tsx
-      ? [...ctx.oursNodeArgs, '--import', 'tsx', '--import', ctx.files.orphanGuard, 'src/main.ts']
-      : [...ctx.oursNodeArgs, '--import', ctx.files.orphanGuard, ctx.files.ours];
-    const child = start(process.execPath, args, {
-      env: childEnv(ctx, port, {
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        REDIS_PREFIX: ctx.prefix,
-        LOG_LEVEL: 'warn',
-      }),
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    });
-    child.stdout?.resume();
-    const instance = instanceOf(child, port);
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`our server exited with ${child.exitCode}`);
-      const healthy = await fetch(`${instance.httpUrl}/health`).then(
-        (r) => r.status === 200,
-        () => false,
-      );
-      if (healthy) return instance;
-      if (Date.now() > deadline) throw new Error('our server was not healthy within 20 s');
-      await sleep(100);
-    }
-  },
+  start: (ctx) => startOurs(ctx, true),
   async prepare(ctx, instance, count) {
     // The sessions subscribers watch, created over the public API, each by its own owner
     // (one user creating hundreds would meet the per-user rate limit).
@@ -214,4 +245,11 @@ const ws: Target = {
   publisher: (ctx) => redisPublisher(ctx, (topic) => `${ctx.prefix}room:${topic}`),
 };
 
-export const TARGETS: Record<TargetName, Target> = { ours, socketio, graphql, ws };
+const oursMetricsOff: Target = {
+  ...ours,
+  name: 'ours-metrics-off',
+  label: 'ours (METRICS_PORT=0)',
+  start: (ctx) => startOurs(ctx, false),
+};
+
+export const TARGETS: Record<TargetName, Target> = { ours, 'ours-metrics-off': oursMetricsOff, socketio, graphql, ws };
