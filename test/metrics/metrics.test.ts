@@ -97,13 +97,22 @@ describe('metrics move when things happen', () => {
 
     const client = wsClient(server, agent);
     const overWs = await subscribeWs(server, client, SESSION_EVENTS, { sessionId });
+    // An alias and a fragment: still the root field's own name.
+    const aliased = await subscribeWs(
+      server,
+      client,
+      `subscription ($sessionId: ID!) { ...F } fragment F on Subscription { mine: sessionEvents(sessionId: $sessionId) { __typename } }`,
+      { sessionId },
+    );
     await subscribeSse(server, agent, SESSION_EVENTS, { sessionId });
     const metrics = await scrape(url);
     expect(metrics.value('realtime_graphql_connections', { transport: 'websocket' })).toBe(1);
     expect(metrics.value('realtime_graphql_connections', { transport: 'sse' })).toBe(1);
-    expect(metrics.value('realtime_graphql_subscriptions', { field: 'sessionEvents' })).toBe(2);
+    expect(metrics.value('realtime_graphql_subscriptions', { field: 'sessionEvents' })).toBe(3);
+    expect(metrics.text).not.toContain('field="mine"');
 
     overWs.stop();
+    aliased.stop();
     await expectSample(url, 'realtime_graphql_subscriptions', { field: 'sessionEvents' }, 1);
     await client.dispose();
     await expectSample(url, 'realtime_graphql_connections', { transport: 'websocket' }, 0);
