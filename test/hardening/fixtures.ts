@@ -1,3 +1,4 @@
+import { request, type ClientRequest } from 'node:http';
 import { topics } from '../../src/events/topics.js';
 import type { SessionEvent } from '../../src/sessions/events.js';
 import { health, ok, tokenFor, user, type TestServer } from '../support/harness.js';
@@ -72,4 +73,18 @@ export async function stalledSubscriber(server: TestServer, token: string, sessi
   while ((await health(server)).body.subscriptions < before + subscriptions) await sleep(10);
   socket.ws.pause();
   return socket;
+}
+
+/** An SSE stream of the session's events whose client stopped reading; resolves once it is live. */
+export async function stalledEventStream(server: TestServer, token: string, sessionId: string): Promise<ClientRequest> {
+  const before = (await health(server)).body.subscriptions;
+  const stalled = request(server.graphqlUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
+  });
+  stalled.on('error', () => {});
+  stalled.on('response', (response) => response.pause());
+  stalled.end(JSON.stringify({ query: SESSION_EVENTS, variables: { sessionId } }));
+  while ((await health(server)).body.subscriptions <= before) await sleep(10);
+  return stalled;
 }

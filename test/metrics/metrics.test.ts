@@ -3,7 +3,13 @@ import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
 import { topics } from '../../src/events/topics.js';
 import { subscribeSse } from '../conversations/support.js';
-import { publishUntilCutOff, sessionFixture, SESSION_EVENTS, stalledSubscriber } from '../hardening/fixtures.js';
+import {
+  publishUntilCutOff,
+  sessionFixture,
+  SESSION_EVENTS,
+  stalledEventStream,
+  stalledSubscriber,
+} from '../hardening/fixtures.js';
 import {
   dispose,
   errorCode,
@@ -141,10 +147,11 @@ describe('metrics move when things happen', () => {
     await expectSample(url, 'realtime_graphql_fanout_executions_total', {}, 2);
   });
 
-  it('counts a slow consumer cut off once', async () => {
+  it('counts slow consumers cut off, once each, over WebSocket and SSE', async () => {
     const server = await startTestServer({
       env: { ...(await metricsOn()), SUBSCRIPTION_MAX_QUEUED_EVENTS: '50', WS_MAX_BUFFERED_BYTES: String(256 << 20) },
     });
+    const url = server.server.metricsUrl;
     const { agent, sessionId } = await sessionFixture(server);
     await stalledSubscriber(server, agent, sessionId, 1);
     await publishUntilCutOff(
@@ -153,16 +160,14 @@ describe('metrics move when things happen', () => {
       5_000,
       async () => (await health(server)).body.connections.websocket < 1,
     );
+    await expectSample(url, 'realtime_graphql_slow_consumers_total', { transport: 'websocket' }, 1);
+    expect((await scrape(url)).value('realtime_graphql_slow_consumers_total', { transport: 'sse' })).toBe(0);
 
-    await expectSample(
-      server.server.metricsUrl,
-      'realtime_graphql_slow_consumers_total',
-      { transport: 'websocket' },
-      1,
-    );
-    expect(
-      (await scrape(server.server.metricsUrl)).value('realtime_graphql_slow_consumers_total', { transport: 'sse' }),
-    ).toBe(0);
+    const stalled = await stalledEventStream(server, agent, sessionId);
+    dispose(() => stalled.destroy());
+    await publishUntilCutOff(server, sessionId, 5_000, async () => (await health(server)).body.connections.sse < 1);
+    await expectSample(url, 'realtime_graphql_slow_consumers_total', { transport: 'sse' }, 1);
+    expect((await scrape(url)).value('realtime_graphql_slow_consumers_total', { transport: 'websocket' })).toBe(1);
   });
 
   it('counts rate-limited operations by limit, over HTTP and WebSocket', async () => {
