@@ -90,6 +90,16 @@ export interface Config {
    * forget everything at exit). Only in development without Redis.
    */
   devStateFile: string | undefined;
+  /** Prometheus metrics: their own listener, never the public port (README: Operations → Metrics). */
+  metrics: MetricsConfig;
+}
+
+/** Where `GET /metrics` is served. */
+export interface MetricsConfig {
+  /** `METRICS_PORT`: the metrics listener's port (default 9464); 0 turns metrics off. */
+  port: number;
+  /** `METRICS_HOST`: the address it binds (default 127.0.0.1: scraped from the same host or network namespace). */
+  host: string;
 }
 
 /** Every limit the transports and the pipeline enforce, each from its own variable. */
@@ -312,6 +322,8 @@ const envSchema = z.object({
   MAX_COST: integer(5_000, 1, 100_000_000),
   DOCUMENT_CACHE_MAX_BYTES: integer(32 * 1024 * 1024, 0, 1024 * 1024 * 1024),
   INTROSPECTION: optionalString.pipe(z.enum(['true', 'false']).optional()),
+  METRICS_PORT: integer(9464, 0, 65535),
+  METRICS_HOST: optionalString.transform((value) => value ?? '127.0.0.1'),
 });
 
 /** Reads and validates the environment; throws {@link ConfigError} on the first bad value. */
@@ -433,6 +445,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     // Off in production unless asked for: the schema is not published to strangers.
     introspection: vars.INTROSPECTION === undefined ? nodeEnv !== 'production' : vars.INTROSPECTION === 'true',
+    metrics: { port: vars.METRICS_PORT, host: vars.METRICS_HOST },
   };
 }
 

@@ -27,6 +27,8 @@ export interface Runtime {
   services: Services;
   /** True while state and events can be served (Redis reachable, when configured). */
   healthy(): Promise<boolean>;
+  /** A PING on the Redis command connection (the metrics' latency probe); absent on the embedded engine. */
+  redisPing?: () => Promise<unknown>;
   close(): Promise<void>;
   /**
    * Drops the Redis connections at once: commands still waiting on an
@@ -68,6 +70,7 @@ export async function createRuntime(
   let bus: EventBus;
   let queue: CommandQueue;
   let connections: Redis[] = [];
+  let redisPing: Runtime['redisPing'];
   if (config.redisUrl) {
     const commandTimeoutMs = config.redisCommandTimeoutMs;
     // Narrowed for the consumers' connections, opened later.
@@ -86,6 +89,7 @@ export async function createRuntime(
       },
     );
     connections = [commands, subscriber];
+    redisPing = () => commands.ping();
     // Writes and publishes record events alike: same history, same offsets.
     const record = createRedisEventRecorder(config.redisPrefix, resumeWindowMs);
     storage = createRedisStorage(commands, config.redisPrefix, record);
@@ -137,6 +141,7 @@ export async function createRuntime(
     bus,
     commands: queue,
     services,
+    redisPing,
     healthy: async () => connections.every((redis) => redis.status === 'ready') && (await storage.healthy()),
     async close() {
       await closeServices(services);

@@ -9,7 +9,7 @@ import { type BenchEvent, SUBSCRIPTION } from './payload.js';
 import type { ClientTarget } from './protocol.js';
 import { freePort } from './redis-server.js';
 
-export type TargetName = 'ours' | 'ours-resume-off' | 'socketio' | 'graphql' | 'ws';
+export type TargetName = 'ours' | 'ours-resume-off' | 'ours-metrics-off' | 'socketio' | 'graphql' | 'ws';
 
 export interface RunContext {
   redisUrl: string;
@@ -126,12 +126,42 @@ function recordingPublisher(ctx: RunContext, resumeWindowSeconds: number): Publi
   };
 }
 
-/** Our server, with resume on (the default window) or off (RESUME_WINDOW_SECONDS=0), its events published alike. */
-const oursWith = (name: TargetName, label: string, resumeWindowSeconds: number): Target => ({
+/** How often the bench scrapes our server's /metrics: far more often than Prometheus (15-60 s), an upper bound of its cost. */
+const SCRAPE_EVERY_MS = 1000;
+
+/** Scrapes `/metrics` every {@link SCRAPE_EVERY_MS} until the instance stops. */
+function scraped(instance: Instance, metricsPort: number): Instance {
+  const scraper = setInterval(() => {
+    void fetch(`http://127.0.0.1:${metricsPort}/metrics`)
+      .then((response) => response.arrayBuffer())
+      .catch(() => undefined);
+  }, SCRAPE_EVERY_MS);
+  scraper.unref();
+  return {
+    ...instance,
+    stop: () => {
+      clearInterval(scraper);
+      return instance.stop();
+    },
+  };
+}
+
+/**
+ * Our server, with resume on (the default window) or off
+ * (RESUME_WINDOW_SECONDS=0), its events published alike; with its metrics
+ * listener scraped every {@link SCRAPE_EVERY_MS}, or with `METRICS_PORT=0`
+ * (what metrics cost, measured in the same run).
+ */
+const oursWith = (
+  name: TargetName,
+  label: string,
+  { resumeWindowSeconds = 300, metrics = true }: { resumeWindowSeconds?: number; metrics?: boolean } = {},
+): Target => ({
   name,
   label,
   async start(ctx) {
     const port = await freePort();
+    const metricsPort = metrics ? await freePort() : 0;
     const args = ctx.tsx
       ? [...ctx.oursNodeArgs, '--import', 'tsx', '--import', ctx.files.orphanGuard, 'src/main.ts']
       : [...ctx.oursNodeArgs, '--import', ctx.files.orphanGuard, ctx.files.ours];
@@ -142,6 +172,7 @@ const oursWith = (name: TargetName, label: string, resumeWindowSeconds: number):
         REDIS_PREFIX: ctx.prefix,
         LOG_LEVEL: 'warn',
         RESUME_WINDOW_SECONDS: String(resumeWindowSeconds),
+        METRICS_PORT: String(metricsPort),
       }),
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
@@ -154,7 +185,7 @@ const oursWith = (name: TargetName, label: string, resumeWindowSeconds: number):
         (r) => r.status === 200,
         () => false,
       );
-      if (healthy) return instance;
+      if (healthy) return metrics ? scraped(instance, metricsPort) : instance;
       if (Date.now() > deadline) throw new Error('our server was not healthy within 20 s');
       await sleep(100);
     }
@@ -185,8 +216,9 @@ const oursWith = (name: TargetName, label: string, resumeWindowSeconds: number):
   publisher: (ctx) => recordingPublisher(ctx, resumeWindowSeconds),
 });
 
-const ours = oursWith('ours', 'ours', 300);
-const oursResumeOff = oursWith('ours-resume-off', 'ours, resume off', 0);
+const ours = oursWith('ours', 'ours');
+const oursResumeOff = oursWith('ours-resume-off', 'ours, resume off', { resumeWindowSeconds: 0 });
+const oursMetricsOff = oursWith('ours-metrics-off', 'ours (METRICS_PORT=0)', { metrics: false });
 
 const graphql: Target = {
   name: 'graphql',
@@ -239,4 +271,11 @@ const ws: Target = {
   publisher: (ctx) => redisPublisher(ctx, (topic) => `${ctx.prefix}room:${topic}`),
 };
 
-export const TARGETS: Record<TargetName, Target> = { ours, 'ours-resume-off': oursResumeOff, socketio, graphql, ws };
+export const TARGETS: Record<TargetName, Target> = {
+  ours,
+  'ours-resume-off': oursResumeOff,
+  'ours-metrics-off': oursMetricsOff,
+  socketio,
+  graphql,
+  ws,
+};

@@ -3,6 +3,8 @@ import type { ChannelContract } from './topics.js';
 
 /** What a bus refused or failed to deliver since it started, for `/health`. */
 export interface EventBusStats {
+  /** Messages that reached this process, one per message and channel whatever the number of listeners. */
+  received: number;
   /** Events dropped because they were not a valid payload of their channel (not JSON, wrong shape). */
   malformedDropped: number;
   /** Deliveries dropped because one listener (e.g. a subscriber's filter) threw; the others still got the event. */
@@ -30,7 +32,7 @@ const PREVIEW_CHARS = 80;
  */
 export function createEventIntake(options: { logger?: Logger; summaryIntervalMs?: number } = {}) {
   const { logger, summaryIntervalMs = DEFAULT_SUMMARY_INTERVAL_MS } = options;
-  const stats: EventBusStats = { malformedDropped: 0, listenerErrors: 0 };
+  const stats: EventBusStats = { received: 0, malformedDropped: 0, listenerErrors: 0 };
   /** Kinds of drop ("malformed:tasks", "listener:conversation") logged in this interval, and those not logged since. */
   const logged = new Set<string>();
   const unlogged = new Map<string, number>();
@@ -98,6 +100,7 @@ export function createEventIntake(options: { logger?: Logger; summaryIntervalMs?
   };
 
   function check(contract: ChannelContract, channel: string, payload: unknown): boolean {
+    stats.received++;
     const checked = contract.schema.safeParse(payload);
     if (!checked.success) {
       stats.malformedDropped++;

@@ -10,6 +10,7 @@ import type { Config } from '../config.js';
 import { settlesWithin } from '../lib/deadline.js';
 import { createLogger, type Logger } from '../logger.js';
 import { withDeliveryCounter, withOverflowHandler } from '../events/subscribe.js';
+import { startMetrics } from '../metrics/index.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 import { createSchema } from '../schema.js';
 import { createStatusCounters } from '../status/counters.js';
@@ -37,6 +38,8 @@ export interface RunningServer {
   /** Base URL, e.g. `http://127.0.0.1:4000`. */
   url: string;
   port: number;
+  /** Where Prometheus scrapes this server (its own listener), unless metrics are off or their port was taken. */
+  metricsUrl: string | undefined;
   runtime: Runtime;
   logger: Logger;
   /**
@@ -148,7 +151,10 @@ export async function startServer(
       redis,
       connections: { websocket: counts.websockets, sse: counts.sseStreams },
       subscriptions: counts.subscriptions,
-      events: { ...runtime.bus.stats },
+      events: {
+        malformedDropped: runtime.bus.stats.malformedDropped,
+        listenerErrors: runtime.bus.stats.listenerErrors,
+      },
       uptimeSeconds: Math.round(process.uptime()),
     });
   };
@@ -217,8 +223,10 @@ export async function startServer(
       run = () =>
         withOverflowHandler(
           () => {
+            if (res.destroyed) return;
+            counts.slowConsumers.sse++;
+            statusCounters.slowConsumer(viewer.orgId);
             logger.info('event stream cut off: slow consumer');
-            if (!res.destroyed) statusCounters.slowConsumer(viewer.orgId);
             res.destroy();
           },
           () => withDeliveryCounter(() => statusCounters.delivered(viewer.orgId), stream),
@@ -287,6 +295,17 @@ export async function startServer(
       throw error;
     });
   }
+  // METRICS_HOST:METRICS_PORT, never this port; a port in use is logged and metrics stay off.
+  const metrics = await startMetrics({
+    config: config.metrics,
+    sources: {
+      counts,
+      bus: runtime.bus.stats,
+      campaigns: worker?.counts,
+      redisPing: runtime.redisPing,
+    },
+    logger,
+  });
   const { port } = httpServer.address() as AddressInfo;
   own = ownOrigins({ host: config.host, port, publicOrigin: config.publicOrigin });
   const displayHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
@@ -315,6 +334,7 @@ export async function startServer(
       httpServer.closeAllConnections();
       await sockets;
       await stopped;
+      await metrics.close();
       // Then what this instance holds in Redis (presence, connection slots, leases) is given
       // back, within a second: a Redis that does not answer cannot hold the process past it.
       const released = (async () => {
@@ -337,7 +357,7 @@ export async function startServer(
       logger.info('shut down');
     })());
 
-  return { url, port, runtime, logger, close };
+  return { url, port, metricsUrl: metrics.url, runtime, logger, close };
 }
 
 /** How long an SSE stream ended by the admin API has to finish before its connection is dropped. */

@@ -62,6 +62,16 @@ export interface FanoutOptions {
   /** The pipeline's error masking, applied to every error of an event's result. */
   maskError: (error: GraphQLError) => GraphQLError;
   highWaterBytes?: number;
+  /** Where frames written and executions run are counted (`/metrics`). */
+  counts?: FanoutCounts;
+}
+
+/** What the shared path did: `delivered / executions` is how much one execution was shared. */
+export interface FanoutCounts {
+  /** `next` frames written to subscribers. */
+  delivered: number;
+  /** GraphQL executions run for them. */
+  executions: number;
 }
 
 /**
@@ -70,7 +80,7 @@ export interface FanoutOptions {
  * keep the stock one.
  */
 export function useSharedSubscriptions(options: FanoutOptions): Plugin {
-  const frames = new FrameCache(options.maskError);
+  const frames = new FrameCache(options.maskError, options.counts);
   const highWaterBytes = options.highWaterBytes ?? DEFAULT_HIGH_WATER_BYTES;
   return {
     onSubscribe({ args, setSubscribeFn }) {
@@ -101,10 +111,16 @@ export class FrameCache {
   private readonly byEvent = new WeakMap<object, Map<string, Entry>>();
   private readonly documentIds = new WeakMap<DocumentNode, number>();
   private nextDocumentId = 1;
-  /** Executions run, for tests and diagnostics. */
-  executions = 0;
 
-  constructor(private readonly maskError: FanoutOptions['maskError']) {}
+  constructor(
+    private readonly maskError: FanoutOptions['maskError'],
+    readonly counts: FanoutCounts = { delivered: 0, executions: 0 },
+  ) {}
+
+  /** Executions run, for tests and diagnostics. */
+  get executions(): number {
+    return this.counts.executions;
+  }
 
   /** The group a subscription belongs to: same document object, operation and variables. */
   groupOf(args: ExecutionArgs): string {
@@ -133,7 +149,7 @@ export class FrameCache {
     track: boolean,
     pick: (executed: Executed) => T,
   ): MaybePromise<T> {
-    this.executions++;
+    this.counts.executions++;
     const context = track ? trackReads(args.contextValue) : undefined;
     const result = execute({ ...args, rootValue: event, contextValue: context?.proxy ?? args.contextValue });
     return then(result, (value) => {
@@ -213,6 +229,7 @@ class FrameStream implements AsyncIterableIterator<ExecutionResult> {
         let payload = this.frames.payloadFor(step.value, this.args, this.group);
         if (payload instanceof Promise) payload = await payload;
         if (this.stopped || !frames.open) break;
+        this.frames.counts.delivered++;
         if (frames.bufferedAmount < this.highWaterBytes) {
           frames.send(this.prefix, payload, FRAME_END);
         } else {

@@ -14,6 +14,7 @@ import type { Logger } from '../logger.js';
 import { settlesWithin } from '../lib/deadline.js';
 import { CloseCode } from './close-codes.js';
 import { rawFrames, type RawFrames } from './raw-frames.js';
+import { rootFieldOf } from './root-field.js';
 
 /** What graphql-ws hands our hooks about a socket. */
 export interface SocketExtra {
@@ -35,11 +36,14 @@ export interface AdapterOptions {
    * Told +1 when a subscription starts streaming and -1 when graphql-ws is
    * done with it, however it ended (completed, failed, `complete` from the
    * client, socket closed): the `/health` count of WebSocket subscriptions,
-   * and the socket's own count (the admin API's `connections`).
+   * with the subscription's root field, and the socket (the admin API's
+   * `connections` counts its own).
    */
-  onSubscriptionsChanged?: (delta: 1 | -1, socket: WebSocket) => void;
-  /** Told when a socket is cut off for not reading its buffered messages (before the 4413 close). */
+  onSubscriptionsChanged?: (delta: 1 | -1, field: string, socket: WebSocket) => void;
+  /** Told once per socket cut off as a slow consumer (see {@link cutOffSlowConsumer}). */
   onSlowConsumer?: (socket: WebSocket) => void;
+  /** Told the close code of each socket closed by the server before its `connection_ack`. */
+  onRefused?: (code: number) => void;
 }
 
 /**
@@ -84,11 +88,22 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
     slowConsumerGraceMs,
     onSubscriptionsChanged = () => {},
     onSlowConsumer = () => {},
+    onRefused = () => {},
   } = options;
-  /** Per socket, the `subscribe` payloads (one object per operation) of its streaming subscriptions. */
-  const streaming = new WeakMap<Context<P, SocketExtra>, Set<SubscribePayload>>();
+  /** Per socket, the `subscribe` payloads (one object per operation) of its streaming subscriptions, with their root field. */
+  const streaming = new WeakMap<Context<P, SocketExtra>, Map<SubscribePayload, string>>();
   /** Sockets whose `connection_init` was accepted. */
   const acknowledged = new WeakSet<WebSocket>();
+  /** Every slow-consumer cut-off: counted once per socket, however many ways it was found out. */
+  const cutOff = (socket: WebSocket) => {
+    if (socket.readyState === socket.OPEN) onSlowConsumer(socket);
+    cutOffSlowConsumer(socket);
+  };
+  /** A close by the server: one before `connection_ack` (and before any other close) is a refusal. */
+  const closeBy = (socket: WebSocket, code: number | undefined, reason?: string) => {
+    if (code !== undefined && socket.readyState === socket.OPEN && !acknowledged.has(socket)) onRefused(code);
+    closeSocket(socket, code, reason);
+  };
   const server = makeServer<P, SocketExtra>({
     ...serverOptions,
     onConnect: async (ctx) => {
@@ -110,21 +125,24 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
       // graphql-ws streams an iterable only while the id is still registered.
       if (isAsyncIterable(replaced ?? result) && id in ctx.subscriptions) {
         let live = streaming.get(ctx);
-        if (!live) streaming.set(ctx, (live = new Set()));
-        live.add(payload);
-        onSubscriptionsChanged(1, ctx.extra.socket);
+        if (!live) streaming.set(ctx, (live = new Map()));
+        const field = rootFieldOf(args);
+        live.set(payload, field);
+        onSubscriptionsChanged(1, field, ctx.extra.socket);
       }
       return replaced;
     },
     onComplete: async (ctx, id, payload) => {
       // Also called after an error, a client's `complete` and a close: every end of a stream.
-      if (streaming.get(ctx)?.delete(payload)) onSubscriptionsChanged(-1, ctx.extra.socket);
+      const live = streaming.get(ctx);
+      const field = live?.get(payload);
+      if (field !== undefined && live!.delete(payload)) onSubscriptionsChanged(-1, field, ctx.extra.socket);
       await serverOptions.onComplete?.(ctx, id, payload);
     },
     onClose: async (ctx, code, reason) => {
       // Whatever graphql-ws did not get to complete before the socket closed.
       const live = streaming.get(ctx);
-      for (const _ of live ?? []) onSubscriptionsChanged(-1, ctx.extra.socket);
+      for (const field of live?.values() ?? []) onSubscriptionsChanged(-1, field, ctx.extra.socket);
       live?.clear();
       await serverOptions.onClose?.(ctx, code, reason);
     },
@@ -159,8 +177,7 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
           slowSince = undefined;
           if (socket.bufferedAmount > maxBufferedBytes) {
             logger.info({ buffered: socket.bufferedAmount }, 'websocket cut off: slow consumer');
-            onSlowConsumer(socket);
-            cutOffSlowConsumer(socket);
+            cutOff(socket);
           }
         }, slowConsumerGraceMs);
       }
@@ -179,7 +196,7 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
             });
             watchBuffer();
           }),
-        close: (code, reason) => closeSocket(socket, code, closeReason(code, reason)),
+        close: (code, reason) => closeBy(socket, code, closeReason(code, reason)),
         // A pong never echoes the ping's payload: a client that does not read
         // cannot make the server queue its own (up to 1 MiB) messages back.
         onPing: () =>
@@ -195,7 +212,7 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
           socket.on('message', async (data: Buffer | ArrayBuffer | Buffer[]) => {
             // Before `connection_ack` a socket has proven nothing: its messages stay small.
             if (!acknowledged.has(socket) && byteLength(data) > MAX_MESSAGE_BYTES_BEFORE_ACK) {
-              return closeSocket(socket, CloseCode.MessageTooBig, 'Message too big before connection_ack');
+              return closeBy(socket, CloseCode.MessageTooBig, 'Message too big before connection_ack');
             }
             const text = String(data);
             try {
@@ -224,6 +241,10 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
   });
 
   return {
+    /** Cuts a socket off as a slow consumer (4413), counted once per socket. */
+    cutOffSlowConsumer: cutOff,
+    /** Closes a socket with `code`, counted as a refusal when it has not been acknowledged. */
+    close: closeBy,
     /**
      * Closes every socket with 1001 and stops the server, within `graceMs`
      * whatever clients do: `ws` would wait up to 30 s for each close

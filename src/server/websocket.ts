@@ -16,8 +16,8 @@ import type { StatusCounters } from '../status/counters.js';
 import { CloseCode } from './close-codes.js';
 import type { ConnectionSlots, ReleaseSlot } from './connection-slots.js';
 import { FANOUT, type FanoutTarget } from './fanout.js';
-import { closeSocket, cutOffSlowConsumer, serveGraphqlWs } from './graphql-ws-adapter.js';
-import type { LiveCounts } from './metrics.js';
+import { closeSocket, serveGraphqlWs } from './graphql-ws-adapter.js';
+import { countRefusal, countSubscription, type LiveCounts } from './metrics.js';
 import type { OriginPolicy } from './origin.js';
 import { publicError, publicResult } from './public-error.js';
 import { answerResume } from './resume.js';
@@ -106,19 +106,10 @@ export function attachWebSocket(options: WebSocketOptions) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.wsMaxPayloadBytes });
   const connections = new WeakMap<WebSocket, Connection>();
   const maskError = createErrorMasker(logger);
-  // Counted once: the overflow handler and the failed stream's error both cut the same socket off.
-  const slowConsumer = (socket: WebSocket) => {
-    const connection = connections.get(socket);
-    if (connection && socket.readyState === socket.OPEN) statusCounters.slowConsumer(connection.token.viewer.orgId);
-  };
-  const cutOff = (socket: WebSocket) => {
-    slowConsumer(socket);
-    cutOffSlowConsumer(socket);
-  };
-
   // Once upgraded, Node no longer times out or closes the socket: a refused one is destroyed
   // once the answer is written (or a second later if the client does not take it), never left half-open.
   const refuse = (socket: Duplex, status: number, reason: string) => {
+    countRefusal(counts, status);
     socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () =>
       socket.destroy(),
     );
@@ -162,7 +153,7 @@ export function attachWebSocket(options: WebSocketOptions) {
         const { orgId } = (args.contextValue as { viewer: Viewer }).viewer;
         // A subscription whose queue overflows cuts the socket off at once (4413).
         return withOverflowHandler(
-          () => cutOff(socket),
+          () => server.cutOffSlowConsumer(socket),
           () =>
             withDeliveryCounter(
               () => statusCounters.delivered(orgId),
@@ -186,7 +177,7 @@ export function attachWebSocket(options: WebSocketOptions) {
         const releaseSlot = await slots.acquire(viewer);
         if (!releaseSlot) {
           logger.info({ user: viewer.id, org: viewer.orgId }, 'websocket refused: too many connections');
-          closeSocket(socket, CloseCode.TooManyConnections, 'Too many connections');
+          server.close(socket, CloseCode.TooManyConnections, 'Too many connections');
           return false;
         }
         let resume: Awaited<ReturnType<typeof answerResume>>;
@@ -223,6 +214,7 @@ export function attachWebSocket(options: WebSocketOptions) {
         if (!connection) return [unauthenticated('Not authenticated')];
         // graphql-ws has registered this operation's id already.
         if (Object.keys(ctx.subscriptions).length > limits.maxSubscriptionsPerConnection) {
+          counts.rateLimited.subscriptionsPerConnection++;
           return [
             rateLimited(
               `Too many operations on this connection: at most ${limits.maxSubscriptionsPerConnection} at once`,
@@ -269,7 +261,7 @@ export function attachWebSocket(options: WebSocketOptions) {
       onError: (ctx, _id, _payload, errors) => {
         if (errors.some((error) => error.extensions?.code === SLOW_CONSUMER_CODE)) {
           logger.info('websocket cut off: a subscription overflowed its event queue');
-          cutOff(ctx.extra.socket);
+          server.cutOffSlowConsumer(ctx.extra.socket);
         }
         // A stream that threw something other than a GraphQLError is masked like any unexpected error.
         return errors.map((error) => publicError(maskError(error)));
@@ -279,11 +271,16 @@ export function attachWebSocket(options: WebSocketOptions) {
     },
     {
       logger,
-      onSubscriptionsChanged: (delta, socket) => {
-        counts.subscriptions += delta;
+      onSubscriptionsChanged: (delta, field, socket) => {
+        countSubscription(counts, field, delta);
         connections.get(socket)?.registration.subscriptionsChanged(delta);
       },
-      onSlowConsumer: slowConsumer,
+      onSlowConsumer: (socket) => {
+        counts.slowConsumers.websocket++;
+        const connection = connections.get(socket);
+        if (connection) statusCounters.slowConsumer(connection.token.viewer.orgId);
+      },
+      onRefused: (code) => countRefusal(counts, code),
       keepAliveMs: limits.wsKeepAliveMs,
       maxBufferedBytes: limits.wsMaxBufferedBytes,
       slowConsumerGraceMs: limits.wsSlowConsumerGraceMs,

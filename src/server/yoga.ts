@@ -12,9 +12,10 @@ import type { Storage } from '../storage/index.js';
 import type { ConnectionSlots } from './connection-slots.js';
 import { createDocumentCaches } from './document-cache.js';
 import { useSharedSubscriptions } from './fanout.js';
-import type { LiveCounts } from './metrics.js';
+import { countSubscription, type LiveCounts } from './metrics.js';
 import { useStreamPresence } from './plugins/use-stream-presence.js';
 import { releaseWhenGone } from './request-lifetime.js';
+import { rootFieldOf } from './root-field.js';
 import { useIntrospectionPolicy } from './plugins/use-introspection-policy.js';
 import { useQueryLimits } from './plugins/use-query-limits.js';
 import { useRateLimit } from './plugins/use-rate-limit.js';
@@ -151,11 +152,16 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         perSecond: security.limits.rateLimitPerSecond,
         burst: security.limits.rateLimitBurst,
         logger,
+        onRefused: () => counts.rateLimited.rate++,
       }),
-      useStreamSlots(security.slots, security.limits.maxConnectionsPerUser),
+      useStreamSlots(
+        security.slots,
+        security.limits.maxConnectionsPerUser,
+        () => counts.rateLimited.connectionsPerUser++,
+      ),
       useStreamPresence(services.presence),
       // WebSocket subscriptions: one execution and one serialised frame per event and group (./fanout.ts).
-      useSharedSubscriptions({ maskError: (error) => maskError(error) }),
+      useSharedSubscriptions({ maskError: (error) => maskError(error), counts: counts.fanout }),
       // SSE subscriptions: offsets as event ids, resumed from Last-Event-ID.
       useResumableStreams(),
       ...plugins,
@@ -184,11 +190,12 @@ function useViewerRequired(): Plugin<TransportContext> {
 }
 
 /**
- * Counts running SSE subscriptions for `/health` (and on their stream's
- * entry for the admin API), for the lifetime of their
- * request: until the stream ends or its client goes away (envelop's `onEnd`
- * alone misses a stream that ends in an error). The WebSocket adapter counts
- * its own from graphql-ws's operation lifecycle.
+ * Counts running SSE subscriptions (by root field) for `/health` and
+ * `/metrics` (and on their stream's entry for the admin API), for the
+ * lifetime of their request: until the stream ends or its client goes away
+ * (envelop's `onEnd` alone misses a stream that ends in an error); and the
+ * results they hand to their stream. The WebSocket adapter and fan-out count
+ * their own from graphql-ws's operation lifecycle.
  */
 function useSubscriptionCount(counts: LiveCounts): Plugin {
   return {
@@ -198,11 +205,13 @@ function useSubscriptionCount(counts: LiveCounts): Plugin {
           if (!(Symbol.asyncIterator in result)) return;
           const { transport, connection } = args.contextValue as TransportContext;
           if (transport === 'websocket') return;
-          counts.subscriptions++;
+          const field = rootFieldOf(args);
+          countSubscription(counts, field, 1);
           connection?.subscriptionsChanged(1);
           return {
+            onNext: () => void counts.sseDelivered++,
             onEnd: releaseWhenGone(args.contextValue, () => {
-              counts.subscriptions--;
+              countSubscription(counts, field, -1);
               connection?.subscriptionsChanged(-1);
             }),
           };

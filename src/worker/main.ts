@@ -1,7 +1,9 @@
 import { ConfigError } from '../config.js';
 import { exitOnSignals, loadConfigOrExit, runMain } from '../lib/process.js';
 import { createLogger } from '../logger.js';
+import { startMetrics } from '../metrics/index.js';
 import { createRuntime } from '../runtime.js';
+import { createCampaignCounts } from './counts.js';
 import { startWorker } from './worker.js';
 
 /**
@@ -20,9 +22,20 @@ async function main() {
   });
   const logger = createLogger(config.logLevel);
   const runtime = await createRuntime(config, logger);
-  const worker = await startWorker({ config, ...runtime, logger });
+  // Listening before the worker says it started: METRICS_PORT, as a server's.
+  const counts = createCampaignCounts();
+  const metrics = await startMetrics({
+    config: config.metrics,
+    sources: { bus: runtime.bus.stats, campaigns: counts, redisPing: runtime.redisPing },
+    logger,
+  });
+  const worker = await startWorker({ config, ...runtime, logger, counts });
 
-  exitOnSignals(logger, config.shutdownTimeoutMs, () => worker.stop().then(() => runtime.close()));
+  exitOnSignals(logger, config.shutdownTimeoutMs, async () => {
+    await worker.stop();
+    await metrics.close();
+    await runtime.close();
+  });
 }
 
 runMain(main);

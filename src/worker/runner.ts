@@ -11,6 +11,7 @@ import type { Gateway, SendResult } from '../gateway/gateway.js';
 import { now } from '../lib/ids.js';
 import type { Logger } from '../logger.js';
 import type { LedgerClaim, Storage } from '../storage/index.js';
+import type { CampaignCounts } from './counts.js';
 import { takeLease, type HeldLease } from './lease.js';
 
 /**
@@ -75,8 +76,10 @@ export async function startCampaignRunner(options: {
   config: CampaignConfig;
   logger: Logger;
   workerId: string;
+  /** Where sends are counted (`/metrics`). */
+  counts: CampaignCounts;
 }): Promise<CampaignRunner> {
-  const { execution, gateway, storage, bus, commands, config, logger, workerId } = options;
+  const { execution, gateway, storage, bus, commands, config, logger, workerId, counts } = options;
   const running = new Map<string, Promise<void>>();
   const stopping = new AbortController();
   let woken = false;
@@ -130,10 +133,12 @@ export async function startCampaignRunner(options: {
               body: record.message,
             });
           } catch (error) {
+            counts.sends.error++;
             outcome.errors++;
             outcome.lastError = error instanceof Error ? error.message : String(error);
             return void unsent.push(item);
           }
+          counts.sends[result.status]++;
           if ((await execution.record(record, token, item, result)) === 'recorded') outcome.succeeded++;
           else {
             outcome.lost = true;

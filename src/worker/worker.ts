@@ -8,12 +8,15 @@ import { createSimulatedGateway } from '../gateway/simulated.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services.js';
 import type { Storage } from '../storage/index.js';
+import { countReceipt, createCampaignCounts, type CampaignCounts } from './counts.js';
 import { startCampaignRunner } from './runner.js';
 import { bridgeGatewaySessions } from './sessions.js';
 
 /** A running worker: campaigns, gateway receipts and simulated sessions. */
 export interface Worker {
   readonly id: string;
+  /** Sends and receipts so far (`/metrics`). */
+  readonly counts: CampaignCounts;
   /** Stops taking work, finishes the batches in flight, releases what it holds. Idempotent. */
   stop(): Promise<void>;
 }
@@ -32,8 +35,10 @@ export async function startWorker(options: {
   services: Services;
   logger: Logger;
   gateway?: Gateway;
+  /** Where sends and receipts are counted (`/metrics`). */
+  counts?: CampaignCounts;
 }): Promise<Worker> {
-  const { config, storage, bus, commands, services } = options;
+  const { config, storage, bus, commands, services, counts = createCampaignCounts() } = options;
   const id = randomUUID().slice(0, 8);
   const logger = options.logger.child({ worker: id });
   const gateway = options.gateway ?? createSimulatedGateway({ ...config.gateway, storage, logger, instanceId: id });
@@ -43,7 +48,10 @@ export async function startWorker(options: {
     sessions: services.sessions,
     progressEvery: config.campaigns.progressEvery,
   });
-  const stopReceipts = gateway.onReceipt((receipt) => execution.applyReceipt(receipt));
+  const stopReceipts = gateway.onReceipt((receipt) => {
+    countReceipt(counts, receipt.status);
+    return execution.applyReceipt(receipt);
+  });
   const stopSessions = await bridgeGatewaySessions({ commands, gateway, sessions: services.sessions, logger });
   const runner = await startCampaignRunner({
     execution,
@@ -54,12 +62,14 @@ export async function startWorker(options: {
     config: config.campaigns,
     logger,
     workerId: id,
+    counts,
   });
   logger.info('worker started');
 
   let stopping: Promise<void> | undefined;
   return {
     id,
+    counts,
     stop: () =>
       (stopping ??= (async () => {
         await runner.stop();

@@ -162,6 +162,7 @@ export async function startWorkerProcess(prefix: string, env: Record<string, str
       LOG_LEVEL: 'info',
       REDIS_URL: inject('redisUrl'),
       REDIS_PREFIX: prefix,
+      METRICS_PORT: '0',
       ...FAST,
       ...env,
     },

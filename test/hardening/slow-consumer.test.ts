@@ -1,9 +1,13 @@
-import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { health, startTestServer, subscribeWs, wsClient } from '../support/harness.js';
-import { sessionFixture, SESSION_EVENTS } from './fixtures.js';
-import { sleep } from './raw-ws.js';
-import { publishUntilCutOff, qr, stalledSubscriber } from './stalled.js';
+import {
+  publishUntilCutOff,
+  qr,
+  sessionFixture,
+  SESSION_EVENTS,
+  stalledEventStream,
+  stalledSubscriber,
+} from './fixtures.js';
 
 describe('slow consumers', () => {
   it('cuts off a client whose subscription queue overflows (SUBSCRIPTION_MAX_QUEUED_EVENTS); others get every event', async () => {
@@ -48,15 +52,7 @@ describe('slow consumers', () => {
     const server = await startTestServer({ env: { SUBSCRIPTION_MAX_QUEUED_EVENTS: '50' } });
     const { agent, sessionId } = await sessionFixture(server);
     const witness = await subscribeWs(server, wsClient(server, agent), SESSION_EVENTS, { sessionId });
-    const before = (await health(server)).body.subscriptions;
-    const stalled = request(server.graphqlUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${agent}` },
-    });
-    stalled.on('error', () => {});
-    stalled.on('response', (response) => response.pause());
-    stalled.end(JSON.stringify({ query: SESSION_EVENTS, variables: { sessionId } }));
-    while ((await health(server)).body.subscriptions <= before) await sleep(10);
+    const stalled = await stalledEventStream(server, agent, sessionId);
     expect((await health(server)).body.connections.sse).toBe(1);
 
     const sent = await publishUntilCutOff(

@@ -23,8 +23,10 @@ describe('configuration', () => {
       logLevel: 'info',
       nodeEnv: 'development',
       corsOrigins: [],
+      metrics: { port: 9464, host: '127.0.0.1' },
     });
     expect(config.jwt.key.kind).toBe('ephemeral');
+    expect(loadConfig({ METRICS_PORT: '0', METRICS_HOST: '0.0.0.0' }).metrics).toEqual({ port: 0, host: '0.0.0.0' });
   });
 
   it('names the variable and the problem in one line', () => {
@@ -41,6 +43,7 @@ describe('configuration', () => {
       [{ CORS_ORIGINS: 'https://ok.example, nonsense' }, /^CORS_ORIGINS has "nonsense"/],
       [{ JWT_MAX_TOKEN_AGE_SECONDS: '0' }, /^JWT_MAX_TOKEN_AGE_SECONDS must be a whole number from 1 to /],
       [{ JWT_MAX_TOKEN_AGE_SECONDS: '1h' }, /^JWT_MAX_TOKEN_AGE_SECONDS must be a whole number/],
+      [{ METRICS_PORT: '70000' }, /^METRICS_PORT must be a whole number from 0 to 65535 \(got "70000"\)$/],
       [{ REDIS_ALLOW_EVICTION: 'yes' }, /^REDIS_ALLOW_EVICTION .*"true".*"false".* \(got "yes"\)$/],
     ];
     for (const [env, message] of cases) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { adminToken, openSocket, openStream } from '../admin/support.js';
 import { subscribeSse } from '../conversations/support.js';
 import { SESSION_EVENTS, sessionFixture } from '../hardening/fixtures.js';
-import { publishUntilCutOff, stalledSubscriber } from '../hardening/stalled.js';
+import { publishUntilCutOff, stalledSubscriber } from '../hardening/fixtures.js';
 import {
   health,
   startCluster,

@@ -30,6 +30,7 @@ export async function startChildServer(options: {
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       REDIS_URL: options.redisUrl,
       REDIS_PREFIX: options.prefix,
+      METRICS_PORT: '0',
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],

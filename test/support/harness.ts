@@ -4,6 +4,7 @@ import { afterEach, inject } from 'vitest';
 import WebSocket from 'ws';
 import { signDevelopmentToken, type TokenClaims } from '../../src/auth/jwt.js';
 import { loadConfig, type Config } from '../../src/config.js';
+import type { Logger } from '../../src/logger.js';
 import { startServer, type RunningServer } from '../../src/server/app.js';
 
 /** Which state and event backend a test server runs on. */
@@ -38,9 +39,9 @@ export interface TestServer {
  * that share state and events).
  */
 export async function startTestServer(
-  options: { backend?: Backend; prefix?: string; env?: Record<string, string> } = {},
+  options: { backend?: Backend; prefix?: string; env?: Record<string, string>; logger?: Logger } = {},
 ): Promise<TestServer> {
-  const { backend = 'memory', prefix, env = {} } = options;
+  const { backend = 'memory', prefix, env = {}, logger } = options;
   const config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
@@ -52,10 +53,12 @@ export async function startTestServer(
     // Domain tests fire operations back to back; test/hardening sets its own limits.
     RATE_LIMIT_PER_SECOND: '100000',
     RATE_LIMIT_BURST: '100000',
+    // No metrics listener unless a test asks for one (METRICS_PORT: a free port): servers do not race for 9464.
+    METRICS_PORT: '0',
     ...(backend === 'redis' ? { REDIS_URL: inject('redisUrl'), REDIS_PREFIX: prefix ?? uniquePrefix() } : {}),
     ...env,
   });
-  const server = await startServer(config);
+  const server = await startServer(config, logger ? { logger } : {});
   dispose(() => server.close());
   return {
     server,

@@ -15,8 +15,15 @@ import type { Storage } from '../../storage/index.js';
  * of its own rather than refusing everything. Refused operations get
  * `RATE_LIMITED` (HTTP 429 with `Retry-After`) and do not run.
  */
-export function useRateLimit(options: { storage: Storage; perSecond: number; burst: number; logger: Logger }): Plugin {
-  const { storage, perSecond, burst, logger } = options;
+export function useRateLimit(options: {
+  storage: Storage;
+  perSecond: number;
+  burst: number;
+  logger: Logger;
+  /** Told of each operation refused (`/metrics`). */
+  onRefused?: () => void;
+}): Plugin {
+  const { storage, perSecond, burst, logger, onRefused = () => {} } = options;
   const fallback = createMemoryLimits();
   let degraded = false;
 
@@ -38,6 +45,7 @@ export function useRateLimit(options: { storage: Storage; perSecond: number; bur
     if (!viewer) return;
     const { allowed, retryAfterMs } = await take(viewer);
     if (!allowed) {
+      onRefused();
       stop({
         errors: [
           rateLimited(`Too many operations: at most ${perSecond} per second (bursts of ${burst})`, retryAfterMs),

@@ -10,13 +10,14 @@ import { releaseWhenGone } from '../request-lifetime.js';
  * WebSocket. WebSocket operations are skipped: their socket holds the slot.
  * Over the limit the subscription is refused with `RATE_LIMITED`.
  */
-export function useStreamSlots(slots: ConnectionSlots, limit: number): Plugin {
+export function useStreamSlots(slots: ConnectionSlots, limit: number, onRefused: () => void = () => {}): Plugin {
   return {
     async onSubscribe({ args, setResultAndStopExecution }) {
       const context = args.contextValue as { viewer?: Viewer; transport?: string };
       if (!context.viewer || context.transport === 'websocket') return;
       const acquired = await slots.acquire(context.viewer);
       if (!acquired) {
+        onRefused();
         setResultAndStopExecution({
           errors: [rateLimited(`Too many connections: at most ${limit} WebSockets and event streams per user`)],
         });
