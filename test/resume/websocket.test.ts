@@ -99,7 +99,7 @@ describe('resuming a WebSocket subscription after a reconnect', () => {
         .slice(1)
         .every((ack) => JSON.stringify(ack) === JSON.stringify({ resume: { recovered: { [id]: true } } })),
     ).toBe(true);
-  });
+  }, 60_000);
 
   it('is told recovered: false past the window, and goes on live without a replay', async () => {
     const [a, b] = await startCluster(2, { RESUME_WINDOW_SECONDS: '1' });
