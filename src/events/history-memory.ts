@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { keyPart } from '../lib/keys.js';
-import { byOffset, channelOrg, isRecoverable, type EventHistory, type HistoryEvent } from './history.js';
+import {
+  byOffset,
+  channelOrg,
+  isRecoverable,
+  MAX_REPLAYED_EVENTS,
+  type EventHistory,
+  type HistoryEvent,
+} from './history.js';
 import { compareOffsets, formatOffset, type Offset } from './offsets.js';
 
 /** An event kept in process: its id and its payload as published (JSON). */
@@ -56,8 +63,9 @@ export function createMemoryHistory(options: {
         const org = channelOrg(channel);
         if (org === undefined || !isRecoverable(after, { epoch, now, last: clocks.get(org) }, windowMs))
           return undefined;
-        for (const kept of channels.get(channel) ?? []) {
-          if (compareOffsets(kept.offset, after) <= 0) continue;
+        const newer = (channels.get(channel) ?? []).filter((kept) => compareOffsets(kept.offset, after) > 0);
+        if (newer.length > MAX_REPLAYED_EVENTS) return undefined;
+        for (const kept of newer) {
           const payload = JSON.parse(kept.json) as unknown;
           if (check(channel, payload)) events.push({ offset: kept.offset, text: formatOffset(kept.offset), payload });
         }

@@ -4,6 +4,7 @@ import {
   byOffset,
   channelOrg,
   isRecoverable,
+  MAX_REPLAYED_EVENTS,
   streamId,
   type EventHistory,
   type HistoryEvent,
@@ -14,15 +15,15 @@ import { historyKeys } from './record-redis.js';
 
 /**
  * Reads, in one step: the epoch (KEYS[1]), Redis' time, the clocks of
- * ARGV[1] organisations (the next KEYS), then the entries after ARGV[2]
- * (an exclusive XRANGE start) of each remaining key, a channel's stream.
+ * ARGV[1] organisations (the next KEYS), then at most ARGV[3] entries after
+ * ARGV[2] (an exclusive XRANGE start) of each remaining key, a channel's stream.
  */
 const READ_HISTORY = `
 local t = redis.call('TIME')
 local out = { redis.call('GET', KEYS[1]) or false, string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)) }
 local clocks = tonumber(ARGV[1])
 for i = 2, clocks + 1 do out[#out + 1] = redis.call('GET', KEYS[i]) or false end
-for i = clocks + 2, #KEYS do out[#out + 1] = redis.call('XRANGE', KEYS[i], ARGV[2], '+') end
+for i = clocks + 2, #KEYS do out[#out + 1] = redis.call('XRANGE', KEYS[i], ARGV[2], '+', 'COUNT', ARGV[3]) end
 return out`;
 
 type StreamEntry = [id: string, fields: string[]];
@@ -48,7 +49,14 @@ export function createRedisHistory(options: {
   const load = async (orgs: readonly string[], channels: readonly string[], after?: Offset) => {
     const names = [keys.epoch, ...orgs.map(keys.clock), ...channels.map(keys.stream)];
     const start = after ? `(${streamId(after)}` : '-';
-    const [epoch, now, ...rest] = (await redis.eval(READ_HISTORY, names.length, ...names, orgs.length, start)) as Reply;
+    const [epoch, now, ...rest] = (await redis.eval(
+      READ_HISTORY,
+      names.length,
+      ...names,
+      orgs.length,
+      start,
+      MAX_REPLAYED_EVENTS + 1,
+    )) as Reply;
     const states: HistoryState[] = orgs.map((_, i) => ({
       epoch: epoch ?? undefined,
       now: Number(now),
@@ -68,6 +76,7 @@ export function createRedisHistory(options: {
       if (orgs.some((org) => org === undefined)) return undefined;
       const { epoch, states, streams } = await load(orgs as string[], channels, after);
       if (epoch === undefined || !states.every((state) => isRecoverable(after, state, windowMs))) return undefined;
+      if (streams.some((entries) => entries.length > MAX_REPLAYED_EVENTS)) return undefined;
       const events: HistoryEvent[] = [];
       streams.forEach((entries, i) => {
         const channel = channels[i]!;

@@ -1,5 +1,13 @@
 import { compareOffsets, type Offset } from './offsets.js';
 
+/**
+ * Most events one replay reads from a channel. More than this after an
+ * offset (a very busy channel, a long absence within a long window) is
+ * answered like a history that lost them: nothing is replayed, rather than
+ * a burst that would hold a process' memory and a client's socket.
+ */
+export const MAX_REPLAYED_EVENTS = 10_000;
+
 /** One event read back from a channel's history, its payload checked like a live one. */
 export interface HistoryEvent {
   offset: Offset;
@@ -26,7 +34,8 @@ export interface EventHistory {
   /**
    * The events of `channels` after `after`, oldest first, each checked
    * against its channel's schema; undefined when some of them may be gone
-   * (past the window, another epoch).
+   * (past the window, another epoch) or a channel has more than
+   * {@link MAX_REPLAYED_EVENTS} of them.
    */
   read(channels: readonly string[], after: Offset): Promise<HistoryEvent[] | undefined>;
 }

@@ -113,6 +113,8 @@ class EventStream<Payload> implements EventSubscription<Payload> {
   private readonly queue: Payload[] = [];
   /** Live events heard while the history is read (resuming), in arrival order. */
   private held: Payload[] | undefined;
+  /** Replayed events at the head of the queue: they do not count against `maxQueued`. */
+  private replayedQueued = 0;
   private waiting: ((result: IteratorResult<Payload>) => void) | undefined;
   private failWaiting: ((error: unknown) => void) | undefined;
   private closing = false;
@@ -189,7 +191,10 @@ class EventStream<Payload> implements EventSubscription<Payload> {
     }
   }
 
-  /** Takes one event; a replayed one is not counted against `maxQueued` (the history is bounded by its window). */
+  /**
+   * Takes one event. Replayed events are not counted against `maxQueued`
+   * (the history bounds them): a client catching up is not a slow one.
+   */
   private accept(payload: Payload, replayed: boolean) {
     if (this.closing || this.finished) return;
     const { filter, isLast, maxQueued = DEFAULT_MAX_QUEUED_EVENTS } = this.options;
@@ -205,22 +210,26 @@ class EventStream<Payload> implements EventSubscription<Payload> {
       this.waiting = this.failWaiting = undefined;
       this.onDelivered?.();
       waiting({ value: payload, done: false });
-    } else if (!replayed && this.queue.length >= maxQueued) {
+    } else if (!replayed && this.queue.length - this.replayedQueued >= maxQueued) {
       this.failure = new GraphQLError('Subscription ended: the client is not reading events fast enough', {
         extensions: { code: SLOW_CONSUMER_CODE },
       });
-      this.queue.length = 0;
+      this.queue.length = this.replayedQueued = 0;
       this.closing = true;
       if (this.onOverflow) queueMicrotask(this.onOverflow);
     } else {
       this.onDelivered?.();
       this.queue.push(payload);
+      if (replayed) this.replayedQueued++;
     }
     if (this.closing) this.release();
   }
 
   next(): Promise<IteratorResult<Payload>> {
-    if (this.queue.length > 0) return Promise.resolve({ value: this.queue.shift()!, done: false });
+    if (this.queue.length > 0) {
+      if (this.replayedQueued > 0) this.replayedQueued--;
+      return Promise.resolve({ value: this.queue.shift()!, done: false });
+    }
     if (this.failure !== undefined) {
       const failure = this.failure;
       this.failure = undefined;
@@ -238,7 +247,7 @@ class EventStream<Payload> implements EventSubscription<Payload> {
   }
 
   return(): Promise<IteratorResult<Payload>> {
-    this.queue.length = 0;
+    this.queue.length = this.replayedQueued = 0;
     this.failure = undefined;
     this.finish();
     return Promise.resolve({ value: undefined, done: true });

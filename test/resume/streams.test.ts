@@ -104,6 +104,32 @@ describe('resuming on the embedded engine (no Redis)', () => {
   });
 });
 
+describe('a replay longer than SUBSCRIPTION_MAX_QUEUED_EVENTS', () => {
+  it('is delivered whole, then the live events, without cutting the client off as a slow consumer', async () => {
+    const server = await startTestServer({ env: { SUBSCRIPTION_MAX_QUEUED_EVENTS: '3' } });
+    const t = await people();
+    const { id: conversationId } = await createConversation(server, t.alice, ['bob']);
+    let target: Promise<TestServer> | TestServer = server;
+    const bob = resumingClient(t.bob, { target: () => target });
+    const id = bob.subscribe(CONVERSATION_EVENTS, { id: conversationId });
+    await liveOn(server, 1);
+    await send(server, t.alice, conversationId, 'm0');
+    await bob.waitForEvents(id, 1);
+    const reconnect = gate<TestServer>();
+    target = reconnect.opened;
+    bob.drop();
+    const expected = Array.from({ length: 12 }, (_, i) => `m${i}`);
+    for (const body of expected.slice(1, 10)) await send(server, t.alice, conversationId, body);
+    reconnect.open(server);
+    await bob.waitForAck(2);
+    for (const body of expected.slice(10)) await send(server, t.alice, conversationId, body);
+    await bob.waitForEvents(id, expected.length);
+    await settle(200);
+    expect(bodies(bob.received.get(id))).toEqual(expected);
+    expect(bob.acks).toHaveLength(2);
+  });
+});
+
 describe('with RESUME_WINDOW_SECONDS=0', () => {
   it('sends no offsets, keeps no history, and answers every resumed id recovered: false', async () => {
     const prefix = uniquePrefix();

@@ -10,6 +10,7 @@ import {
   TYPING,
 } from '../conversations/support.js';
 import { ok } from '../support/harness.js';
+import { rawSocket } from '../hardening/raw-ws.js';
 import { gate, resumingClient, type Received } from './support.js';
 
 /** The bodies of the messages added, in the order received. */
@@ -98,7 +99,7 @@ describe('resuming a WebSocket subscription after a reconnect', () => {
         .slice(1)
         .every((ack) => JSON.stringify(ack) === JSON.stringify({ resume: { recovered: { [id]: true } } })),
     ).toBe(true);
-  });
+  }, 60_000);
 
   it('is told recovered: false past the window, and goes on live without a replay', async () => {
     const [a, b] = await startCluster(2, { RESUME_WINDOW_SECONDS: '1' });
@@ -191,5 +192,65 @@ describe('resuming a WebSocket subscription after a reconnect', () => {
     const received = bob.received.get(id)!;
     expect(bodies(received)).toEqual(expected);
     expectOrderedOffsets(received);
+  });
+
+  it('answers junk in connectionParams.resume with recovered: false, never an error, and serves the socket', async () => {
+    const [a] = await startCluster(1);
+    const t = await people();
+    const { id: conversationId } = await createConversation(a!, t.alice, ['bob']);
+    const longId = 'x'.repeat(200);
+    const cases: [resume: unknown, recovered: Record<string, boolean>][] = [
+      ['junk', {}],
+      [{ lastSeen: ['a', 'b'] }, {}],
+      [{ lastSeen: null }, {}],
+      [
+        {
+          lastSeen: {
+            n: 12,
+            o: { offset: 1 },
+            e: '',
+            long: 'a'.repeat(500),
+            forged: 'x.1-0\nid: 2',
+            [longId]: 'abc.1-0',
+          },
+        },
+        { n: false, o: false, e: false, long: false, forged: false, [longId]: false },
+      ],
+    ];
+    for (const [resume, recovered] of cases) {
+      const socket = await rawSocket(a!);
+      socket.send({ type: 'connection_init', payload: { authorization: `Bearer ${t.bob}`, resume } });
+      const ack = await socket.waitFor((message) => message.type === 'connection_ack');
+      expect(ack.payload).toEqual({ resume: { recovered } });
+      socket.send({
+        id: 'live',
+        type: 'subscribe',
+        payload: { query: CONVERSATION_EVENTS, variables: { id: conversationId } },
+      });
+      await liveOn(a!, 1);
+      await send(a!, t.alice, conversationId, 'hello');
+      const next = await socket.waitFor((message) => message.type === 'next');
+      expect(next.payload.data.conversationEvents.message.body).toBe('hello');
+      socket.ws.terminate();
+      await socket.closed;
+      // Wait for the server to let go of the subscription before the next case counts.
+      const deadline = Date.now() + 5_000;
+      while ((await health(a!)).body.subscriptions > 0 && Date.now() < deadline) await settle(20);
+    }
+  });
+
+  it('puts the same offset on every subscriber of one event, the shared fan-out path included', async () => {
+    const [a] = await startCluster(1);
+    const t = await people();
+    const { id: conversationId } = await createConversation(a!, t.alice, ['bob', 'carol']);
+    const clients = [t.alice, t.bob, t.carol, t.bob].map((token) => resumingClient(token, { target: () => a! }));
+    const ids = clients.map((client) => client.subscribe(CONVERSATION_EVENTS, { id: conversationId }));
+    await liveOn(a!, clients.length);
+    await send(a!, t.alice, conversationId, 'to everyone');
+    const offsets = await Promise.all(
+      clients.map(async (client, i) => (await client.waitForEvents(ids[i]!, 1))[0]!.offset),
+    );
+    expect(offsets[0]).toMatch(/^[A-Za-z0-9_-]+\.\d+-\d+$/);
+    expect(new Set(offsets).size).toBe(1);
   });
 });
