@@ -80,6 +80,7 @@ export interface Config {
    */
   embeddedWorker: boolean;
   presence: PresenceConfig;
+  conversations: ConversationConfig;
   /** Abuse limits and protocol timings; see the README's Security section for each one's answer. */
   limits: Limits;
   /** Whether `__schema`/`__type` may be queried (and "Did you mean" suggestions shown). */
@@ -187,6 +188,15 @@ export interface PresenceConfig {
   heartbeatMs: number;
   lapseMs: number;
 }
+
+/** How big a conversation may grow. */
+export interface ConversationConfig {
+  /** `MAX_CONVERSATION_MEMBERS`: members of one conversation, its creator included (BAD_USER_INPUT beyond). */
+  maxMembers: number;
+}
+
+/** A room of a thousand: company-wide rooms and support queues fit; a send's cost does not grow with it. */
+export const DEFAULT_CONVERSATION_CONFIG: ConversationConfig = { maxMembers: 1_000 };
 
 /** The longest a dead instance may leave its users online (client contract). */
 export const PRESENCE_MAX_STALE_MS = 60_000;
@@ -322,6 +332,7 @@ const envSchema = z.object({
   MAX_COST: integer(5_000, 1, 100_000_000),
   DOCUMENT_CACHE_MAX_BYTES: integer(32 * 1024 * 1024, 0, 1024 * 1024 * 1024),
   INTROSPECTION: optionalString.pipe(z.enum(['true', 'false']).optional()),
+  MAX_CONVERSATION_MEMBERS: integer(DEFAULT_CONVERSATION_CONFIG.maxMembers, 2, 100_000),
   METRICS_PORT: integer(9464, 0, 65535),
   METRICS_HOST: optionalString.transform((value) => value ?? '127.0.0.1'),
 });
@@ -424,6 +435,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         ? (vars.DEV_STATE_FILE ?? '.data/dev-state.json')
         : undefined,
     presence: { heartbeatMs: vars.PRESENCE_HEARTBEAT_MS, lapseMs: vars.PRESENCE_LAPSE_MS },
+    conversations: { maxMembers: vars.MAX_CONVERSATION_MEMBERS },
     limits: {
       httpMaxBodyBytes: vars.HTTP_MAX_BODY_BYTES,
       wsMaxPayloadBytes: vars.WS_MAX_PAYLOAD_BYTES,

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import {
   DEFAULT_COMMAND_CLAIM_IDLE_MS,
   DEFAULT_PRESENCE_CONFIG,
+  DEFAULT_CONVERSATION_CONFIG,
   DEFAULT_RESUME_WINDOW_SECONDS,
   type Config,
 } from './config.js';
@@ -51,6 +52,7 @@ export async function createRuntime(
       Pick<
         Config,
         | 'presence'
+        | 'conversations'
         | 'nodeEnv'
         | 'redisAllowEviction'
         | 'redisCommandTimeoutMs'
@@ -135,6 +137,7 @@ export async function createRuntime(
     logger,
     background,
     presence: config.presence ?? DEFAULT_PRESENCE_CONFIG,
+    conversations: config.conversations ?? DEFAULT_CONVERSATION_CONFIG,
   });
   return {
     storage,

@@ -1,7 +1,7 @@
 import type { AdminService } from './admin/service.js';
 import type { StatusService } from './status/service.js';
 import { createCampaignService } from './campaigns/service.js';
-import type { PresenceConfig } from './config.js';
+import type { ConversationConfig, PresenceConfig } from './config.js';
 import { createConversationService } from './conversations/service.js';
 import type { EventBus } from './events/bus.js';
 import type { Logger } from './logger.js';
@@ -19,6 +19,7 @@ export interface ServiceDeps {
   /** Whether this process runs background work (timers, sweepers, workers); false in a publisher. */
   background: boolean;
   presence: PresenceConfig;
+  conversations: ConversationConfig;
 }
 
 /** All domain services, one per folder under `src/`. */
@@ -29,7 +30,7 @@ export function createServices(deps: ServiceDeps) {
     campaigns: createCampaignService({ ...deps, sessions }),
     tasks: createTaskService(deps),
     notifications: createNotificationService(deps),
-    conversations: createConversationService(deps),
+    conversations: createConversationService({ ...deps, config: deps.conversations }),
     presence: createPresenceService(deps),
   };
 }

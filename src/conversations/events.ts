@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { dateTime, eventOf, graphqlEnum, id, unread } from '../events/payload.js';
 import type { MessageStatus, ResolversParentTypes, ResolversUnionTypes } from '../generated/graphql.js';
+import type { ConversationRecord } from './model.js';
 
 /** What `conversationEvents` streams, as the GraphQL union. */
 export type ConversationEvent = ResolversUnionTypes<ResolversParentTypes>['ConversationEvent'];
@@ -15,8 +16,28 @@ export type ConversationEvent = ResolversUnionTypes<ResolversParentTypes>['Conve
  */
 export type ConversationEventPayload = ConversationEvent & { audience: string[] };
 
-/** What `inboxEvents` streams, exactly as published on a user's inbox channel. */
+/** What `inboxEvents` streams to one viewer. */
 export type InboxEvent = ResolversUnionTypes<ResolversParentTypes>['InboxEvent'];
+
+/**
+ * An inbox event as published on its organisation's inbox channel: once,
+ * for the members in `audience`, however many they are. Unread counts are
+ * not in it: each subscriber's own is read as the event is delivered to
+ * them, counting messages up to `asOfSeq` (the conversation's
+ * `lastMessageSeq` for `ConversationUpdated`), so every delivery shows the
+ * count as of the event. `unreadAt`: deliver `UnreadCountChanged` only to
+ * those whose read pointer is below it (a deleted message they had not read).
+ */
+export type InboxEventPayload =
+  | { __typename: 'ConversationUpdated'; conversation: ConversationRecord; audience: string[]; occurredAt: string }
+  | {
+      __typename: 'UnreadCountChanged';
+      conversationId: string;
+      asOfSeq: number;
+      unreadAt?: number;
+      audience: string[];
+      occurredAt: string;
+    };
 
 const messageStatus = graphqlEnum<MessageStatus>({
   QUEUED: true,
@@ -71,8 +92,13 @@ export const conversationEventSchema = z.discriminatedUnion('__typename', [
   eventOf('MembersChanged', { audience, memberIds: z.array(id) }),
 ]);
 
-/** What a user's inbox channel may carry. */
+/** What an organisation's inbox channel may carry. */
 export const inboxEventSchema = z.discriminatedUnion('__typename', [
-  eventOf('UnreadCountChanged', { conversationId: id, unreadCount: z.int().nonnegative() }),
-  eventOf('ConversationUpdated', { conversation }),
+  eventOf('UnreadCountChanged', {
+    audience,
+    conversationId: id,
+    asOfSeq: z.int().nonnegative(),
+    unreadAt: z.int().positive().optional(),
+  }),
+  eventOf('ConversationUpdated', { audience, conversation }),
 ]);

@@ -5,7 +5,7 @@ import { createOnce } from '../lib/idempotency.js';
 import { now } from '../lib/ids.js';
 import { requireId } from '../lib/validate.js';
 import { assertCanDeleteMessage, assertCanEditMessage, assertCanReportMessageStatus, isMember } from './access.js';
-import type { MessageRecord } from './model.js';
+import type { ConversationRecord, MessageRecord } from './model.js';
 import {
   advancesStatus,
   clientMessageId as validClientMessageId,
@@ -16,6 +16,10 @@ import {
   toggleReaction,
 } from './rules.js';
 import type { ConversationContext } from './service.js';
+import { SEQUENCE_PENDING } from './store.js';
+
+/** Re-reads of a conversation whose members changed while a send was being written, before giving up. */
+const MAX_APPEND_ATTEMPTS = 50;
 
 /** Sending, editing, deleting, reacting to and paging messages. */
 export function createMessageOperations({ store, publisher, getVisible, stopTyping }: ConversationContext) {
@@ -49,11 +53,15 @@ export function createMessageOperations({ store, publisher, getVisible, stopTypi
     /**
      * Sends a message. With a `clientMessageId`, the first send claims a
      * message id for it (kept 24 h) and every repeat uses the same id; the
-     * message is created by an insert that succeeds only once per id, so
-     * racing duplicates create one message and all return it. `MessageAdded`
-     * is recorded with the insert; the inbox events that follow it (they
-     * read unread counts) are published again by a repeat, so a send that
-     * failed after its insert loses none of them when retried.
+     * message is appended by a write that succeeds only once per id, so
+     * racing duplicates create one message and all return it. That one
+     * write (one Redis script, whatever the member count) numbers and
+     * stores the message, sets the conversation's last message, moves the
+     * conversation up in every member's list and records `MessageAdded`,
+     * `ConversationUpdated` and `UnreadCountChanged`, each published once
+     * (see InboxEventPayload). It commits only while the conversation has
+     * the members the events were addressed to; otherwise it reads the
+     * conversation again (NOT_FOUND once the sender was removed).
      */
     async send(
       viewer: Viewer,
@@ -63,36 +71,55 @@ export function createMessageOperations({ store, publisher, getVisible, stopTypi
     ): Promise<MessageRecord> {
       const text = messageBody(body);
       const clientId = validClientMessageId(clientMessageId);
-      const conversation = await getVisible(viewer, conversationId, 'conversationId');
-      return createOnce(store.storage, {
-        claim: clientId === null ? undefined : store.clientMessageClaim(conversation.id, viewer.id, clientId),
+      const first = await getVisible(viewer, conversationId, 'conversationId');
+      const sent = await createOnce(store.storage, {
+        claim: clientId === null ? undefined : store.clientMessageClaim(first.id, viewer.id, clientId),
         find: (id) => messages.get(id),
         create: async (id) => {
-          const message: MessageRecord = {
-            id,
-            orgId: conversation.orgId,
-            conversationId: conversation.id,
-            seq: await store.nextSeq(conversation.id),
-            senderId: viewer.id,
-            body: text,
-            status: 'QUEUED',
-            reactions: [],
-            clientMessageId: clientId,
-            createdAt: now(),
-            editedAt: null,
-            deleted: false,
-          };
-          const added = publisher.conversationEvent(conversation, {
-            __typename: 'MessageAdded',
-            message,
-            occurredAt: message.createdAt,
-          });
-          if (!(await messages.insert(message, store.messageEntries(message), [added]))) return undefined;
-          await afterSend(viewer, message, false);
-          return message;
+          for (let attempt = 0, conversation = first; ; attempt++) {
+            const message: MessageRecord = {
+              id,
+              orgId: conversation.orgId,
+              conversationId: conversation.id,
+              seq: SEQUENCE_PENDING,
+              senderId: viewer.id,
+              body: text,
+              status: 'QUEUED',
+              reactions: [],
+              clientMessageId: clientId,
+              createdAt: now(),
+              editedAt: null,
+              deleted: false,
+            };
+            const after: ConversationRecord = {
+              ...conversation,
+              lastMessageId: id,
+              lastMessageSeq: SEQUENCE_PENDING,
+              lastActivityAt: message.createdAt,
+            };
+            const outcome = await store.appendMessage(conversation, message, [
+              publisher.conversationEvent(conversation, {
+                __typename: 'MessageAdded',
+                message,
+                occurredAt: message.createdAt,
+              }),
+              publisher.conversationUpdated(after),
+              publisher.unreadCountChanged(
+                after,
+                conversation.memberIds.filter((userId) => userId !== viewer.id),
+                { asOfSeq: SEQUENCE_PENDING },
+              ),
+            ]);
+            if (outcome.status === 'appended') return { ...message, seq: outcome.seq };
+            if (outcome.status === 'taken') return undefined;
+            if (attempt >= MAX_APPEND_ATTEMPTS) throw new Error(`Send to ${conversation.id} kept conflicting`);
+            conversation = await getVisible(viewer, conversationId, 'conversationId');
+          }
         },
-        repeat: (message) => afterSend(viewer, message, true),
       });
+      // Also on a repeat: the first attempt may have stopped before this.
+      await stopTyping(first, viewer.id);
+      return sent;
     },
 
     async edit(viewer: Viewer, id: string, body: string): Promise<MessageRecord> {
@@ -141,12 +168,9 @@ export function createMessageOperations({ store, publisher, getVisible, stopTypi
       // Also when already deleted: completes a delete that stopped half-way.
       await store.unindexDeleted(after);
       if (changed) {
+        // Those who had not read it (read pointer below it) hear their new count.
         const others = conversation.memberIds.filter((userId) => userId !== after.senderId);
-        const pointers = await Promise.all(others.map((userId) => store.readPointer(conversation.id, userId)));
-        await publisher.unreadCountChanged(
-          conversation,
-          others.filter((_, index) => pointers[index]!.seq < after.seq),
-        );
+        await publisher.publishUnreadCountChanged(conversation, others, { unreadAt: after.seq });
         await announceIfLast(after);
       }
       return after;
@@ -201,40 +225,9 @@ export function createMessageOperations({ store, publisher, getVisible, stopTypi
     },
   };
 
-  /**
-   * What a sent message implies after its insert: the conversation's last
-   * message and activity, each member's inbox (`ConversationUpdated`,
-   * `UnreadCountChanged`: absolute state, so publishing them again is
-   * harmless) and the sender's typing indicator. `repeat`: a retry of the
-   * send, whose first attempt may have stopped anywhere in here.
-   */
-  async function afterSend(viewer: Viewer, message: MessageRecord, repeat: boolean) {
-    const updated = await conversations.update(message.conversationId, (current) =>
-      message.seq > current.lastMessageSeq
-        ? { ...current, lastMessageId: message.id, lastMessageSeq: message.seq, lastActivityAt: message.createdAt }
-        : undefined,
-    );
-    if (!updated) return;
-    const current = updated.after;
-    if (updated.changed || (repeat && current.lastMessageId === message.id)) {
-      const score = await store.nextActivity(current.orgId);
-      await Promise.all(
-        current.memberIds.map((userId) =>
-          conversations.index(store.memberIndex(current.orgId, userId), [{ id: current.id, score }]),
-        ),
-      );
-      await publisher.conversationUpdated(current);
-    }
-    await publisher.unreadCountChanged(
-      current,
-      current.memberIds.filter((userId) => userId !== viewer.id),
-    );
-    await stopTyping(current, viewer.id);
-  }
-
   /** Inboxes show the last message: tell the members when it was edited or deleted. */
   async function announceIfLast(message: MessageRecord) {
     const conversation = await conversations.get(message.conversationId);
-    if (conversation?.lastMessageId === message.id) await publisher.conversationUpdated(conversation);
+    if (conversation?.lastMessageId === message.id) await publisher.publishConversationUpdated(conversation);
   }
 }

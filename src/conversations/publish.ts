@@ -2,19 +2,17 @@ import type { EventBus } from '../events/bus.js';
 import { changeEvent } from '../events/change-event.js';
 import { topics } from '../events/topics.js';
 import { now } from '../lib/ids.js';
-import type { ConversationEvent, InboxEvent } from './events.js';
+import type { ChangeEvent } from '../storage/index.js';
+import type { ConversationEvent, InboxEventPayload } from './events.js';
 import type { ConversationRecord } from './model.js';
-import type { ConversationStore } from './store.js';
 
 /**
  * Publishing for the conversations domain: conversation events go to the
- * conversation's channel stamped with their audience, inbox events to each
- * member's own channel.
+ * conversation's channel, inbox events to the organisation's inbox
+ * channel, each once, stamped with its audience (whom subscribers let
+ * through). Nothing here reads or writes per member.
  */
-export function createConversationPublisher(bus: EventBus, store: ConversationStore) {
-  const inboxes = (orgId: string, userIds: readonly string[], event: (userId: string) => Promise<InboxEvent>) =>
-    Promise.all(userIds.map(async (userId) => bus.publish(topics.inbox(orgId, userId), await event(userId))));
-
+export function createConversationPublisher(bus: EventBus) {
   /** A conversation event for its subscribers among `audience` (default: its members), to record with a write. */
   const conversationEvent = (
     conversation: ConversationRecord,
@@ -22,52 +20,61 @@ export function createConversationPublisher(bus: EventBus, store: ConversationSt
     audience: string[] = conversation.memberIds,
   ) => changeEvent(topics.conversation(conversation.orgId, conversation.id), { ...event, audience });
 
+  /** `ConversationUpdated` for the inboxes of `audience` (default: the members), to record with a write. */
+  const conversationUpdated = (
+    conversation: ConversationRecord,
+    audience: readonly string[] = conversation.memberIds,
+  ): ChangeEvent =>
+    changeEvent(topics.inbox(conversation.orgId), {
+      __typename: 'ConversationUpdated',
+      conversation,
+      audience: [...audience],
+      occurredAt: now(),
+    });
+
+  /**
+   * `UnreadCountChanged` for the inboxes of `audience`, each count read as
+   * delivered, up to `asOfSeq` (default: the conversation's last message);
+   * with `unreadAt`, only for those who had not read that far.
+   */
+  const unreadCountChanged = (
+    conversation: ConversationRecord,
+    audience: readonly string[],
+    { asOfSeq = conversation.lastMessageSeq, unreadAt }: { asOfSeq?: number; unreadAt?: number } = {},
+  ): ChangeEvent => {
+    const event: InboxEventPayload = {
+      __typename: 'UnreadCountChanged',
+      conversationId: conversation.id,
+      asOfSeq,
+      audience: [...audience],
+      occurredAt: now(),
+    };
+    if (unreadAt !== undefined) event.unreadAt = unreadAt;
+    return changeEvent(topics.inbox(conversation.orgId), event);
+  };
+
+  const publish = (event: ChangeEvent) => bus.publish(event.channel, event.payload);
+
   return {
     conversationEvent,
+    conversationUpdated,
+    unreadCountChanged,
 
     /** To the conversation's subscribers among `audience` (default: its members). */
     conversation(conversation: ConversationRecord, event: ConversationEvent, audience = conversation.memberIds) {
-      return bus.publish(topics.conversation(conversation.orgId, conversation.id), { ...event, audience });
+      return publish(conversationEvent(conversation, event, audience));
     },
 
-    /**
-     * `ConversationUpdated` to each member's inbox for a conversation nobody
-     * has read anything of yet (it was just created), to record with its insert.
-     */
-    conversationCreated(conversation: ConversationRecord) {
-      return conversation.memberIds.map((userId) =>
-        changeEvent(topics.inbox(conversation.orgId, userId), {
-          __typename: 'ConversationUpdated',
-          conversation: { ...conversation, unreadSnapshot: { userId, count: 0 } },
-          occurredAt: conversation.createdAt,
-        }),
-      );
-    },
+    /** Publishes `ConversationUpdated` now (see {@link conversationUpdated}). */
+    publishConversationUpdated: (conversation: ConversationRecord, audience?: readonly string[]) =>
+      publish(conversationUpdated(conversation, audience)),
 
-    /**
-     * `ConversationUpdated` to the inboxes of `userIds` (default: the
-     * members), each with that member's unread count as of now.
-     */
-    conversationUpdated(conversation: ConversationRecord, userIds: readonly string[] = conversation.memberIds) {
-      const occurredAt = now();
-      return inboxes(conversation.orgId, userIds, async (userId) => ({
-        __typename: 'ConversationUpdated',
-        conversation: conversation.memberIds.includes(userId)
-          ? { ...conversation, unreadSnapshot: { userId, count: await store.unreadCount(conversation.id, userId) } }
-          : conversation,
-        occurredAt,
-      }));
-    },
-
-    /** `UnreadCountChanged` with each user's current count to their inbox. */
-    unreadCountChanged(conversation: ConversationRecord, userIds: readonly string[]) {
-      return inboxes(conversation.orgId, userIds, async (userId) => ({
-        __typename: 'UnreadCountChanged',
-        conversationId: conversation.id,
-        unreadCount: await store.unreadCount(conversation.id, userId),
-        occurredAt: now(),
-      }));
-    },
+    /** Publishes `UnreadCountChanged` now (see {@link unreadCountChanged}). */
+    publishUnreadCountChanged: (
+      conversation: ConversationRecord,
+      audience: readonly string[],
+      options?: { asOfSeq?: number; unreadAt?: number },
+    ) => publish(unreadCountChanged(conversation, audience, options)),
   };
 }
 

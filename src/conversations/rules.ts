@@ -8,7 +8,6 @@ export const LIMITS = {
   bodyChars: 4096,
   titleChars: 200,
   clientMessageIdChars: 128,
-  members: 100,
   distinctEmoji: 20,
   pageSize: 200,
   conversationsPage: 500,
@@ -41,10 +40,14 @@ export function clientMessageId(value: string | null | undefined): string | null
   return value;
 }
 
-/** A list of user ids: each valid, duplicates dropped (first kept), at least `min`. */
-export function userIdList(field: string, ids: readonly string[], { min = 0 }: { min?: number } = {}): string[] {
+/** A list of user ids: each valid, duplicates dropped (first kept), at least `min`, at most `max`. */
+export function userIdList(
+  field: string,
+  ids: readonly string[],
+  { min = 0, max }: { min?: number; max: number },
+): string[] {
   if (ids.length < min) throw badInput(`${field} must name at least ${min} user`, field);
-  if (ids.length > LIMITS.members) throw badInput(`${field} may name at most ${LIMITS.members} users`, field);
+  if (ids.length > max) throw badInput(`${field} may name at most ${max} users`, field);
   return [...new Set(ids.map((id) => requireUserId(field, id)))];
 }
 

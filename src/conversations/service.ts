@@ -15,6 +15,8 @@ import { createConversationPublisher, type ConversationPublisher } from './publi
 import { conversationTitle, LIMITS, pageLimit, userIdList } from './rules.js';
 import { createConversationStore, type ConversationStore } from './store.js';
 import { createTyping } from './typing.js';
+import { isInboxAudience, viewerInbox } from './inbox.js';
+import { DEFAULT_CONVERSATION_CONFIG, type ConversationConfig } from '../config.js';
 
 /** Conversations and messages: state, authorization and events, whatever the transport. */
 export type ConversationService = ReturnType<typeof createConversationService>;
@@ -35,14 +37,17 @@ export function createConversationService({
   bus,
   logger,
   background = true,
+  config = DEFAULT_CONVERSATION_CONFIG,
 }: {
   storage: Storage;
   bus: EventBus;
   logger: Logger;
   background?: boolean;
+  config?: ConversationConfig;
 }) {
+  const { maxMembers } = config;
   const store = createConversationStore(storage);
-  const publisher = createConversationPublisher(bus, store);
+  const publisher = createConversationPublisher(bus);
   const { conversations, messages } = store;
 
   const getVisible = async (viewer: Viewer, id: string, field = 'id') => {
@@ -73,7 +78,10 @@ export function createConversationService({
   /**
    * Applies a membership change atomically, re-checking the viewer's
    * membership on every attempt, and records its `MembersChanged` for
-   * `audience` (the members after the change, or as `audience` says).
+   * `audience` (the members after the change, or as `audience` says). The
+   * members' conversation lists change in the same write: a member who
+   * joins is listed (as just active), one who leaves is not, so a
+   * concurrent removal and re-adding cannot leave them unlisted.
    */
   const changeMembers = async (
     viewer: Viewer,
@@ -81,8 +89,10 @@ export function createConversationService({
     change: (conversation: ConversationRecord) => string[] | undefined,
     audience: (after: ConversationRecord, before: ConversationRecord) => string[] = (after) => after.memberIds,
   ) => {
-    await getVisible(viewer, id, 'conversationId');
+    const { orgId } = await getVisible(viewer, id, 'conversationId');
     const occurredAt = now();
+    // Every member at the same score: only those joining move (indexMoves), to the top.
+    const score = await store.nextActivity(orgId);
     const result = await conversations.update(
       id,
       (conversation) => {
@@ -90,7 +100,7 @@ export function createConversationService({
         const memberIds = change(conversation);
         return memberIds && { ...conversation, memberIds };
       },
-      undefined,
+      (conversation) => conversation.memberIds.map((userId) => ({ index: store.memberIndex(orgId, userId), score })),
       (after, before) => [
         publisher.conversationEvent(
           after,
@@ -124,9 +134,9 @@ export function createConversationService({
      * the first call's conversation.
      */
     async create(viewer: Viewer, title: string | null | undefined, memberIds: readonly string[], key?: string | null) {
-      const memberList = [...new Set([viewer.id, ...userIdList('memberIds', memberIds)])];
-      if (memberList.length > LIMITS.members) {
-        throw badInput(`a conversation has at most ${LIMITS.members} members, the caller included`, 'memberIds');
+      const memberList = [...new Set([viewer.id, ...userIdList('memberIds', memberIds, { max: maxMembers })])];
+      if (memberList.length > maxMembers) {
+        throw badInput(`a conversation has at most ${maxMembers} members, the caller included`, 'memberIds');
       }
       const chosenTitle = conversationTitle(title);
       return createOnce(storage, {
@@ -153,7 +163,7 @@ export function createConversationService({
           const inserted = await conversations.insert(
             conversation,
             memberList.map((userId) => ({ index: store.memberIndex(viewer.orgId, userId), score })),
-            publisher.conversationCreated(conversation),
+            [publisher.conversationUpdated(conversation)],
           );
           return inserted ? conversation : undefined;
         },
@@ -161,26 +171,23 @@ export function createConversationService({
     },
 
     async addMembers(viewer: Viewer, id: string, userIds: readonly string[]) {
-      const wanted = userIdList('userIds', userIds, { min: 1 });
+      const wanted = userIdList('userIds', userIds, { min: 1, max: maxMembers });
       const { before, after, changed } = await changeMembers(viewer, id, (conversation) => {
         const added = wanted.filter((userId) => !conversation.memberIds.includes(userId));
         if (added.length === 0) return undefined;
-        if (conversation.memberIds.length + added.length > LIMITS.members) {
-          throw badInput(`a conversation has at most ${LIMITS.members} members`, 'userIds');
+        if (conversation.memberIds.length + added.length > maxMembers) {
+          throw badInput(`a conversation has at most ${maxMembers} members`, 'userIds');
         }
         return [...conversation.memberIds, ...added];
       });
       if (!changed) return after;
-      const added = after.memberIds.filter((userId) => !before.memberIds.includes(userId));
-      const score = await store.nextActivity(after.orgId);
+      const was = new Set(before.memberIds);
+      const added = after.memberIds.filter((userId) => !was.has(userId));
+      // History before joining counts as read.
       await Promise.all(
-        added.map(async (userId) => {
-          await conversations.index(store.memberIndex(after.orgId, userId), [{ id: after.id, score }]);
-          // History before joining counts as read.
-          await store.advanceReadPointer(after.id, userId, after.lastMessageSeq, after.lastMessageId);
-        }),
+        added.map((userId) => store.advanceReadPointer(after.id, userId, after.lastMessageSeq, after.lastMessageId)),
       );
-      await publisher.conversationUpdated(after);
+      await publisher.publishConversationUpdated(after);
       return after;
     },
 
@@ -198,8 +205,7 @@ export function createConversationService({
         (_, previous) => previous.memberIds,
       );
       if (!changed) return after;
-      await conversations.unindex(store.memberIndex(after.orgId, userId), [after.id]);
-      await publisher.conversationUpdated(after, before.memberIds);
+      await publisher.publishConversationUpdated(after, before.memberIds);
       await typing.set(after, userId, false);
       return after;
     },
@@ -208,7 +214,7 @@ export function createConversationService({
     async unreadCount(viewer: Viewer, conversation: ConversationRecord): Promise<number> {
       if (!isMember(viewer, conversation)) return 0;
       if (conversation.unreadSnapshot?.userId === viewer.id) return conversation.unreadSnapshot.count;
-      return store.unreadCount(conversation.id, viewer.id);
+      return (await store.unreadCount(conversation.id, viewer.id, conversation.lastMessageSeq)).count;
     },
 
     /** The conversation's newest message as the viewer may see it (null unless a member). */
@@ -235,7 +241,9 @@ export function createConversationService({
         occurredAt: now(),
       });
       if (await store.advanceReadPointer(conversation.id, viewer.id, target.seq, target.id, [read])) {
-        await publisher.unreadCountChanged(conversation, [viewer.id]);
+        await publisher.publishUnreadCountChanged(conversation, [viewer.id], {
+          asOfSeq: Math.max(target.seq, conversation.lastMessageSeq),
+        });
       }
       return conversation;
     },
@@ -264,9 +272,13 @@ export function createConversationService({
       return events;
     },
 
-    /** The viewer's own inbox events. */
-    inbox(viewer: Viewer, signal?: AbortSignal) {
-      return subscribe(bus, topics.inbox(viewer.orgId, viewer.id), { signal });
+    /** The viewer's own inbox events: those of their organisation's inbox channel published for them. */
+    async inbox(viewer: Viewer, signal?: AbortSignal) {
+      const events = await subscribe(bus, topics.inbox(viewer.orgId), {
+        signal,
+        filter: (event) => isInboxAudience(viewer, event),
+      });
+      return viewerInbox(viewer, events, store);
     },
 
     /** Stops the typing sweeper. */

@@ -3,6 +3,9 @@ import { keyPart } from '../lib/keys.js';
 import type { ChangeEvent, IndexEntry, Storage } from '../storage/index.js';
 import { readPointerId, type ConversationRecord, type MessageRecord, type ReadPointerRecord } from './model.js';
 
+/** The sequence of a message being appended: {@link ConversationStore.appendMessage} numbers it. */
+export const SEQUENCE_PENDING = -1;
+
 /**
  * The storage layout of conversations and messages, in one place.
  *
@@ -13,7 +16,8 @@ import { readPointerId, type ConversationRecord, type MessageRecord, type ReadPo
  *   those not deleted, so a viewer's unread count is two range counts:
  *   live messages after their pointer minus their own live messages after it.
  * - `conversationReads`, one read pointer per member.
- * - A counter per conversation hands out message sequences; a claim per
+ * - A counter per conversation hands out message sequences (in the same
+ *   write that appends the message); a claim per
  *   sender, conversation and `clientMessageId` makes sending idempotent.
  */
 export function createConversationStore(storage: Storage) {
@@ -25,6 +29,18 @@ export function createConversationStore(storage: Storage) {
   const liveIndex = (conversationId: string) => `live:${conversationId}`;
   const liveBySenderIndex = (conversationId: string, senderId: string) => `live:${conversationId}:${keyPart(senderId)}`;
 
+  /** The index of a user's conversations, by last activity. */
+  const memberIndex = (orgId: string, userId: string) => `member:${keyPart(orgId)}:${keyPart(userId)}`;
+  const seqCounter = (conversationId: string) => `conversation-seq:${conversationId}`;
+  const activityCounter = (orgId: string) => `conversation-activity:${orgId}`;
+
+  /** Where a new message is indexed. */
+  const messageEntries = (message: MessageRecord): IndexEntry[] => [
+    { index: historyIndex(message.conversationId), score: message.seq },
+    { index: liveIndex(message.conversationId), score: message.seq },
+    { index: liveBySenderIndex(message.conversationId, message.senderId), score: message.seq },
+  ];
+
   const readPointer = async (conversationId: string, userId: string) =>
     (await reads.get(readPointerId(conversationId, userId))) ?? {
       id: readPointerId(conversationId, userId),
@@ -32,10 +48,11 @@ export function createConversationStore(storage: Storage) {
       messageId: null,
     };
 
-  const unreadAfter = async (conversationId: string, userId: string, seq: number) => {
+  const unreadAfter = async (conversationId: string, userId: string, seq: number, upTo?: number) => {
+    const range = { above: seq, below: upTo === undefined ? undefined : upTo + 1 };
     const [all, own] = await Promise.all([
-      messages.count(liveIndex(conversationId), { above: seq }),
-      messages.count(liveBySenderIndex(conversationId, userId), { above: seq }),
+      messages.count(liveIndex(conversationId), range),
+      messages.count(liveBySenderIndex(conversationId, userId), range),
     ]);
     // Two reads: a message of the viewer's landing between them could skew by one for a moment.
     return Math.max(0, all - own);
@@ -46,15 +63,8 @@ export function createConversationStore(storage: Storage) {
     conversations,
     messages,
 
-    /** The index of a user's conversations, by last activity. */
-    memberIndex: (orgId: string, userId: string) => `member:${keyPart(orgId)}:${keyPart(userId)}`,
-
-    /** Where a new message is indexed. */
-    messageEntries: (message: MessageRecord): IndexEntry[] => [
-      { index: historyIndex(message.conversationId), score: message.seq },
-      { index: liveIndex(message.conversationId), score: message.seq },
-      { index: liveBySenderIndex(message.conversationId, message.senderId), score: message.seq },
-    ],
+    memberIndex,
+    messageEntries,
 
     /** Takes a deleted message out of the unread counts (it stays in history). Idempotent. */
     async unindexDeleted(message: MessageRecord) {
@@ -78,10 +88,7 @@ export function createConversationStore(storage: Storage) {
      * The next activity mark of an organisation: orders each member's
      * conversation list, strictly, whatever the instances' clocks.
      */
-    nextActivity: (orgId: string) => storage.increment(`conversation-activity:${orgId}`),
-
-    /** The next message sequence of a conversation (from 1, never reused). */
-    nextSeq: (conversationId: string) => storage.increment(`conversation-seq:${conversationId}`),
+    nextActivity: (orgId: string) => storage.increment(activityCounter(orgId)),
 
     /** The idempotency claim of a sender's `clientMessageId` in a conversation (see `createOnce`). */
     clientMessageClaim: (conversationId: string, senderId: string, clientMessageId: string) =>
@@ -89,10 +96,43 @@ export function createConversationStore(storage: Storage) {
 
     readPointer,
 
-    /** A member's unread count: live messages of others after their read pointer. */
-    async unreadCount(conversationId: string, userId: string) {
+    /**
+     * A member's unread count: live messages of others after their read
+     * pointer (up to sequence `upTo`, when given: the count as of then), and
+     * the pointer's sequence. Derived on read: a send writes nothing per member.
+     */
+    async unreadCount(conversationId: string, userId: string, upTo?: number) {
       const pointer = await readPointer(conversationId, userId);
-      return unreadAfter(conversationId, userId, pointer.seq);
+      return { count: await unreadAfter(conversationId, userId, pointer.seq, upTo), readSeq: pointer.seq };
+    },
+
+    /**
+     * Appends a message (its `seq` and the conversation's `lastMessageSeq`
+     * given as {@link SEQUENCE_PENDING}) to a conversation that still has
+     * the members the caller read, with its `events`, in one atomic write:
+     * numbered, indexed, the conversation's last message set, the
+     * conversation moved up in every member's list.
+     */
+    appendMessage(conversation: ConversationRecord, message: MessageRecord, events: readonly ChangeEvent[]) {
+      return storage.append(
+        {
+          collection: 'messages',
+          doc: message,
+          indexes: messageEntries(message),
+          sequence: { counter: seqCounter(conversation.id), fields: ['seq', 'lastMessageSeq', 'asOfSeq'] },
+          parent: {
+            collection: 'conversations',
+            id: conversation.id,
+            holds: { field: 'memberIds', value: conversation.memberIds },
+            set: { lastMessageId: message.id, lastMessageSeq: SEQUENCE_PENDING, lastActivityAt: message.createdAt },
+          },
+          touch: {
+            counter: activityCounter(conversation.orgId),
+            indexes: conversation.memberIds.map((userId) => memberIndex(conversation.orgId, userId)),
+          },
+        },
+        events,
+      );
     },
 
     /**

@@ -5,7 +5,7 @@ import {
   conversationEventSchema,
   inboxEventSchema,
   type ConversationEventPayload,
-  type InboxEvent,
+  type InboxEventPayload,
 } from '../conversations/events.js';
 import { keyPart } from '../lib/keys.js';
 import { notificationEventSchema, type NotificationEvent } from '../notifications/events.js';
@@ -40,8 +40,8 @@ export const topics = {
   /** Events of one conversation, for its members. */
   conversation: (orgId: string, conversationId: string) =>
     channel<ConversationEventPayload>(`org:${keyPart(orgId)}:conversation:${conversationId}`),
-  /** One user's inbox: unread counts and conversation changes. */
-  inbox: (orgId: string, userId: string) => channel<InboxEvent>(`org:${keyPart(orgId)}:inbox:${keyPart(userId)}`),
+  /** Every member's inbox events of an organisation's conversations, each for its audience (one publish per event). */
+  inbox: (orgId: string) => channel<InboxEventPayload>(`org:${keyPart(orgId)}:inbox`),
   /** One user's presence transitions. */
   presence: (orgId: string, userId: string) =>
     channel<PresenceEvent>(`org:${keyPart(orgId)}:presence:${keyPart(userId)}`),
@@ -127,14 +127,12 @@ function kindOf(parts: string[]): ChannelKind | undefined {
     return parts[1] === 'admin' && parts[2] === 'replies' ? 'adminReplies' : undefined;
   }
   if (parts[0] !== 'org') return undefined;
-  if (parts.length === 3) return parts[2] === 'tasks' || parts[2] === 'status' ? parts[2] : undefined;
+  if (parts.length === 3) {
+    return parts[2] === 'tasks' || parts[2] === 'status' || parts[2] === 'inbox' ? parts[2] : undefined;
+  }
   if (parts.length === 4) {
     const kind = parts[2];
-    return kind === 'session' ||
-      kind === 'conversation' ||
-      kind === 'inbox' ||
-      kind === 'presence' ||
-      kind === 'campaign'
+    return kind === 'session' || kind === 'conversation' || kind === 'presence' || kind === 'campaign'
       ? kind
       : undefined;
   }

@@ -1,4 +1,14 @@
-export type { ChangeEvent, Collection, Doc, IndexEntry, RangeOptions, Storage, Updated } from './storage.js';
+export type {
+  Append,
+  AppendOutcome,
+  ChangeEvent,
+  Collection,
+  Doc,
+  IndexEntry,
+  RangeOptions,
+  Storage,
+  Updated,
+} from './storage.js';
 export {
   CLAIMED,
   PENDING,

@@ -1,7 +1,15 @@
 import type { Ledger } from './ledger.js';
 import { createMemoryLedger } from './memory-ledger.js';
 import { createMemoryLimits } from './limits-memory.js';
-import { indexMoves, type ChangeEvent, type Collection, type Doc, type RangeOptions, type Storage } from './storage.js';
+import {
+  assertAppendable,
+  indexMoves,
+  type ChangeEvent,
+  type Collection,
+  type Doc,
+  type RangeOptions,
+  type Storage,
+} from './storage.js';
 
 /** Hands the events of a change to this process's listeners (the memory event bus). */
 export type DeliverEvents = (events: readonly ChangeEvent[]) => void;
@@ -30,6 +38,17 @@ export function createMemoryStorage(deliver?: DeliverEvents): Storage {
   const ledgers = new Map<string, Ledger>();
   const deadlines = new Map<string, Map<string, number>>();
 
+  const collectionNamed = <T extends Doc>(name: string) => {
+    let collection = collections.get(name);
+    if (!collection) collections.set(name, (collection = createMemoryCollection<Doc>(record)));
+    return collection as unknown as Collection<T>;
+  };
+  const increment = (counter: string) => {
+    const next = (counters.get(counter) ?? 0) + 1;
+    counters.set(counter, next);
+    return next;
+  };
+
   const liveClaim = (key: string) => {
     const entry = claims.get(key);
     if (entry && entry.expiresAt <= Date.now()) {
@@ -42,15 +61,9 @@ export function createMemoryStorage(deliver?: DeliverEvents): Storage {
   return {
     ...({ [MEMORY_STATE]: { collections, counters } } as object),
     kind: 'memory',
-    collection<T extends Doc>(name: string) {
-      let collection = collections.get(name);
-      if (!collection) collections.set(name, (collection = createMemoryCollection<Doc>(record)));
-      return collection as unknown as Collection<T>;
-    },
+    collection: collectionNamed,
     async increment(counter) {
-      const next = (counters.get(counter) ?? 0) + 1;
-      counters.set(counter, next);
-      return next;
+      return increment(counter);
     },
     async claim(key, value, ttlMs) {
       const existing = liveClaim(key);
@@ -107,6 +120,30 @@ export function createMemoryStorage(deliver?: DeliverEvents): Storage {
       if (paces.size % 1024 === 0) for (const [k, at] of paces) if (at < now) paces.delete(k);
       return start - now;
     },
+    async append({ collection, doc, indexes, sequence, parent, touch }, events) {
+      assertAppendable(sequence.fields, parent.set);
+      const child = stateOf(collectionNamed(collection));
+      const owner = stateOf(collectionNamed(parent.collection));
+      if (child.docs.has(doc.id)) return { status: 'taken' };
+      const found = owner.docs.get(parent.id) as Record<string, unknown> | undefined;
+      if (!found || JSON.stringify(found[parent.holds.field]) !== JSON.stringify(parent.holds.value)) {
+        return { status: 'parent-changed' };
+      }
+      // Synchronous throughout: nothing else runs between the checks above and the writes below.
+      const seq = increment(sequence.counter);
+      const numbered = <V>(value: V): V => {
+        let text = JSON.stringify(value);
+        for (const field of sequence.fields) text = text.replaceAll(`"${field}":-1`, `"${field}":${seq}`);
+        return JSON.parse(text) as V;
+      };
+      owner.docs.set(parent.id, { ...found, ...numbered(parent.set), id: parent.id });
+      child.docs.set(doc.id, numbered(doc));
+      for (const { index, score } of indexes) child.indexOf(index).set(doc.id, score === -1 ? seq : score);
+      const activity = increment(touch.counter);
+      for (const index of touch.indexes) owner.indexOf(index).set(parent.id, activity);
+      record(events.map((event) => ({ ...event, payload: numbered(event.payload) })));
+      return { status: 'appended', seq };
+    },
     ledger(name) {
       let ledger = ledgers.get(name);
       if (!ledger) ledgers.set(name, (ledger = createMemoryLedger()));
@@ -118,6 +155,17 @@ export function createMemoryStorage(deliver?: DeliverEvents): Storage {
     },
     async close() {},
   };
+}
+
+/** The maps behind a memory collection, for the writes that span two collections ({@link Storage.append}). */
+function stateOf(collection: Collection<Doc>) {
+  return (collection as unknown as Record<typeof MEMORY_STATE, MemoryCollectionState>)[MEMORY_STATE];
+}
+
+interface MemoryCollectionState {
+  docs: Map<string, Doc>;
+  indexes: Map<string, Map<string, number>>;
+  indexOf(name: string): Map<string, number>;
 }
 
 /** Records are copied in and out, so callers can never alias stored state. */
@@ -143,7 +191,7 @@ function createMemoryCollection<T extends Doc>(record: DeliverEvents): Collectio
   };
 
   return {
-    ...({ [MEMORY_STATE]: { docs, indexes } } as object),
+    ...({ [MEMORY_STATE]: { docs, indexes, indexOf } } as object),
     async get(id) {
       const doc = docs.get(id);
       return doc && copy(doc);

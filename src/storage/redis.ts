@@ -2,7 +2,15 @@ import type { Redis } from 'ioredis';
 import { NO_EVENTS, RECORD_EVENTS, type RedisEventRecorder } from '../events/record-redis.js';
 import { createRedisLedger } from './redis-ledger.js';
 import { createRedisLimits } from './limits-redis.js';
-import { indexMoves, type ChangeEvent, type Collection, type Doc, type RangeOptions, type Storage } from './storage.js';
+import {
+  assertAppendable,
+  indexMoves,
+  type ChangeEvent,
+  type Collection,
+  type Doc,
+  type RangeOptions,
+  type Storage,
+} from './storage.js';
 import { sendWrite } from './write-outcome.js';
 
 /**
@@ -42,6 +50,66 @@ for i = 2, #KEYS do
 end
 record_events()
 return 1`;
+
+/**
+ * Storage.append in one step. KEYS: the new record, the sequence counter,
+ * the parent, the activity counter, then the record's n index keys and the
+ * parent's touched index keys. ARGV from A+1: the record's JSON, its id, the
+ * parent's id, the fragment the parent must hold, n, the f sequence fields,
+ * the s fields to set on the parent (name, JSON value), the n scores (-1:
+ * the sequence). Returns the sequence, -1 (id taken) or -2 (parent changed).
+ * Field values are patched in the parent's JSON text, which JSON.stringify
+ * wrote: a key followed by \`":\` cannot occur inside a string there (its
+ * quote would be escaped).
+ */
+const APPEND = `${RECORD_EVENTS}
+if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+local parent = redis.call('GET', KEYS[3])
+if not parent then return -2 end
+local s0, e0 = string.find(parent, ARGV[A + 4], 1, true)
+if not s0 then return -2 end
+local after = string.sub(parent, e0 + 1, e0 + 1)
+if after ~= ',' and after ~= '}' then return -2 end
+local n, f = tonumber(ARGV[A + 5]), tonumber(ARGV[A + 6])
+local p = A + 7 + f
+local s = tonumber(ARGV[p])
+local seq = redis.call('INCR', KEYS[2])
+local function numbered(text)
+  for k = 1, f do
+    local key = '"' .. ARGV[A + 6 + k] .. '":'
+    text = string.gsub(text, key .. '%-1', key .. seq)
+  end
+  return text
+end
+for k = 1, s do
+  local key = '"' .. ARGV[p + 2 * k - 1] .. '":'
+  local a, b = string.find(parent, key, 1, true)
+  if not a then return redis.error_reply('ERR append: the parent has no field ' .. key) end
+  local stop
+  if string.sub(parent, b + 1, b + 1) == '"' then
+    stop = string.find(parent, '"', b + 2, true)
+  else
+    stop = string.find(parent, '[,}]', b + 1) - 1
+  end
+  parent = string.sub(parent, 1, b) .. numbered(key .. ARGV[p + 2 * k]):sub(#key + 1) .. string.sub(parent, stop + 1)
+end
+redis.call('SET', KEYS[3], parent)
+redis.call('SET', KEYS[1], numbered(ARGV[A + 1]))
+local scores = p + 2 * s
+for k = 1, n do
+  local score = ARGV[scores + k]
+  if score == '-1' then score = seq end
+  redis.call('ZADD', KEYS[4 + k], score, ARGV[A + 2])
+end
+local activity = redis.call('INCR', KEYS[4])
+for k = 5 + n, #KEYS do
+  redis.call('ZADD', KEYS[k], activity, ARGV[A + 3])
+end
+for i = 5, A, 5 do
+  ARGV[i + 1] = numbered(ARGV[i + 1])
+end
+record_events()
+return seq`;
 
 /** Deletes a claim only while it still holds ARGV[1]. */
 const RELEASE = `
@@ -139,6 +207,37 @@ export function createRedisStorage(redis: Redis, prefix: string, record?: RedisE
     },
     async pace(key, intervalMs, count) {
       return Number(await run(PACE, [`${prefix}pace:${key}`], [intervalMs, count]));
+    },
+    async append({ collection, doc, indexes, sequence, parent, touch }, events) {
+      assertAppendable(sequence.fields, parent.set);
+      const childKeys = indexes.map((entry) => `${prefix}idx:${collection}:${entry.index}`);
+      const touched = touch.indexes.map((index) => `${prefix}idx:${parent.collection}:${index}`);
+      const keys = [
+        `${prefix}doc:${collection}:${doc.id}`,
+        `${prefix}ctr:${sequence.counter}`,
+        `${prefix}doc:${parent.collection}:${parent.id}`,
+        `${prefix}ctr:${touch.counter}`,
+        ...childKeys,
+        ...touched,
+      ];
+      const set = Object.entries(parent.set);
+      const args = [
+        ...eventArgs(events),
+        JSON.stringify(doc),
+        doc.id,
+        parent.id,
+        `${JSON.stringify(parent.holds.field)}:${JSON.stringify(parent.holds.value)}`,
+        indexes.length,
+        sequence.fields.length,
+        ...sequence.fields,
+        set.length,
+        ...set.flatMap(([field, value]) => [field, JSON.stringify(value)]),
+        ...indexes.map((entry) => entry.score),
+      ];
+      const result = Number(await run(APPEND, keys, args));
+      if (result === -1) return { status: 'taken' };
+      if (result === -2) return { status: 'parent-changed' };
+      return { status: 'appended', seq: result };
     },
     ledger(name) {
       return createRedisLedger(redis, `${prefix}ledger:{${name}}`);

@@ -120,6 +120,50 @@ export interface Collection<T extends Doc> {
 }
 
 /**
+ * A record appended to a parent record in one atomic step (a message to its
+ * conversation): see {@link Storage.append}.
+ */
+export interface Append {
+  /** The new record's collection, the record and its index entries. */
+  collection: string;
+  doc: Doc;
+  indexes: readonly IndexEntry[];
+  /**
+   * The new record's sequence: the next value of `counter`. It replaces
+   * every `"<field>":-1` (for each of `fields`) in the record, the parent's
+   * new fields and the events' payloads, so all of them carry it.
+   */
+  sequence: { counter: string; fields: readonly string[] };
+  /**
+   * The record it belongs to, in `collection`: it must exist and its field
+   * `holds.field` must equal `holds.value` (e.g. its members, so the events'
+   * audience is exact); then its top-level fields `set` are replaced. Their
+   * old and new values are null, numbers or strings without `"` and `\`.
+   */
+  parent: {
+    collection: string;
+    id: string;
+    holds: { field: string; value: unknown };
+    set: Record<string, string | number | null>;
+  };
+  /** Indexes listing the parent (its members' lists): its entry in each moves to the next value of `counter`. */
+  touch: { counter: string; indexes: readonly string[] };
+}
+
+/** Throws for an {@link Append} whose fields a backend could not patch safely (a programming error). */
+export function assertAppendable(fields: readonly string[], set: Append['parent']['set']): void {
+  for (const name of [...fields, ...Object.keys(set)]) {
+    if (!/^[A-Za-z]+$/.test(name)) throw new Error(`append: field ${JSON.stringify(name)} is not a plain name`);
+  }
+  for (const value of Object.values(set)) {
+    if (typeof value === 'string' && /["\\]/.test(value)) throw new Error('append: a set value holds " or \\');
+  }
+}
+
+/** What {@link Storage.append} did: appended (with the sequence given), or nothing because the id was taken or the parent changed. */
+export type AppendOutcome = { status: 'appended'; seq: number } | { status: 'taken' } | { status: 'parent-changed' };
+
+/**
  * The state backend: collections, plus the few primitives that need to be
  * atomic across instances.
  */
@@ -190,6 +234,14 @@ export interface Storage {
   holdSlot(key: string, member: string, limit: number, ttlMs: number): Promise<boolean>;
   /** Gives up a slot taken with {@link Storage.holdSlot}. */
   releaseSlot(key: string, member: string): Promise<void>;
+  /**
+   * Inserts a record, numbers it, updates the record it belongs to, moves
+   * that record up in the indexes listing it and records `events`, all in
+   * one atomic step (one Redis script): a write whose cost is one round
+   * trip, whatever the number of indexes touched. Nothing is written when
+   * the id is taken or the parent no longer holds what the caller read.
+   */
+  append(append: Append, events: readonly ChangeEvent[]): Promise<AppendOutcome>;
   /** True while the backend can serve (Redis reachable). */
   healthy(): Promise<boolean>;
   close(): Promise<void>;

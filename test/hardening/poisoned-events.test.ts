@@ -280,10 +280,16 @@ describe('events from Redis are untrusted input', () => {
         ],
       ],
       [
-        topics.inbox('org-a', 'bob'),
+        topics.inbox('org-a'),
         [
-          { __typename: 'ConversationUpdated', conversation: { id: conversation }, occurredAt: NOW },
-          { __typename: 'UnreadCountChanged', conversationId: conversation, unreadCount: 'many', occurredAt: NOW },
+          { __typename: 'ConversationUpdated', conversation: { id: conversation }, audience: ['bob'], occurredAt: NOW },
+          {
+            __typename: 'UnreadCountChanged',
+            conversationId: conversation,
+            asOfSeq: 'many',
+            audience: ['bob'],
+            occurredAt: NOW,
+          },
         ],
       ],
       [
