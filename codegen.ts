@@ -45,6 +45,7 @@ const config: CodegenConfig = {
           Notification: '../notifications/model.js#NotificationRecord',
           Conversation: '../conversations/model.js#ConversationRecord',
           Message: '../conversations/model.js#MessageRecord',
+          UnreadCountChanged: '../conversations/events.js#UnreadCountChangedPayload',
         },
       },
     },

@@ -20,24 +20,30 @@ export type ConversationEventPayload = ConversationEvent & { audience: string[] 
 export type InboxEvent = ResolversUnionTypes<ResolversParentTypes>['InboxEvent'];
 
 /**
+ * `UnreadCountChanged` as published: no count in it. Each subscriber's own
+ * count is derived when its `unreadCount` is resolved (messages of others
+ * after their read pointer, up to `asOfSeq`: the count as of the event).
+ * `unreadAt`: delivered only to those whose read pointer is below it (a
+ * deleted message they had not read).
+ */
+export interface UnreadCountChangedPayload {
+  __typename: 'UnreadCountChanged';
+  conversationId: string;
+  asOfSeq: number;
+  unreadAt?: number;
+  audience: string[];
+  occurredAt: string;
+}
+
+/**
  * An inbox event as published on its organisation's inbox channel: once,
  * for the members in `audience`, however many they are. Unread counts are
- * not in it: each subscriber's own is read as the event is delivered to
- * them, counting messages up to `asOfSeq` (the conversation's
- * `lastMessageSeq` for `ConversationUpdated`), so every delivery shows the
- * count as of the event. `unreadAt`: deliver `UnreadCountChanged` only to
- * those whose read pointer is below it (a deleted message they had not read).
+ * derived as resolved for each subscriber (a conversation's, up to its
+ * `lastMessageSeq`), so a send writes and publishes nothing per member.
  */
 export type InboxEventPayload =
   | { __typename: 'ConversationUpdated'; conversation: ConversationRecord; audience: string[]; occurredAt: string }
-  | {
-      __typename: 'UnreadCountChanged';
-      conversationId: string;
-      asOfSeq: number;
-      unreadAt?: number;
-      audience: string[];
-      occurredAt: string;
-    };
+  | UnreadCountChangedPayload;
 
 const messageStatus = graphqlEnum<MessageStatus>({
   QUEUED: true,
@@ -72,9 +78,8 @@ const conversation = z.object({
   creatorId: id,
   createdAt: dateTime,
   lastMessageId: id.nullable(),
-  lastMessageSeq: unread<number>(),
+  lastMessageSeq: z.int().nonnegative(),
   lastActivityAt: dateTime,
-  unreadSnapshot: z.object({ userId: id, count: z.int().nonnegative() }).optional(),
 });
 
 /** Every conversation event is published with its audience, which each subscriber's filter reads. */

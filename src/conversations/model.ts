@@ -11,16 +11,10 @@ export interface ConversationRecord {
   createdAt: string;
   /** The newest message, by sequence; null before the first. */
   lastMessageId: string | null;
-  /** Sequence of `lastMessageId` (0 before the first), so a slower send never replaces a newer one. */
+  /** Sequence of `lastMessageId` (0 before the first): unread counts of this version of the record count up to it. */
   lastMessageSeq: number;
   /** Last message time, or creation time; orders the viewer's conversation list. */
   lastActivityAt: string;
-  /**
-   * Only on the copy published to one member's inbox, never stored: their
-   * unread count as of the event, so every delivery shows the count the
-   * event was about, not whatever it is by the time it is delivered.
-   */
-  unreadSnapshot?: { userId: string; count: number };
 }
 
 /** One emoji and who reacted with it, in reaction order. */

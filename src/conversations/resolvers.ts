@@ -40,6 +40,9 @@ export const conversationResolvers: Resolvers = {
       resolve: yieldedEvent,
     },
   },
+  UnreadCountChanged: {
+    unreadCount: (event, _, { viewer, services }) => services.conversations.unreadCountAsOf(viewer, event),
+  },
   Conversation: {
     unreadCount: (conversation, _, { viewer, services }) => services.conversations.unreadCount(viewer, conversation),
     lastMessage: (conversation, _, { viewer, services }) => services.conversations.lastMessage(viewer, conversation),

@@ -15,7 +15,8 @@ import { createConversationPublisher, type ConversationPublisher } from './publi
 import { conversationTitle, LIMITS, pageLimit, userIdList } from './rules.js';
 import { createConversationStore, type ConversationStore } from './store.js';
 import { createTyping } from './typing.js';
-import { isInboxAudience, viewerInbox } from './inbox.js';
+import type { UnreadCountChangedPayload } from './events.js';
+import { isInboxAudience, withoutReadDeletions } from './inbox.js';
 import { DEFAULT_CONVERSATION_CONFIG, type ConversationConfig } from '../config.js';
 
 /** Conversations and messages: state, authorization and events, whatever the transport. */
@@ -210,11 +211,19 @@ export function createConversationService({
       return after;
     },
 
-    /** The viewer's unread count of a conversation (0 unless a member), as of the event when there is one. */
+    /**
+     * The viewer's unread count of a conversation (0 unless a member), up
+     * to its last message as the record has it: for a conversation an
+     * event carries, the count as of that event.
+     */
     async unreadCount(viewer: Viewer, conversation: ConversationRecord): Promise<number> {
       if (!isMember(viewer, conversation)) return 0;
-      if (conversation.unreadSnapshot?.userId === viewer.id) return conversation.unreadSnapshot.count;
       return (await store.unreadCount(conversation.id, viewer.id, conversation.lastMessageSeq)).count;
+    },
+
+    /** The viewer's unread count for an `UnreadCountChanged` published for them, as of that event. */
+    async unreadCountAsOf(viewer: Viewer, event: UnreadCountChangedPayload): Promise<number> {
+      return (await store.unreadCount(event.conversationId, viewer.id, event.asOfSeq)).count;
     },
 
     /** The conversation's newest message as the viewer may see it (null unless a member). */
@@ -278,7 +287,7 @@ export function createConversationService({
         signal,
         filter: (event) => isInboxAudience(viewer, event),
       });
-      return viewerInbox(viewer, events, store);
+      return withoutReadDeletions(viewer, events, store);
     },
 
     /** Stops the typing sweeper. */

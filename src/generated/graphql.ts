@@ -6,6 +6,7 @@ import type { CampaignView } from '../campaigns/model.js';
 import type { TaskRecord, TaskNoteRecord } from '../tasks/model.js';
 import type { NotificationRecord } from '../notifications/model.js';
 import type { ConversationRecord, MessageRecord } from '../conversations/model.js';
+import type { UnreadCountChangedPayload } from '../conversations/events.js';
 import type { GraphQLContext } from '../context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = T | null | undefined;
@@ -2016,7 +2017,7 @@ export type ResolversUnionTypes<_RefType extends Record<string, unknown>> = {
   ;
   InboxEvent:
     | ( Omit<ConversationUpdated, 'conversation'> & { conversation: _RefType['Conversation'] } & { __typename: 'ConversationUpdated' } )
-    | ( UnreadCountChanged & { __typename: 'UnreadCountChanged' } )
+    | ( UnreadCountChangedPayload & { __typename: 'UnreadCountChanged' } )
   ;
   NotificationEvent:
     | ( Omit<NotificationCreated, 'notification'> & { notification: _RefType['Notification'] } & { __typename: 'NotificationCreated' } )
@@ -2077,7 +2078,7 @@ export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = 
     | ( Omit<TaskStatusChanged, 'task'> & { task: _RefType['Task'] } & { __typename: 'TaskStatusChanged' } )
     | ( Omit<TaskUpdated, 'task'> & { task: _RefType['Task'] } & { __typename: 'TaskUpdated' } )
     | ( TypingChanged & { __typename: 'TypingChanged' } )
-    | ( UnreadCountChanged & { __typename: 'UnreadCountChanged' } )
+    | ( UnreadCountChangedPayload & { __typename: 'UnreadCountChanged' } )
   ;
 };
 
@@ -2154,7 +2155,7 @@ export type ResolversTypes = {
   TaskUpdated: ResolverTypeWrapper<Omit<TaskUpdated, 'task'> & { task: ResolversTypes['Task'] }>;
   Transport: Transport;
   TypingChanged: ResolverTypeWrapper<TypingChanged>;
-  UnreadCountChanged: ResolverTypeWrapper<UnreadCountChanged>;
+  UnreadCountChanged: ResolverTypeWrapper<UnreadCountChangedPayload>;
   UpdateTaskInput: UpdateTaskInput;
   Viewer: ResolverTypeWrapper<ViewerModel>;
 };
@@ -2226,7 +2227,7 @@ export type ResolversParentTypes = {
   TaskStatusChanged: Omit<TaskStatusChanged, 'task'> & { task: ResolversParentTypes['Task'] };
   TaskUpdated: Omit<TaskUpdated, 'task'> & { task: ResolversParentTypes['Task'] };
   TypingChanged: TypingChanged;
-  UnreadCountChanged: UnreadCountChanged;
+  UnreadCountChanged: UnreadCountChangedPayload;
   UpdateTaskInput: UpdateTaskInput;
   Viewer: ViewerModel;
 };
