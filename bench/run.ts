@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--targets=ours,ours-resume-off,socketio,graphql,ws] [--phases=1,2,3,4] [--tsx] [--profile] [--prof-ours]`
+ * `npm run bench [-- --quick] [--targets=ours,ours-resume-off,socketio,graphql,ws] [--phases=1,2,3,4,5] [--tsx] [--profile] [--prof-ours]`
  *
  * Runs the fan-out scenarios of issue 6 against our server and three peers
  * it starts itself (Socket.IO 4 + redis-adapter, a plain graphql-ws +
@@ -16,7 +16,10 @@
  *   2. fan-out to the small N (a) and latency at a fixed delivery rate (b);
  *   3. two instances on one Redis (e);
  *   4. scale (d): connections spread over conversations of ~50 members,
- *      stepped up to the fd cap, p99 at a light delivery rate at each step.
+ *      stepped up to the fd cap, p99 at a light delivery rate at each step;
+ *   5. the write path (f): `sendMessage` latency and Redis commands per send
+ *      in rooms of 10, 100, 1,000 and 10,000 members (ours: the peers have
+ *      no send API of their own here).
  * `--profile` instead runs only our server under fan-out with --cpu-prof.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -30,6 +33,7 @@ import { rssOf } from './lib/proc.js';
 import { startRedis } from './lib/redis-server.js';
 import { burst, type DeliveryResult, type Rig, steady, waitLive } from './lib/scenarios.js';
 import { printReport } from './lib/report.js';
+import { measureSends } from './lib/sends.js';
 import { type Instance, type RunContext, type Target, type TargetName, TARGETS } from './lib/targets.js';
 
 const argv = process.argv.slice(2);
@@ -52,6 +56,8 @@ const P = quick
       lightSeconds: 2,
       twoN: 400,
       twoEvents: 20,
+      sendSizes: [10, 100, 1_000],
+      sends: 50,
       timeoutMs: 30_000,
     }
   : {
@@ -68,13 +74,15 @@ const P = quick
       lightSeconds: 5,
       twoN: 2_000,
       twoEvents: 100,
+      sendSizes: [10, 100, 1_000, 10_000],
+      sends: 200,
       timeoutMs: 90_000,
     };
 const WORKERS = 2;
 const SERVER_FD_CAP = 20_000;
 
 const targetNames = (option('targets') ?? 'ours,ours-resume-off,socketio,graphql,ws').split(',') as TargetName[];
-const phases = new Set((option('phases') ?? '1,2,3,4').split(',').map(Number));
+const phases = new Set((option('phases') ?? '1,2,3,4,5').split(',').map(Number));
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const resultsDir = join(ROOT, 'bench/results');
 
@@ -181,6 +189,29 @@ async function benchPhase(phase: number, target: Target, ctx: RunContext, result
     );
   }
 
+  if (phase === 5) {
+    if (!target.name.startsWith('ours')) return void log('    (f) no sendMessage API: skipped');
+    result.phase5 = await attempt('phase 5', async () => {
+      // One sender sends back to back: the per-user rate limit is not what this measures.
+      const instance = await target.start({
+        ...ctx,
+        oursEnv: { RATE_LIMIT_PER_SECOND: '100000', RATE_LIMIT_BURST: '100000' },
+      });
+      try {
+        const sends = await measureSends(ctx, instance, P.sendSizes, P.sends);
+        for (const s of sends) {
+          log(
+            `  (f) sendMessage, ${s.members} members: p50 ${s.latencyMs.p50} p99 ${s.latencyMs.p99} ms, ` +
+              `${s.redisCommandsPerSend} Redis round trips per send (${s.scriptCommandsPerSend} commands inside its script)`,
+          );
+        }
+        return { sends };
+      } finally {
+        await instance.stop();
+      }
+    });
+  }
+
   if (phase === 4) {
     const largest = P.scaleSteps[P.scaleSteps.length - 1]!;
     const topicCount = Math.ceil(largest / P.scaleGroupSize);
@@ -233,7 +264,7 @@ async function main() {
         if (!TARGETS[name]) throw new Error(`unknown target ${name}`);
         results[name] = { label: TARGETS[name].label };
       }
-      for (const phase of [1, 2, 3, 4].filter((p) => phases.has(p))) {
+      for (const phase of [1, 2, 3, 4, 5].filter((p) => phases.has(p))) {
         log(`\n-- phase ${phase}`);
         for (const name of targetNames) {
           // --prof-ours: every instance of our server writes a CPU profile (to bench/results/profile-<time>/).

@@ -37,6 +37,8 @@ export async function buildAll(): Promise<{ ours: string; peer: (name: string) =
   // src/schema.ts reads ../schema/*.graphql relative to itself.
   mkdirSync(join(BUILD_DIR, 'schema'), { recursive: true });
   cpSync(join(ROOT, 'schema'), join(BUILD_DIR, 'schema'), { recursive: true });
+  // src/status/page.ts reads ../../public/status/ relative to itself: from the bundle (bench/.build/src), bench/public.
+  cpSync(join(ROOT, 'public'), join(ROOT, 'bench/public'), { recursive: true });
   return {
     ours: join(BUILD_DIR, 'src/main.mjs'),
     peer: (name) => join(BUILD_DIR, `peers/${name}.mjs`),

@@ -90,6 +90,18 @@ export function rows(report: Any): Row[] {
       better: '↓',
       value: (t) => get(t, 'phase3.twoInstances.lastSubscriberMs'),
     },
+    ...((p.sendSizes ?? []) as number[]).flatMap((members, i): Row[] => [
+      {
+        label: `(f) sendMessage p50, ${members.toLocaleString('en-US')} members, ms`,
+        better: '↓',
+        value: (t) => get(t, `phase5.sends.${i}.latencyMs.p50`),
+      },
+      {
+        label: `(f) Redis round trips per send, ${members.toLocaleString('en-US')} members`,
+        better: '↓',
+        value: (t) => get(t, `phase5.sends.${i}.redisCommandsPerSend`),
+      },
+    ]),
   ];
 }
 
@@ -179,6 +191,16 @@ export function targets(report: Any): string[] {
     mem === undefined || !memWs ? undefined : mem / memWs <= 1.2,
     mem === undefined || !memWs ? '—' : `${(mem / memWs).toFixed(2)}x (${mem} vs ${memWs} bytes)`,
   );
+  // The write path: a send's cost flat in the room size, p50 under 3 ms idle up to 1,000 members.
+  const sends = (t.ours?.phase5?.sends ?? []) as { members: number; latencyMs: { p50: number } }[];
+  const upTo1000 = sends.filter((s) => s.members <= 1_000);
+  if (upTo1000.length > 0) {
+    check(
+      'sendMessage p50 < 3 ms idle, every room size up to 1,000',
+      upTo1000.every((s) => s.latencyMs.p50 < 3),
+      upTo1000.map((s) => `${s.members}: ${s.latencyMs.p50} ms`).join(', '),
+    );
+  }
   const most = get(t.ours, 'phase4.maxConnectionsP99Under100ms');
   check(
     '20,000 subscribed connections on one instance',

@@ -22,6 +22,8 @@ export interface RunContext {
   files: { ours: string; peer: (name: string) => string; orphanGuard: string };
   /** Run our server through the tsx loader instead of the compiled bundle. */
   tsx: boolean;
+  /** More environment for our server (a phase's own settings). */
+  oursEnv?: Record<string, string>;
 }
 
 export interface Instance {
@@ -173,6 +175,9 @@ const oursWith = (
         LOG_LEVEL: 'warn',
         RESUME_WINDOW_SECONDS: String(resumeWindowSeconds),
         METRICS_PORT: String(metricsPort),
+        // Rooms up to the largest size the send phase measures.
+        MAX_CONVERSATION_MEMBERS: '10000',
+        ...ctx.oursEnv,
       }),
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });

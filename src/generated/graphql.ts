@@ -220,7 +220,7 @@ export type Conversation = {
    * none yet. Always null for someone who is not (or no longer) a member.
    */
   lastMessage: Maybe<Message>;
-  /** The members, in the order they joined. At most 100. */
+  /** The members, in the order they joined. At most `MAX_CONVERSATION_MEMBERS` (1,000 unless the deployment says otherwise). */
   memberIds: Array<Scalars['ID']['output']>;
   /** Optional display name (1 to 200 characters). */
   title: Maybe<Scalars['String']['output']>;
@@ -462,7 +462,7 @@ export type MessagesRead = Event & {
 export type Mutation = {
   __typename?: 'Mutation';
   /**
-   * Adds members (any member may; 1 to 100 ids; those already in are
+   * Adds members (any member may; 1 to `MAX_CONVERSATION_MEMBERS` ids; those already in are
    * ignored). `MembersChanged` goes to the conversation and
    * `ConversationUpdated` to every member's inbox, new ones included. Does
    * nothing, and publishes nothing, when all are members already.
@@ -494,7 +494,8 @@ export type Mutation = {
   createCampaign: Campaign;
   /**
    * Starts a conversation with `memberIds` (the caller is always a member;
-   * duplicates are ignored; at most 100 members in all). Any user of the
+   * duplicates are ignored; at most `MAX_CONVERSATION_MEMBERS`, 1,000 by
+   * default, in all). Any user of the
    * organisation may, whatever their roles. The viewer becomes its creator.
    * Every member's `inboxEvents` receives `ConversationUpdated`.
    */
@@ -644,7 +645,9 @@ export type Mutation = {
    * sending again with the same one to the same conversation, for 24 hours,
    * creates nothing and returns the first message, even when the two sends
    * race. Publishes `MessageAdded`, then `ConversationUpdated` to every
-   * member's inbox and `UnreadCountChanged` to every other member's. Clears
+   * member's inbox and `UnreadCountChanged` to every other member's, all
+   * recorded with the message in one write whose cost does not grow with the
+   * number of members in Redis round trips. Clears
    * the sender's typing indicator (publishing `TypingChanged` false if it was
    * on). Any member may send.
    */
