@@ -82,6 +82,28 @@ describe.each(BACKENDS)('membership and members’ lists on the %s backend', (ba
     }
   });
 
+  it('numbers a message in its one write without touching what its text says', async () => {
+    const server = await startTestServer({ backend });
+    const t = await people();
+    const { id } = await createConversation(server, t.alice, ['bob']);
+    const events = await conversationEvents(server, t.bob, id);
+    const body = '{"seq":-1,"lastMessageSeq":-1,"asOfSeq":-1} "memberIds":["alice","bob"]';
+    const sent = await send(server, t.alice, id, body);
+    expect(sent.body).toBe(body);
+    await expectExactly(events, [
+      { __typename: 'MessageAdded', message: { id: sent.id, body, status: 'QUEUED', reactions: [], deleted: false } },
+    ]);
+    const page = await ok(server, `query ($id: ID!) { messages(conversationId: $id) { id body } }`, { id }, t.bob);
+    expect(page.messages).toEqual([{ id: sent.id, body }]);
+    const view = await ok(
+      server,
+      `query ($id: ID!) { conversation(id: $id) { unreadCount lastMessage { id } } }`,
+      { id },
+      t.bob,
+    );
+    expect(view.conversation).toEqual({ unreadCount: 1, lastMessage: { id: sent.id } });
+  });
+
   it('delivers inbox events to the members only, never to the same id in another organisation', async () => {
     const server = await startTestServer({ backend });
     const t = await people();
