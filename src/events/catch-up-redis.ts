@@ -49,7 +49,10 @@ export function catchUpAfterOutages(options: {
 
   const pass = (channel: HeardChannel, message: unknown) => {
     const { payload, offset } = unwrap(message);
-    if (offset !== undefined) channel.last = newest = offset;
+    if (offset !== undefined) {
+      tagOffset(payload, offset);
+      channel.last = newest = offset;
+    }
     channel.deliver(payload);
   };
 
@@ -88,7 +91,10 @@ export function catchUpAfterOutages(options: {
         const at = parseOffset(offset);
         const last = parseOffset(channel.last);
         if (at && last && at.epoch === last.epoch && compareOffsets(at, last) <= 0) continue;
-        if (offset !== undefined) channel.last = newest = offset;
+        if (offset !== undefined) {
+          tagOffset(payload, offset);
+          channel.last = newest = offset;
+        }
         channel.deliver(payload);
       }
     }
@@ -119,9 +125,10 @@ export function catchUpAfterOutages(options: {
 
 /**
  * The payload of a message and its offset, when it came as an
- * `{offset, payload}` envelope (exactly those two keys, a well-formed
- * offset, tagged on the payload: see `offsetOf`); anything else is the
- * payload itself, checked as such by the intake.
+ * `{offset, payload}` envelope (exactly those two keys; an offset that is
+ * not well-formed is dropped); anything else is the payload itself, checked
+ * as such by the intake. A bus without history (resume off) hands on the
+ * payload alone, so its subscribers see no offsets whoever published.
  */
 export function unwrap(message: unknown): { payload: unknown; offset?: string } {
   if (typeof message !== 'object' || message === null) return { payload: message };
@@ -129,7 +136,5 @@ export function unwrap(message: unknown): { payload: unknown; offset?: string } 
   if (typeof offset !== 'string' || payload === undefined || Object.keys(message).length !== 2) {
     return { payload: message };
   }
-  if (!parseOffset(offset)) return { payload };
-  tagOffset(payload, offset);
-  return { payload, offset };
+  return parseOffset(offset) ? { payload, offset } : { payload };
 }
