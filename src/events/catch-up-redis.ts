@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { EventHistory } from './history.js';
-import { compareOffsets, parseOffset, tagOffset } from './offsets.js';
+import { compareOffsets, parseOffset, tagOffset, type Offset } from './offsets.js';
 
 /** A channel a process hears, as the catch-up sees it. */
 export interface HeardChannel {
@@ -48,8 +48,11 @@ export function catchUpAfterOutages(options: {
   let running: Promise<void> = Promise.resolve();
 
   const pass = (channel: HeardChannel, message: unknown) => {
-    const { payload, offset } = unwrap(message);
-    if (offset !== undefined) channel.last = newest = offset;
+    const { payload, offset, at } = unwrap(message);
+    if (offset !== undefined) {
+      tagOffset(payload, offset, at);
+      channel.last = newest = offset;
+    }
     channel.deliver(payload);
   };
 
@@ -70,7 +73,7 @@ export function catchUpAfterOutages(options: {
           if (!after) return;
           const missed = await history.read([channel.channel], after);
           for (const event of missed ?? []) {
-            tagOffset(event.payload, event.text);
+            tagOffset(event.payload, event.text, event.offset);
             channel.last = newest = event.text;
             caught++;
             channel.deliver(event.payload);
@@ -84,11 +87,13 @@ export function catchUpAfterOutages(options: {
       const waiting = held;
       held = undefined;
       for (const [channel, message] of waiting) {
-        const { payload, offset } = unwrap(message);
-        const at = parseOffset(offset);
+        const { payload, offset, at } = unwrap(message);
         const last = parseOffset(channel.last);
         if (at && last && at.epoch === last.epoch && compareOffsets(at, last) <= 0) continue;
-        if (offset !== undefined) channel.last = newest = offset;
+        if (offset !== undefined) {
+          tagOffset(payload, offset, at);
+          channel.last = newest = offset;
+        }
         channel.deliver(payload);
       }
     }
@@ -119,17 +124,17 @@ export function catchUpAfterOutages(options: {
 
 /**
  * The payload of a message and its offset, when it came as an
- * `{offset, payload}` envelope (exactly those two keys, a well-formed
- * offset, tagged on the payload: see `offsetOf`); anything else is the
- * payload itself, checked as such by the intake.
+ * `{offset, payload}` envelope (exactly those two keys; an offset that is
+ * not well-formed is dropped); anything else is the payload itself, checked
+ * as such by the intake. A bus without history (resume off) hands on the
+ * payload alone, so its subscribers see no offsets whoever published.
  */
-export function unwrap(message: unknown): { payload: unknown; offset?: string } {
+export function unwrap(message: unknown): { payload: unknown; offset?: string; at?: Offset } {
   if (typeof message !== 'object' || message === null) return { payload: message };
   const { offset, payload } = message as { offset?: unknown; payload?: unknown };
   if (typeof offset !== 'string' || payload === undefined || Object.keys(message).length !== 2) {
     return { payload: message };
   }
-  if (!parseOffset(offset)) return { payload };
-  tagOffset(payload, offset);
-  return { payload, offset };
+  const at = parseOffset(offset);
+  return at ? { payload, offset, at } : { payload };
 }

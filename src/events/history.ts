@@ -52,18 +52,21 @@ export interface HistoryState {
 
 /**
  * The one rule deciding whether the events after `after` are all kept:
- * same epoch, and either the offset is within the window (nothing after it
- * can have been trimmed, trimming only drops what is older than the window)
- * or nothing happened in the organisation since (a quiet organisation
- * misses nothing, however old the offset). An offset of another epoch is
- * never recovered, so a history lost with Redis' data is reported, not
- * silently replayed as empty.
+ * same epoch, an id the organisation's clock has reached, and either the
+ * offset is within the window (nothing after it can have been trimmed,
+ * trimming only drops what is older than the window) or nothing happened in
+ * the organisation since (a quiet organisation misses nothing, however old
+ * the offset). An offset of another epoch is never recovered, so a history
+ * lost with Redis' data is reported, not silently replayed as empty; one
+ * ahead of the clock (forged, or from another organisation) is refused too.
  */
 export function isRecoverable(after: Offset, state: HistoryState, windowMs: number): boolean {
   if (state.epoch === undefined) return false;
   if (state.epoch !== after.epoch) return false;
+  // Beyond the last id the organisation gave (or it gave none): not one of its offsets.
+  if (state.last === undefined || compareOffsets(after, state.last) > 0) return false;
   if (after.ms >= state.now - windowMs) return true;
-  return state.last === undefined || compareOffsets(state.last, after) <= 0;
+  return compareOffsets(state.last, after) === 0;
 }
 
 /** The organisation of an `org:` channel (as its name holds it, encoded), or undefined for another channel. */

@@ -164,6 +164,23 @@ describe('with RESUME_WINDOW_SECONDS=0', () => {
   });
 });
 
+describe('an instance with RESUME_WINDOW_SECONDS=0 beside one with resume on', () => {
+  it('sends its subscribers no offsets, even for events the other instance recorded with one', async () => {
+    const prefix = uniquePrefix();
+    const off = await startTestServer({ backend: 'redis', prefix, env: { RESUME_WINDOW_SECONDS: '0' } });
+    const on = await startTestServer({ backend: 'redis', prefix });
+    const t = await people();
+    const { id: conversationId } = await createConversation(on, t.alice, ['bob']);
+    const bob = resumingClient(t.bob, { target: () => off });
+    const id = bob.subscribe(CONVERSATION_EVENTS, { id: conversationId });
+    await liveOn(off, 1);
+    await send(on, t.alice, conversationId, 'from the other instance');
+    const [event] = await bob.waitForEvents(id, 1);
+    expect(event!.event.message.body).toBe('from the other instance');
+    expect(event!.offset).toBeUndefined();
+  });
+});
+
 describe.skipIf(!bin)('Redis pub/sub connections killed under a burst', () => {
   it('loses none of 50 messages for a subscriber', async () => {
     const redis = await startRedisServer(bin!);

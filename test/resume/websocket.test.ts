@@ -239,6 +239,28 @@ describe('resuming a WebSocket subscription after a reconnect', () => {
     }
   });
 
+  it('refuses an offset ahead of the organisation (forged) and goes on live, nothing held back', async () => {
+    const [a] = await startCluster(1);
+    const t = await people();
+    const { id: conversationId } = await createConversation(a!, t.alice, ['bob']);
+    let target: Promise<TestServer> | TestServer = a!;
+    const bob = resumingClient(t.bob, { target: () => target });
+    const id = bob.subscribe(CONVERSATION_EVENTS, { id: conversationId });
+    await liveOn(a!, 1);
+    await send(a!, t.alice, conversationId, 'one');
+    const [one] = await bob.waitForEvents(id, 1);
+    const reconnect = gate<TestServer>();
+    target = reconnect.opened;
+    bob.drop();
+    bob.lastSeen[id] = `${one!.offset!.split('.')[0]}.99999999999999-0`;
+    reconnect.open(a!);
+    expect(await bob.waitForAck(2)).toEqual({ resume: { recovered: { [id]: false } } });
+    await liveOn(a!, 1);
+    await send(a!, t.alice, conversationId, 'two');
+    await bob.waitForEvents(id, 2);
+    expect(bodies(bob.received.get(id))).toEqual(['one', 'two']);
+  });
+
   it('puts the same offset on every subscriber of one event, the shared fan-out path included', async () => {
     const [a] = await startCluster(1);
     const t = await people();
