@@ -23,6 +23,9 @@ const BY_EXPIRY = 'by-expiry';
  */
 export const DEFAULT_REVOCATION_TTL_SECONDS = 30 * 86_400;
 
+/** How far ahead of this instance's clock another instance's may be: a revocation dated later is forged. */
+const MAX_CLOCK_SKEW_MS = 60_000;
+
 /** Revoked tokens (see {@link createRevocations}). */
 export type Revocations = ReturnType<typeof createRevocations>;
 
@@ -49,10 +52,18 @@ export function createRevocations(options: { storage: Storage; ttlSeconds?: numb
   const known = new Map<string, number>();
   const idOf = (orgId: string, userId: string) => `${keyPart(orgId)}:${keyPart(userId)}`;
 
-  /** Keeps the latest revocation of a user in memory; false when it is already known (or older). */
+  /**
+   * Keeps the latest revocation of a user in memory; false when it is
+   * already known (or older), lapsed, or from the future: revocations come
+   * over Redis (untrusted), and one dated ahead of every instance's clock
+   * was made by none of them; kept, it would refuse the user's every new
+   * token for as long as it lasts.
+   */
   const learn = (orgId: string, userId: string, revokedAt: number): boolean => {
     const id = idOf(orgId, userId);
-    if ((known.get(id) ?? -1) >= revokedAt || revokedAt + ttlMs <= Date.now()) return false;
+    const now = Date.now();
+    if ((known.get(id) ?? -1) >= revokedAt || revokedAt + ttlMs <= now || revokedAt > now + MAX_CLOCK_SKEW_MS)
+      return false;
     known.set(id, revokedAt);
     return true;
   };

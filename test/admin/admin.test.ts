@@ -266,6 +266,31 @@ describe('admin API across instances', () => {
     expect(await connectionsOf(a!, await adminToken(), 'agent-1')).toHaveLength(1);
   });
 
+  it('ignores a revocation from the future heard over Redis: it cannot lock a user out for good', async () => {
+    const [a] = await startCluster(1, { PRESENCE_HEARTBEAT_MS: '200', PRESENCE_LAPSE_MS: '600' });
+    const redis = new Redis(inject('redisUrl'));
+    dispose(() => redis.quit());
+    const forged = {
+      kind: 'revoked',
+      orgId: 'org-a',
+      userId: 'agent-1',
+      revokedAt: Date.now() + 10 * 365 * 86_400_000,
+    };
+    await redis.publish(`${a!.config.redisPrefix}internal:admin:commands`, JSON.stringify(forged));
+    // And straight into storage, which the heartbeat reloads from (Redis is untrusted too).
+    await redis.set(
+      `${a!.config.redisPrefix}doc:token-revocations:org-a:agent-2`,
+      JSON.stringify({ ...forged, id: 'org-a:agent-2', userId: 'agent-2' }),
+    );
+    await redis.zadd(`${a!.config.redisPrefix}idx:token-revocations:by-expiry`, forged.revokedAt, 'org-a:agent-2');
+    await settle(300);
+    await nextSecond();
+    for (const userId of ['agent-1', 'agent-2']) {
+      const fresh = await tokenFor(user(userId));
+      expect((await gql(a!, '{ me { id } }', {}, { token: fresh })).status).toBe(200);
+    }
+  });
+
   it('works in one process on the embedded default', async () => {
     const server = await startTestServer();
     const agent = await tokenFor(user('agent-1'));
