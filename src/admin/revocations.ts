@@ -1,5 +1,6 @@
 import { InvalidTokenError, type VerifyToken } from '../auth/jwt.js';
 import type { Viewer } from '../auth/viewer.js';
+import { isFromTheFuture } from '../lib/clock.js';
 import { keyPart } from '../lib/keys.js';
 import type { Storage } from '../storage/index.js';
 
@@ -22,9 +23,6 @@ const BY_EXPIRY = 'by-expiry';
  * is kept exactly that long, past which every token it covers has expired.
  */
 export const DEFAULT_REVOCATION_TTL_SECONDS = 30 * 86_400;
-
-/** How far ahead of this instance's clock another instance's may be: a revocation dated later is forged. */
-const MAX_CLOCK_SKEW_MS = 60_000;
 
 /** Revoked tokens (see {@link createRevocations}). */
 export type Revocations = ReturnType<typeof createRevocations>;
@@ -62,8 +60,7 @@ export function createRevocations(options: { storage: Storage; ttlSeconds?: numb
   const learn = (orgId: string, userId: string, revokedAt: number): boolean => {
     const id = idOf(orgId, userId);
     const now = Date.now();
-    if ((known.get(id) ?? -1) >= revokedAt || revokedAt + ttlMs <= now || revokedAt > now + MAX_CLOCK_SKEW_MS)
-      return false;
+    if ((known.get(id) ?? -1) >= revokedAt || revokedAt + ttlMs <= now || isFromTheFuture(revokedAt, now)) return false;
     known.set(id, revokedAt);
     return true;
   };

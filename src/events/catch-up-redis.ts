@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { isFromTheFuture } from '../lib/clock.js';
 import type { Logger } from '../logger.js';
 import type { EventHistory } from './history.js';
 import { compareOffsets, parseOffset, tagOffset, type Offset } from './offsets.js';
@@ -125,7 +126,7 @@ export function catchUpAfterOutages(options: {
 /**
  * The payload of a message and its offset, when it came as an
  * `{offset, payload}` envelope (exactly those two keys; an offset that is
- * not well-formed is dropped); anything else is the payload itself, checked
+ * not well-formed, or dated ahead of every clock, is dropped); anything else is the payload itself, checked
  * as such by the intake. A bus without history (resume off) hands on the
  * payload alone, so its subscribers see no offsets whoever published.
  */
@@ -136,5 +137,7 @@ export function unwrap(message: unknown): { payload: unknown; offset?: string; a
     return { payload: message };
   }
   const at = parseOffset(offset);
-  return at ? { payload, offset, at } : { payload };
+  // An offset ahead of every clock was given by no Redis of the deployment: kept, it would make every
+  // genuine event after it look already delivered (a subscription's, a catch-up's), silencing the channel.
+  return at && !isFromTheFuture(at.ms) ? { payload, offset, at } : { payload };
 }
