@@ -44,7 +44,7 @@ export function catchUpAfterOutages(options: {
   let lostAt: number | undefined;
   /** Live messages that arrived during a catch-up, in order. */
   let held: [HeardChannel, unknown][] | undefined;
-  /** The last offset any channel delivered: the history's epoch, for channels that delivered nothing yet. */
+  /** The last offset any channel delivered: the history's epoch, for channels that delivered nothing yet (else asked). */
   let newest: string | undefined;
   let running: Promise<void> = Promise.resolve();
 
@@ -63,7 +63,8 @@ export function catchUpAfterOutages(options: {
       // autoResubscribe sends its SUBSCRIBEs right after 'ready': once this PING is answered they are in force.
       await Promise.resolve();
       await subscriber.ping();
-      const epoch = parseOffset(newest)?.epoch;
+      // No channel delivered an event yet: the history's own epoch, so they still catch up.
+      const epoch = parseOffset(newest)?.epoch ?? (await history.epoch());
       let caught = 0;
       await Promise.all(
         [...heard()].map(async (channel) => {

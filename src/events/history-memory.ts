@@ -52,6 +52,9 @@ export function createMemoryHistory(options: {
 
   const history: EventHistory = {
     windowMs,
+    async epoch() {
+      return epoch;
+    },
     async recoverable(orgId, offsets) {
       const state = { epoch, now: Date.now(), last: clocks.get(keyPart(orgId)) };
       return offsets.map((after) => isRecoverable(after, state, windowMs));

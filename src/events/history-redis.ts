@@ -10,7 +10,7 @@ import {
   type HistoryEvent,
   type HistoryState,
 } from './history.js';
-import { formatOffset, type Offset } from './offsets.js';
+import { formatOffset, parseEpoch, type Offset } from './offsets.js';
 import { historyKeys } from './record-redis.js';
 
 /**
@@ -67,6 +67,10 @@ export function createRedisHistory(options: {
 
   return {
     windowMs,
+    async epoch() {
+      // Read from Redis (untrusted): it would be written into every offset of a catch-up.
+      return parseEpoch(await redis.get(keys.epoch));
+    },
     async recoverable(orgId, offsets) {
       const [state] = (await load([keyPart(orgId)], [])).states;
       return offsets.map((after) => isRecoverable(after, state!, windowMs));

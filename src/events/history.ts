@@ -26,6 +26,11 @@ export interface EventHistory {
   /** How long events are kept, in milliseconds. */
   readonly windowMs: number;
   /**
+   * The history's current epoch (undefined: nothing was ever recorded):
+   * where a catch-up starts for a channel that has delivered no event yet.
+   */
+  epoch(): Promise<string | undefined>;
+  /**
    * Whether every event of `orgId` after each offset is still kept: what
    * the WebSocket `connection_ack` answers per subscription id, before the
    * client has said which channels that subscription listens on.

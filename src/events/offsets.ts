@@ -17,6 +17,14 @@ export interface Offset {
 /** What an offset looks like on the wire; anything else is junk from a client. */
 const OFFSET_PATTERN = /^([A-Za-z0-9_-]{1,32})\.(\d{1,15})-(\d{1,15})$/;
 
+/** What an epoch looks like (as in {@link OFFSET_PATTERN}). */
+const EPOCH_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
+
+/** `text` when it is a well-formed epoch (it becomes part of offsets sent to clients), else undefined. */
+export function parseEpoch(text: unknown): string | undefined {
+  return typeof text === 'string' && EPOCH_PATTERN.test(text) ? text : undefined;
+}
+
 /** Longest offset accepted from a client or a message. */
 export const MAX_OFFSET_LENGTH = 64;
 
