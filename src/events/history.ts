@@ -1,4 +1,5 @@
 import { compareOffsets, type Offset } from './offsets.js';
+import { channelContract } from './topics.js';
 
 /**
  * Most events one replay reads from a channel. More than this after an
@@ -79,6 +80,17 @@ export function channelOrg(channel: string): string | undefined {
   if (!channel.startsWith('org:')) return undefined;
   const end = channel.indexOf(':', 4);
   return end < 0 ? undefined : channel.slice(4, end);
+}
+
+/**
+ * The organisation whose history records the events of `channel`, or
+ * undefined when they are not recorded: a channel outside any organisation,
+ * or one no subscription replays (the status page's samples, asked for
+ * afresh by each watcher and each listing up to 200 connections: kept for
+ * the window they would only cost Redis memory).
+ */
+export function recordingOrg(channel: string): string | undefined {
+  return channelContract(channel)?.kind === 'status' ? undefined : channelOrg(channel);
 }
 
 /** Events of several channels in offset order. */

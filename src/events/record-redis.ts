@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { COMMAND_QUEUE_MAX_LENGTH } from './commands.js';
 import { redisEventWire } from './change-event.js';
-import { channelOrg } from './history.js';
+import { recordingOrg } from './history.js';
 import type { ChangeEvent } from '../storage/storage.js';
 
 /**
@@ -18,7 +18,8 @@ import type { ChangeEvent } from '../storage/storage.js';
  * - A command (its queue is not empty) is appended to its queue's stream,
  *   trimmed to about a bound, so it waits for a worker rather than being
  *   lost when none listens (see ./commands-redis.ts).
- * - An event of an organisation channel, while resume is on, gets the next
+ * - An event of an organisation channel (one whose history is kept, see
+ *   `recordingOrg`), while resume is on, gets the next
  *   id of its organisation's clock (`ms-seq`, never behind Redis' time),
  *   is appended under that id to its channel's stream (entries older than
  *   the window trimmed, the stream expiring a window after its last event),
@@ -105,7 +106,7 @@ export function createRedisEventRecorder(prefix: string, resumeWindowMs = 0): Re
     const args = [String(events.length), String(resumeWindowMs), keys.epoch, token + (scripts++).toString(36)];
     for (const event of events) {
       const { channel, message, queue } = wire(event);
-      const org = resumeWindowMs > 0 && !queue ? channelOrg(event.channel) : undefined;
+      const org = resumeWindowMs > 0 && !queue ? recordingOrg(event.channel) : undefined;
       args.push(channel, message, queue ?? '');
       if (org === undefined) args.push('', '');
       else args.push(keys.stream(event.channel), keys.clock(org));
