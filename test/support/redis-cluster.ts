@@ -1,0 +1,69 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { startRedisServer } from './redis-server.js';
+
+const run = promisify(execFile);
+
+/** One node of a test cluster. */
+export type ClusterNode = Awaited<ReturnType<typeof startRedisServer>>;
+
+/**
+ * A throwaway Redis Cluster on loopback: `masters` redis-server processes
+ * with `--cluster-enabled yes` (plus `replicas` per master), joined with
+ * `redis-cli --cluster create`, resolved once every node reports
+ * `cluster_state:ok`. `stop()` kills them all.
+ */
+export async function startRedisCluster(
+  bin: string,
+  { masters = 3, replicas = 0 }: { masters?: number; replicas?: number } = {},
+) {
+  const count = masters * (1 + replicas);
+  const nodes: ClusterNode[] = await Promise.all(
+    Array.from({ length: count }, () =>
+      startRedisServer(bin, undefined, [
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        'nodes.conf',
+        // A master that stops answering is failed over within a couple of seconds.
+        '--cluster-node-timeout',
+        '1500',
+      ]),
+    ),
+  );
+  const stop = () => Promise.all(nodes.map((node) => node.stop()));
+  try {
+    const seeds = nodes.map((node) => `127.0.0.1:${node.port}`);
+    const cli = bin.replace(/redis-server$/, 'redis-cli');
+    await run(cli, ['--cluster', 'create', ...seeds, '--cluster-replicas', String(replicas), '--cluster-yes']);
+    await waitFor(async () => (await Promise.all(nodes.map((node) => clusterState(node.port)))).every(Boolean));
+    return { nodes, seeds, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** Whether the node at `port` sees the cluster as whole and agrees on its slot map with itself. */
+async function clusterState(port: number): Promise<boolean> {
+  const redis = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0 });
+  try {
+    await redis.connect();
+    const info = await redis.cluster('INFO');
+    return info.includes('cluster_state:ok');
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Polls `check` every 100 ms for up to `timeoutMs`. */
+export async function waitFor(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`Condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
