@@ -29,6 +29,9 @@ export async function startRedisCluster(
         // A master that stops answering is failed over within a couple of seconds.
         '--cluster-node-timeout',
         '1500',
+        // Replicas sync at once (Redis 7 waits 5 s by default); one never synced could not take over.
+        '--repl-diskless-sync-delay',
+        '0',
       ]),
     ),
   );
@@ -37,7 +40,13 @@ export async function startRedisCluster(
     const seeds = nodes.map((node) => `127.0.0.1:${node.port}`);
     const cli = bin.replace(/redis-server$/, 'redis-cli');
     await run(cli, ['--cluster', 'create', ...seeds, '--cluster-replicas', String(replicas), '--cluster-yes']);
-    await waitFor(async () => (await Promise.all(nodes.map((node) => clusterState(node.port)))).every(Boolean));
+    // Every node sees the whole cluster, and every replica holds its master's data (it could not take over otherwise).
+    await waitFor(async () => {
+      const states = await Promise.all(nodes.map((node) => clusterState(node.port)));
+      return (
+        states.every((state) => state.ok) && states.filter((state) => state.syncedReplica).length === masters * replicas
+      );
+    });
     return { nodes, seeds, stop };
   } catch (error) {
     await stop();
@@ -45,15 +54,19 @@ export async function startRedisCluster(
   }
 }
 
-/** Whether the node at `port` sees the cluster as whole and agrees on its slot map with itself. */
-async function clusterState(port: number): Promise<boolean> {
+/** Whether the node at `port` sees the cluster as whole, and whether it is a replica in sync with its master. */
+async function clusterState(port: number): Promise<{ ok: boolean; syncedReplica: boolean }> {
   const redis = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0 });
   try {
     await redis.connect();
     const info = await redis.cluster('INFO');
-    return info.includes('cluster_state:ok');
+    const replication = await redis.info('replication');
+    return {
+      ok: info.includes('cluster_state:ok'),
+      syncedReplica: /^role:slave/m.test(replication) && /^master_link_status:up/m.test(replication),
+    };
   } catch {
-    return false;
+    return { ok: false, syncedReplica: false };
   } finally {
     redis.disconnect();
   }
