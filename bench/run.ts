@@ -7,7 +7,11 @@
  * private Redis, publishing through Redis as a backend worker would (ours
  * through its event-recording script, so events carry offsets and history).
  * `ours-resume-off` is our server with RESUME_WINDOW_SECONDS=0: resume's
- * cost on the live path, side by side in the same run.
+ * cost on the live path, side by side in the same run. `ours-cluster` is
+ * our server on a private three-shard Redis Cluster (REDIS_CLUSTER_NODES,
+ * sharded pub/sub), with how each phase's scripts, SPUBLISHes and keys
+ * spread over the shards (`--targets=ours,ours-cluster --phases=3` puts two
+ * instances on one Redis and on the cluster side by side).
  * Subscribers live in separate client worker processes. Prints a table of
  * figures and ratios and writes bench/results/<timestamp>.json.
  *
@@ -19,6 +23,7 @@
  *      stepped up to the fd cap, p99 at a light delivery rate at each step.
  * `--profile` instead runs only our server under fan-out with --cpu-prof.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +33,8 @@ import { sleep } from './lib/clock.js';
 import { Fleet } from './lib/fleet.js';
 import { rssOf } from './lib/proc.js';
 import { startRedis } from './lib/redis-server.js';
+import { shardFigures, spreadBetween } from './lib/cluster-spread.js';
+import { startRedisCluster } from '../test/support/redis-cluster.js';
 import { burst, type DeliveryResult, type Rig, steady, waitLive } from './lib/scenarios.js';
 import { printReport } from './lib/report.js';
 import { type Instance, type RunContext, type Target, type TargetName, TARGETS } from './lib/targets.js';
@@ -222,6 +229,9 @@ async function main() {
   log(`bench ${quick ? '(quick) ' : ''}targets=${targetNames.join(',')} phases=${[...phases].join(',')}`);
   files = await buildAll();
   const redis = await startRedis();
+  const cluster = targetNames.some((name) => TARGETS[name]?.cluster)
+    ? await startRedisCluster(redisServer())
+    : undefined;
   const secret = 'bench-secret-that-is-long-enough-for-hs256!!';
   const load = [loadavg()];
   const results: Record<string, unknown> = {};
@@ -239,13 +249,26 @@ async function main() {
           // --prof-ours: every instance of our server writes a CPU profile (to bench/results/profile-<time>/).
           const profiled = flag('prof-ours') && name === 'ours';
           const ctx = context(`${name}-${phase}`, redis.url, secret, profiled ? profileArgs() : []);
-          await benchPhase(phase, TARGETS[name], ctx, results[name] as Record<string, unknown>);
+          const target = TARGETS[name];
+          const result = results[name] as Record<string, unknown>;
+          if (!target.cluster || !cluster) {
+            await benchPhase(phase, target, ctx, result);
+            continue;
+          }
+          const before = await shardFigures(cluster.seeds);
+          await benchPhase(phase, target, { ...ctx, clusterNodes: cluster.seeds }, result);
+          const shards = spreadBetween(before, await shardFigures(cluster.seeds));
+          result[`phase${phase}Shards`] = shards;
+          log(
+            `  shards: ${shards.map((s) => `${s.node} ${s.evals} scripts ${s.spublishes} SPUBLISH ${s.keys} keys`).join('; ')}`,
+          );
         }
         load.push(loadavg());
       }
     }
   } finally {
     await redis.stop();
+    await cluster?.stop();
   }
   const report = {
     startedAt: started.toISOString(),
@@ -272,6 +295,13 @@ function context(name: string, redisUrl: string, secret: string, oursNodeArgs: s
     files: { ours: files.ours, peer: files.peer, orphanGuard: orphanGuard() },
     tsx: flag('tsx'),
   };
+}
+
+/** The redis-server the cluster targets run on. */
+function redisServer(): string {
+  const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
+  if (found.status !== 0 || !found.stdout.trim()) throw new Error('ours-cluster needs redis-server on PATH');
+  return found.stdout.trim();
 }
 
 function profileArgs(): string[] {

@@ -19,6 +19,12 @@ export interface Config {
   host: string;
   /** Absent: the embedded in-memory engine for events and state (one process only). */
   redisUrl: string | undefined;
+  /**
+   * `REDIS_CLUSTER_NODES`: seed `host:port`s of a Redis Cluster, used
+   * instead of `REDIS_URL` (setting both is refused): state on the cluster,
+   * events over sharded pub/sub.
+   */
+  redisClusterNodes: string[] | undefined;
   /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
   redisPrefix: string;
   /**
@@ -75,7 +81,7 @@ export interface Config {
   /**
    * Whether the server runs a campaign worker (with the simulated gateway)
    * in its own process: `EMBEDDED_WORKER=on|off|auto`, where `auto` (the
-   * default) means on exactly when there is no `REDIS_URL`, so `npm start`
+   * default) means on exactly when there is no `REDIS_URL` nor `REDIS_CLUSTER_NODES`, so `npm start`
    * alone runs campaigns and deployments on Redis run `npm run worker`.
    */
   embeddedWorker: boolean;
@@ -258,6 +264,21 @@ const envSchema = z.object({
   PORT: integer(4000, 0, 65535),
   HOST: optionalString.transform((value) => value ?? '0.0.0.0'),
   REDIS_URL: url(['redis:', 'rediss:']),
+  REDIS_CLUSTER_NODES: optionalString.pipe(
+    z
+      .string()
+      .transform((value) =>
+        value
+          .split(',')
+          .map((node) => node.trim())
+          .filter(Boolean),
+      )
+      .refine(
+        (nodes) => nodes.length > 0 && nodes.every((node) => /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):\d{1,5}$/.test(node)),
+        'must be comma-separated host:port seed nodes, like 10.0.0.1:6379,10.0.0.2:6379',
+      )
+      .optional(),
+  ),
   REDIS_PREFIX: optionalString.transform((value) => value ?? 'rt:'),
   REDIS_ALLOW_EVICTION: optionalString.pipe(z.enum(['true', 'false']).optional()),
   REDIS_COMMAND_TIMEOUT_MS: integer(5_000, 50, 600_000),
@@ -356,6 +377,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
 
+  if (vars.REDIS_URL && vars.REDIS_CLUSTER_NODES) {
+    throw new ConfigError(
+      'REDIS_URL and REDIS_CLUSTER_NODES are exclusive: set REDIS_URL for one Redis or REDIS_CLUSTER_NODES for a Redis Cluster',
+    );
+  }
+  const usesRedis = Boolean(vars.REDIS_URL ?? vars.REDIS_CLUSTER_NODES);
+
   const keySources = [vars.JWT_SECRET, vars.JWT_PUBLIC_KEY, vars.JWT_JWKS_URL].filter(Boolean);
   if (keySources.length > 1) {
     throw new ConfigError('JWT_SECRET, JWT_PUBLIC_KEY and JWT_JWKS_URL are exclusive: set only one of them');
@@ -385,6 +413,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: vars.PORT,
     host: vars.HOST,
     redisUrl: vars.REDIS_URL,
+    redisClusterNodes: vars.REDIS_CLUSTER_NODES,
     redisPrefix: vars.REDIS_PREFIX,
     redisAllowEviction: vars.REDIS_ALLOW_EVICTION === 'true',
     redisCommandTimeoutMs: vars.REDIS_COMMAND_TIMEOUT_MS,
@@ -418,9 +447,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       qrIntervalMs: vars.GATEWAY_QR_INTERVAL_MS,
       scanDelayMs: vars.GATEWAY_SCAN_DELAY_MS,
     },
-    embeddedWorker: (vars.EMBEDDED_WORKER ?? 'auto') === 'auto' ? !vars.REDIS_URL : vars.EMBEDDED_WORKER === 'on',
+    embeddedWorker: (vars.EMBEDDED_WORKER ?? 'auto') === 'auto' ? !usesRedis : vars.EMBEDDED_WORKER === 'on',
     devStateFile:
-      nodeEnv === 'development' && !vars.REDIS_URL && vars.DEV_STATE_FILE !== 'off'
+      nodeEnv === 'development' && !usesRedis && vars.DEV_STATE_FILE !== 'off'
         ? (vars.DEV_STATE_FILE ?? '.data/dev-state.json')
         : undefined,
     presence: { heartbeatMs: vars.PRESENCE_HEARTBEAT_MS, lapseMs: vars.PRESENCE_LAPSE_MS },

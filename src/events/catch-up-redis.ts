@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import { isFromTheFuture } from '../lib/clock.js';
+import { isCluster, type RedisClient } from '../redis.js';
 import type { Logger } from '../logger.js';
 import type { EventHistory } from './history.js';
 import { compareOffsets, parseOffset, tagOffset, type Offset } from './offsets.js';
@@ -24,6 +24,13 @@ export interface HeardChannel {
 const LOSS_MARGIN_MS = 2_000;
 
 /**
+ * On a Redis Cluster, how long after ioredis says its sharded subscribers
+ * are ready (it has sent their SSUBSCRIBEs, without waiting for the
+ * answers) the catch-up waits before reading the history.
+ */
+const SHARD_RESUBSCRIBE_SETTLE_MS = 500;
+
+/**
  * Pub/Sub is at-most-once: what is published while a process' subscriber
  * connection is down (Redis restarted, the connection killed) never reaches
  * it. With a history, nothing is lost for its listeners: once the
@@ -32,9 +39,15 @@ const LOSS_MARGIN_MS = 2_000;
  * the live ones that came meanwhile (held, then passed on unless already
  * delivered). Every subscription carries on without a gap or a duplicate,
  * without its client having to reconnect.
+ *
+ * On a Redis Cluster the same happens per shard: a shard subscriber
+ * connection that ends (`-node`), a failover or a slot moved elsewhere
+ * (Redis then unsubscribes the slot's channels without closing anything)
+ * all end in ioredis subscribing again and emitting `subscribersReady`;
+ * every such round catches up, since a moved slot gives no other sign.
  */
 export function catchUpAfterOutages(options: {
-  subscriber: Redis;
+  subscriber: RedisClient;
   history: EventHistory;
   /** The channels heard now. */
   heard: () => Iterable<HeardChannel>;
@@ -60,9 +73,13 @@ export function catchUpAfterOutages(options: {
   const catchUp = async (lost: number) => {
     held = [];
     try {
-      // autoResubscribe sends its SUBSCRIBEs right after 'ready': once this PING is answered they are in force.
-      await Promise.resolve();
-      await subscriber.ping();
+      if (cluster) {
+        await new Promise((resolve) => setTimeout(resolve, SHARD_RESUBSCRIBE_SETTLE_MS));
+      } else {
+        // autoResubscribe sends its SUBSCRIBEs right after 'ready': once this PING is answered they are in force.
+        await Promise.resolve();
+        await subscriber.ping();
+      }
       // No channel delivered an event yet: the history's own epoch, so they still catch up.
       const epoch = parseOffset(newest)?.epoch ?? (await history.epoch());
       let caught = 0;
@@ -101,15 +118,18 @@ export function catchUpAfterOutages(options: {
     }
   };
 
+  const cluster = isCluster(subscriber);
+  const [lostEvent, readyEvent] = cluster ? ['-node', 'subscribersReady'] : ['close', 'ready'];
   const onClose = () => (lostAt ??= Date.now());
   const onReady = () => {
-    if (lostAt === undefined) return;
-    const lost = lostAt;
+    // A moved slot is not seen as a loss: 0 reads each channel that delivered nothing from its subscription on.
+    const lost = lostAt ?? (cluster ? 0 : undefined);
+    if (lost === undefined) return;
     lostAt = undefined;
     running = running.then(() => catchUp(lost));
   };
-  subscriber.on('close', onClose);
-  subscriber.on('ready', onReady);
+  subscriber.on(lostEvent, onClose);
+  subscriber.on(readyEvent, onReady);
 
   return {
     /** A live message of `channel`: passed on, or held while a catch-up runs. */
@@ -118,8 +138,8 @@ export function catchUpAfterOutages(options: {
       else pass(channel, message);
     },
     close() {
-      subscriber.off('close', onClose);
-      subscriber.off('ready', onReady);
+      subscriber.off(lostEvent, onClose);
+      subscriber.off(readyEvent, onReady);
     },
   };
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import { keyPart } from '../lib/keys.js';
 import {
   byOffset,
@@ -37,7 +37,7 @@ type Reply = [epoch: string | null, now: string, ...rest: (string | null | Strea
  * read back is untrusted like any message: `check` validates each payload.
  */
 export function createRedisHistory(options: {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   windowMs: number;
   check: (channel: string, payload: unknown) => boolean;

@@ -144,7 +144,8 @@ export async function startServer(
   };
 
   const health = async (res: ServerResponse) => {
-    const redis = config.redisUrl ? ((await runtime.healthy()) ? 'up' : 'down') : 'embedded';
+    const redis =
+      config.redisUrl || config.redisClusterNodes ? ((await runtime.healthy()) ? 'up' : 'down') : 'embedded';
     const status = shutdown.signal.aborted ? 'shutting_down' : redis === 'down' ? 'redis_unavailable' : 'ok';
     sendJson(res, status === 'ok' ? 200 : 503, {
       status,

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { Storage } from './storage.js';
 
 /** Milliseconds on Redis's clock, so instances with skewed clocks agree. */
@@ -37,7 +37,7 @@ return 1`;
 
 /** The Redis token buckets and slot sets of {@link Storage}: shared by every instance. */
 export function createRedisLimits(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
 ): Pick<Storage, 'takeToken' | 'holdSlot' | 'releaseSlot'> {
   return {

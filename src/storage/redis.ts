@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import { NO_EVENTS, RECORD_EVENTS, type RedisEventRecorder } from '../events/record-redis.js';
 import { createRedisLedger } from './redis-ledger.js';
 import { createRedisLimits } from './limits-redis.js';
@@ -95,7 +95,7 @@ const MAX_CAS_ATTEMPTS = 50;
  * records them, so subscribers cannot tell the two apart). Every command that changes state is sent
  * through `sendWrite`, so a failed operation knows whether it wrote.
  */
-export function createRedisStorage(redis: Redis, prefix: string, record?: RedisEventRecorder): Storage {
+export function createRedisStorage(redis: RedisClient, prefix: string, record?: RedisEventRecorder): Storage {
   const run = (script: string, keys: string[], args: (string | number)[]) =>
     sendWrite(() => redis.eval(script, keys.length, ...keys, ...args));
   /** The leading arguments of a script that records events (see RECORD_EVENTS). */
@@ -157,7 +157,7 @@ export function createRedisStorage(redis: Redis, prefix: string, record?: RedisE
 }
 
 function createRedisCollection<T extends Doc>(
-  redis: Redis,
+  redis: RedisClient,
   docPrefix: string,
   indexPrefix: string,
   run: (script: string, keys: string[], args: (string | number)[]) => Promise<unknown>,
