@@ -1,5 +1,6 @@
 import type { Viewer } from '../auth/viewer.js';
 import { badInput, notFound } from '../errors.js';
+import { DEFAULT_RETENTION, type RetentionConfig } from '../config.js';
 import type { EventBus } from '../events/bus.js';
 import { subscribe } from '../events/subscribe.js';
 import { topics } from '../events/topics.js';
@@ -35,13 +36,15 @@ export function createConversationService({
   bus,
   logger,
   background = true,
+  retention = DEFAULT_RETENTION,
 }: {
   storage: Storage;
   bus: EventBus;
   logger: Logger;
   background?: boolean;
+  retention?: Pick<RetentionConfig, 'messagesSeconds'>;
 }) {
-  const store = createConversationStore(storage);
+  const store = createConversationStore(storage, retention);
   const publisher = createConversationPublisher(bus, store);
   const { conversations, messages } = store;
 
