@@ -553,9 +553,12 @@ export type Mutation = {
    */
   editMessage: Message;
   /**
-   * Marks every unread notification of the viewer read and returns how many
-   * changed. Publishes one `NotificationsBulkRead` listing them, or nothing when
-   * none was unread.
+   * Marks the viewer's unread notifications read, newest first, at most
+   * `limit` per call, and returns how many changed. Publishes one
+   * `NotificationsBulkRead` listing them, or nothing when none was unread.
+   * A result of `limit` means more may remain: call again until it returns
+   * less (`unreadNotificationCount` tells for sure, e.g. when another device
+   * marked some at the same time).
    */
   markAllNotificationsRead: Scalars['Int']['output'];
   /**
@@ -931,6 +934,20 @@ export type MutationEditMessageArgs = {
  * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
  * masked).
  */
+export type MutationMarkAllNotificationsReadArgs = {
+  limit?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
+ */
 export type MutationMarkConversationReadArgs = {
   conversationId: Scalars['ID']['input'];
   upToMessageId?: InputMaybe<Scalars['ID']['input']>;
@@ -1231,7 +1248,7 @@ export type NotificationRead = Event & {
 /** `markAllNotificationsRead` marked these notifications read (`occurredAt` is their `readAt`). */
 export type NotificationsBulkRead = Event & {
   __typename?: 'NotificationsBulkRead';
-  /** Every notification this call marked read (not those already read); never empty. */
+  /** Every notification this call marked read (not those already read); never empty, at most the call's `limit`. */
   notificationIds: Array<Scalars['ID']['output']>;
   /** Their `readAt`. */
   occurredAt: Scalars['DateTime']['output'];
@@ -1305,7 +1322,11 @@ export type Query = {
   conversation: Maybe<Conversation>;
   /**
    * The viewer's conversations, most recently active first (a new message, or
-   * the viewer joining, moves one to the top). No cursor: the first `limit` only.
+   * the viewer joining, moves one to the top). To page on, pass the last
+   * (least recently active) id of the previous page as `before`; a page
+   * shorter than `limit` is the last. A conversation that becomes active
+   * meanwhile moves to the top, so it is not met again further down, and a
+   * `before` that moved continues from its new place.
    */
   conversations: Array<Conversation>;
   /** The authenticated caller, as their token says. Needs no role. */
@@ -1332,7 +1353,11 @@ export type Query = {
   presence: Array<Presence>;
   /** A session the viewer may see; `NOT_FOUND` otherwise (never null). */
   session: Maybe<Session>;
-  /** Every session of the organisation the viewer may see, newest first (no paging). */
+  /**
+   * The sessions of the organisation the viewer may see, newest first.
+   * `limit`: 1 to 500 (default 100); `before`: a session id from a previous
+   * page, to read older ones. A page shorter than `limit` is the last.
+   */
   sessions: Array<Session>;
   /** A task of the viewer's organisation (any member, any role); `NOT_FOUND` otherwise (never null). */
   task: Maybe<Task>;
@@ -1394,6 +1419,7 @@ export type QueryConversationArgs = {
  * (empty, longer than 128 characters, or holding blanks) is `BAD_USER_INPUT`.
  */
 export type QueryConversationsArgs = {
+  before?: InputMaybe<Scalars['ID']['input']>;
   limit?: InputMaybe<Scalars['Int']['input']>;
 };
 
@@ -1439,6 +1465,17 @@ export type QueryPresenceArgs = {
  */
 export type QuerySessionArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+/**
+ * Reads. Every operation needs a bearer token; anything outside the viewer's
+ * organisation reads as missing (`NOT_FOUND`). A malformed id argument
+ * (empty, longer than 128 characters, or holding blanks) is `BAD_USER_INPUT`.
+ */
+export type QuerySessionsArgs = {
+  before?: InputMaybe<Scalars['ID']['input']>;
+  limit?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -2434,7 +2471,7 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   disconnectSession?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationDisconnectSessionArgs, 'id'>>;
   disconnectUser?: Resolver<ResolversTypes['Int'], ParentType, ContextType, RequireFields<MutationDisconnectUserArgs, 'userId'>>;
   editMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationEditMessageArgs, 'body' | 'id'>>;
-  markAllNotificationsRead?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  markAllNotificationsRead?: Resolver<ResolversTypes['Int'], ParentType, ContextType, RequireFields<MutationMarkAllNotificationsReadArgs, 'limit'>>;
   markConversationRead?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationMarkConversationReadArgs, 'conversationId'>>;
   markNotificationRead?: Resolver<ResolversTypes['Notification'], ParentType, ContextType, RequireFields<MutationMarkNotificationReadArgs, 'id'>>;
   pauseCampaign?: Resolver<ResolversTypes['Campaign'], ParentType, ContextType, RequireFields<MutationPauseCampaignArgs, 'id'>>;
@@ -2525,7 +2562,7 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   notifications?: Resolver<Array<ResolversTypes['Notification']>, ParentType, ContextType, RequireFields<QueryNotificationsArgs, 'limit' | 'unreadOnly'>>;
   presence?: Resolver<Array<ResolversTypes['Presence']>, ParentType, ContextType, RequireFields<QueryPresenceArgs, 'userIds'>>;
   session?: Resolver<Maybe<ResolversTypes['Session']>, ParentType, ContextType, RequireFields<QuerySessionArgs, 'id'>>;
-  sessions?: Resolver<Array<ResolversTypes['Session']>, ParentType, ContextType>;
+  sessions?: Resolver<Array<ResolversTypes['Session']>, ParentType, ContextType, RequireFields<QuerySessionsArgs, 'limit'>>;
   task?: Resolver<Maybe<ResolversTypes['Task']>, ParentType, ContextType, RequireFields<QueryTaskArgs, 'id'>>;
   tasks?: Resolver<Array<ResolversTypes['Task']>, ParentType, ContextType, RequireFields<QueryTasksArgs, 'limit'>>;
   unreadNotificationCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;

@@ -173,11 +173,17 @@ export function createNotificationService({
     },
 
     /**
-     * Marks every unread notification of the viewer read; resolves how many
-     * this call changed (one marked meanwhile by another call counts there).
+     * Marks up to `limit` of the viewer's unread notifications read, newest
+     * first; resolves how many this call changed (one marked meanwhile by
+     * another call counts there). Bounded, so one call's work and event are
+     * too: fewer than `limit` means none was left.
      */
-    async markAllRead(viewer: Viewer): Promise<number> {
-      const ids = await notifications.ids(unread(viewer.orgId, viewer.id));
+    async markAllRead(viewer: Viewer, limit?: number | null): Promise<number> {
+      const most = requireIntInRange('limit', limit ?? NOTIFICATION_LIMITS.markAllDefault, {
+        min: 1,
+        max: NOTIFICATION_LIMITS.markAllMax,
+      });
+      const ids = await notifications.ids(unread(viewer.orgId, viewer.id), { order: 'desc', limit: most });
       const readAt = now();
       const changed: string[] = [];
       for (let start = 0; start < ids.length; start += MARK_ALL_BATCH) {
