@@ -1795,7 +1795,14 @@ export type Task = {
   description: Maybe<Scalars['String']['output']>;
   /** Opaque, unique id; also the paging cursor of `tasks(before:)`. */
   id: Scalars['ID']['output'];
-  /** Oldest first. A task holds at most 200 notes. */
+  /** How many notes the task holds (also in an event's `task`, whose `notes` holds only the added one). */
+  noteCount: Scalars['Int']['output'];
+  /**
+   * Oldest first. A task holds at most 200 notes. In a `taskEvents` event's
+   * `task`, only the note that event added (`TaskNoteAdded`), none otherwise:
+   * events carry what changed; `noteCount` says how many there are, and the
+   * `task` query returns them all.
+   */
   notes: Array<TaskNote>;
   /** How far along the task is, from 0 to 100. */
   progress: Scalars['Int']['output'];
@@ -1839,7 +1846,11 @@ export type TaskCreated = Event & {
   task: Task;
 };
 
-/** Everything that happens to a task. Each event carries the task as it is after the change. */
+/**
+ * Everything that happens to a task. Each event carries the task as it is
+ * after the change, except its notes: only the note a `TaskNoteAdded` added
+ * (see `Task.notes`).
+ */
 export type TaskEvent = TaskAssigned | TaskCompleted | TaskCreated | TaskNoteAdded | TaskProgressChanged | TaskStatusChanged | TaskUpdated;
 
 /** A comment on a task. Notes are only ever added, never edited or removed. */
@@ -1862,7 +1873,7 @@ export type TaskNoteAdded = Event & {
   note: TaskNote;
   /** When the note was added (its `createdAt`). */
   occurredAt: Scalars['DateTime']['output'];
-  /** The task with every note, the new one last. */
+  /** The task after the change; its `notes` holds only the new note (`noteCount` counts them all). */
   task: Task;
 };
 
@@ -2634,6 +2645,7 @@ export type TaskResolvers<ContextType = GraphQLContext, ParentType extends Resol
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   description?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  noteCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   notes?: Resolver<Array<ResolversTypes['TaskNote']>, ParentType, ContextType>;
   progress?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['TaskStatus'], ParentType, ContextType>;

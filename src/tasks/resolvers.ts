@@ -24,4 +24,7 @@ export const taskResolvers: Resolvers = {
       resolve: yieldedEvent,
     },
   },
+  Task: {
+    noteCount: (task) => task.noteCount ?? task.notes.length,
+  },
 };

@@ -11,7 +11,7 @@ import { keyPart } from '../lib/keys.js';
 import { optionalText, requireId, requireIntInRange, requireText, requireUserId, textOrNull } from '../lib/validate.js';
 import type { IndexEntry, Storage } from '../storage/index.js';
 import { assertCanChangeTasks, canSeeTask } from './access.js';
-import { matchesTaskEvent, type TaskEvent, type TaskEventSelection } from './events.js';
+import { carryingChange, matchesTaskEvent, type TaskEvent, type TaskEventSelection } from './events.js';
 import { TASK_LIMITS, type TaskRecord } from './model.js';
 
 /** Tasks: state, authorization and events, whatever the transport. */
@@ -53,7 +53,7 @@ export function createTaskService({ storage, bus }: { storage: Storage; bus: Eve
 
   /** Task events, to record with the change that produces them. */
   const recorded = (orgId: string, events: TaskEvent[]) =>
-    events.map((event) => changeEvent(topics.tasks(orgId), event));
+    events.map((event) => changeEvent(topics.tasks(orgId), carryingChange(event)));
 
   /** The task if it is one of the viewer's organisation's; NOT_FOUND otherwise (missing and foreign read the same). */
   const getVisible = async (viewer: Viewer, id: string): Promise<TaskRecord> => {
