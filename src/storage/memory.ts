@@ -244,6 +244,9 @@ function createMemoryCollection<T extends Doc>(record: DeliverEvents): MemoryCol
       record(produced);
       return doc;
     },
+    async expire(id, ttl) {
+      if (stored.has(id)) deadlines.set(id, Date.now() + ttl);
+    },
     async index(name, entries) {
       const index = indexOf(name);
       for (const { id, score } of entries) index.set(id, score);

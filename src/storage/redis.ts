@@ -243,6 +243,9 @@ function createRedisCollection<T extends Doc>(
       }
       throw new Error(`Removal of ${docKey(id)} kept conflicting after ${MAX_CAS_ATTEMPTS} attempts`);
     },
+    async expire(id, ttlMs) {
+      await sendWrite(() => redis.pexpire(docKey(id), ttlMs));
+    },
     async index(name, entries) {
       if (entries.length === 0) return;
       await sendWrite(() => redis.zadd(indexKey(name), ...entries.flatMap(({ id, score }) => [score, id])));

@@ -123,6 +123,11 @@ export interface Collection<T extends Doc> {
     indexes?: readonly string[],
     events?: (removed: T) => readonly ChangeEvent[],
   ): Promise<T | undefined>;
+  /**
+   * Makes an existing record expire `ttlMs` from now (Redis `PEXPIRE`), as
+   * data whose purpose is over (e.g. an ended campaign's recipients).
+   */
+  expire(id: string, ttlMs: number): Promise<void>;
   /** Adds (or moves) ids in an index. */
   index(index: string, entries: readonly { id: string; score: number }[]): Promise<void>;
   /** Removes ids from an index. */

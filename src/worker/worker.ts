@@ -55,6 +55,7 @@ export async function startWorker(options: {
     bus,
     sessions: services.sessions,
     progressEvery: config.campaigns.progressEvery,
+    retention: config.retention,
   });
   const stopReceipts = gateway.onReceipt((receipt) => {
     countReceipt(counts, receipt.status);

@@ -12,6 +12,18 @@ import {
   user,
   type TestServer,
 } from '../support/harness.js';
+import { simulatedGatewayLog } from '../../src/gateway/simulated.js';
+import {
+  act,
+  connectedSession,
+  createCampaign,
+  EMBEDDED,
+  eventually,
+  gatewayStorage,
+  phoneNumbers,
+  readCampaign,
+  tokens as campaignTokens,
+} from '../campaigns/support.js';
 import { CONVERSATION, createConversation, history, MARK_READ, send as sendMessage } from '../conversations/support.js';
 import { COUNT, list, MARK_READ as MARK_NOTIFICATION_READ, send } from '../notifications/operations.js';
 
@@ -98,6 +110,42 @@ describe.each(BACKENDS)('retention on the %s backend', (backend) => {
       const pointer = await timeToLive(server, 'conversationReads', `${room.id}/alice`);
       expect(pointer).toBeGreaterThan(0);
       expect(pointer).toBeLessThanOrEqual(1_000);
+    }
+  });
+});
+
+describe.each(BACKENDS)('ended campaigns\u2019 data on the %s backend', (backend) => {
+  it('expires an ended campaign\u2019s recipients and send states, and the gateway\u2019s log, keeping the campaign and its counts', async () => {
+    const server = await startTestServer({
+      backend,
+      env: { ...EMBEDDED, CAMPAIGN_DATA_RETENTION_SECONDS: '1', GATEWAY_LOG_RETENTION_SECONDS: '1' },
+    });
+    const t = await campaignTokens();
+    const sessionId = await connectedSession(server, t);
+    const recipients = phoneNumbers(30);
+    const campaign = await createCampaign(server, t.agent, { sessionId, recipients });
+    await act(server, t.agent, 'startCampaign', campaign.id);
+    const done = await eventually(async () => {
+      const read = await readCampaign(server, t.agent, campaign.id);
+      return read.status === 'COMPLETED' && read;
+    }, 30_000);
+    expect(done).toMatchObject({ total: 30, sent: 30, delivered: 30, failed: 0 });
+    const storage = gatewayStorage(server);
+    expect(await simulatedGatewayLog(storage, sessionId)).toHaveLength(30);
+
+    await settle(PAST_RETENTION_MS);
+    expect(await readCampaign(server, t.agent, campaign.id)).toEqual(done);
+    expect(await simulatedGatewayLog(storage, sessionId)).toEqual([]);
+    if (backend === 'redis') {
+      const redis = new Redis(inject('redisUrl'));
+      dispose(() => redis.quit());
+      const prefix = server.config.redisPrefix;
+      // The ledger's counts (`:meta`) stay; the resume history has its own window (RESUME_WINDOW_SECONDS).
+      const left = (await redis.keys(`${prefix}*`)).filter((key) => !key.startsWith(`${prefix}history:`));
+      expect(left.filter((key) => key.includes(campaign.id) && !key.endsWith(':meta'))).toEqual([
+        `${prefix}doc:campaigns:${campaign.id}`,
+      ]);
+      expect(left.filter((key) => key.startsWith(`${prefix}doc:campaign-recipients:`))).toEqual([]);
     }
   });
 });
