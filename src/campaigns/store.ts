@@ -39,7 +39,9 @@ export interface Transition {
  */
 export function createCampaignStore(
   storage: Storage,
-  { campaignDataSeconds = DEFAULT_RETENTION.campaignDataSeconds }: Partial<Pick<RetentionConfig, 'campaignDataSeconds'>> = {},
+  {
+    campaignDataSeconds = DEFAULT_RETENTION.campaignDataSeconds,
+  }: Partial<Pick<RetentionConfig, 'campaignDataSeconds'>> = {},
 ) {
   const campaigns = storage.collection<CampaignRecord>('campaigns');
   const chunks = storage.collection<RecipientChunk>('campaign-recipients');

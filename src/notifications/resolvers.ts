@@ -11,8 +11,7 @@ export const notificationResolvers: Resolvers = {
     sendNotification: (_, { input, idempotencyKey }, { viewer, services }) =>
       services.notifications.send(viewer, input, idempotencyKey),
     markNotificationRead: (_, { id }, { viewer, services }) => services.notifications.markRead(viewer, id),
-    markAllNotificationsRead: (_, { limit }, { viewer, services }) =>
-      services.notifications.markAllRead(viewer, limit),
+    markAllNotificationsRead: (_, { limit }, { viewer, services }) => services.notifications.markAllRead(viewer, limit),
     deleteNotification: (_, { id }, { viewer, services }) => services.notifications.remove(viewer, id),
   },
   Subscription: {

@@ -99,12 +99,7 @@ export function createRedisLedger(redis: Redis, base: string): Ledger {
 
     async retire(ttlMs) {
       await sendWrite(() =>
-        redis
-          .multi()
-          .pexpire(keys[0]!, ttlMs)
-          .pexpire(keys[1]!, ttlMs)
-          .pexpire(keys[2]!, ttlMs)
-          .exec(),
+        redis.multi().pexpire(keys[0]!, ttlMs).pexpire(keys[1]!, ttlMs).pexpire(keys[2]!, ttlMs).exec(),
       );
     },
   };
