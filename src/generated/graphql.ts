@@ -1798,10 +1798,12 @@ export type Task = {
   /** How many notes the task holds (also in an event's `task`, whose `notes` holds only the added one). */
   noteCount: Scalars['Int']['output'];
   /**
-   * Oldest first. A task holds at most 200 notes. In a `taskEvents` event's
-   * `task`, only the note that event added (`TaskNoteAdded`), none otherwise:
-   * events carry what changed; `noteCount` says how many there are, and the
-   * `task` query returns them all.
+   * Oldest first: the `limit` newest notes before `before`, or the newest
+   * ones (every note by default: a task holds at most 200). To page back,
+   * pass the first (oldest) id of the previous page as `before`. In a
+   * `taskEvents` event's `task`, only the note that event added
+   * (`TaskNoteAdded`), none otherwise: events carry what changed; `noteCount`
+   * says how many there are, and the `task` query returns them all.
    */
   notes: Array<TaskNote>;
   /** How far along the task is, from 0 to 100. */
@@ -1812,6 +1814,16 @@ export type Task = {
   title: Scalars['String']['output'];
   /** When anything about the task last changed, notes included. */
   updatedAt: Scalars['DateTime']['output'];
+};
+
+
+/**
+ * A unit of work in the organisation. Any member of the organisation may read
+ * tasks and watch their events; changing them needs the `admin` or `agent` role.
+ */
+export type TaskNotesArgs = {
+  before?: InputMaybe<Scalars['ID']['input']>;
+  limit?: InputMaybe<Scalars['Int']['input']>;
 };
 
 /**
@@ -2646,7 +2658,7 @@ export type TaskResolvers<ContextType = GraphQLContext, ParentType extends Resol
   description?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   noteCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
-  notes?: Resolver<Array<ResolversTypes['TaskNote']>, ParentType, ContextType>;
+  notes?: Resolver<Array<ResolversTypes['TaskNote']>, ParentType, ContextType, RequireFields<TaskNotesArgs, 'limit'>>;
   progress?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['TaskStatus'], ParentType, ContextType>;
   title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;

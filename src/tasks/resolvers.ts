@@ -26,5 +26,6 @@ export const taskResolvers: Resolvers = {
   },
   Task: {
     noteCount: (task) => task.noteCount ?? task.notes.length,
+    notes: (task, args, { services }) => services.tasks.notes(task, args),
   },
 };
