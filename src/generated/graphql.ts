@@ -1313,9 +1313,10 @@ export type Query = {
   campaigns: Array<Campaign>;
   /**
    * Open WebSocket and SSE connections of the viewer's organisation, on every
-   * instance of the deployment, oldest first. Needs the `admin` role
-   * (`FORBIDDEN` otherwise). An instance that does not answer within a second
-   * is left out.
+   * instance of the deployment, oldest first: the `limit` oldest (a list of
+   * `limit` may have more behind it; narrow it with `userId`). Needs the
+   * `admin` role (`FORBIDDEN` otherwise). An instance that does not answer
+   * within a second is left out.
    */
   connections: Array<Connection>;
   /** A conversation the viewer is a member of; `NOT_FOUND` otherwise (never null). */
@@ -1399,6 +1400,7 @@ export type QueryCampaignsArgs = {
  * (empty, longer than 128 characters, or holding blanks) is `BAD_USER_INPUT`.
  */
 export type QueryConnectionsArgs = {
+  limit?: InputMaybe<Scalars['Int']['input']>;
   userId?: InputMaybe<Scalars['ID']['input']>;
 };
 
@@ -2577,7 +2579,7 @@ export type QrCodeUpdatedResolvers<ContextType = GraphQLContext, ParentType exte
 export type QueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   campaign?: Resolver<Maybe<ResolversTypes['Campaign']>, ParentType, ContextType, RequireFields<QueryCampaignArgs, 'id'>>;
   campaigns?: Resolver<Array<ResolversTypes['Campaign']>, ParentType, ContextType, RequireFields<QueryCampaignsArgs, 'limit'>>;
-  connections?: Resolver<Array<ResolversTypes['Connection']>, ParentType, ContextType, Partial<QueryConnectionsArgs>>;
+  connections?: Resolver<Array<ResolversTypes['Connection']>, ParentType, ContextType, RequireFields<QueryConnectionsArgs, 'limit'>>;
   conversation?: Resolver<Maybe<ResolversTypes['Conversation']>, ParentType, ContextType, RequireFields<QueryConversationArgs, 'id'>>;
   conversations?: Resolver<Array<ResolversTypes['Conversation']>, ParentType, ContextType, RequireFields<QueryConversationsArgs, 'limit'>>;
   me?: Resolver<ResolversTypes['Viewer'], ParentType, ContextType>;
