@@ -199,6 +199,8 @@ function createMemoryCollection<T extends Doc>(record: DeliverEvents): MemoryCol
     ...({ [MEMORY_STATE]: { docs: stored, indexes } } as object),
     [RETAIN](retention: Retention) {
       ({ ttlMs, renewOnWrite = false } = retention);
+      // Records restored by the dev state file have no deadline: they get a full one from now.
+      for (const id of stored.keys()) if (!deadlines.has(id)) setDeadline(id);
     },
     async get(id) {
       const doc = docs.get(id);
