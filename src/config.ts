@@ -98,7 +98,43 @@ export interface Config {
   devStateFile: string | undefined;
   /** Prometheus metrics: their own listener, never the public port (README: Operations → Metrics). */
   metrics: MetricsConfig;
+  /** How long data is kept, so Redis memory follows activity, not age (README: Operations → Retention). */
+  retention: RetentionConfig;
 }
+
+/**
+ * How long each kind of data is kept, in seconds; 0 keeps it for good.
+ * Expiry is Redis-native (set in the script that writes), and the embedded
+ * default honours the same settings.
+ */
+export interface RetentionConfig {
+  /** `NOTIFICATION_RETENTION_SECONDS`: a notification is deleted this long after it was sent, read or not. */
+  notificationsSeconds: number;
+  /**
+   * `MESSAGE_RETENTION_SECONDS`: a message is deleted this long after it was
+   * sent. Messages are product data: 0 (the default) keeps them. Read
+   * pointers follow: each expires this long after it last moved.
+   */
+  messagesSeconds: number;
+  /**
+   * `CAMPAIGN_DATA_RETENTION_SECONDS`: a campaign's recipients and delivery
+   * ledger are deleted this long after it ended (completed, failed or
+   * cancelled); the campaign and its counts stay.
+   */
+  campaignDataSeconds: number;
+  /** `GATEWAY_LOG_RETENTION_SECONDS`: the simulated gateway's record of each message it sent is deleted this long after. */
+  gatewayLogSeconds: number;
+}
+
+const DAY_SECONDS = 86_400;
+
+/** Retention by default: notifications 90 days, ended campaigns' data 30, the gateway's log 7; messages kept. */
+export const DEFAULT_RETENTION: RetentionConfig = {
+  notificationsSeconds: 90 * DAY_SECONDS,
+  messagesSeconds: 0,
+  campaignDataSeconds: 30 * DAY_SECONDS,
+  gatewayLogSeconds: 7 * DAY_SECONDS,
+};
 
 /** Where `GET /metrics` is served. */
 export interface MetricsConfig {
@@ -284,6 +320,10 @@ const envSchema = z.object({
   REDIS_COMMAND_TIMEOUT_MS: integer(5_000, 50, 600_000),
   COMMAND_CLAIM_IDLE_MS: integer(DEFAULT_COMMAND_CLAIM_IDLE_MS, 100, 3_600_000),
   RESUME_WINDOW_SECONDS: integer(DEFAULT_RESUME_WINDOW_SECONDS, 0, 86_400),
+  NOTIFICATION_RETENTION_SECONDS: integer(DEFAULT_RETENTION.notificationsSeconds, 0, 3650 * DAY_SECONDS),
+  MESSAGE_RETENTION_SECONDS: integer(DEFAULT_RETENTION.messagesSeconds, 0, 3650 * DAY_SECONDS),
+  CAMPAIGN_DATA_RETENTION_SECONDS: integer(DEFAULT_RETENTION.campaignDataSeconds, 0, 3650 * DAY_SECONDS),
+  GATEWAY_LOG_RETENTION_SECONDS: integer(DEFAULT_RETENTION.gatewayLogSeconds, 0, 3650 * DAY_SECONDS),
   JWT_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters (256 bits) for HS256').optional()),
   JWT_PUBLIC_KEY: optionalString.pipe(
     z
@@ -475,6 +515,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // Off in production unless asked for: the schema is not published to strangers.
     introspection: vars.INTROSPECTION === undefined ? nodeEnv !== 'production' : vars.INTROSPECTION === 'true',
     metrics: { port: vars.METRICS_PORT, host: vars.METRICS_HOST },
+    retention: {
+      notificationsSeconds: vars.NOTIFICATION_RETENTION_SECONDS,
+      messagesSeconds: vars.MESSAGE_RETENTION_SECONDS,
+      campaignDataSeconds: vars.CAMPAIGN_DATA_RETENTION_SECONDS,
+      gatewayLogSeconds: vars.GATEWAY_LOG_RETENTION_SECONDS,
+    },
   };
 }
 

@@ -2,6 +2,7 @@ import {
   DEFAULT_COMMAND_CLAIM_IDLE_MS,
   DEFAULT_PRESENCE_CONFIG,
   DEFAULT_RESUME_WINDOW_SECONDS,
+  DEFAULT_RETENTION,
   type Config,
 } from './config.js';
 import type { EventBus } from './events/bus.js';
@@ -59,6 +60,7 @@ export async function createRuntime(
         | 'redisCommandTimeoutMs'
         | 'commandClaimIdleMs'
         | 'resumeWindowSeconds'
+        | 'retention'
       >
     > & {
       limits?: Pick<Config['limits'], 'subscriptionMaxQueuedEvents'>;
@@ -138,6 +140,7 @@ export async function createRuntime(
     logger,
     background,
     presence: config.presence ?? DEFAULT_PRESENCE_CONFIG,
+    retention: config.retention ?? DEFAULT_RETENTION,
   });
   return {
     storage,

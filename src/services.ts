@@ -1,7 +1,7 @@
 import type { AdminService } from './admin/service.js';
 import type { StatusService } from './status/service.js';
 import { createCampaignService } from './campaigns/service.js';
-import type { PresenceConfig } from './config.js';
+import type { PresenceConfig, RetentionConfig } from './config.js';
 import { createConversationService } from './conversations/service.js';
 import type { EventBus } from './events/bus.js';
 import type { Logger } from './logger.js';
@@ -19,6 +19,8 @@ export interface ServiceDeps {
   /** Whether this process runs background work (timers, sweepers, workers); false in a publisher. */
   background: boolean;
   presence: PresenceConfig;
+  /** How long each kind of data is kept (see {@link RetentionConfig}). */
+  retention: RetentionConfig;
 }
 
 /** All domain services, one per folder under `src/`. */

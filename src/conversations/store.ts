@@ -1,6 +1,6 @@
 import { digest } from '../lib/idempotency.js';
 import { keyPart } from '../lib/keys.js';
-import type { ChangeEvent, IndexEntry, Storage } from '../storage/index.js';
+import { retentionOf, type ChangeEvent, type IndexEntry, type Storage } from '../storage/index.js';
 import { readPointerId, type ConversationRecord, type MessageRecord, type ReadPointerRecord } from './model.js';
 
 /**
@@ -13,13 +13,20 @@ import { readPointerId, type ConversationRecord, type MessageRecord, type ReadPo
  *   those not deleted, so a viewer's unread count is two range counts:
  *   live messages after their pointer minus their own live messages after it.
  * - `conversationReads`, one read pointer per member.
+ * - With `MESSAGE_RETENTION_SECONDS`, messages expire that long after they
+ *   were sent, and read pointers that long after they last moved (a pointer
+ *   that old covers only messages already gone, so losing it changes no count).
  * - A counter per conversation hands out message sequences; a claim per
  *   sender, conversation and `clientMessageId` makes sending idempotent.
  */
-export function createConversationStore(storage: Storage) {
+export function createConversationStore(storage: Storage, { messagesSeconds = 0 }: { messagesSeconds?: number } = {}) {
   const conversations = storage.collection<ConversationRecord>('conversations');
-  const messages = storage.collection<MessageRecord>('messages');
-  const reads = storage.collection<ReadPointerRecord>('conversationReads');
+  const messages = storage.collection<MessageRecord>('messages', retentionOf(messagesSeconds));
+  // A pointer older than the message retention is worth nothing: every message it covered is gone.
+  const reads = storage.collection<ReadPointerRecord>(
+    'conversationReads',
+    retentionOf(messagesSeconds, { renewOnWrite: true }),
+  );
 
   const historyIndex = (conversationId: string) => `history:${conversationId}`;
   const liveIndex = (conversationId: string) => `live:${conversationId}`;

@@ -1,4 +1,4 @@
-export type { ChangeEvent, Collection, Doc, IndexEntry, RangeOptions, Storage, Updated } from './storage.js';
+export type { ChangeEvent, Collection, Doc, IndexEntry, RangeOptions, Retention, Storage, Updated } from './storage.js';
 export {
   CLAIMED,
   PENDING,
@@ -9,5 +9,6 @@ export {
   type LedgerMoved,
 } from './ledger.js';
 export { createMemoryStorage } from './memory.js';
+export { retentionOf } from './retention.js';
 export { createRedisStorage } from './redis.js';
 export { trackWrites, sendWrite, failureOutcome, isRedisOutage } from './write-outcome.js';

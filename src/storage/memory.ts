@@ -1,7 +1,16 @@
 import type { Ledger } from './ledger.js';
 import { createMemoryLedger } from './memory-ledger.js';
 import { createMemoryLimits } from './limits-memory.js';
-import { indexMoves, type ChangeEvent, type Collection, type Doc, type RangeOptions, type Storage } from './storage.js';
+import { withRetention } from './retention.js';
+import {
+  indexMoves,
+  type ChangeEvent,
+  type Collection,
+  type Doc,
+  type RangeOptions,
+  type Retention,
+  type Storage,
+} from './storage.js';
 
 /** Hands the events of a change to this process's listeners (the memory event bus). */
 export type DeliverEvents = (events: readonly ChangeEvent[]) => void;
@@ -23,7 +32,8 @@ export function createMemoryStorage(deliver?: DeliverEvents): Storage {
   const record: DeliverEvents = (events) => {
     if (events.length > 0) deliver?.(events);
   };
-  const collections = new Map<string, Collection<Doc>>();
+  const collections = new Map<string, MemoryCollection<Doc>>();
+  const retained = new WeakSet<Collection<Doc>>();
   const counters = new Map<string, number>();
   const claims = new Map<string, { value: string; expiresAt: number }>();
   const paces = new Map<string, number>();
@@ -42,9 +52,15 @@ export function createMemoryStorage(deliver?: DeliverEvents): Storage {
   return {
     ...({ [MEMORY_STATE]: { collections, counters } } as object),
     kind: 'memory',
-    collection<T extends Doc>(name: string) {
+    collection<T extends Doc>(name: string, retention?: Retention) {
       let collection = collections.get(name);
       if (!collection) collections.set(name, (collection = createMemoryCollection<Doc>(record)));
+      // The dev state file may have opened it first, without a retention: the retention applies from now on.
+      if (retention && !retained.has(collection)) {
+        collection[RETAIN]?.(retention);
+        collections.set(name, (collection = withRetention(collection)));
+        retained.add(collection);
+      }
       return collection as unknown as Collection<T>;
     },
     async increment(counter) {
@@ -120,11 +136,48 @@ export function createMemoryStorage(deliver?: DeliverEvents): Storage {
   };
 }
 
-/** Records are copied in and out, so callers can never alias stored state. */
-function createMemoryCollection<T extends Doc>(record: DeliverEvents): Collection<T> {
-  const docs = new Map<string, T>();
+/** Sets a memory collection's retention (see {@link createMemoryCollection}). */
+const RETAIN = Symbol('memory collection retention');
+type MemoryCollection<T extends Doc> = Collection<T> & { [RETAIN]?: (retention: Retention) => void };
+
+/**
+ * Records are copied in and out, so callers can never alias stored state.
+ * With a retention, a record expires as on Redis: it reads as missing from
+ * its deadline on, and is dropped then (or by an occasional sweep).
+ */
+function createMemoryCollection<T extends Doc>(record: DeliverEvents): MemoryCollection<T> {
+  let ttlMs = 0;
+  let renewOnWrite = false;
+  const stored = new Map<string, T>();
   const indexes = new Map<string, Map<string, number>>();
+  const deadlines = new Map<string, number>();
   const copy = <V>(value: V): V => structuredClone(value);
+  const expire = (id: string) => {
+    const deadline = deadlines.get(id);
+    if (deadline === undefined || deadline > Date.now()) return;
+    stored.delete(id);
+    deadlines.delete(id);
+  };
+  const live = (id: string) => {
+    expire(id);
+    return stored.get(id);
+  };
+  const setDeadline = (id: string) => {
+    if (ttlMs <= 0) return;
+    deadlines.set(id, Date.now() + ttlMs);
+    // Records nobody reads again are dropped by this sweep, so they cannot pile up.
+    if (deadlines.size % 1024 === 0) for (const key of [...deadlines.keys()]) expire(key);
+  };
+  /** The live records, as a map (`get`, `has`, `set`, `delete`) over the stored ones. */
+  const docs = {
+    get: live,
+    has: (id: string) => live(id) !== undefined,
+    set: (id: string, doc: T) => stored.set(id, doc),
+    delete: (id: string) => {
+      deadlines.delete(id);
+      return stored.delete(id);
+    },
+  };
 
   const indexOf = (name: string) => {
     let index = indexes.get(name);
@@ -143,7 +196,12 @@ function createMemoryCollection<T extends Doc>(record: DeliverEvents): Collectio
   };
 
   return {
-    ...({ [MEMORY_STATE]: { docs, indexes } } as object),
+    ...({ [MEMORY_STATE]: { docs: stored, indexes } } as object),
+    [RETAIN](retention: Retention) {
+      ({ ttlMs, renewOnWrite = false } = retention);
+      // Records restored by the dev state file have no deadline: they get a full one from now.
+      for (const id of stored.keys()) if (!deadlines.has(id)) setDeadline(id);
+    },
     async get(id) {
       const doc = docs.get(id);
       return doc && copy(doc);
@@ -157,6 +215,7 @@ function createMemoryCollection<T extends Doc>(record: DeliverEvents): Collectio
     async insert(doc, entries = [], events = []) {
       if (docs.has(doc.id)) return false;
       docs.set(doc.id, copy(doc));
+      setDeadline(doc.id);
       for (const { index, score } of entries) indexOf(index).set(doc.id, score);
       record(events);
       return true;
@@ -169,6 +228,7 @@ function createMemoryCollection<T extends Doc>(record: DeliverEvents): Collectio
       if (next === undefined) return { before, after: before, changed: false };
       const produced = events?.(copy(next), copy(before)) ?? [];
       docs.set(id, copy(next));
+      if (renewOnWrite) setDeadline(id);
       if (indexes) {
         const { leave, join } = indexMoves(indexes(before), indexes(next));
         for (const name of leave) unindexOne(name, id);
@@ -186,6 +246,9 @@ function createMemoryCollection<T extends Doc>(record: DeliverEvents): Collectio
       record(produced);
       return doc;
     },
+    async expire(id, ttl) {
+      if (stored.has(id)) deadlines.set(id, Date.now() + ttl);
+    },
     async index(name, entries) {
       const index = indexOf(name);
       for (const { id, score } of entries) index.set(id, score);
@@ -201,6 +264,9 @@ function createMemoryCollection<T extends Doc>(record: DeliverEvents): Collectio
         const doc = docs.get(id);
         return doc ? [copy(doc)] : [];
       });
+    },
+    async score(name, id) {
+      return indexes.get(name)?.get(id);
     },
     async count(name, { above = -Infinity, below = Infinity } = {}) {
       const index = indexes.get(name);

@@ -1,4 +1,5 @@
 import type { RedisClient } from '../redis.js';
+import { sendWrite } from './write-outcome.js';
 import { assertLedgerMove, type Ledger, type LedgerClaim, type LedgerCounts } from './ledger.js';
 
 /*
@@ -95,6 +96,12 @@ export function createRedisLedger(redis: RedisClient, base: string): Ledger {
     },
 
     counts,
+
+    async retire(ttlMs) {
+      await sendWrite(() =>
+        redis.multi().pexpire(keys[0]!, ttlMs).pexpire(keys[1]!, ttlMs).pexpire(keys[2]!, ttlMs).exec(),
+      );
+    },
   };
 }
 

@@ -2,31 +2,46 @@ import type { RedisClient } from '../redis.js';
 import { NO_EVENTS, RECORD_EVENTS, type RedisEventRecorder } from '../events/record-redis.js';
 import { createRedisLedger } from './redis-ledger.js';
 import { createRedisLimits } from './limits-redis.js';
-import { indexMoves, type ChangeEvent, type Collection, type Doc, type RangeOptions, type Storage } from './storage.js';
+import { withRetention } from './retention.js';
+import {
+  indexMoves,
+  type ChangeEvent,
+  type Collection,
+  type Doc,
+  type RangeOptions,
+  type Retention,
+  type Storage,
+} from './storage.js';
 import { sendWrite } from './write-outcome.js';
 
 /**
- * Compare-and-set: writes ARGV[A+2] only while KEYS[1] still holds ARGV[A+1],
+ * Compare-and-set: writes ARGV[A+2] only while KEYS[1] still holds ARGV[A+1]
+ * (keeping its expiry, or setting it to ARGV[A+5] ms when that is not 0),
  * and moves the record (id ARGV[A+3]) between indexes in the same write: it
  * leaves the first ARGV[A+4] index keys after KEYS[1] and joins the rest, with
- * scores ARGV[A+5...]; then records the events.
+ * scores ARGV[A+6...]; then records the events.
  */
 const COMPARE_AND_SET = `${RECORD_EVENTS}
 if redis.call('GET', KEYS[1]) ~= ARGV[A + 1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[A + 2])
+redis.call('SET', KEYS[1], ARGV[A + 2], 'KEEPTTL')
+if tonumber(ARGV[A + 5]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[A + 5]) end
 local leave = tonumber(ARGV[A + 4])
 for i = 2, leave + 1 do
   redis.call('ZREM', KEYS[i], ARGV[A + 3])
 end
 for i = leave + 2, #KEYS do
-  redis.call('ZADD', KEYS[i], ARGV[A + i + 3 - leave], ARGV[A + 3])
+  redis.call('ZADD', KEYS[i], ARGV[A + i + 4 - leave], ARGV[A + 3])
 end
 record_events()
 return 1`;
 
-/** Creates a document (ARGV[A+1]), its index entries and its events together, unless the id is taken. */
+/**
+ * Creates a document (ARGV[A+1]) expiring in ARGV[#ARGV-1] ms (0: never),
+ * its index entries and its events together, unless the id is taken.
+ */
 const INSERT = `${RECORD_EVENTS}
 if not redis.call('SET', KEYS[1], ARGV[A + 1], 'NX') then return 0 end
+if tonumber(ARGV[#ARGV - 1]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[#ARGV - 1]) end
 for i = 2, #KEYS do
   redis.call('ZADD', KEYS[i], ARGV[A + i], ARGV[#ARGV])
 end
@@ -107,8 +122,16 @@ export function createRedisStorage(redis: RedisClient, prefix: string, record?: 
 
   return {
     kind: 'redis',
-    collection<T extends Doc>(name: string) {
-      return createRedisCollection<T>(redis, `${prefix}doc:${name}:`, `${prefix}idx:${name}:`, run, eventArgs);
+    collection<T extends Doc>(name: string, retention?: Retention) {
+      const collection = createRedisCollection<T>(
+        redis,
+        `${prefix}doc:${name}:`,
+        `${prefix}idx:${name}:`,
+        run,
+        eventArgs,
+        retention,
+      );
+      return retention ? withRetention(collection) : collection;
     },
     increment(counter) {
       return sendWrite(() => redis.incr(`${prefix}ctr:${counter}`));
@@ -162,7 +185,9 @@ function createRedisCollection<T extends Doc>(
   indexPrefix: string,
   run: (script: string, keys: string[], args: (string | number)[]) => Promise<unknown>,
   eventArgs: (events: readonly ChangeEvent[]) => string[],
+  { ttlMs = 0, renewOnWrite = false }: Partial<Retention> = {},
 ): Collection<T> {
+  const renewMs = renewOnWrite ? ttlMs : 0;
   const docKey = (id: string) => docPrefix + id;
   const indexKey = (name: string) => indexPrefix + name;
   const parse = (raw: string | null): T | undefined => (raw === null ? undefined : (JSON.parse(raw) as T));
@@ -187,7 +212,7 @@ function createRedisCollection<T extends Doc>(
     getMany,
     async insert(doc, entries = [], events = []) {
       const keys = [docKey(doc.id), ...entries.map((entry) => indexKey(entry.index))];
-      const args = [...eventArgs(events), JSON.stringify(doc), ...entries.map((entry) => entry.score), doc.id];
+      const args = [...eventArgs(events), JSON.stringify(doc), ...entries.map((entry) => entry.score), ttlMs, doc.id];
       return (await run(INSERT, keys, args)) === 1;
     },
     async update(id, change, indexes, events) {
@@ -202,7 +227,7 @@ function createRedisCollection<T extends Doc>(
         const keys = [docKey(id), ...leave.map(indexKey), ...join.map((entry) => indexKey(entry.index))];
         const after = JSON.parse(serialised) as T;
         const recorded = eventArgs(events ? events(after, before) : []);
-        const args = [...recorded, raw, serialised, id, leave.length, ...join.map((entry) => entry.score)];
+        const args = [...recorded, raw, serialised, id, leave.length, renewMs, ...join.map((entry) => entry.score)];
         if ((await run(COMPARE_AND_SET, keys, args)) === 1) return { before, after, changed: true };
       }
       throw new Error(`Update of ${docKey(id)} kept conflicting after ${MAX_CAS_ATTEMPTS} attempts`);
@@ -218,6 +243,9 @@ function createRedisCollection<T extends Doc>(
       }
       throw new Error(`Removal of ${docKey(id)} kept conflicting after ${MAX_CAS_ATTEMPTS} attempts`);
     },
+    async expire(id, ttlMs) {
+      await sendWrite(() => redis.pexpire(docKey(id), ttlMs));
+    },
     async index(name, entries) {
       if (entries.length === 0) return;
       await sendWrite(() => redis.zadd(indexKey(name), ...entries.flatMap(({ id, score }) => [score, id])));
@@ -229,6 +257,10 @@ function createRedisCollection<T extends Doc>(
     ids,
     async list(name, options) {
       return getMany(await ids(name, options));
+    },
+    async score(name, id) {
+      const score = await redis.zscore(indexKey(name), id);
+      return score === null ? undefined : Number(score);
     },
     count(name, { above, below } = {}) {
       if (above === undefined && below === undefined) return redis.zcard(indexKey(name));

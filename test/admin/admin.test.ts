@@ -76,6 +76,28 @@ describe('admin API across instances', () => {
     expect(everyone.map((found) => found.userId).sort()).toEqual(['agent-1', 'agent-1', 'agent-2']);
   });
 
+  it('answers at most `limit` connections, the oldest of every instance, and refuses a limit outside 1 to 10000', async () => {
+    const [a, b] = await startCluster(2);
+    const admin = await adminToken();
+    // Opened one after another, alternating instances: the oldest three are on both.
+    for (let i = 0; i < 6; i++) await openSocket(i % 2 ? b! : a!, await tokenFor(user(`agent-${i}`)));
+
+    const all = (await ok(a!, CONNECTIONS, { limit: 10_000 }, admin)).connections as ConnectionView[];
+    expect(all.map((found) => found.userId)).toEqual([
+      'agent-0',
+      'agent-1',
+      'agent-2',
+      'agent-3',
+      'agent-4',
+      'agent-5',
+    ]);
+    const oldest = (await ok(b!, CONNECTIONS, { limit: 3 }, admin)).connections as ConnectionView[];
+    expect(oldest).toEqual(all.slice(0, 3));
+    for (const limit of [0, 10_001]) {
+      expect(errorCode(await gql(a!, CONNECTIONS, { limit }, { token: admin }))).toBe('BAD_USER_INPUT');
+    }
+  });
+
   it('disconnectUser closes the WebSockets (4403) and SSE streams on both instances within 1 s and counts them', async () => {
     const [a, b] = await startCluster(2);
     const agent = await tokenFor(user('agent-1'));
