@@ -12,9 +12,16 @@ export const BUILD_DIR = join(ROOT, 'bench/.build');
  * node_modules, run by plain `node`. No TypeScript loader on any hot path,
  * so all four servers pay the same (nil) loader cost.
  */
-export async function buildAll(): Promise<{ ours: string; peer: (name: string) => string; worker: string }> {
+export async function buildAll(): Promise<{
+  ours: string;
+  heapServer: string;
+  peer: (name: string) => string;
+  worker: string;
+}> {
   const entries: Record<string, string> = {
     'app/src/main': 'src/main.ts',
+    // Beside main, so it finds ../schema and ../../public as main does.
+    'app/src/heap-server': 'bench/lib/heap-server.ts',
     'peers/socketio': 'bench/peers/socketio.ts',
     'peers/graphql-plain': 'bench/peers/graphql-plain.ts',
     'peers/ws-floor': 'bench/peers/ws-floor.ts',
@@ -41,6 +48,7 @@ export async function buildAll(): Promise<{ ours: string; peer: (name: string) =
   cpSync(join(ROOT, 'public'), join(BUILD_DIR, 'public'), { recursive: true });
   return {
     ours: join(BUILD_DIR, 'app/src/main.mjs'),
+    heapServer: join(BUILD_DIR, 'app/src/heap-server.mjs'),
     peer: (name) => join(BUILD_DIR, `peers/${name}.mjs`),
     worker: join(BUILD_DIR, 'client/worker.mjs'),
   };

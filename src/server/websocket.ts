@@ -121,7 +121,8 @@ export function attachWebSocket(options: WebSocketOptions) {
     setTimeout(() => socket.destroy(), 1000).unref();
   };
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => socket.destroy());
+    // A shared handler: a closure here would keep this scope, the upgrade request with it, for the socket's life.
+    socket.on('error', destroyOnError);
     const pathname = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (pathname !== path) return refuse(socket, 404, 'Not Found');
     if (isShuttingDown()) return refuse(socket, 503, 'Service Unavailable');
@@ -304,6 +305,11 @@ export function attachWebSocket(options: WebSocketOptions) {
       schedule.close();
     },
   };
+}
+
+/** An upgrading (or upgraded) socket's `error`: drop it. */
+function destroyOnError(this: Duplex) {
+  this.destroy();
 }
 
 /** The pipeline's own execute and subscribe, carried to graphql-ws as the root value, with the socket. */
