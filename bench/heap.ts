@@ -16,6 +16,7 @@ import { writeHeapSnapshot } from 'node:v8';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { buildAll } from './lib/build.js';
+import type * as HeapServer from './lib/heap-server.js';
 import { installCleanup } from './lib/children.js';
 import { sleep } from './lib/clock.js';
 import { SUBSCRIPTION } from './lib/payload.js';
@@ -65,7 +66,7 @@ if (process.env.BENCH_HEAP_CLIENT) {
   // The server as the bench runs it (an esbuild bundle): tsx would add a `name` property to every closure.
   const { loadConfig, startServer } = (await import(
     pathToFileURL((await buildAll()).heapServer).href
-  )) as typeof import('./lib/heap-server.js');
+  )) as typeof HeapServer;
   const redis = await startRedis();
   const server = await startServer(
     loadConfig({
