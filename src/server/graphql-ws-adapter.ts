@@ -121,6 +121,8 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
       initialised.add(ctx.extra.socket);
       const accepted = await serverOptions.onConnect?.(ctx);
       if (accepted !== false) acknowledged.add(ctx.extra.socket);
+      // Read once, here: graphql-ws would keep the payload (its token, resume offsets) for the socket's life.
+      (ctx as { connectionParams?: unknown }).connectionParams = undefined;
       return accepted;
     },
     onSubscribe: (ctx, id, payload) => {
