@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--targets=ours,ours-resume-off,socketio,graphql,ws] [--phases=1,2,3,4] [--tsx] [--profile] [--prof-ours]`
+ * `npm run bench [-- --quick] [--targets=ours,ours-resume-off,socketio,graphql,ws] [--phases=1,2,3,4,5] [--tsx] [--profile] [--prof-ours]`
  *
  * Runs the fan-out scenarios of issue 6 against our server and three peers
  * it starts itself (Socket.IO 4 + redis-adapter, a plain graphql-ws +
@@ -20,7 +20,10 @@
  *   2. fan-out to the small N (a) and latency at a fixed delivery rate (b);
  *   3. two instances on one Redis (e);
  *   4. scale (d): connections spread over conversations of ~50 members,
- *      stepped up to the fd cap, p99 at a light delivery rate at each step.
+ *      stepped up to the fd cap, p99 at a light delivery rate at each step;
+ *   5. reconnect storm (f): `stormN` clients (tokens signed beforehand) open
+ *      their connections all at once; connects refused or reset, and the
+ *      time until every one is subscribed and has received an event.
  * `--profile` instead runs only our server under fan-out with --cpu-prof.
  */
 import { spawnSync } from 'node:child_process';
@@ -29,7 +32,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { buildAll, orphanGuard, ROOT } from './lib/build.js';
 import { installCleanup, killAll } from './lib/children.js';
-import { sleep } from './lib/clock.js';
+import { clock, sleep } from './lib/clock.js';
 import { Fleet } from './lib/fleet.js';
 import { rssOf } from './lib/proc.js';
 import { startRedis } from './lib/redis-server.js';
@@ -59,6 +62,7 @@ const P = quick
       lightSeconds: 2,
       twoN: 400,
       twoEvents: 20,
+      stormN: 2_000,
       timeoutMs: 30_000,
     }
   : {
@@ -75,13 +79,14 @@ const P = quick
       lightSeconds: 5,
       twoN: 2_000,
       twoEvents: 100,
+      stormN: 10_000,
       timeoutMs: 90_000,
     };
 const WORKERS = 2;
 const SERVER_FD_CAP = 20_000;
 
 const targetNames = (option('targets') ?? 'ours,ours-resume-off,socketio,graphql,ws').split(',') as TargetName[];
-const phases = new Set((option('phases') ?? '1,2,3,4').split(',').map(Number));
+const phases = new Set((option('phases') ?? '1,2,3,4,5').split(',').map(Number));
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const resultsDir = join(ROOT, 'bench/results');
 
@@ -92,7 +97,12 @@ async function withRig<T>(
   ctx: RunContext,
   instanceCount: number,
   topicCount: number,
-  fn: (rig: Rig, instances: Instance[], connect: (count: number) => Promise<void>) => Promise<T>,
+  fn: (
+    rig: Rig,
+    instances: Instance[],
+    connect: (count: number) => Promise<void>,
+    storm: (count: number) => ReturnType<Fleet['storm']>,
+  ) => Promise<T>,
 ): Promise<T> {
   const instances: Instance[] = [];
   let fleet: Fleet | undefined;
@@ -110,7 +120,12 @@ async function withRig<T>(
       if (stats.failed > 0) throw new Error(`${stats.failed} of ${users} connections failed`);
       await waitLive(rig!);
     };
-    return await fn(rig, instances, connect);
+    const storm = async (count: number) => {
+      const outcome = await fleet!.storm(client, count, users);
+      users += count;
+      return outcome;
+    };
+    return await fn(rig, instances, connect, storm);
   } finally {
     await rig?.publisher.close();
     await fleet?.close();
@@ -220,6 +235,33 @@ async function benchPhase(phase: number, target: Target, ctx: RunContext, result
       }),
     );
   }
+
+  if (phase === 5) {
+    result.phase5 = await attempt('phase 5', () =>
+      withRig(target, ctx, 1, Math.ceil(P.stormN / P.scaleGroupSize), async (rig, [instance], _connect, storm) => {
+        const outcome = await storm(P.stormN);
+        const connectMs = Math.round(outcome.settledAt - outcome.startedAt);
+        const failed = outcome.failed;
+        const live = await waitLive(rig);
+        const allLiveMs = Math.round(clock() - outcome.startedAt);
+        log(
+          `  (f) storm of ${P.stormN}: ${failed} failed ${JSON.stringify(outcome.failures)}, ` +
+            `connects settled in ${connectMs} ms, all ${live.live} subscribed and live in ${allLiveMs} ms`,
+        );
+        return {
+          storm: {
+            clients: P.stormN,
+            failed,
+            failures: outcome.failures,
+            subscribed: live.live,
+            connectMs,
+            allLiveMs,
+            rssBytes: rssOf(instance!.pid),
+          },
+        };
+      }),
+    );
+  }
 }
 
 let files: Awaited<ReturnType<typeof buildAll>>;
@@ -243,7 +285,7 @@ async function main() {
         if (!TARGETS[name]) throw new Error(`unknown target ${name}`);
         results[name] = { label: TARGETS[name].label };
       }
-      for (const phase of [1, 2, 3, 4].filter((p) => phases.has(p))) {
+      for (const phase of [1, 2, 3, 4, 5].filter((p) => phases.has(p))) {
         log(`\n-- phase ${phase}`);
         for (const name of targetNames) {
           // --prof-ours: every instance of our server writes a CPU profile (to bench/results/profile-<time>/).

@@ -17,6 +17,12 @@ export type JwtKeyConfig =
 export interface Config {
   port: number;
   host: string;
+  /**
+   * `LISTEN_BACKLOG`: connections the kernel queues for this server before
+   * it accepts them (capped by the kernel's `somaxconn`), so a reconnect
+   * storm waits in the queue instead of being refused. Default 4096.
+   */
+  listenBacklog: number;
   /** Absent: the embedded in-memory engine for events and state (one process only). */
   redisUrl: string | undefined;
   /**
@@ -298,6 +304,7 @@ const url = (protocols: string[]) =>
 
 const envSchema = z.object({
   PORT: integer(4000, 0, 65535),
+  LISTEN_BACKLOG: integer(4096, 1, 65535),
   HOST: optionalString.transform((value) => value ?? '0.0.0.0'),
   REDIS_URL: url(['redis:', 'rediss:']),
   REDIS_CLUSTER_NODES: optionalString.pipe(
@@ -452,6 +459,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     port: vars.PORT,
     host: vars.HOST,
+    listenBacklog: vars.LISTEN_BACKLOG,
     redisUrl: vars.REDIS_URL,
     redisClusterNodes: vars.REDIS_CLUSTER_NODES,
     redisPrefix: vars.REDIS_PREFIX,

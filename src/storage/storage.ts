@@ -217,6 +217,12 @@ export interface Storage {
   holdSlot(key: string, member: string, limit: number, ttlMs: number): Promise<boolean>;
   /** Gives up a slot taken with {@link Storage.holdSlot}. */
   releaseSlot(key: string, member: string): Promise<void>;
+  /**
+   * Renews, for `ttlMs` more, every slot an instance holds (`[key, member]`
+   * pairs, any number of keys), in a few calls whatever their number; a
+   * slot whose lease lapsed meanwhile is held again, never refused.
+   */
+  renewSlots(slots: ReadonlyArray<readonly [key: string, member: string]>, ttlMs: number): Promise<void>;
   /** True while the backend can serve (Redis reachable). */
   healthy(): Promise<boolean>;
   close(): Promise<void>;
