@@ -11,12 +11,12 @@ import { fork } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { writeHeapSnapshot } from 'node:v8';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
-import { loadConfig } from '../src/config.js';
-import { startServer } from '../src/server/app.js';
+import { buildAll } from './lib/build.js';
+import type * as HeapServer from './lib/heap-server.js';
 import { installCleanup } from './lib/children.js';
 import { sleep } from './lib/clock.js';
 import { SUBSCRIPTION } from './lib/payload.js';
@@ -63,6 +63,10 @@ if (process.env.BENCH_HEAP_CLIENT) {
   installCleanup();
   const count = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 3000);
   const subscribe = !process.argv.includes('--no-subscribe');
+  // The server as the bench runs it (an esbuild bundle): tsx would add a `name` property to every closure.
+  const { loadConfig, startServer } = (await import(
+    pathToFileURL((await buildAll()).heapServer).href
+  )) as typeof HeapServer;
   const redis = await startRedis();
   const server = await startServer(
     loadConfig({

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--targets=ours,ours-resume-off,socketio,graphql,ws] [--phases=1,2,3,4,5] [--tsx] [--profile] [--prof-ours]`
+ * `npm run bench [-- --quick] [--targets=ours,ours-resume-off,socketio,graphql,ws] [--phases=1,2,3,4,5,6] [--tsx] [--profile] [--prof-ours]`
  *
  * Runs the fan-out scenarios of issue 6 against our server and three peers
  * it starts itself (Socket.IO 4 + redis-adapter, a plain graphql-ws +
@@ -7,7 +7,11 @@
  * private Redis, publishing through Redis as a backend worker would (ours
  * through its event-recording script, so events carry offsets and history).
  * `ours-resume-off` is our server with RESUME_WINDOW_SECONDS=0: resume's
- * cost on the live path, side by side in the same run.
+ * cost on the live path, side by side in the same run. `ours-cluster` is
+ * our server on a private three-shard Redis Cluster (REDIS_CLUSTER_NODES,
+ * sharded pub/sub), with how each phase's scripts, SPUBLISHes and keys
+ * spread over the shards (`--targets=ours,ours-cluster --phases=3` puts two
+ * instances on one Redis and on the cluster side by side).
  * Subscribers live in separate client worker processes. Prints a table of
  * figures and ratios and writes bench/results/<timestamp>.json.
  *
@@ -17,20 +21,26 @@
  *   3. two instances on one Redis (e);
  *   4. scale (d): connections spread over conversations of ~50 members,
  *      stepped up to the fd cap, p99 at a light delivery rate at each step;
- *   5. the write path (f): `sendMessage` latency and Redis commands per send
+ *   5. reconnect storm (f): `stormN` clients (tokens signed beforehand) open
+ *      their connections all at once; connects refused or reset, and the
+ *      time until every one is subscribed and has received an event.
+ *   6. the write path (g): `sendMessage` latency and Redis commands per send
  *      in rooms of 10, 100, 1,000 and 10,000 members (ours: the peers have
  *      no send API of their own here).
  * `--profile` instead runs only our server under fan-out with --cpu-prof.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { buildAll, orphanGuard, ROOT } from './lib/build.js';
 import { installCleanup, killAll } from './lib/children.js';
-import { sleep } from './lib/clock.js';
+import { clock, sleep } from './lib/clock.js';
 import { Fleet } from './lib/fleet.js';
 import { rssOf } from './lib/proc.js';
 import { startRedis } from './lib/redis-server.js';
+import { shardFigures, spreadBetween } from './lib/cluster-spread.js';
+import { startRedisCluster } from '../test/support/redis-cluster.js';
 import { burst, type DeliveryResult, type Rig, steady, waitLive } from './lib/scenarios.js';
 import { printReport } from './lib/report.js';
 import { measureSends } from './lib/sends.js';
@@ -56,6 +66,7 @@ const P = quick
       lightSeconds: 2,
       twoN: 400,
       twoEvents: 20,
+      stormN: 2_000,
       sendSizes: [10, 100, 1_000],
       sends: 50,
       timeoutMs: 30_000,
@@ -74,6 +85,7 @@ const P = quick
       lightSeconds: 5,
       twoN: 2_000,
       twoEvents: 100,
+      stormN: 10_000,
       sendSizes: [10, 100, 1_000, 10_000],
       sends: 200,
       timeoutMs: 90_000,
@@ -82,7 +94,7 @@ const WORKERS = 2;
 const SERVER_FD_CAP = 20_000;
 
 const targetNames = (option('targets') ?? 'ours,ours-resume-off,socketio,graphql,ws').split(',') as TargetName[];
-const phases = new Set((option('phases') ?? '1,2,3,4,5').split(',').map(Number));
+const phases = new Set((option('phases') ?? '1,2,3,4,5,6').split(',').map(Number));
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const resultsDir = join(ROOT, 'bench/results');
 
@@ -93,7 +105,12 @@ async function withRig<T>(
   ctx: RunContext,
   instanceCount: number,
   topicCount: number,
-  fn: (rig: Rig, instances: Instance[], connect: (count: number) => Promise<void>) => Promise<T>,
+  fn: (
+    rig: Rig,
+    instances: Instance[],
+    connect: (count: number) => Promise<void>,
+    storm: (count: number) => ReturnType<Fleet['storm']>,
+  ) => Promise<T>,
 ): Promise<T> {
   const instances: Instance[] = [];
   let fleet: Fleet | undefined;
@@ -111,7 +128,12 @@ async function withRig<T>(
       if (stats.failed > 0) throw new Error(`${stats.failed} of ${users} connections failed`);
       await waitLive(rig!);
     };
-    return await fn(rig, instances, connect);
+    const storm = async (count: number) => {
+      const outcome = await fleet!.storm(client, count, users);
+      users += count;
+      return outcome;
+    };
+    return await fn(rig, instances, connect, storm);
   } finally {
     await rig?.publisher.close();
     await fleet?.close();
@@ -189,29 +211,6 @@ async function benchPhase(phase: number, target: Target, ctx: RunContext, result
     );
   }
 
-  if (phase === 5) {
-    if (!target.name.startsWith('ours')) return void log('    (f) no sendMessage API: skipped');
-    result.phase5 = await attempt('phase 5', async () => {
-      // One sender sends back to back: the per-user rate limit is not what this measures.
-      const instance = await target.start({
-        ...ctx,
-        oursEnv: { RATE_LIMIT_PER_SECOND: '100000', RATE_LIMIT_BURST: '100000' },
-      });
-      try {
-        const sends = await measureSends(ctx, instance, P.sendSizes, P.sends);
-        for (const s of sends) {
-          log(
-            `  (f) sendMessage, ${s.members} members: p50 ${s.latencyMs.p50} p99 ${s.latencyMs.p99} ms, ` +
-              `${s.redisCommandsPerSend} Redis round trips per send (${s.scriptCommandsPerSend} commands inside its script)`,
-          );
-        }
-        return { sends };
-      } finally {
-        await instance.stop();
-      }
-    });
-  }
-
   if (phase === 4) {
     const largest = P.scaleSteps[P.scaleSteps.length - 1]!;
     const topicCount = Math.ceil(largest / P.scaleGroupSize);
@@ -244,6 +243,56 @@ async function benchPhase(phase: number, target: Target, ctx: RunContext, result
       }),
     );
   }
+
+  if (phase === 5) {
+    result.phase5 = await attempt('phase 5', () =>
+      withRig(target, ctx, 1, Math.ceil(P.stormN / P.scaleGroupSize), async (rig, [instance], _connect, storm) => {
+        const outcome = await storm(P.stormN);
+        const connectMs = Math.round(outcome.settledAt - outcome.startedAt);
+        const failed = outcome.failed;
+        const live = await waitLive(rig);
+        const allLiveMs = Math.round(clock() - outcome.startedAt);
+        log(
+          `  (f) storm of ${P.stormN}: ${failed} failed ${JSON.stringify(outcome.failures)}, ` +
+            `connects settled in ${connectMs} ms, all ${live.live} subscribed and live in ${allLiveMs} ms`,
+        );
+        return {
+          storm: {
+            clients: P.stormN,
+            failed,
+            failures: outcome.failures,
+            subscribed: live.live,
+            connectMs,
+            allLiveMs,
+            rssBytes: rssOf(instance!.pid),
+          },
+        };
+      }),
+    );
+  }
+
+  if (phase === 6) {
+    if (!target.name.startsWith('ours')) return void log('    (g) no sendMessage API: skipped');
+    result.phase6 = await attempt('phase 6', async () => {
+      // One sender sends back to back: the per-user rate limit is not what this measures.
+      const instance = await target.start({
+        ...ctx,
+        oursEnv: { RATE_LIMIT_PER_SECOND: '100000', RATE_LIMIT_BURST: '100000' },
+      });
+      try {
+        const sends = await measureSends(ctx, instance, P.sendSizes, P.sends);
+        for (const s of sends) {
+          log(
+            `  (g) sendMessage, ${s.members} members: p50 ${s.latencyMs.p50} p99 ${s.latencyMs.p99} ms, ` +
+              `${s.redisCommandsPerSend} Redis round trips per send (${s.scriptCommandsPerSend} commands inside its script)`,
+          );
+        }
+        return { sends };
+      } finally {
+        await instance.stop();
+      }
+    });
+  }
 }
 
 let files: Awaited<ReturnType<typeof buildAll>>;
@@ -253,6 +302,9 @@ async function main() {
   log(`bench ${quick ? '(quick) ' : ''}targets=${targetNames.join(',')} phases=${[...phases].join(',')}`);
   files = await buildAll();
   const redis = await startRedis();
+  const cluster = targetNames.some((name) => TARGETS[name]?.cluster)
+    ? await startRedisCluster(redisServer())
+    : undefined;
   const secret = 'bench-secret-that-is-long-enough-for-hs256!!';
   const load = [loadavg()];
   const results: Record<string, unknown> = {};
@@ -264,19 +316,32 @@ async function main() {
         if (!TARGETS[name]) throw new Error(`unknown target ${name}`);
         results[name] = { label: TARGETS[name].label };
       }
-      for (const phase of [1, 2, 3, 4, 5].filter((p) => phases.has(p))) {
+      for (const phase of [1, 2, 3, 4, 5, 6].filter((p) => phases.has(p))) {
         log(`\n-- phase ${phase}`);
         for (const name of targetNames) {
           // --prof-ours: every instance of our server writes a CPU profile (to bench/results/profile-<time>/).
           const profiled = flag('prof-ours') && name === 'ours';
           const ctx = context(`${name}-${phase}`, redis.url, secret, profiled ? profileArgs() : []);
-          await benchPhase(phase, TARGETS[name], ctx, results[name] as Record<string, unknown>);
+          const target = TARGETS[name];
+          const result = results[name] as Record<string, unknown>;
+          if (!target.cluster || !cluster) {
+            await benchPhase(phase, target, ctx, result);
+            continue;
+          }
+          const before = await shardFigures(cluster.seeds);
+          await benchPhase(phase, target, { ...ctx, clusterNodes: cluster.seeds }, result);
+          const shards = spreadBetween(before, await shardFigures(cluster.seeds));
+          result[`phase${phase}Shards`] = shards;
+          log(
+            `  shards: ${shards.map((s) => `${s.node} ${s.evals} scripts ${s.spublishes} SPUBLISH ${s.keys} keys`).join('; ')}`,
+          );
         }
         load.push(loadavg());
       }
     }
   } finally {
     await redis.stop();
+    await cluster?.stop();
   }
   const report = {
     startedAt: started.toISOString(),
@@ -303,6 +368,13 @@ function context(name: string, redisUrl: string, secret: string, oursNodeArgs: s
     files: { ours: files.ours, peer: files.peer, orphanGuard: orphanGuard() },
     tsx: flag('tsx'),
   };
+}
+
+/** The redis-server the cluster targets run on. */
+function redisServer(): string {
+  const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
+  if (found.status !== 0 || !found.stdout.trim()) throw new Error('ours-cluster needs redis-server on PATH');
+  return found.stdout.trim();
 }
 
 function profileArgs(): string[] {

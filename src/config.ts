@@ -17,8 +17,20 @@ export type JwtKeyConfig =
 export interface Config {
   port: number;
   host: string;
+  /**
+   * `LISTEN_BACKLOG`: connections the kernel queues for this server before
+   * it accepts them (capped by the kernel's `somaxconn`), so a reconnect
+   * storm waits in the queue instead of being refused. Default 4096.
+   */
+  listenBacklog: number;
   /** Absent: the embedded in-memory engine for events and state (one process only). */
   redisUrl: string | undefined;
+  /**
+   * `REDIS_CLUSTER_NODES`: seed `host:port`s of a Redis Cluster, used
+   * instead of `REDIS_URL` (setting both is refused): state on the cluster,
+   * events over sharded pub/sub.
+   */
+  redisClusterNodes: string[] | undefined;
   /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
   redisPrefix: string;
   /**
@@ -75,7 +87,7 @@ export interface Config {
   /**
    * Whether the server runs a campaign worker (with the simulated gateway)
    * in its own process: `EMBEDDED_WORKER=on|off|auto`, where `auto` (the
-   * default) means on exactly when there is no `REDIS_URL`, so `npm start`
+   * default) means on exactly when there is no `REDIS_URL` nor `REDIS_CLUSTER_NODES`, so `npm start`
    * alone runs campaigns and deployments on Redis run `npm run worker`.
    */
   embeddedWorker: boolean;
@@ -93,7 +105,43 @@ export interface Config {
   devStateFile: string | undefined;
   /** Prometheus metrics: their own listener, never the public port (README: Operations → Metrics). */
   metrics: MetricsConfig;
+  /** How long data is kept, so Redis memory follows activity, not age (README: Operations → Retention). */
+  retention: RetentionConfig;
 }
+
+/**
+ * How long each kind of data is kept, in seconds; 0 keeps it for good.
+ * Expiry is Redis-native (set in the script that writes), and the embedded
+ * default honours the same settings.
+ */
+export interface RetentionConfig {
+  /** `NOTIFICATION_RETENTION_SECONDS`: a notification is deleted this long after it was sent, read or not. */
+  notificationsSeconds: number;
+  /**
+   * `MESSAGE_RETENTION_SECONDS`: a message is deleted this long after it was
+   * sent. Messages are product data: 0 (the default) keeps them. Read
+   * pointers follow: each expires this long after it last moved.
+   */
+  messagesSeconds: number;
+  /**
+   * `CAMPAIGN_DATA_RETENTION_SECONDS`: a campaign's recipients and delivery
+   * ledger are deleted this long after it ended (completed, failed or
+   * cancelled); the campaign and its counts stay.
+   */
+  campaignDataSeconds: number;
+  /** `GATEWAY_LOG_RETENTION_SECONDS`: the simulated gateway's record of each message it sent is deleted this long after. */
+  gatewayLogSeconds: number;
+}
+
+const DAY_SECONDS = 86_400;
+
+/** Retention by default: notifications 90 days, ended campaigns' data 30, the gateway's log 7; messages kept. */
+export const DEFAULT_RETENTION: RetentionConfig = {
+  notificationsSeconds: 90 * DAY_SECONDS,
+  messagesSeconds: 0,
+  campaignDataSeconds: 30 * DAY_SECONDS,
+  gatewayLogSeconds: 7 * DAY_SECONDS,
+};
 
 /** Where `GET /metrics` is served. */
 export interface MetricsConfig {
@@ -266,13 +314,33 @@ const url = (protocols: string[]) =>
 
 const envSchema = z.object({
   PORT: integer(4000, 0, 65535),
+  LISTEN_BACKLOG: integer(4096, 1, 65535),
   HOST: optionalString.transform((value) => value ?? '0.0.0.0'),
   REDIS_URL: url(['redis:', 'rediss:']),
+  REDIS_CLUSTER_NODES: optionalString.pipe(
+    z
+      .string()
+      .transform((value) =>
+        value
+          .split(',')
+          .map((node) => node.trim())
+          .filter(Boolean),
+      )
+      .refine(
+        (nodes) => nodes.length > 0 && nodes.every((node) => /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):\d{1,5}$/.test(node)),
+        'must be comma-separated host:port seed nodes, like 10.0.0.1:6379,10.0.0.2:6379',
+      )
+      .optional(),
+  ),
   REDIS_PREFIX: optionalString.transform((value) => value ?? 'rt:'),
   REDIS_ALLOW_EVICTION: optionalString.pipe(z.enum(['true', 'false']).optional()),
   REDIS_COMMAND_TIMEOUT_MS: integer(5_000, 50, 600_000),
   COMMAND_CLAIM_IDLE_MS: integer(DEFAULT_COMMAND_CLAIM_IDLE_MS, 100, 3_600_000),
   RESUME_WINDOW_SECONDS: integer(DEFAULT_RESUME_WINDOW_SECONDS, 0, 86_400),
+  NOTIFICATION_RETENTION_SECONDS: integer(DEFAULT_RETENTION.notificationsSeconds, 0, 3650 * DAY_SECONDS),
+  MESSAGE_RETENTION_SECONDS: integer(DEFAULT_RETENTION.messagesSeconds, 0, 3650 * DAY_SECONDS),
+  CAMPAIGN_DATA_RETENTION_SECONDS: integer(DEFAULT_RETENTION.campaignDataSeconds, 0, 3650 * DAY_SECONDS),
+  GATEWAY_LOG_RETENTION_SECONDS: integer(DEFAULT_RETENTION.gatewayLogSeconds, 0, 3650 * DAY_SECONDS),
   JWT_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters (256 bits) for HS256').optional()),
   JWT_PUBLIC_KEY: optionalString.pipe(
     z
@@ -367,6 +435,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
 
+  if (vars.REDIS_URL && vars.REDIS_CLUSTER_NODES) {
+    throw new ConfigError(
+      'REDIS_URL and REDIS_CLUSTER_NODES are exclusive: set REDIS_URL for one Redis or REDIS_CLUSTER_NODES for a Redis Cluster',
+    );
+  }
+  const usesRedis = Boolean(vars.REDIS_URL ?? vars.REDIS_CLUSTER_NODES);
+
   const keySources = [vars.JWT_SECRET, vars.JWT_PUBLIC_KEY, vars.JWT_JWKS_URL].filter(Boolean);
   if (keySources.length > 1) {
     throw new ConfigError('JWT_SECRET, JWT_PUBLIC_KEY and JWT_JWKS_URL are exclusive: set only one of them');
@@ -395,7 +470,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     port: vars.PORT,
     host: vars.HOST,
+    listenBacklog: vars.LISTEN_BACKLOG,
     redisUrl: vars.REDIS_URL,
+    redisClusterNodes: vars.REDIS_CLUSTER_NODES,
     redisPrefix: vars.REDIS_PREFIX,
     redisAllowEviction: vars.REDIS_ALLOW_EVICTION === 'true',
     redisCommandTimeoutMs: vars.REDIS_COMMAND_TIMEOUT_MS,
@@ -429,9 +506,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       qrIntervalMs: vars.GATEWAY_QR_INTERVAL_MS,
       scanDelayMs: vars.GATEWAY_SCAN_DELAY_MS,
     },
-    embeddedWorker: (vars.EMBEDDED_WORKER ?? 'auto') === 'auto' ? !vars.REDIS_URL : vars.EMBEDDED_WORKER === 'on',
+    embeddedWorker: (vars.EMBEDDED_WORKER ?? 'auto') === 'auto' ? !usesRedis : vars.EMBEDDED_WORKER === 'on',
     devStateFile:
-      nodeEnv === 'development' && !vars.REDIS_URL && vars.DEV_STATE_FILE !== 'off'
+      nodeEnv === 'development' && !usesRedis && vars.DEV_STATE_FILE !== 'off'
         ? (vars.DEV_STATE_FILE ?? '.data/dev-state.json')
         : undefined,
     presence: { heartbeatMs: vars.PRESENCE_HEARTBEAT_MS, lapseMs: vars.PRESENCE_LAPSE_MS },
@@ -458,6 +535,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // Off in production unless asked for: the schema is not published to strangers.
     introspection: vars.INTROSPECTION === undefined ? nodeEnv !== 'production' : vars.INTROSPECTION === 'true',
     metrics: { port: vars.METRICS_PORT, host: vars.METRICS_HOST },
+    retention: {
+      notificationsSeconds: vars.NOTIFICATION_RETENTION_SECONDS,
+      messagesSeconds: vars.MESSAGE_RETENTION_SECONDS,
+      campaignDataSeconds: vars.CAMPAIGN_DATA_RETENTION_SECONDS,
+      gatewayLogSeconds: vars.GATEWAY_LOG_RETENTION_SECONDS,
+    },
   };
 }
 

@@ -42,7 +42,10 @@ async function main() {
     // GraphiQL opens ready to use, with the admin token, only with the development key (never in production).
     ...(key.kind === 'ephemeral' ? { graphiql: developmentGraphiQL(tokens[1]!) } : {}),
   });
-  logger.info({ url: `${server.url}/graphql`, redis: Boolean(config.redisUrl) }, 'server listening');
+  logger.info(
+    { url: `${server.url}/graphql`, redis: Boolean(config.redisUrl ?? config.redisClusterNodes) },
+    'server listening',
+  );
 
   if (key.kind === 'ephemeral') {
     const lines = [

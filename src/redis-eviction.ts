@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 import type { Logger } from './logger.js';
 
 /**
@@ -17,7 +17,7 @@ export class EvictingRedisError extends Error {
  * Redis refuses CONFIG (renamed, disabled, forbidden by ACL), from the
  * `maxmemory_policy` field of `INFO memory`. Undefined when neither answers.
  */
-export async function readEvictionPolicy(redis: Redis): Promise<string | undefined> {
+export async function readEvictionPolicy(redis: RedisClient): Promise<string | undefined> {
   try {
     const reply = (await redis.config('GET', 'maxmemory-policy')) as unknown;
     if (Array.isArray(reply) && typeof reply[1] === 'string' && reply[1]) return reply[1];
@@ -41,7 +41,7 @@ export async function readEvictionPolicy(redis: Redis): Promise<string | undefin
  * throws {@link EvictingRedisError}; otherwise it logs a warning. A policy
  * that cannot be read is a warning either way.
  */
-export async function checkEvictionPolicy(redis: Redis, stance: EvictionStance, logger: Logger): Promise<void> {
+export async function checkEvictionPolicy(redis: RedisClient, stance: EvictionStance, logger: Logger): Promise<void> {
   const policy = await readEvictionPolicy(redis);
   if (policy === 'noeviction') return;
   if (policy === undefined) {

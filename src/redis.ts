@@ -1,22 +1,43 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { Logger } from './logger.js';
 
 /** How long a command may go unanswered when `REDIS_COMMAND_TIMEOUT_MS` (or the publisher's option) is not given. */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 5000;
 
-/** Opens an ioredis connection and waits until it is ready to serve. */
+/**
+ * A connection to the deployment's Redis: one server (`REDIS_URL`) or a
+ * Redis Cluster (`REDIS_CLUSTER_NODES`). Both take the same commands; on a
+ * cluster every multi-key command must stay in one hash slot (see
+ * docs/redis-keys.md) and events go over sharded pub/sub.
+ */
+export type RedisClient = Redis | Cluster;
+
+/** Where the deployment's Redis is: a URL, or the seed nodes of a Redis Cluster. */
+export type RedisTarget = { url: string } | { clusterNodes: readonly string[] };
+
+/** The configured target, if any: `REDIS_URL` or `REDIS_CLUSTER_NODES` (the config refuses both). */
+export function redisTarget(config: {
+  redisUrl?: string | undefined;
+  redisClusterNodes?: readonly string[] | undefined;
+}): RedisTarget | undefined {
+  if (config.redisClusterNodes?.length) return { clusterNodes: config.redisClusterNodes };
+  return config.redisUrl ? { url: config.redisUrl } : undefined;
+}
+
+/** True for a connection to a Redis Cluster. */
+export function isCluster(redis: RedisClient): redis is Cluster {
+  return redis instanceof Cluster;
+}
+
+/** Opens an ioredis connection (or cluster client) and waits until it is ready to serve. */
 export async function connectRedis(
-  url: string,
+  target: string | RedisTarget,
   options: { name: string; logger: Logger; connectTimeoutMs?: number; commandTimeoutMs?: number },
-): Promise<Redis> {
+): Promise<RedisClient> {
   const { name, logger, connectTimeoutMs = 5000, commandTimeoutMs = DEFAULT_COMMAND_TIMEOUT_MS } = options;
-  const redis = new Redis(url, {
+  const where = typeof target === 'string' ? { url: target } : target;
+  const connection = {
     connectionName: name,
-    lazyConnect: true,
-    // Fail fast while Redis is away instead of queueing: a mutation must say it
-    // failed rather than hang; subscriptions are restored by autoResubscribe.
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
     // A command written to a connection that then dropped may have run: ioredis
     // would send it again after reconnecting (by default), applying a write
     // twice, possibly after its caller was told OUTCOME_UNKNOWN and retried.
@@ -26,8 +47,29 @@ export async function connectRedis(
     autoResendUnfulfilledCommands: false,
     commandTimeout: commandTimeoutMs,
     connectTimeout: connectTimeoutMs,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
-  });
+    maxRetriesPerRequest: 1,
+  };
+  const redis: RedisClient =
+    'url' in where
+      ? new Redis(where.url, {
+          ...connection,
+          lazyConnect: true,
+          // Fail fast while Redis is away instead of queueing: a mutation must say it
+          // failed rather than hang; subscriptions are restored by autoResubscribe.
+          enableOfflineQueue: false,
+          retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+        })
+      : new Cluster(where.clusterNodes.map(parseNode), {
+          lazyConnect: true,
+          enableOfflineQueue: false,
+          // One subscriber connection per master: SSUBSCRIBE goes to the shard of its channel's slot,
+          // and ioredis subscribes again wherever a slot moves or a shard fails over.
+          shardedSubscribers: true,
+          // A failover or a moved slot is noticed within this, even without a MOVED reply.
+          slotsRefreshInterval: 2000,
+          clusterRetryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+          redisOptions: connection,
+        });
   let lastError = '';
   redis.on('error', (error: Error) => {
     // ioredis reports every failed reconnect attempt; log each distinct cause once.
@@ -42,13 +84,15 @@ export async function connectRedis(
     await redis.connect();
   } catch (error) {
     redis.disconnect();
-    throw new Error(`Cannot connect to Redis at ${redactUrl(url)}: ${(error as Error).message}`, { cause: error });
+    throw new Error(`Cannot connect to Redis at ${describeTarget(where)}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   return redis;
 }
 
 /** Closes a connection politely, or drops it if Redis does not answer. */
-export async function closeRedis(redis: Redis): Promise<void> {
+export async function closeRedis(redis: RedisClient): Promise<void> {
   if (redis.status === 'end') return;
   try {
     if (redis.status === 'ready') {
@@ -70,4 +114,14 @@ export function redactUrl(url: string): string {
   } catch {
     return 'REDIS_URL';
   }
+}
+
+function describeTarget(target: RedisTarget): string {
+  return 'url' in target ? redactUrl(target.url) : `the cluster seeds ${target.clusterNodes.join(',')}`;
+}
+
+/** `host:port` as ioredis takes a cluster seed. */
+function parseNode(node: string): { host: string; port: number } {
+  const colon = node.lastIndexOf(':');
+  return { host: node.slice(0, colon).replace(/^\[(.*)\]$/, '$1'), port: Number(node.slice(colon + 1)) };
 }

@@ -1,9 +1,9 @@
-import type { Redis } from 'ioredis';
 import {
   DEFAULT_COMMAND_CLAIM_IDLE_MS,
   DEFAULT_PRESENCE_CONFIG,
   DEFAULT_CONVERSATION_CONFIG,
   DEFAULT_RESUME_WINDOW_SECONDS,
+  DEFAULT_RETENTION,
   type Config,
 } from './config.js';
 import type { EventBus } from './events/bus.js';
@@ -15,7 +15,8 @@ import { createRedisEventBus } from './events/redis.js';
 import { createRedisEventRecorder } from './events/record-redis.js';
 import type { Logger } from './logger.js';
 import { checkEvictionPolicy } from './redis-eviction.js';
-import { closeRedis, connectRedis, DEFAULT_COMMAND_TIMEOUT_MS } from './redis.js';
+import { closeRedis, connectRedis, DEFAULT_COMMAND_TIMEOUT_MS, redisTarget, type RedisClient } from './redis.js';
+import { deploymentPrefix } from './lib/keys.js';
 import { closeServices, createServices, type Services } from './services.js';
 import { createMemoryStorage, createRedisStorage, type Storage } from './storage/index.js';
 
@@ -41,7 +42,9 @@ export interface Runtime {
 
 /**
  * Connects the backends named by the configuration: Redis for state and
- * events when `REDIS_URL` is set (two connections: commands and publishes,
+ * events when `REDIS_URL` is set, or a Redis Cluster when
+ * `REDIS_CLUSTER_NODES` is (keys under one hash tag, events over sharded
+ * pub/sub: see `deploymentPrefix`) (two connections: commands and publishes,
  * and a subscriber; a worker opens one more per command queue it reads), the embedded in-memory engine otherwise. A Redis whose
  * `maxmemory-policy` may evict keys is refused in production (see
  * `checkEvictionPolicy`) and warned about elsewhere.
@@ -51,6 +54,7 @@ export async function createRuntime(
     Partial<
       Pick<
         Config,
+        | 'redisClusterNodes'
         | 'presence'
         | 'conversations'
         | 'nodeEnv'
@@ -58,6 +62,7 @@ export async function createRuntime(
         | 'redisCommandTimeoutMs'
         | 'commandClaimIdleMs'
         | 'resumeWindowSeconds'
+        | 'retention'
       >
     > & {
       limits?: Pick<Config['limits'], 'subscriptionMaxQueuedEvents'>;
@@ -71,20 +76,20 @@ export async function createRuntime(
   let storage: Storage;
   let bus: EventBus;
   let queue: CommandQueue;
-  let connections: Redis[] = [];
+  let connections: RedisClient[] = [];
   let redisPing: Runtime['redisPing'];
-  if (config.redisUrl) {
+  const target = redisTarget(config);
+  if (target) {
     const commandTimeoutMs = config.redisCommandTimeoutMs;
-    // Narrowed for the consumers' connections, opened later.
-    const redisUrl = config.redisUrl;
-    const commands = await connectRedis(config.redisUrl, { name: 'commands', logger, commandTimeoutMs });
+    const prefix = deploymentPrefix(config.redisPrefix, 'clusterNodes' in target);
+    const commands = await connectRedis(target, { name: 'commands', logger, commandTimeoutMs });
     // In production a Redis that may evict keys is refused (REDIS_ALLOW_EVICTION=true overrides); elsewhere a warning.
     const stance = config.nodeEnv === 'production' && !config.redisAllowEviction ? 'refuse' : 'warn';
     await checkEvictionPolicy(commands, stance, logger).catch(async (error: unknown) => {
       await closeRedis(commands);
       throw error;
     });
-    const subscriber = await connectRedis(config.redisUrl, { name: 'subscriber', logger, commandTimeoutMs }).catch(
+    const subscriber = await connectRedis(target, { name: 'subscriber', logger, commandTimeoutMs }).catch(
       async (error) => {
         await closeRedis(commands);
         throw error;
@@ -93,12 +98,12 @@ export async function createRuntime(
     connections = [commands, subscriber];
     redisPing = () => commands.ping();
     // Writes and publishes record events alike: same history, same offsets.
-    const record = createRedisEventRecorder(config.redisPrefix, resumeWindowMs);
-    storage = createRedisStorage(commands, config.redisPrefix, record);
+    const record = createRedisEventRecorder(prefix, resumeWindowMs, { sharded: 'clusterNodes' in target });
+    storage = createRedisStorage(commands, prefix, record);
     bus = createRedisEventBus({
       publisher: commands,
       subscriber,
-      prefix: config.redisPrefix,
+      prefix,
       logger,
       maxQueuedEvents,
       resumeWindowMs,
@@ -108,12 +113,12 @@ export async function createRuntime(
       redis: commands,
       // A consumer's blocking read waits up to blockMs: its connection's command timeout allows for it.
       connect: (name, blockMs) =>
-        connectRedis(redisUrl, {
+        connectRedis(target, {
           name,
           logger,
           commandTimeoutMs: blockMs + (commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS),
         }),
-      prefix: config.redisPrefix,
+      prefix,
       claimIdleMs: config.commandClaimIdleMs ?? DEFAULT_COMMAND_CLAIM_IDLE_MS,
       logger,
     });
@@ -138,6 +143,7 @@ export async function createRuntime(
     background,
     presence: config.presence ?? DEFAULT_PRESENCE_CONFIG,
     conversations: config.conversations ?? DEFAULT_CONVERSATION_CONFIG,
+    retention: config.retention ?? DEFAULT_RETENTION,
   });
   return {
     storage,

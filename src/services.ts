@@ -1,7 +1,7 @@
 import type { AdminService } from './admin/service.js';
 import type { StatusService } from './status/service.js';
 import { createCampaignService } from './campaigns/service.js';
-import type { ConversationConfig, PresenceConfig } from './config.js';
+import type { ConversationConfig, PresenceConfig, RetentionConfig } from './config.js';
 import { createConversationService } from './conversations/service.js';
 import type { EventBus } from './events/bus.js';
 import type { Logger } from './logger.js';
@@ -20,6 +20,8 @@ export interface ServiceDeps {
   background: boolean;
   presence: PresenceConfig;
   conversations: ConversationConfig;
+  /** How long each kind of data is kept (see {@link RetentionConfig}). */
+  retention: RetentionConfig;
 }
 
 /** All domain services, one per folder under `src/`. */

@@ -9,7 +9,14 @@ import WebSocket from 'ws';
 import { clock } from '../lib/clock.js';
 import { Histogram } from '../lib/histogram.js';
 import { MARK, PROBE_RUN } from '../lib/payload.js';
-import { emptyStats, type ClientTarget, type FromWorker, type ToWorker, type WorkerStats } from '../lib/protocol.js';
+import {
+  emptyStats,
+  type ClientTarget,
+  type ConnectTiming,
+  type FromWorker,
+  type ToWorker,
+  type WorkerStats,
+} from '../lib/protocol.js';
 
 const localAddress = process.env.BENCH_LOCAL_ADDRESS || undefined;
 const MARK_BYTES = Buffer.from(MARK);
@@ -27,6 +34,8 @@ const stats: WorkerStats = emptyStats();
 let run = -1;
 let expected = Infinity;
 let histogram = new Histogram();
+/** Failed connections of the current batch, by cause. */
+let failures: Record<string, number> = {};
 
 const send = (message: FromWorker) => process.send!(message);
 
@@ -89,7 +98,7 @@ function open(target: ClientTarget, index: number, token: string): Promise<void>
   const topic = target.topics[index % target.topics.length]!;
   return new Promise<void>((resolve) => {
     let settled = false;
-    const settle = (ok: boolean) => {
+    const settle = (ok: boolean, cause = 'failed') => {
       if (settled) return;
       settled = true;
       if (ok) {
@@ -97,6 +106,7 @@ function open(target: ClientTarget, index: number, token: string): Promise<void>
         stats.open++;
       } else {
         stats.failed++;
+        failures[cause] = (failures[cause] ?? 0) + 1;
         conn.ws.terminate();
       }
       resolve();
@@ -116,10 +126,12 @@ function open(target: ClientTarget, index: number, token: string): Promise<void>
     }
     const conn: Conn = { ws, ready: false, live: false, got: 0 };
     conns.push(conn);
-    ws.on('error', () => settle(false));
-    ws.on('close', () => {
+    ws.on('error', (error: Error & { code?: string }) =>
+      settle(false, error.code ?? (/timed out/i.test(error.message) ? 'timeout' : error.message.slice(0, 60))),
+    );
+    ws.on('close', (code: number) => {
       if (conn.ready) stats.dropped++;
-      settle(false);
+      settle(false, `close ${code}`);
     });
 
     if (target.kind === 'graphql-transport-ws') {
@@ -164,24 +176,36 @@ function open(target: ClientTarget, index: number, token: string): Promise<void>
   });
 }
 
-async function connect(target: ClientTarget, count: number, firstUser: number, concurrency: number) {
+async function connect(
+  target: ClientTarget,
+  count: number,
+  firstUser: number,
+  concurrency: number,
+  presign = false,
+): Promise<ConnectTiming> {
   const key = new TextEncoder().encode(target.secret);
+  failures = {};
+  const tokens = presign
+    ? await Promise.all(Array.from({ length: count }, (_, index) => tokenFor(target, firstUser + index, key)))
+    : [];
+  const startedAt = clock();
   let next = 0;
   const lane = async () => {
     while (next < count) {
       const index = next++;
-      const token = await tokenFor(target, firstUser + index, key);
+      const token = tokens[index] ?? (await tokenFor(target, firstUser + index, key));
       await open(target, firstUser + index, token);
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
+  return { startedAt, settledAt: clock(), failures };
 }
 
 process.on('message', (message: ToWorker) => {
   switch (message.type) {
     case 'connect':
-      void connect(message.target, message.count, message.firstUser, message.concurrency).then(() =>
-        send({ type: 'connected', stats: { ...stats } }),
+      void connect(message.target, message.count, message.firstUser, message.concurrency, message.presign).then(
+        (timing) => send({ type: 'connected', stats: { ...stats }, timing }),
       );
       break;
     case 'arm':

@@ -12,9 +12,16 @@ export const BUILD_DIR = join(ROOT, 'bench/.build');
  * node_modules, run by plain `node`. No TypeScript loader on any hot path,
  * so all four servers pay the same (nil) loader cost.
  */
-export async function buildAll(): Promise<{ ours: string; peer: (name: string) => string; worker: string }> {
+export async function buildAll(): Promise<{
+  ours: string;
+  heapServer: string;
+  peer: (name: string) => string;
+  worker: string;
+}> {
   const entries: Record<string, string> = {
-    'src/main': 'src/main.ts',
+    'app/src/main': 'src/main.ts',
+    // Beside main, so it finds ../schema and ../../public as main does.
+    'app/src/heap-server': 'bench/lib/heap-server.ts',
     'peers/socketio': 'bench/peers/socketio.ts',
     'peers/graphql-plain': 'bench/peers/graphql-plain.ts',
     'peers/ws-floor': 'bench/peers/ws-floor.ts',
@@ -34,13 +41,14 @@ export async function buildAll(): Promise<{ ours: string; peer: (name: string) =
     sourcemap: 'linked',
     logLevel: 'warning',
   });
-  // src/schema.ts reads ../schema/*.graphql relative to itself.
-  mkdirSync(join(BUILD_DIR, 'schema'), { recursive: true });
-  cpSync(join(ROOT, 'schema'), join(BUILD_DIR, 'schema'), { recursive: true });
-  // src/status/page.ts reads ../../public/status/ relative to itself: from the bundle (bench/.build/src), bench/public.
-  cpSync(join(ROOT, 'public'), join(ROOT, 'bench/public'), { recursive: true });
+  // Files our server reads relative to itself, laid out as in the repository: src/schema.ts
+  // reads ../schema/*.graphql, src/status/page.ts ../../public/status/ (both from the bundle's path).
+  mkdirSync(join(BUILD_DIR, 'app/schema'), { recursive: true });
+  cpSync(join(ROOT, 'schema'), join(BUILD_DIR, 'app/schema'), { recursive: true });
+  cpSync(join(ROOT, 'public'), join(BUILD_DIR, 'public'), { recursive: true });
   return {
-    ours: join(BUILD_DIR, 'src/main.mjs'),
+    ours: join(BUILD_DIR, 'app/src/main.mjs'),
+    heapServer: join(BUILD_DIR, 'app/src/heap-server.mjs'),
     peer: (name) => join(BUILD_DIR, `peers/${name}.mjs`),
     worker: join(BUILD_DIR, 'client/worker.mjs'),
   };

@@ -1,7 +1,14 @@
 import type { ChildProcess } from 'node:child_process';
 import { start } from './children.js';
 import { Histogram } from './histogram.js';
-import { emptyStats, type ClientTarget, type FromWorker, type ToWorker, type WorkerStats } from './protocol.js';
+import {
+  emptyStats,
+  type ClientTarget,
+  type ConnectTiming,
+  type FromWorker,
+  type ToWorker,
+  type WorkerStats,
+} from './protocol.js';
 
 /** Client sockets one worker process may hold (fd cap 20,000 per process, minus headroom). */
 export const MAX_PER_WORKER = 9_900;
@@ -80,9 +87,50 @@ export class Fleet {
 
   /** Opens `count` more connections, spread over the workers with room; resolves with the totals. */
   async connect(target: ClientTarget, count: number, firstUser: number, concurrency = 64): Promise<WorkerStats> {
+    await this.spread(count, firstUser, (share, user) => ({
+      type: 'connect',
+      target,
+      count: share,
+      firstUser: user,
+      concurrency,
+    }));
+    return this.stats();
+  }
+
+  /**
+   * A reconnect storm: every worker signs its users' tokens first, then opens
+   * all its `count` share at once. Resolves with when the first connect
+   * started and the last settled (clock ms), and the failures by cause.
+   */
+  async storm(target: ClientTarget, count: number, firstUser: number): Promise<ConnectTiming & WorkerStats> {
+    const timings = await this.spread(count, firstUser, (share, user) => ({
+      type: 'connect',
+      target,
+      count: share,
+      firstUser: user,
+      concurrency: share,
+      presign: true,
+    }));
+    const failures: Record<string, number> = {};
+    for (const { failures: each } of timings) {
+      for (const [cause, n] of Object.entries(each)) failures[cause] = (failures[cause] ?? 0) + n;
+    }
+    return {
+      ...(await this.stats()),
+      startedAt: Math.min(...timings.map((t) => t.startedAt)),
+      settledAt: Math.max(...timings.map((t) => t.settledAt)),
+      failures,
+    };
+  }
+
+  private async spread(
+    count: number,
+    firstUser: number,
+    message: (share: number, firstUser: number) => ToWorker,
+  ): Promise<ConnectTiming[]> {
     const room = this.workers.reduce((n, w) => n + (MAX_PER_WORKER - w.held), 0);
     if (count > room) throw new Error(`${count} connections exceed the workers' capacity (${room})`);
-    const jobs: Promise<unknown>[] = [];
+    const jobs: Promise<ConnectTiming>[] = [];
     let left = count;
     let user = firstUser;
     const free = this.workers.filter((w) => w.held < MAX_PER_WORKER);
@@ -90,14 +138,11 @@ export class Fleet {
       const worker = free[i]!;
       const share = Math.min(MAX_PER_WORKER - worker.held, Math.ceil(left / (free.length - i)));
       worker.held += share;
-      jobs.push(
-        this.ask(worker, { type: 'connect', target, count: share, firstUser: user, concurrency }, 'connected', 300_000),
-      );
+      jobs.push(this.ask(worker, message(share, user), 'connected', 300_000).then((answer) => answer.timing));
       user += share;
       left -= share;
     }
-    await Promise.all(jobs);
-    return this.stats();
+    return Promise.all(jobs);
   }
 
   async stats(): Promise<WorkerStats> {

@@ -26,6 +26,8 @@ export type ToWorker =
       /** Index of the first user, so every connection of a run is a distinct user. */
       firstUser: number;
       concurrency: number;
+      /** Sign every token first, then open all connections at once (a reconnect storm). */
+      presign?: boolean;
     }
   | { type: 'arm'; run: number; expected: number }
   | { type: 'stats' }
@@ -50,6 +52,14 @@ export interface WorkerStats {
   protocolErrors: number;
 }
 
+/** When a worker's batch of connections started and settled (clock ms), and why some failed. */
+export interface ConnectTiming {
+  startedAt: number;
+  settledAt: number;
+  /** Failed connections by cause: an error code (ECONNRESET, ECONNREFUSED…), `close <code>` or `timeout`. */
+  failures: Record<string, number>;
+}
+
 /** Stats before anything happened: a worker's start, and the base of a sum. */
 export const emptyStats = (): WorkerStats => ({
   open: 0,
@@ -63,7 +73,7 @@ export const emptyStats = (): WorkerStats => ({
 });
 
 export type FromWorker =
-  | { type: 'connected'; stats: WorkerStats }
+  | { type: 'connected'; stats: WorkerStats; timing: ConnectTiming }
   | { type: 'armed' }
   | { type: 'stats'; stats: WorkerStats }
   | { type: 'report'; stats: WorkerStats; histogram: [number, number][]; max: number };

@@ -13,6 +13,9 @@ interface Row {
   value: (t: Any) => number | undefined;
 }
 
+const stepOf = (t: Any, connections: number) =>
+  (t?.phase4?.steps as Any[] | undefined)?.find((s) => s.connections === connections && !s.error);
+
 const lastStep = (t: Any) => {
   const steps = t?.phase4?.steps as Any[] | undefined;
   const ok = steps?.filter((s) => !s.error);
@@ -80,6 +83,25 @@ export function rows(report: Any): Row[] {
       better: '↓',
       value: (t) => get(lastStep(t), 'latencyMs.p99'),
     },
+    ...(p.scaleSteps as number[]).map((step): Row => ({
+      label: `(d) p99 at ${step.toLocaleString('en-US')} connections, ms`,
+      better: '↓',
+      value: (t) => get(stepOf(t, step), 'latencyMs.p99'),
+    })),
+    ...(p.stormN
+      ? [
+          {
+            label: `(f) reconnect storm of ${p.stormN.toLocaleString('en-US')}: connects failed (refused, reset, closed)`,
+            better: '↓',
+            value: (t) => get(t, 'phase5.storm.failed'),
+          } satisfies Row,
+          {
+            label: '(f) reconnect storm: every client subscribed and live, ms',
+            better: '↓',
+            value: (t) => get(t, 'phase5.storm.allLiveMs'),
+          } satisfies Row,
+        ]
+      : []),
     {
       label: `(e) two instances N=${p.twoN} E=${p.twoEvents}: deliveries/s`,
       better: '↑',
@@ -92,14 +114,14 @@ export function rows(report: Any): Row[] {
     },
     ...((p.sendSizes ?? []) as number[]).flatMap((members, i): Row[] => [
       {
-        label: `(f) sendMessage p50, ${members.toLocaleString('en-US')} members, ms`,
+        label: `(g) sendMessage p50, ${members.toLocaleString('en-US')} members, ms`,
         better: '↓',
-        value: (t) => get(t, `phase5.sends.${i}.latencyMs.p50`),
+        value: (t) => get(t, `phase6.sends.${i}.latencyMs.p50`),
       },
       {
-        label: `(f) Redis round trips per send, ${members.toLocaleString('en-US')} members`,
+        label: `(g) Redis round trips per send, ${members.toLocaleString('en-US')} members`,
         better: '↓',
-        value: (t) => get(t, `phase5.sends.${i}.redisCommandsPerSend`),
+        value: (t) => get(t, `phase6.sends.${i}.redisCommandsPerSend`),
       },
     ]),
   ];
@@ -191,8 +213,46 @@ export function targets(report: Any): string[] {
     mem === undefined || !memWs ? undefined : mem / memWs <= 1.2,
     mem === undefined || !memWs ? '—' : `${(mem / memWs).toFixed(2)}x (${mem} vs ${memWs} bytes)`,
   );
+  // Issue 15, sockets per instance.
+  const memSio = get(t.socketio, 'phase1.memory.bytesPerConnection');
+  check(
+    'memory per connection ≤ Socket.IO',
+    mem === undefined || !memSio ? undefined : mem <= memSio,
+    mem === undefined || !memSio ? '—' : `${(mem / memSio).toFixed(2)}x (${mem} vs ${memSio} bytes)`,
+  );
+  const largest = (p.scaleSteps as number[])[p.scaleSteps.length - 1]!;
+  const p99Largest = get(stepOf(t.ours, largest), 'latencyMs.p99');
+  check(
+    `p99 < 50 ms at ${largest} connections, ${p.lightDeliveriesPerSec} deliveries/s`,
+    p99Largest === undefined ? false : p99Largest < 50,
+    p99Largest === undefined ? 'step not reached' : `${p99Largest} ms`,
+  );
+  for (const step of p.scaleSteps as number[]) {
+    const ours = get(stepOf(t.ours, step), 'latencyMs.p99');
+    const sio = get(stepOf(t.socketio, step), 'latencyMs.p99');
+    check(
+      `p99 < 2x Socket.IO's at ${step} connections`,
+      ours === undefined || sio === undefined ? undefined : ours < 2 * sio,
+      `${ours ?? '—'} vs ${sio ?? '—'} ms`,
+    );
+  }
+  if (p.stormN) {
+    const failed = get(t.ours, 'phase5.storm.failed');
+    check(
+      `no connect refused or reset in a storm of ${p.stormN}`,
+      failed === undefined ? undefined : failed === 0,
+      `${failed ?? '—'} failed ${JSON.stringify(t.ours?.phase5?.storm?.failures ?? {})}`,
+    );
+    const ours = get(t.ours, 'phase5.storm.allLiveMs');
+    const sio = get(t.socketio, 'phase5.storm.allLiveMs');
+    check(
+      'storm: every client subscribed no slower than Socket.IO',
+      ours === undefined || sio === undefined ? undefined : ours <= sio,
+      `${ours ?? '—'} vs ${sio ?? '—'} ms`,
+    );
+  }
   // The write path: a send's cost flat in the room size, p50 under 3 ms idle up to 1,000 members.
-  const sends = (t.ours?.phase5?.sends ?? []) as { members: number; latencyMs: { p50: number } }[];
+  const sends = (t.ours?.phase6?.sends ?? []) as { members: number; latencyMs: { p50: number } }[];
   const upTo1000 = sends.filter((s) => s.members <= 1_000);
   if (upTo1000.length > 0) {
     check(

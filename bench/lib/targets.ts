@@ -1,18 +1,22 @@
 import type { ChildProcess } from 'node:child_process';
 import { Emitter } from '@socket.io/redis-emitter';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { SignJWT } from 'jose';
 import { createRedisEventRecorder, PUBLISH_EVENTS } from '../../src/events/record-redis.js';
+import { deploymentPrefix } from '../../src/lib/keys.js';
 import { start, stop, waitForLine } from './children.js';
 import { sleep } from './clock.js';
 import { type BenchEvent, SUBSCRIPTION } from './payload.js';
 import type { ClientTarget } from './protocol.js';
 import { freePort } from './redis-server.js';
 
-export type TargetName = 'ours' | 'ours-resume-off' | 'ours-metrics-off' | 'socketio' | 'graphql' | 'ws';
+export type TargetName =
+  'ours' | 'ours-resume-off' | 'ours-metrics-off' | 'ours-cluster' | 'socketio' | 'graphql' | 'ws';
 
 export interface RunContext {
   redisUrl: string;
+  /** Seeds of the run's Redis Cluster, for the targets that run on one. */
+  clusterNodes?: string[];
   secret: string;
   org: string;
   /** Key/channel prefix of this target's run on the shared Redis. */
@@ -45,6 +49,8 @@ export interface Publisher {
 export interface Target {
   name: TargetName;
   label: string;
+  /** Runs on the run's Redis Cluster instead of its one Redis. */
+  cluster?: boolean;
   start(ctx: RunContext): Promise<Instance>;
   /** Makes `count` things to subscribe to; returns their topics (session ids or rooms). */
   prepare(ctx: RunContext, instance: Instance, count: number): Promise<string[]>;
@@ -109,16 +115,22 @@ const graphqlWsClient: Target['client'] = (ctx, instances, topics) => ({
 const sessionChannelPublisher: Target['publisher'] = (ctx) =>
   redisPublisher(ctx, (topic) => `${ctx.prefix}org:${ctx.org}:session:${topic}`);
 
-/** Publishes on session channels as our services do (RECORD_EVENTS: history and offsets while resume is on). */
-function recordingPublisher(ctx: RunContext, resumeWindowSeconds: number): Publisher {
-  const redis = new Redis(ctx.redisUrl);
-  const record = createRedisEventRecorder(ctx.prefix, resumeWindowSeconds * 1000);
+/**
+ * Publishes on session channels as our services do (RECORD_EVENTS: history
+ * and offsets while resume is on; on a cluster, SPUBLISH under the
+ * deployment's hash tag, the script routed by the epoch's key).
+ */
+function recordingPublisher(ctx: RunContext, resumeWindowSeconds: number, cluster = false): Publisher {
+  const redis = cluster ? new Cluster(ctx.clusterNodes!.map(seedOf)) : new Redis(ctx.redisUrl);
+  const record = createRedisEventRecorder(deploymentPrefix(ctx.prefix, cluster), resumeWindowSeconds * 1000, {
+    sharded: cluster,
+  });
   return {
     async publish(events) {
       const pipeline = redis.pipeline();
       for (const event of events) {
         const args = record([{ channel: `org:${ctx.org}:session:${event.sessionId}`, payload: event }]);
-        pipeline.eval(PUBLISH_EVENTS, 0, ...args);
+        pipeline.eval(PUBLISH_EVENTS, 1, args[2]!, ...args);
       }
       await pipeline.exec();
     },
@@ -157,10 +169,15 @@ function scraped(instance: Instance, metricsPort: number): Instance {
 const oursWith = (
   name: TargetName,
   label: string,
-  { resumeWindowSeconds = 300, metrics = true }: { resumeWindowSeconds?: number; metrics?: boolean } = {},
+  {
+    resumeWindowSeconds = 300,
+    metrics = true,
+    cluster = false,
+  }: { resumeWindowSeconds?: number; metrics?: boolean; cluster?: boolean } = {},
 ): Target => ({
   name,
   label,
+  cluster,
   async start(ctx) {
     const port = await freePort();
     const metricsPort = metrics ? await freePort() : 0;
@@ -177,6 +194,7 @@ const oursWith = (
         METRICS_PORT: String(metricsPort),
         // Rooms up to the largest size the send phase measures.
         MAX_CONVERSATION_MEMBERS: '10000',
+        ...(cluster ? { REDIS_URL: '', REDIS_CLUSTER_NODES: ctx.clusterNodes!.join(',') } : {}),
         ...ctx.oursEnv,
       }),
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -218,12 +236,19 @@ const oursWith = (
     return ids;
   },
   client: graphqlWsClient,
-  publisher: (ctx) => recordingPublisher(ctx, resumeWindowSeconds),
+  publisher: (ctx) => recordingPublisher(ctx, resumeWindowSeconds, cluster),
 });
 
 const ours = oursWith('ours', 'ours');
 const oursResumeOff = oursWith('ours-resume-off', 'ours, resume off', { resumeWindowSeconds: 0 });
 const oursMetricsOff = oursWith('ours-metrics-off', 'ours (METRICS_PORT=0)', { metrics: false });
+const oursCluster = oursWith('ours-cluster', 'ours on a 3-shard Redis Cluster', { cluster: true });
+
+/** `host:port` as ioredis takes a cluster seed. */
+function seedOf(node: string) {
+  const [host, port] = node.split(':');
+  return { host: host!, port: Number(port) };
+}
 
 const graphql: Target = {
   name: 'graphql',
@@ -280,6 +305,7 @@ export const TARGETS: Record<TargetName, Target> = {
   ours,
   'ours-resume-off': oursResumeOff,
   'ours-metrics-off': oursMetricsOff,
+  'ours-cluster': oursCluster,
   socketio,
   graphql,
   ws,

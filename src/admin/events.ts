@@ -7,7 +7,7 @@ import type { ConnectionSummary } from './registry.js';
  * user's) connections, or close a user's and count them.
  */
 export type AdminQuestion =
-  | { kind: 'list'; orgId: string; userId: string | null }
+  | { kind: 'list'; orgId: string; userId: string | null; limit?: number }
   | { kind: 'disconnect'; orgId: string; userId: string; reason: string };
 
 /**
@@ -29,7 +29,13 @@ const request = { requestId: id, replyTo: id, orgId: id };
 
 /** What the admin channel may carry. */
 export const adminCommandSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('list'), ...request, userId: id.nullable() }),
+  z.object({
+    kind: z.literal('list'),
+    ...request,
+    userId: id.nullable(),
+    // Absent from an instance of an older version: no limit.
+    limit: z.int().positive().optional(),
+  }),
   z.object({ kind: z.literal('disconnect'), ...request, userId: id, reason: z.string().max(1000) }),
   z.object({ kind: z.literal('revoked'), orgId: id, userId: id, revokedAt: z.number().int().nonnegative() }),
 ]);

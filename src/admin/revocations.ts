@@ -1,5 +1,6 @@
 import { InvalidTokenError, type VerifyToken } from '../auth/jwt.js';
 import type { Viewer } from '../auth/viewer.js';
+import { isFromTheFuture } from '../lib/clock.js';
 import { keyPart } from '../lib/keys.js';
 import type { Storage } from '../storage/index.js';
 
@@ -49,10 +50,17 @@ export function createRevocations(options: { storage: Storage; ttlSeconds?: numb
   const known = new Map<string, number>();
   const idOf = (orgId: string, userId: string) => `${keyPart(orgId)}:${keyPart(userId)}`;
 
-  /** Keeps the latest revocation of a user in memory; false when it is already known (or older). */
+  /**
+   * Keeps the latest revocation of a user in memory; false when it is
+   * already known (or older), lapsed, or from the future: revocations come
+   * over Redis (untrusted), and one dated ahead of every instance's clock
+   * was made by none of them; kept, it would refuse the user's every new
+   * token for as long as it lasts.
+   */
   const learn = (orgId: string, userId: string, revokedAt: number): boolean => {
     const id = idOf(orgId, userId);
-    if ((known.get(id) ?? -1) >= revokedAt || revokedAt + ttlMs <= Date.now()) return false;
+    const now = Date.now();
+    if ((known.get(id) ?? -1) >= revokedAt || revokedAt + ttlMs <= now || isFromTheFuture(revokedAt, now)) return false;
     known.set(id, revokedAt);
     return true;
   };

@@ -5,7 +5,7 @@ import { topics } from '../events/topics.js';
 import type { Connection } from '../generated/graphql.js';
 import { settlesWithin } from '../lib/deadline.js';
 import { newId } from '../lib/ids.js';
-import { optionalText, requireUserId } from '../lib/validate.js';
+import { optionalText, requireIntInRange, requireUserId } from '../lib/validate.js';
 import type { Logger } from '../logger.js';
 import type { Storage } from '../storage/index.js';
 import { adminOrganisation } from './access.js';
@@ -21,6 +21,9 @@ const LIVE = 'live';
 
 /** The close reason a disconnected user sees (WebSocket close `4403`). */
 const DISCONNECTED = 'Forbidden: disconnected by an administrator';
+
+/** `connections(limit:)`: the default and largest answer. */
+const CONNECTIONS_PAGE = { default: 1000, max: 10_000 } as const;
 
 /**
  * The admin API across instances: `connections`, `disconnectUser` and
@@ -79,7 +82,7 @@ export function createAdminService(options: {
           kind: 'list',
           requestId: command.requestId,
           instance,
-          connections: registry.list(command.orgId, command.userId ?? undefined),
+          connections: registry.list(command.orgId, command.userId ?? undefined).slice(0, command.limit),
         });
       case 'disconnect': {
         const closed = registry.close(command.orgId, command.userId, DISCONNECTED);
@@ -150,14 +153,20 @@ export function createAdminService(options: {
       timer.unref();
     },
 
-    /** Open connections of the admin's organisation (of one user), on every instance, oldest first. */
-    async connections(viewer: Viewer, userId?: string | null): Promise<Connection[]> {
+    /**
+     * The `limit` oldest open connections of the admin's organisation (of
+     * one user), on every instance, oldest first: each instance sends only
+     * its `limit` oldest, so an answer stays bounded however many are open.
+     */
+    async connections(viewer: Viewer, userId?: string | null, limit?: number | null): Promise<Connection[]> {
       const orgId = adminOrganisation(viewer);
       const user = userId === null || userId === undefined ? null : requireUserId('userId', userId);
-      const replies = await gather({ kind: 'list', orgId, userId: user });
+      const most = requireIntInRange('limit', limit ?? CONNECTIONS_PAGE.default, { min: 1, max: CONNECTIONS_PAGE.max });
+      const replies = await gather({ kind: 'list', orgId, userId: user, limit: most });
       return replies
         .flatMap((answer) => (answer.kind === 'list' ? answer.connections : []))
         .sort((a, b) => a.openedAt.localeCompare(b.openedAt))
+        .slice(0, most)
         .map((found) => ({ ...found, transport: found.transport === 'sse' ? 'SSE' : 'WEBSOCKET' }));
     },
 

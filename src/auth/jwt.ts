@@ -40,7 +40,15 @@ export async function createTokenVerifier(jwt: Config['jwt']): Promise<VerifyTok
   switch (key.kind) {
     case 'secret':
     case 'ephemeral':
-      getKey = new TextEncoder().encode(key.secret);
+      // Imported once: with the raw bytes jose imports the key again for every token (WebCrypto
+      // importKey), a cost that dominated connection set-up in a reconnect storm.
+      getKey = await crypto.subtle.importKey(
+        'raw',
+        new TextEncoder().encode(key.secret),
+        { name: 'HMAC', hash: 'SHA-256' },
+        false,
+        ['verify'],
+      );
       algorithms = ['HS256'];
       break;
     case 'publicKey': {

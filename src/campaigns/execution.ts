@@ -1,4 +1,5 @@
 import { systemViewer } from '../auth/system.js';
+import type { RetentionConfig } from '../config.js';
 import type { EventBus } from '../events/bus.js';
 import { changeEvent } from '../events/change-event.js';
 import { topics } from '../events/topics.js';
@@ -55,13 +56,15 @@ export function createCampaignExecution({
   bus,
   sessions,
   progressEvery,
+  retention,
 }: {
   storage: Storage;
   bus: EventBus;
   sessions: SessionService;
   progressEvery: number;
+  retention?: Pick<RetentionConfig, 'campaignDataSeconds'>;
 }) {
-  const store = createCampaignStore(storage);
+  const store = createCampaignStore(storage, retention);
   const known = new Map<string, CampaignRecord>();
 
   const publish = (record: CampaignRecord, event: CampaignEvent) =>

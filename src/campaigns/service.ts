@@ -1,5 +1,6 @@
 import type { Viewer } from '../auth/viewer.js';
 import { badInput, notFound } from '../errors.js';
+import type { RetentionConfig } from '../config.js';
 import type { EventBus } from '../events/bus.js';
 import { subscribe } from '../events/subscribe.js';
 import { topics } from '../events/topics.js';
@@ -27,12 +28,14 @@ export function createCampaignService({
   storage,
   bus,
   sessions,
+  retention,
 }: {
   storage: Storage;
   bus: EventBus;
   sessions: SessionService;
+  retention?: Pick<RetentionConfig, 'campaignDataSeconds'>;
 }) {
-  const store = createCampaignStore(storage);
+  const store = createCampaignStore(storage, retention);
 
   /** A campaign event, to record with the transition that produces it. */
   const recorded = (record: CampaignRecord, event: CampaignEvent) =>

@@ -2,7 +2,8 @@ import type { CampaignStatus } from '../generated/graphql.js';
 import { now } from '../lib/ids.js';
 import { keyPart } from '../lib/keys.js';
 import type { ChangeEvent, Doc, IndexEntry, Storage } from '../storage/index.js';
-import { campaignCounts, type CampaignRecord, type CampaignView } from './model.js';
+import { DEFAULT_RETENTION, type RetentionConfig } from '../config.js';
+import { campaignCounts, FINAL_STATUSES, type CampaignRecord, type CampaignView } from './model.js';
 
 /** Recipients are stored in chunks of this many, so a worker reads only what it sends. */
 export const RECIPIENT_CHUNK = 1000;
@@ -32,13 +33,31 @@ export interface Transition {
 /**
  * Where campaigns live: records (with an org index and the runnable index),
  * recipients in chunks, and one ledger per campaign holding each
- * recipient's send state (item `i` is recipient `i`).
+ * recipient's send state (item `i` is recipient `i`). Once a campaign has
+ * ended, its recipients and the ledger's states expire after
+ * `campaignDataSeconds` (0: kept); the record and its counts stay.
  */
-export function createCampaignStore(storage: Storage) {
+export function createCampaignStore(
+  storage: Storage,
+  {
+    campaignDataSeconds = DEFAULT_RETENTION.campaignDataSeconds,
+  }: Partial<Pick<RetentionConfig, 'campaignDataSeconds'>> = {},
+) {
   const campaigns = storage.collection<CampaignRecord>('campaigns');
   const chunks = storage.collection<RecipientChunk>('campaign-recipients');
   const chunkId = (campaignId: string, chunk: number) => `${campaignId}:${chunk}`;
   const ledger = (campaignId: string) => storage.ledger(`campaign:${campaignId}`);
+
+  /** Sets an ended campaign's recipients and send states to expire (see above). */
+  const retire = async (record: CampaignRecord) => {
+    if (campaignDataSeconds <= 0) return;
+    const ttlMs = campaignDataSeconds * 1000;
+    const chunkCount = Math.ceil(record.total / RECIPIENT_CHUNK);
+    await Promise.all([
+      ledger(record.id).retire(ttlMs),
+      ...Array.from({ length: chunkCount }, (_, chunk) => chunks.expire(chunkId(record.id, chunk), ttlMs)),
+    ]);
+  };
 
   const view = async (record: CampaignRecord): Promise<CampaignView> => ({
     ...record,
@@ -91,6 +110,7 @@ export function createCampaignStore(storage: Storage) {
         indexesOf,
         events,
       );
+      if (result?.changed && FINAL_STATUSES.includes(result.after.status)) await retire(result.after);
       return result && { record: result.after, changed: result.changed };
     },
   };

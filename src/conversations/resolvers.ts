@@ -5,7 +5,7 @@ import { yieldedEvent } from '../errors.js';
 export const conversationResolvers: Resolvers = {
   Query: {
     conversation: (_, { id }, { viewer, services }) => services.conversations.get(viewer, id),
-    conversations: (_, { limit }, { viewer, services }) => services.conversations.list(viewer, limit),
+    conversations: (_, { limit, before }, { viewer, services }) => services.conversations.list(viewer, limit, before),
     messages: (_, { conversationId, limit, before }, { viewer, services }) =>
       services.conversations.history(viewer, conversationId, limit, before),
   },

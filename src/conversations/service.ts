@@ -1,5 +1,6 @@
 import type { Viewer } from '../auth/viewer.js';
 import { badInput, notFound } from '../errors.js';
+import { DEFAULT_RETENTION, type RetentionConfig } from '../config.js';
 import type { EventBus } from '../events/bus.js';
 import { subscribe } from '../events/subscribe.js';
 import { topics } from '../events/topics.js';
@@ -8,6 +9,7 @@ import { now } from '../lib/ids.js';
 import { requireId, requireUserId } from '../lib/validate.js';
 import type { Logger } from '../logger.js';
 import type { Storage } from '../storage/index.js';
+import { pageBefore } from '../storage/paging.js';
 import { assertCanRemoveMember, canReceiveConversationEvent, isMember, revokesConversationAccess } from './access.js';
 import { createMessageOperations } from './messages.js';
 import type { ConversationRecord, MessageRecord } from './model.js';
@@ -39,15 +41,17 @@ export function createConversationService({
   logger,
   background = true,
   config = DEFAULT_CONVERSATION_CONFIG,
+  retention = DEFAULT_RETENTION,
 }: {
   storage: Storage;
   bus: EventBus;
   logger: Logger;
   background?: boolean;
   config?: ConversationConfig;
+  retention?: Pick<RetentionConfig, 'messagesSeconds'>;
 }) {
   const { maxMembers } = config;
-  const store = createConversationStore(storage);
+  const store = createConversationStore(storage, retention);
   const publisher = createConversationPublisher(bus);
   const { conversations, messages } = store;
 
@@ -119,13 +123,15 @@ export function createConversationService({
 
     get: (viewer: Viewer, id: string) => getVisible(viewer, id),
 
-    /** The viewer's conversations, most recently active first. */
-    async list(viewer: Viewer, limit?: number | null): Promise<ConversationRecord[]> {
+    /** The viewer's conversations, most recently active first, a page at a time after `before`. */
+    async list(viewer: Viewer, limit?: number | null, before?: string | null): Promise<ConversationRecord[]> {
       const count = pageLimit('limit', limit, 100, LIMITS.conversationsPage);
-      const found = await conversations.list(store.memberIndex(viewer.orgId, viewer.id), {
-        order: 'desc',
+      const cursor = before == null ? undefined : requireId('before', before);
+      const found = await pageBefore(conversations, store.memberIndex(viewer.orgId, viewer.id), {
         limit: count,
+        before: cursor,
       });
+      if (!found) throw notFound('Conversation', cursor ?? '');
       return found.filter((conversation) => isMember(viewer, conversation));
     },
 

@@ -1,6 +1,6 @@
 import { digest } from '../lib/idempotency.js';
 import { keyPart } from '../lib/keys.js';
-import type { ChangeEvent, IndexEntry, Storage } from '../storage/index.js';
+import { retentionOf, type ChangeEvent, type IndexEntry, type Storage } from '../storage/index.js';
 import { readPointerId, type ConversationRecord, type MessageRecord, type ReadPointerRecord } from './model.js';
 
 /** The sequence of a message being appended: {@link ConversationStore.appendMessage} numbers it. */
@@ -16,14 +16,22 @@ export const SEQUENCE_PENDING = -1;
  *   those not deleted, so a viewer's unread count is two range counts:
  *   live messages after their pointer minus their own live messages after it.
  * - `conversationReads`, one read pointer per member.
+ * - With `MESSAGE_RETENTION_SECONDS`, messages expire that long after they
+ *   were sent (the append sets their expiry), and read pointers that long
+ *   after they last moved (a pointer that old covers only messages already
+ *   gone, so losing it changes no count).
  * - A counter per conversation hands out message sequences (in the same
  *   write that appends the message); a claim per
  *   sender, conversation and `clientMessageId` makes sending idempotent.
  */
-export function createConversationStore(storage: Storage) {
+export function createConversationStore(storage: Storage, { messagesSeconds = 0 }: { messagesSeconds?: number } = {}) {
   const conversations = storage.collection<ConversationRecord>('conversations');
-  const messages = storage.collection<MessageRecord>('messages');
-  const reads = storage.collection<ReadPointerRecord>('conversationReads');
+  const messages = storage.collection<MessageRecord>('messages', retentionOf(messagesSeconds));
+  // A pointer older than the message retention is worth nothing: every message it covered is gone.
+  const reads = storage.collection<ReadPointerRecord>(
+    'conversationReads',
+    retentionOf(messagesSeconds, { renewOnWrite: true }),
+  );
 
   const historyIndex = (conversationId: string) => `history:${conversationId}`;
   const liveIndex = (conversationId: string) => `live:${conversationId}`;
@@ -113,11 +121,12 @@ export function createConversationStore(storage: Storage) {
      * numbered, indexed, the conversation's last message set, the
      * conversation moved up in every member's list.
      */
-    appendMessage(conversation: ConversationRecord, message: MessageRecord, events: readonly ChangeEvent[]) {
-      return storage.append(
+    async appendMessage(conversation: ConversationRecord, message: MessageRecord, events: readonly ChangeEvent[]) {
+      const outcome = await storage.append(
         {
           collection: 'messages',
           doc: message,
+          ttlMs: messagesSeconds * 1000,
           indexes: messageEntries(message),
           sequence: { counter: seqCounter(conversation.id), fields: ['seq', 'lastMessageSeq', 'asOfSeq'] },
           parent: {
@@ -133,6 +142,14 @@ export function createConversationStore(storage: Storage) {
         },
         events,
       );
+      if (outcome.status === 'appended' && messagesSeconds > 0) {
+        // Unread counts drop expired messages from the indexes they count: the
+        // conversation's by any member, a sender's own only by that sender's
+        // counts. Counting the sender's index here trims it (see `withRetention`),
+        // so a member who sends but never reads keeps no entries of expired messages.
+        await messages.count(liveBySenderIndex(message.conversationId, message.senderId));
+      }
+      return outcome;
     },
 
     /**

@@ -1,7 +1,8 @@
-import type { Redis } from 'ioredis';
+import { isFromTheFuture } from '../lib/clock.js';
+import { isCluster, type RedisClient } from '../redis.js';
 import type { Logger } from '../logger.js';
 import type { EventHistory } from './history.js';
-import { compareOffsets, parseOffset, tagOffset } from './offsets.js';
+import { compareOffsets, parseOffset, tagOffset, type Offset } from './offsets.js';
 
 /** A channel a process hears, as the catch-up sees it. */
 export interface HeardChannel {
@@ -23,6 +24,13 @@ export interface HeardChannel {
 const LOSS_MARGIN_MS = 2_000;
 
 /**
+ * On a Redis Cluster, how long after ioredis says its sharded subscribers
+ * are ready (it has sent their SSUBSCRIBEs, without waiting for the
+ * answers) the catch-up waits before reading the history.
+ */
+const SHARD_RESUBSCRIBE_SETTLE_MS = 500;
+
+/**
  * Pub/Sub is at-most-once: what is published while a process' subscriber
  * connection is down (Redis restarted, the connection killed) never reaches
  * it. With a history, nothing is lost for its listeners: once the
@@ -31,9 +39,15 @@ const LOSS_MARGIN_MS = 2_000;
  * the live ones that came meanwhile (held, then passed on unless already
  * delivered). Every subscription carries on without a gap or a duplicate,
  * without its client having to reconnect.
+ *
+ * On a Redis Cluster the same happens per shard: a shard subscriber
+ * connection that ends (`-node`), a failover or a slot moved elsewhere
+ * (Redis then unsubscribes the slot's channels without closing anything)
+ * all end in ioredis subscribing again and emitting `subscribersReady`;
+ * every such round catches up, since a moved slot gives no other sign.
  */
 export function catchUpAfterOutages(options: {
-  subscriber: Redis;
+  subscriber: RedisClient;
   history: EventHistory;
   /** The channels heard now. */
   heard: () => Iterable<HeardChannel>;
@@ -43,23 +57,31 @@ export function catchUpAfterOutages(options: {
   let lostAt: number | undefined;
   /** Live messages that arrived during a catch-up, in order. */
   let held: [HeardChannel, unknown][] | undefined;
-  /** The last offset any channel delivered: the history's epoch, for channels that delivered nothing yet. */
+  /** The last offset any channel delivered: the history's epoch, for channels that delivered nothing yet (else asked). */
   let newest: string | undefined;
   let running: Promise<void> = Promise.resolve();
 
   const pass = (channel: HeardChannel, message: unknown) => {
-    const { payload, offset } = unwrap(message);
-    if (offset !== undefined) channel.last = newest = offset;
+    const { payload, offset, at } = unwrap(message);
+    if (offset !== undefined) {
+      tagOffset(payload, offset, at);
+      channel.last = newest = offset;
+    }
     channel.deliver(payload);
   };
 
   const catchUp = async (lost: number) => {
     held = [];
     try {
-      // autoResubscribe sends its SUBSCRIBEs right after 'ready': once this PING is answered they are in force.
-      await Promise.resolve();
-      await subscriber.ping();
-      const epoch = parseOffset(newest)?.epoch;
+      if (cluster) {
+        await new Promise((resolve) => setTimeout(resolve, SHARD_RESUBSCRIBE_SETTLE_MS));
+      } else {
+        // autoResubscribe sends its SUBSCRIBEs right after 'ready': once this PING is answered they are in force.
+        await Promise.resolve();
+        await subscriber.ping();
+      }
+      // No channel delivered an event yet: the history's own epoch, so they still catch up.
+      const epoch = parseOffset(newest)?.epoch ?? (await history.epoch());
       let caught = 0;
       await Promise.all(
         [...heard()].map(async (channel) => {
@@ -70,7 +92,7 @@ export function catchUpAfterOutages(options: {
           if (!after) return;
           const missed = await history.read([channel.channel], after);
           for (const event of missed ?? []) {
-            tagOffset(event.payload, event.text);
+            tagOffset(event.payload, event.text, event.offset);
             channel.last = newest = event.text;
             caught++;
             channel.deliver(event.payload);
@@ -84,25 +106,30 @@ export function catchUpAfterOutages(options: {
       const waiting = held;
       held = undefined;
       for (const [channel, message] of waiting) {
-        const { payload, offset } = unwrap(message);
-        const at = parseOffset(offset);
+        const { payload, offset, at } = unwrap(message);
         const last = parseOffset(channel.last);
         if (at && last && at.epoch === last.epoch && compareOffsets(at, last) <= 0) continue;
-        if (offset !== undefined) channel.last = newest = offset;
+        if (offset !== undefined) {
+          tagOffset(payload, offset, at);
+          channel.last = newest = offset;
+        }
         channel.deliver(payload);
       }
     }
   };
 
+  const cluster = isCluster(subscriber);
+  const [lostEvent, readyEvent] = cluster ? ['-node', 'subscribersReady'] : ['close', 'ready'];
   const onClose = () => (lostAt ??= Date.now());
   const onReady = () => {
-    if (lostAt === undefined) return;
-    const lost = lostAt;
+    // A moved slot is not seen as a loss: 0 reads each channel that delivered nothing from its subscription on.
+    const lost = lostAt ?? (cluster ? 0 : undefined);
+    if (lost === undefined) return;
     lostAt = undefined;
     running = running.then(() => catchUp(lost));
   };
-  subscriber.on('close', onClose);
-  subscriber.on('ready', onReady);
+  subscriber.on(lostEvent, onClose);
+  subscriber.on(readyEvent, onReady);
 
   return {
     /** A live message of `channel`: passed on, or held while a catch-up runs. */
@@ -111,25 +138,27 @@ export function catchUpAfterOutages(options: {
       else pass(channel, message);
     },
     close() {
-      subscriber.off('close', onClose);
-      subscriber.off('ready', onReady);
+      subscriber.off(lostEvent, onClose);
+      subscriber.off(readyEvent, onReady);
     },
   };
 }
 
 /**
  * The payload of a message and its offset, when it came as an
- * `{offset, payload}` envelope (exactly those two keys, a well-formed
- * offset, tagged on the payload: see `offsetOf`); anything else is the
- * payload itself, checked as such by the intake.
+ * `{offset, payload}` envelope (exactly those two keys; an offset that is
+ * not well-formed, or dated ahead of every clock, is dropped); anything else is the payload itself, checked
+ * as such by the intake. A bus without history (resume off) hands on the
+ * payload alone, so its subscribers see no offsets whoever published.
  */
-export function unwrap(message: unknown): { payload: unknown; offset?: string } {
+export function unwrap(message: unknown): { payload: unknown; offset?: string; at?: Offset } {
   if (typeof message !== 'object' || message === null) return { payload: message };
   const { offset, payload } = message as { offset?: unknown; payload?: unknown };
   if (typeof offset !== 'string' || payload === undefined || Object.keys(message).length !== 2) {
     return { payload: message };
   }
-  if (!parseOffset(offset)) return { payload };
-  tagOffset(payload, offset);
-  return { payload, offset };
+  const at = parseOffset(offset);
+  // An offset ahead of every clock was given by no Redis of the deployment: kept, it would make every
+  // genuine event after it look already delivered (a subscription's, a catch-up's), silencing the channel.
+  return at && !isFromTheFuture(at.ms) ? { payload, offset, at } : { payload };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { Logger } from '../logger.js';
 import { closeRedis } from '../redis.js';
 import { sendWrite } from '../storage/write-outcome.js';
@@ -33,9 +33,9 @@ type StreamEntry = [id: string, fields: string[]];
  */
 export function createRedisCommandQueue(options: {
   /** For XADD and group creation (the storage's command connection). */
-  redis: Redis;
+  redis: RedisClient;
   /** Opens the dedicated connection of one consumer, whose commands may block for `blockMs`. */
-  connect: (name: string, blockMs: number) => Promise<Redis>;
+  connect: (name: string, blockMs: number) => Promise<RedisClient>;
   prefix: string;
   claimIdleMs: number;
   logger?: Logger;
@@ -160,7 +160,7 @@ export function createRedisCommandQueue(options: {
  * longer come (what it would have read stays in the stream, or pending for
  * this consumer, to be taken over).
  */
-function untilLost<T>(connection: Redis, command: Promise<T>): Promise<T> {
+function untilLost<T>(connection: RedisClient, command: Promise<T>): Promise<T> {
   command.catch(() => undefined);
   let onClose: () => void = () => undefined;
   const lost = new Promise<never>((_, reject) => {

@@ -5,6 +5,7 @@ import {
   channelOrg,
   isRecoverable,
   MAX_REPLAYED_EVENTS,
+  recordingOrg,
   type EventHistory,
   type HistoryEvent,
 } from './history.js';
@@ -52,6 +53,9 @@ export function createMemoryHistory(options: {
 
   const history: EventHistory = {
     windowMs,
+    async epoch() {
+      return epoch;
+    },
     async recoverable(orgId, offsets) {
       const state = { epoch, now: Date.now(), last: clocks.get(keyPart(orgId)) };
       return offsets.map((after) => isRecoverable(after, state, windowMs));
@@ -78,7 +82,7 @@ export function createMemoryHistory(options: {
     history,
     /** Keeps an event of `channel` (its payload as JSON) and returns its offset; undefined for a channel without history. */
     record(channel: string, json: string): string | undefined {
-      const org = channelOrg(channel);
+      const org = recordingOrg(channel);
       if (org === undefined) return undefined;
       const now = Date.now();
       const last = clocks.get(org);

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import { keyPart } from '../lib/keys.js';
 import {
   byOffset,
@@ -10,7 +10,7 @@ import {
   type HistoryEvent,
   type HistoryState,
 } from './history.js';
-import { formatOffset, type Offset } from './offsets.js';
+import { formatOffset, parseEpoch, type Offset } from './offsets.js';
 import { historyKeys } from './record-redis.js';
 
 /**
@@ -37,7 +37,7 @@ type Reply = [epoch: string | null, now: string, ...rest: (string | null | Strea
  * read back is untrusted like any message: `check` validates each payload.
  */
 export function createRedisHistory(options: {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   windowMs: number;
   check: (channel: string, payload: unknown) => boolean;
@@ -67,6 +67,10 @@ export function createRedisHistory(options: {
 
   return {
     windowMs,
+    async epoch() {
+      // Read from Redis (untrusted): it would be written into every offset of a catch-up.
+      return parseEpoch(await redis.get(keys.epoch));
+    },
     async recoverable(orgId, offsets) {
       const [state] = (await load([keyPart(orgId)], [])).states;
       return offsets.map((after) => isRecoverable(after, state!, windowMs));

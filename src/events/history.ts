@@ -1,4 +1,5 @@
 import { compareOffsets, type Offset } from './offsets.js';
+import { channelContract } from './topics.js';
 
 /**
  * Most events one replay reads from a channel. More than this after an
@@ -26,6 +27,11 @@ export interface EventHistory {
   /** How long events are kept, in milliseconds. */
   readonly windowMs: number;
   /**
+   * The history's current epoch (undefined: nothing was ever recorded):
+   * where a catch-up starts for a channel that has delivered no event yet.
+   */
+  epoch(): Promise<string | undefined>;
+  /**
    * Whether every event of `orgId` after each offset is still kept: what
    * the WebSocket `connection_ack` answers per subscription id, before the
    * client has said which channels that subscription listens on.
@@ -52,18 +58,21 @@ export interface HistoryState {
 
 /**
  * The one rule deciding whether the events after `after` are all kept:
- * same epoch, and either the offset is within the window (nothing after it
- * can have been trimmed, trimming only drops what is older than the window)
- * or nothing happened in the organisation since (a quiet organisation
- * misses nothing, however old the offset). An offset of another epoch is
- * never recovered, so a history lost with Redis' data is reported, not
- * silently replayed as empty.
+ * same epoch, an id the organisation's clock has reached, and either the
+ * offset is within the window (nothing after it can have been trimmed,
+ * trimming only drops what is older than the window) or nothing happened in
+ * the organisation since (a quiet organisation misses nothing, however old
+ * the offset). An offset of another epoch is never recovered, so a history
+ * lost with Redis' data is reported, not silently replayed as empty; one
+ * ahead of the clock (forged, or from another organisation) is refused too.
  */
 export function isRecoverable(after: Offset, state: HistoryState, windowMs: number): boolean {
   if (state.epoch === undefined) return false;
   if (state.epoch !== after.epoch) return false;
+  // Beyond the last id the organisation gave (or it gave none): not one of its offsets.
+  if (state.last === undefined || compareOffsets(after, state.last) > 0) return false;
   if (after.ms >= state.now - windowMs) return true;
-  return state.last === undefined || compareOffsets(state.last, after) <= 0;
+  return compareOffsets(state.last, after) === 0;
 }
 
 /** The organisation of an `org:` channel (as its name holds it, encoded), or undefined for another channel. */
@@ -71,6 +80,17 @@ export function channelOrg(channel: string): string | undefined {
   if (!channel.startsWith('org:')) return undefined;
   const end = channel.indexOf(':', 4);
   return end < 0 ? undefined : channel.slice(4, end);
+}
+
+/**
+ * The organisation whose history records the events of `channel`, or
+ * undefined when they are not recorded: a channel outside any organisation,
+ * or one no subscription replays (the status page's samples, asked for
+ * afresh by each watcher and each listing up to 200 connections: kept for
+ * the window they would only cost Redis memory).
+ */
+export function recordingOrg(channel: string): string | undefined {
+  return channelContract(channel)?.kind === 'status' ? undefined : channelOrg(channel);
 }
 
 /** Events of several channels in offset order. */

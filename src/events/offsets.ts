@@ -17,6 +17,14 @@ export interface Offset {
 /** What an offset looks like on the wire; anything else is junk from a client. */
 const OFFSET_PATTERN = /^([A-Za-z0-9_-]{1,32})\.(\d{1,15})-(\d{1,15})$/;
 
+/** What an epoch looks like (as in {@link OFFSET_PATTERN}). */
+const EPOCH_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
+
+/** `text` when it is a well-formed epoch (it becomes part of offsets sent to clients), else undefined. */
+export function parseEpoch(text: unknown): string | undefined {
+  return typeof text === 'string' && EPOCH_PATTERN.test(text) ? text : undefined;
+}
+
 /** Longest offset accepted from a client or a message. */
 export const MAX_OFFSET_LENGTH = 64;
 
@@ -38,17 +46,22 @@ export function compareOffsets(a: Pick<Offset, 'ms' | 'seq'>, b: Pick<Offset, 'm
   return a.ms - b.ms || a.seq - b.seq;
 }
 
-/** Offsets of the event objects a bus delivered or replayed: the fan-out and SSE read them back. */
-const offsets = new WeakMap<object, string>();
+/** Offsets of the event objects a bus delivered or replayed, as sent and parsed: the fan-out and SSE read them back. */
+const offsets = new WeakMap<object, { text: string; at: Offset }>();
 
-/** Records that `event` (an object a bus hands to listeners) is at `offset`. */
-export function tagOffset(event: unknown, offset: string): void {
-  if (typeof event === 'object' && event !== null) offsets.set(event, offset);
+/** Records that `event` (an object a bus hands to listeners) is at `offset`; a malformed offset is not recorded. */
+export function tagOffset(event: unknown, offset: string, at = parseOffset(offset)): void {
+  if (typeof event === 'object' && event !== null && at) offsets.set(event, { text: offset, at });
 }
 
 /** The offset a bus gave `event`, if any (none while resume is off). */
 export function offsetOf(event: unknown): string | undefined {
-  return typeof event === 'object' && event !== null ? offsets.get(event) : undefined;
+  return typeof event === 'object' && event !== null ? offsets.get(event)?.text : undefined;
+}
+
+/** The same, parsed: where `event` stands among the events of its organisation. */
+export function positionOf(event: unknown): Offset | undefined {
+  return typeof event === 'object' && event !== null ? offsets.get(event)?.at : undefined;
 }
 
 const resumePoints = new AsyncLocalStorage<Offset | undefined>();

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { COMMAND_QUEUE_MAX_LENGTH } from './commands.js';
 import { redisEventWire } from './change-event.js';
-import { channelOrg } from './history.js';
+import { recordingOrg } from './history.js';
 import type { ChangeEvent } from '../storage/storage.js';
 
 /**
@@ -10,7 +10,9 @@ import type { ChangeEvent } from '../storage/storage.js';
  * one place an event is recorded. Every script that takes events starts
  * with it: ARGV[1] is the number of events, ARGV[2..4] the resume window
  * (ms, 0 = off), the epoch's key and a fresh epoch for a history that has
- * none, then five arguments per event: channel, message (what
+ * none, ARGV[5] the publishing command (`PUBLISH`, or `SPUBLISH` on a Redis
+ * Cluster, whose sharded channels must share the script's slot), then five
+ * arguments per event: channel, message (what
  * graphql-redis-subscriptions would publish), the stream of a command,
  * and the event's history stream and organisation clock. The write's own
  * arguments follow, from ARGV[A + 1].
@@ -18,25 +20,28 @@ import type { ChangeEvent } from '../storage/storage.js';
  * - A command (its queue is not empty) is appended to its queue's stream,
  *   trimmed to about a bound, so it waits for a worker rather than being
  *   lost when none listens (see ./commands-redis.ts).
- * - An event of an organisation channel, while resume is on, gets the next
+ * - An event of an organisation channel (one whose history is kept, see
+ *   `recordingOrg`), while resume is on, gets the next
  *   id of its organisation's clock (`ms-seq`, never behind Redis' time),
  *   is appended under that id to its channel's stream (entries older than
  *   the window trimmed, the stream expiring a window after its last event),
  *   and is published as `{"offset":"<epoch>.<id>","payload":…}`.
  * - Any other event is published as it is.
  *
- * Keys travel in ARGV, not KEYS (the scripts index KEYS by position): fine
- * on the single Redis this storage supports, not on a Redis Cluster.
+ * Keys travel in ARGV, not KEYS (the scripts index KEYS by position). On
+ * a Redis Cluster that is allowed because every key and channel of a
+ * deployment carries one hash tag (`deploymentPrefix` in src/lib/keys.ts):
+ * they are all in the slot of the script's declared keys.
  */
 export const RECORD_EVENTS = `
-local A = 5 * tonumber(ARGV[1]) + 4
+local A = 5 * tonumber(ARGV[1]) + 5
 local function record_events()
   local epoch, now, window
-  for i = 5, A, 5 do
+  for i = 6, A, 5 do
     if ARGV[i + 2] ~= '' then
       redis.call('XADD', ARGV[i + 2], 'MAXLEN', '~', ${COMMAND_QUEUE_MAX_LENGTH}, '*', 'message', ARGV[i + 1])
     elseif ARGV[i + 3] == '' then
-      redis.call('PUBLISH', ARGV[i], ARGV[i + 1])
+      redis.call(ARGV[5], ARGV[i], ARGV[i + 1])
     else
       if not epoch then
         epoch = redis.call('GET', ARGV[3])
@@ -63,7 +68,7 @@ local function record_events()
       -- Never fails the change it comes with: at worst this event is not replayable.
       redis.pcall('XADD', ARGV[i + 3], 'MINID', '~', string.format('%d', now - window), id, 'p', ARGV[i + 1])
       redis.call('PEXPIRE', ARGV[i + 3], window)
-      redis.call('PUBLISH', ARGV[i], '{"offset":"' .. epoch .. '.' .. id .. '","payload":' .. ARGV[i + 1] .. '}')
+      redis.call(ARGV[5], ARGV[i], '{"offset":"' .. epoch .. '.' .. id .. '","payload":' .. ARGV[i + 1] .. '}')
     end
   end
 end`;
@@ -86,26 +91,37 @@ export function historyKeys(prefix: string) {
 }
 
 /** The leading ARGV of a script that records no event. */
-export const NO_EVENTS = ['0', '0', '', ''];
+export const NO_EVENTS = ['0', '0', '', '', 'PUBLISH'];
 
 /** Makes the leading ARGV of scripts starting with {@link RECORD_EVENTS}. */
 export type RedisEventRecorder = (events: readonly ChangeEvent[]) => string[];
 
 /**
- * The recorder of a deployment: its key prefix, and its resume window
- * (RESUME_WINDOW_SECONDS in ms; 0: no history, no offsets).
+ * The recorder of a deployment: its key prefix, its resume window
+ * (RESUME_WINDOW_SECONDS in ms; 0: no history, no offsets), and whether
+ * events go over sharded pub/sub (a Redis Cluster).
  */
-export function createRedisEventRecorder(prefix: string, resumeWindowMs = 0): RedisEventRecorder {
+export function createRedisEventRecorder(
+  prefix: string,
+  resumeWindowMs = 0,
+  { sharded = false }: { sharded?: boolean } = {},
+): RedisEventRecorder {
   const wire = redisEventWire(prefix);
   const keys = historyKeys(prefix);
   // Each script gets an epoch of its own to set when Redis has none (lost its data): never one seen before.
   const token = randomBytes(6).toString('base64url');
   let scripts = 0;
   return (events) => {
-    const args = [String(events.length), String(resumeWindowMs), keys.epoch, token + (scripts++).toString(36)];
+    const args = [
+      String(events.length),
+      String(resumeWindowMs),
+      keys.epoch,
+      token + (scripts++).toString(36),
+      sharded ? 'SPUBLISH' : 'PUBLISH',
+    ];
     for (const event of events) {
       const { channel, message, queue } = wire(event);
-      const org = resumeWindowMs > 0 && !queue ? channelOrg(event.channel) : undefined;
+      const org = resumeWindowMs > 0 && !queue ? recordingOrg(event.channel) : undefined;
       args.push(channel, message, queue ?? '');
       if (org === undefined) args.push('', '');
       else args.push(keys.stream(event.channel), keys.clock(org));

@@ -1,10 +1,11 @@
 import { RedisPubSub } from 'graphql-redis-subscriptions';
-import type { Redis } from 'ioredis';
+import { isCluster, type RedisClient } from '../redis.js';
 import type { Logger } from '../logger.js';
 import { sendWrite } from '../storage/write-outcome.js';
 import type { EventBus } from './bus.js';
 import { catchUpAfterOutages, unwrap, type HeardChannel } from './catch-up-redis.js';
 import { createRedisHistory } from './history-redis.js';
+import { createShardedPubSub } from './sharded-pubsub.js';
 import { createEventIntake, type Listener } from './intake.js';
 import { createRedisEventRecorder, PUBLISH_EVENTS, type RedisEventRecorder } from './record-redis.js';
 import { requireChannelContract, type ChannelContract } from './topics.js';
@@ -43,10 +44,14 @@ export class RedisUnavailableError extends Error {
  * the pubsub. An UNSUBSCRIBE that cannot be sent is not an unhandled
  * rejection (which would end the process) but is sent again once the
  * connection is back, so no channel stays subscribed for good.
+ *
+ * On a Redis Cluster (`subscriber` is an ioredis Cluster) the same bus
+ * runs over sharded pub/sub instead (./sharded-pubsub.ts): SSUBSCRIBE on
+ * the shard of each channel's slot, events recorded with SPUBLISH.
  */
 export function createRedisEventBus(options: {
-  publisher: Redis;
-  subscriber: Redis;
+  publisher: RedisClient;
+  subscriber: RedisClient;
   prefix: string;
   logger?: Logger;
   maxQueuedEvents?: number;
@@ -56,8 +61,9 @@ export function createRedisEventBus(options: {
   record?: RedisEventRecorder;
 }): EventBus {
   const { publisher, subscriber, prefix, logger, maxQueuedEvents, resumeWindowMs = 0 } = options;
-  const pubsub = new RedisPubSub({ publisher, subscriber });
-  const record = options.record ?? createRedisEventRecorder(prefix, resumeWindowMs);
+  const sharded = isCluster(subscriber) ? createShardedPubSub(subscriber, logger) : undefined;
+  const pubsub = sharded ?? new RedisPubSub({ publisher, subscriber });
+  const record = options.record ?? createRedisEventRecorder(prefix, resumeWindowMs, { sharded: Boolean(sharded) });
   const intake = createEventIntake({ logger });
   const history =
     resumeWindowMs > 0
@@ -75,7 +81,7 @@ export function createRedisEventBus(options: {
   const orphaned = new Set<string>();
 
   // graphql-redis-subscriptions calls these without handling their promise.
-  for (const command of ['unsubscribe', 'punsubscribe'] as const) {
+  for (const command of sharded ? [] : (['unsubscribe', 'punsubscribe'] as const)) {
     const original = subscriber[command].bind(subscriber) as (...channels: string[]) => Promise<unknown>;
     (subscriber as unknown as Record<string, unknown>)[command] = (...channels: string[]) => {
       const sent = original(...channels);
@@ -94,7 +100,7 @@ export function createRedisEventBus(options: {
       subscriber.unsubscribe(...stale).catch(() => stale.forEach((channel) => orphaned.add(channel)));
     }
   };
-  subscriber.on('ready', onReady);
+  if (!sharded) subscriber.on('ready', onReady);
 
   /** Subscribes the process to `name` once; later listeners join the same entry. */
   const subscribed = (name: string, contract: ChannelContract): Subscribed => {
@@ -130,7 +136,8 @@ export function createRedisEventBus(options: {
     history,
     async publish(channel, payload) {
       const args = record([{ channel, payload }]);
-      await sendWrite(() => publisher.eval(PUBLISH_EVENTS, 0, ...args));
+      // The epoch's key, declared only to route the script to the deployment's slot on a cluster.
+      await sendWrite(() => publisher.eval(PUBLISH_EVENTS, 1, args[2]!, ...args));
     },
     async listen(channel, listener) {
       const contract = requireChannelContract(channel);
@@ -168,6 +175,7 @@ export function createRedisEventBus(options: {
       }
       listening.clear();
       catchUp?.close();
+      sharded?.close();
       intake.close();
     },
   };

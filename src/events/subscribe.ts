@@ -3,7 +3,7 @@ import { GraphQLError } from 'graphql';
 import type { EventBus, Unlisten } from './bus.js';
 import type { Channel } from './channel.js';
 import type { HistoryEvent } from './history.js';
-import { compareOffsets, currentResumePoint, offsetOf, parseOffset, tagOffset, type Offset } from './offsets.js';
+import { compareOffsets, currentResumePoint, positionOf, tagOffset, type Offset } from './offsets.js';
 
 /** How a subscription treats the events of its channels. */
 export interface SubscribeOptions<Payload> {
@@ -99,7 +99,7 @@ export async function subscribe<Payload>(
       await stream.return();
       throw error;
     }
-    stream.resume(replayed ?? [], after);
+    stream.resume(replayed, after);
   }
   return stream;
 }
@@ -115,6 +115,8 @@ class EventStream<Payload> implements EventSubscription<Payload> {
   private held: Payload[] | undefined;
   /** Replayed events at the head of the queue: they do not count against `maxQueued`. */
   private replayedQueued = 0;
+  /** The position of the last event taken: one at or before it (seen twice) is dropped. */
+  private last: Offset | undefined;
   private waiting: ((result: IteratorResult<Payload>) => void) | undefined;
   private failWaiting: ((error: unknown) => void) | undefined;
   private closing = false;
@@ -127,6 +129,7 @@ class EventStream<Payload> implements EventSubscription<Payload> {
   /** The transport's delivery count, from the operation that made this subscription. */
   private readonly onDelivered = deliveryCounters.getStore();
 
+  /** `resuming`: live events are held until {@link resume}. */
   constructor(
     private readonly options: SubscribeOptions<Payload>,
     resuming = false,
@@ -159,26 +162,22 @@ class EventStream<Payload> implements EventSubscription<Payload> {
   };
 
   /**
-   * Delivers the replayed events (those after `after`, oldest first), then
-   * the live ones held meanwhile that are newer than the last replayed one,
-   * then lets live events through. A replayed event whose filter throws is
-   * dropped for this subscriber alone, as a live one would be.
+   * Delivers the events replayed after `after` (oldest first; undefined:
+   * none could be), then the live ones held meanwhile (those the replay
+   * already delivered are dropped by position), then lets live events
+   * through. A replayed event whose filter throws is dropped for this
+   * subscriber alone, as a live one would be.
    */
-  resume(replayed: readonly HistoryEvent[], after: Offset) {
+  resume(replayed: readonly HistoryEvent[] | undefined, after: Offset) {
     const held = this.held ?? [];
     this.held = undefined;
-    let last: Offset = after;
-    for (const event of replayed) {
-      if (compareOffsets(event.offset, last) <= 0) continue;
-      last = event.offset;
-      tagOffset(event.payload, event.text);
+    // Only a recovered offset is a position of this subscription's organisation.
+    if (replayed) this.last = after;
+    for (const event of replayed ?? []) {
+      tagOffset(event.payload, event.text, event.offset);
       this.deliverOwn(event.payload as Payload, true);
     }
-    for (const payload of held) {
-      const offset = parseOffset(offsetOf(payload));
-      if (offset && offset.epoch === last.epoch && compareOffsets(offset, last) <= 0) continue;
-      this.deliverOwn(payload, false);
-    }
+    for (const payload of held) this.deliverOwn(payload, false);
   }
 
   /** Delivers an event outside the bus's call: a filter's failure drops it here. */
@@ -197,6 +196,13 @@ class EventStream<Payload> implements EventSubscription<Payload> {
    */
   private accept(payload: Payload, replayed: boolean) {
     if (this.closing || this.finished) return;
+    // Positions only grow on a subscription's channels (one clock per organisation, published in
+    // order): one that does not was delivered already (a replay and the live stream, a catch-up).
+    const at = positionOf(payload);
+    if (at) {
+      if (this.last && at.epoch === this.last.epoch && compareOffsets(at, this.last) <= 0) return;
+      this.last = at;
+    }
     const { filter, isLast, maxQueued = DEFAULT_MAX_QUEUED_EVENTS } = this.options;
     if (filter && !filter(payload)) return;
     try {

@@ -1,8 +1,8 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { GatewayConfig } from '../config.js';
+import { DEFAULT_RETENTION, type GatewayConfig } from '../config.js';
 import { now } from '../lib/ids.js';
 import type { Logger } from '../logger.js';
-import type { Doc, IndexEntry, Storage } from '../storage/index.js';
+import { retentionOf, type Doc, type IndexEntry, type Storage } from '../storage/index.js';
 import type {
   Gateway,
   OutgoingMessage,
@@ -69,11 +69,18 @@ const bySession = (sessionId: string) => `session:${sessionId}`;
  * shared storage); `disconnectSession` stops it.
  */
 export function createSimulatedGateway(
-  options: GatewayConfig & { storage: Storage; logger: Logger; instanceId?: string },
+  options: GatewayConfig & {
+    storage: Storage;
+    logger: Logger;
+    instanceId?: string;
+    /** `GATEWAY_LOG_RETENTION_SECONDS`: each message's record expires this long after it was taken (0: kept). */
+    logRetentionSeconds?: number;
+  },
 ): Gateway {
   const { storage, logger, latencyMs, failureRate, errorRate, qrIntervalMs, scanDelayMs } = options;
   const instanceId = options.instanceId ?? randomUUID();
-  const messages = storage.collection<SimulatedMessage>(MESSAGES);
+  const retention = retentionOf(options.logRetentionSeconds ?? DEFAULT_RETENTION.gatewayLogSeconds);
+  const messages = storage.collection<SimulatedMessage>(MESSAGES, retention);
   const receiptListeners = new Set<(receipt: Receipt) => Promise<void>>();
   const sessionListeners = new Set<(report: SessionReport) => Promise<void>>();
   const drivers = new Map<string, { timers: NodeJS.Timeout[]; stopped: boolean }>();

@@ -555,9 +555,12 @@ export type Mutation = {
    */
   editMessage: Message;
   /**
-   * Marks every unread notification of the viewer read and returns how many
-   * changed. Publishes one `NotificationsBulkRead` listing them, or nothing when
-   * none was unread.
+   * Marks the viewer's unread notifications read, newest first, at most
+   * `limit` per call, and returns how many changed. Publishes one
+   * `NotificationsBulkRead` listing them, or nothing when none was unread.
+   * A result of `limit` means more may remain: call again until it returns
+   * less (`unreadNotificationCount` tells for sure, e.g. when another device
+   * marked some at the same time).
    */
   markAllNotificationsRead: Scalars['Int']['output'];
   /**
@@ -935,6 +938,20 @@ export type MutationEditMessageArgs = {
  * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
  * masked).
  */
+export type MutationMarkAllNotificationsReadArgs = {
+  limit?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/**
+ * Writes. Errors carry `extensions.code`: `UNAUTHENTICATED`, `FORBIDDEN`,
+ * `NOT_FOUND`, `BAD_USER_INPUT` (usually with `extensions.field` naming the
+ * argument), `RATE_LIMITED` (with `extensions.retryAfterMs` when waiting helps),
+ * `SERVICE_UNAVAILABLE` (the write was not done; retry shortly),
+ * `OUTCOME_UNKNOWN` (the write may or may not have been made; retry with the
+ * same idempotency key, or read to check) or `INTERNAL_SERVER_ERROR` (message
+ * masked).
+ */
 export type MutationMarkConversationReadArgs = {
   conversationId: Scalars['ID']['input'];
   upToMessageId?: InputMaybe<Scalars['ID']['input']>;
@@ -1235,7 +1252,7 @@ export type NotificationRead = Event & {
 /** `markAllNotificationsRead` marked these notifications read (`occurredAt` is their `readAt`). */
 export type NotificationsBulkRead = Event & {
   __typename?: 'NotificationsBulkRead';
-  /** Every notification this call marked read (not those already read); never empty. */
+  /** Every notification this call marked read (not those already read); never empty, at most the call's `limit`. */
   notificationIds: Array<Scalars['ID']['output']>;
   /** Their `readAt`. */
   occurredAt: Scalars['DateTime']['output'];
@@ -1300,16 +1317,21 @@ export type Query = {
   campaigns: Array<Campaign>;
   /**
    * Open WebSocket and SSE connections of the viewer's organisation, on every
-   * instance of the deployment, oldest first. Needs the `admin` role
-   * (`FORBIDDEN` otherwise). An instance that does not answer within a second
-   * is left out.
+   * instance of the deployment, oldest first: the `limit` oldest (a list of
+   * `limit` may have more behind it; narrow it with `userId`). Needs the
+   * `admin` role (`FORBIDDEN` otherwise). An instance that does not answer
+   * within a second is left out.
    */
   connections: Array<Connection>;
   /** A conversation the viewer is a member of; `NOT_FOUND` otherwise (never null). */
   conversation: Maybe<Conversation>;
   /**
    * The viewer's conversations, most recently active first (a new message, or
-   * the viewer joining, moves one to the top). No cursor: the first `limit` only.
+   * the viewer joining, moves one to the top). To page on, pass the last
+   * (least recently active) id of the previous page as `before`; a page
+   * shorter than `limit` is the last. A conversation that becomes active
+   * meanwhile moves to the top, so it is not met again further down, and a
+   * `before` that moved continues from its new place.
    */
   conversations: Array<Conversation>;
   /** The authenticated caller, as their token says. Needs no role. */
@@ -1336,7 +1358,11 @@ export type Query = {
   presence: Array<Presence>;
   /** A session the viewer may see; `NOT_FOUND` otherwise (never null). */
   session: Maybe<Session>;
-  /** Every session of the organisation the viewer may see, newest first (no paging). */
+  /**
+   * The sessions of the organisation the viewer may see, newest first.
+   * `limit`: 1 to 500 (default 100); `before`: a session id from a previous
+   * page, to read older ones. A page shorter than `limit` is the last.
+   */
   sessions: Array<Session>;
   /** A task of the viewer's organisation (any member, any role); `NOT_FOUND` otherwise (never null). */
   task: Maybe<Task>;
@@ -1378,6 +1404,7 @@ export type QueryCampaignsArgs = {
  * (empty, longer than 128 characters, or holding blanks) is `BAD_USER_INPUT`.
  */
 export type QueryConnectionsArgs = {
+  limit?: InputMaybe<Scalars['Int']['input']>;
   userId?: InputMaybe<Scalars['ID']['input']>;
 };
 
@@ -1398,6 +1425,7 @@ export type QueryConversationArgs = {
  * (empty, longer than 128 characters, or holding blanks) is `BAD_USER_INPUT`.
  */
 export type QueryConversationsArgs = {
+  before?: InputMaybe<Scalars['ID']['input']>;
   limit?: InputMaybe<Scalars['Int']['input']>;
 };
 
@@ -1443,6 +1471,17 @@ export type QueryPresenceArgs = {
  */
 export type QuerySessionArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+/**
+ * Reads. Every operation needs a bearer token; anything outside the viewer's
+ * organisation reads as missing (`NOT_FOUND`). A malformed id argument
+ * (empty, longer than 128 characters, or holding blanks) is `BAD_USER_INPUT`.
+ */
+export type QuerySessionsArgs = {
+  before?: InputMaybe<Scalars['ID']['input']>;
+  limit?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -1762,7 +1801,16 @@ export type Task = {
   description: Maybe<Scalars['String']['output']>;
   /** Opaque, unique id; also the paging cursor of `tasks(before:)`. */
   id: Scalars['ID']['output'];
-  /** Oldest first. A task holds at most 200 notes. */
+  /** How many notes the task holds (also in an event's `task`, whose `notes` holds only the added one). */
+  noteCount: Scalars['Int']['output'];
+  /**
+   * Oldest first: the `limit` newest notes before `before`, or the newest
+   * ones (every note by default: a task holds at most 200). To page back,
+   * pass the first (oldest) id of the previous page as `before`. In a
+   * `taskEvents` event's `task`, only the note that event added
+   * (`TaskNoteAdded`), none otherwise: events carry what changed; `noteCount`
+   * says how many there are, and the `task` query returns them all.
+   */
   notes: Array<TaskNote>;
   /** How far along the task is, from 0 to 100. */
   progress: Scalars['Int']['output'];
@@ -1772,6 +1820,16 @@ export type Task = {
   title: Scalars['String']['output'];
   /** When anything about the task last changed, notes included. */
   updatedAt: Scalars['DateTime']['output'];
+};
+
+
+/**
+ * A unit of work in the organisation. Any member of the organisation may read
+ * tasks and watch their events; changing them needs the `admin` or `agent` role.
+ */
+export type TaskNotesArgs = {
+  before?: InputMaybe<Scalars['ID']['input']>;
+  limit?: InputMaybe<Scalars['Int']['input']>;
 };
 
 /**
@@ -1806,7 +1864,11 @@ export type TaskCreated = Event & {
   task: Task;
 };
 
-/** Everything that happens to a task. Each event carries the task as it is after the change. */
+/**
+ * Everything that happens to a task. Each event carries the task as it is
+ * after the change, except its notes: only the note a `TaskNoteAdded` added
+ * (see `Task.notes`).
+ */
 export type TaskEvent = TaskAssigned | TaskCompleted | TaskCreated | TaskNoteAdded | TaskProgressChanged | TaskStatusChanged | TaskUpdated;
 
 /** A comment on a task. Notes are only ever added, never edited or removed. */
@@ -1829,7 +1891,7 @@ export type TaskNoteAdded = Event & {
   note: TaskNote;
   /** When the note was added (its `createdAt`). */
   occurredAt: Scalars['DateTime']['output'];
-  /** The task with every note, the new one last. */
+  /** The task after the change; its `notes` holds only the new note (`noteCount` counts them all). */
   task: Task;
 };
 
@@ -2438,7 +2500,7 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   disconnectSession?: Resolver<ResolversTypes['Session'], ParentType, ContextType, RequireFields<MutationDisconnectSessionArgs, 'id'>>;
   disconnectUser?: Resolver<ResolversTypes['Int'], ParentType, ContextType, RequireFields<MutationDisconnectUserArgs, 'userId'>>;
   editMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationEditMessageArgs, 'body' | 'id'>>;
-  markAllNotificationsRead?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  markAllNotificationsRead?: Resolver<ResolversTypes['Int'], ParentType, ContextType, RequireFields<MutationMarkAllNotificationsReadArgs, 'limit'>>;
   markConversationRead?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationMarkConversationReadArgs, 'conversationId'>>;
   markNotificationRead?: Resolver<ResolversTypes['Notification'], ParentType, ContextType, RequireFields<MutationMarkNotificationReadArgs, 'id'>>;
   pauseCampaign?: Resolver<ResolversTypes['Campaign'], ParentType, ContextType, RequireFields<MutationPauseCampaignArgs, 'id'>>;
@@ -2521,7 +2583,7 @@ export type QrCodeUpdatedResolvers<ContextType = GraphQLContext, ParentType exte
 export type QueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   campaign?: Resolver<Maybe<ResolversTypes['Campaign']>, ParentType, ContextType, RequireFields<QueryCampaignArgs, 'id'>>;
   campaigns?: Resolver<Array<ResolversTypes['Campaign']>, ParentType, ContextType, RequireFields<QueryCampaignsArgs, 'limit'>>;
-  connections?: Resolver<Array<ResolversTypes['Connection']>, ParentType, ContextType, Partial<QueryConnectionsArgs>>;
+  connections?: Resolver<Array<ResolversTypes['Connection']>, ParentType, ContextType, RequireFields<QueryConnectionsArgs, 'limit'>>;
   conversation?: Resolver<Maybe<ResolversTypes['Conversation']>, ParentType, ContextType, RequireFields<QueryConversationArgs, 'id'>>;
   conversations?: Resolver<Array<ResolversTypes['Conversation']>, ParentType, ContextType, RequireFields<QueryConversationsArgs, 'limit'>>;
   me?: Resolver<ResolversTypes['Viewer'], ParentType, ContextType>;
@@ -2529,7 +2591,7 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   notifications?: Resolver<Array<ResolversTypes['Notification']>, ParentType, ContextType, RequireFields<QueryNotificationsArgs, 'limit' | 'unreadOnly'>>;
   presence?: Resolver<Array<ResolversTypes['Presence']>, ParentType, ContextType, RequireFields<QueryPresenceArgs, 'userIds'>>;
   session?: Resolver<Maybe<ResolversTypes['Session']>, ParentType, ContextType, RequireFields<QuerySessionArgs, 'id'>>;
-  sessions?: Resolver<Array<ResolversTypes['Session']>, ParentType, ContextType>;
+  sessions?: Resolver<Array<ResolversTypes['Session']>, ParentType, ContextType, RequireFields<QuerySessionsArgs, 'limit'>>;
   task?: Resolver<Maybe<ResolversTypes['Task']>, ParentType, ContextType, RequireFields<QueryTaskArgs, 'id'>>;
   tasks?: Resolver<Array<ResolversTypes['Task']>, ParentType, ContextType, RequireFields<QueryTasksArgs, 'limit'>>;
   unreadNotificationCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
@@ -2601,7 +2663,8 @@ export type TaskResolvers<ContextType = GraphQLContext, ParentType extends Resol
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   description?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  notes?: Resolver<Array<ResolversTypes['TaskNote']>, ParentType, ContextType>;
+  noteCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  notes?: Resolver<Array<ResolversTypes['TaskNote']>, ParentType, ContextType, RequireFields<TaskNotesArgs, 'limit'>>;
   progress?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['TaskStatus'], ParentType, ContextType>;
   title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;

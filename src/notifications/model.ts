@@ -27,4 +27,7 @@ export const NOTIFICATION_LIMITS = {
   /** `notifications(limit:)`: default and largest page. */
   pageDefault: 50,
   pageMax: 200,
+  /** `markAllNotificationsRead(limit:)`: default and most per call. */
+  markAllDefault: 500,
+  markAllMax: 1000,
 } as const;

@@ -11,7 +11,7 @@ export const notificationResolvers: Resolvers = {
     sendNotification: (_, { input, idempotencyKey }, { viewer, services }) =>
       services.notifications.send(viewer, input, idempotencyKey),
     markNotificationRead: (_, { id }, { viewer, services }) => services.notifications.markRead(viewer, id),
-    markAllNotificationsRead: (_, __, { viewer, services }) => services.notifications.markAllRead(viewer),
+    markAllNotificationsRead: (_, { limit }, { viewer, services }) => services.notifications.markAllRead(viewer, limit),
     deleteNotification: (_, { id }, { viewer, services }) => services.notifications.remove(viewer, id),
   },
   Subscription: {

@@ -1,5 +1,6 @@
 import type { Viewer } from '../auth/viewer.js';
 import { badInput, notFound } from '../errors.js';
+import { DEFAULT_RETENTION, type RetentionConfig } from '../config.js';
 import type { EventBus } from '../events/bus.js';
 import { subscribe } from '../events/subscribe.js';
 import { topics } from '../events/topics.js';
@@ -10,7 +11,7 @@ import { now } from '../lib/ids.js';
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../lib/json.js';
 import { keyPart } from '../lib/keys.js';
 import { requireId, requireIntInRange, requireText, requireUserId, textOrNull } from '../lib/validate.js';
-import type { ChangeEvent, IndexEntry, Storage } from '../storage/index.js';
+import { retentionOf, type ChangeEvent, type IndexEntry, type Storage } from '../storage/index.js';
 import { assertCanSendNotifications, isRecipient } from './access.js';
 import type { NotificationEvent } from './events.js';
 import { NOTIFICATION_LIMITS, type NotificationRecord } from './model.js';
@@ -51,8 +52,19 @@ function optionalData(value: unknown): unknown {
 }
 
 /** Creates the notifications domain over a storage backend and an event bus. */
-export function createNotificationService({ storage, bus }: { storage: Storage; bus: EventBus }) {
-  const notifications = storage.collection<NotificationRecord>('notifications');
+export function createNotificationService({
+  storage,
+  bus,
+  retention = DEFAULT_RETENTION,
+}: {
+  storage: Storage;
+  bus: EventBus;
+  retention?: Pick<RetentionConfig, 'notificationsSeconds'>;
+}) {
+  const notifications = storage.collection<NotificationRecord>(
+    'notifications',
+    retentionOf(retention.notificationsSeconds),
+  );
 
   const publish = (orgId: string, userId: string, event: NotificationEvent) =>
     bus.publish(topics.notifications(orgId, userId), event);
@@ -161,11 +173,17 @@ export function createNotificationService({ storage, bus }: { storage: Storage; 
     },
 
     /**
-     * Marks every unread notification of the viewer read; resolves how many
-     * this call changed (one marked meanwhile by another call counts there).
+     * Marks up to `limit` of the viewer's unread notifications read, newest
+     * first; resolves how many this call changed (one marked meanwhile by
+     * another call counts there). Bounded, so one call's work and event are
+     * too: fewer than `limit` means none was left.
      */
-    async markAllRead(viewer: Viewer): Promise<number> {
-      const ids = await notifications.ids(unread(viewer.orgId, viewer.id));
+    async markAllRead(viewer: Viewer, limit?: number | null): Promise<number> {
+      const most = requireIntInRange('limit', limit ?? NOTIFICATION_LIMITS.markAllDefault, {
+        min: 1,
+        max: NOTIFICATION_LIMITS.markAllMax,
+      });
+      const ids = await notifications.ids(unread(viewer.orgId, viewer.id), { order: 'desc', limit: most });
       const readAt = now();
       const changed: string[] = [];
       for (let start = 0; start < ids.length; start += MARK_ALL_BATCH) {

@@ -12,8 +12,10 @@ export type { PublisherInputs } from './inputs.js';
 
 /** How a publisher reaches the server's Redis, and whom it acts as. */
 export interface PublisherOptions {
-  /** The Redis the servers use (their `REDIS_URL`). */
-  redisUrl: string;
+  /** The Redis the servers use (their `REDIS_URL`); or `redisClusterNodes`, not both. */
+  redisUrl?: string;
+  /** The seed `host:port`s of the Redis Cluster the servers use (their `REDIS_CLUSTER_NODES`). */
+  redisClusterNodes?: readonly string[];
   /** The servers' `REDIS_PREFIX` (default `rt:`). */
   redisPrefix?: string;
   /**
@@ -47,16 +49,29 @@ export interface PublisherOptions {
  * `idempotencyKey`, so retrying them with the same key is safe.
  */
 export async function createPublisher(options: PublisherOptions) {
-  const { redisUrl, redisPrefix = 'rt:', logLevel = 'warn', redisCommandTimeoutMs } = options;
-  if (!redisUrl)
-    throw new PublishError('BAD_USER_INPUT', 'createPublisher needs redisUrl: the servers share events through Redis');
+  const { redisUrl, redisClusterNodes, redisPrefix = 'rt:', logLevel = 'warn', redisCommandTimeoutMs } = options;
+  if (redisUrl && redisClusterNodes?.length)
+    throw new PublishError(
+      'BAD_USER_INPUT',
+      'createPublisher takes redisUrl or redisClusterNodes, not both: the servers use one Redis or one cluster',
+    );
+  if (!redisUrl && !redisClusterNodes?.length)
+    throw new PublishError(
+      'BAD_USER_INPUT',
+      'createPublisher needs redisUrl (or redisClusterNodes): the servers share events through Redis',
+    );
   // Checked before connecting: a publisher with a bad identity never touches Redis.
   const actor = parseActor(options.actor);
   if ('error' in actor) throw new PublishError('BAD_USER_INPUT', `createPublisher: ${actor.error}`);
   const as = actor.actor;
-  const runtime = await createRuntime({ redisUrl, redisPrefix, redisCommandTimeoutMs }, createLogger(logLevel), {
-    background: false,
-  });
+  const clusterNodes = redisClusterNodes && [...redisClusterNodes];
+  const runtime = await createRuntime(
+    { redisUrl, redisClusterNodes: clusterNodes, redisPrefix, redisCommandTimeoutMs },
+    createLogger(logLevel),
+    {
+      background: false,
+    },
+  );
   const { sessions, conversations, notifications, tasks, campaigns } = runtime.services;
 
   /** Validates `input`'s shape, then runs the domain call as the actor in the input's organisation. */

@@ -144,7 +144,8 @@ export async function startServer(
   };
 
   const health = async (res: ServerResponse) => {
-    const redis = config.redisUrl ? ((await runtime.healthy()) ? 'up' : 'down') : 'embedded';
+    const redis =
+      config.redisUrl || config.redisClusterNodes ? ((await runtime.healthy()) ? 'up' : 'down') : 'embedded';
     const status = shutdown.signal.aborted ? 'shutting_down' : redis === 'down' ? 'redis_unavailable' : 'ok';
     sendJson(res, status === 'ok' ? 200 : 503, {
       status,
@@ -281,7 +282,7 @@ export async function startServer(
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
-    httpServer.listen(config.port, config.host, () => {
+    httpServer.listen({ port: config.port, host: config.host, backlog: config.listenBacklog }, () => {
       httpServer.off('error', reject);
       resolve();
     });

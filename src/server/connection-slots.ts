@@ -10,8 +10,8 @@ export type ReleaseSlot = () => void;
 /**
  * MAX_CONNECTIONS_PER_USER: how many WebSockets and SSE streams one user
  * holds at once. With Redis the count is shared by every instance (a slot
- * is a lease that this instance renews every `ttlMs / 3`, so the slots of a
- * crashed instance lapse after `ttlMs`); each instance also keeps its own
+ * is a lease that this instance renews every `ttlMs / 3`, all of them in a
+ * few batched calls, so the slots of a crashed instance lapse after `ttlMs`); each instance also keeps its own
  * count, which alone applies while Redis is unreachable.
  */
 export function createConnectionSlots(options: { storage: Storage; limit: number; logger: Logger; ttlMs?: number }) {
@@ -22,11 +22,13 @@ export function createConnectionSlots(options: { storage: Storage; limit: number
   const releasing = new Set<Promise<void>>();
   const local = new Map<string, number>();
 
+  // Every slot of this instance in a few batched calls per round, however many connections it holds.
   const renew = setInterval(() => {
-    for (const [member, key] of held) {
-      // Renewal never refuses a live connection, even if its lease lapsed meanwhile.
-      storage.holdSlot(key, member, Number.MAX_SAFE_INTEGER, ttlMs).catch(() => {});
-    }
+    if (held.size === 0) return;
+    const slots = [...held].map(([member, key]) => [key, member] as const);
+    storage.renewSlots(slots, ttlMs).catch((error: unknown) => {
+      logger.warn({ err: (error as Error).message }, 'connection slots not renewed; retrying next round');
+    });
   }, ttlMs / 3);
   renew.unref();
 

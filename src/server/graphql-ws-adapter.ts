@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import { GraphQLError } from 'graphql';
 import {
   handleProtocols,
@@ -15,17 +14,23 @@ import { settlesWithin } from '../lib/deadline.js';
 import { CloseCode } from './close-codes.js';
 import { rawFrames, type RawFrames } from './raw-frames.js';
 import { rootFieldOf } from './root-field.js';
+import type { Schedule, Scheduled } from './schedule.js';
 
-/** What graphql-ws hands our hooks about a socket. */
+/**
+ * What graphql-ws hands our hooks about a socket. Not the upgrade request:
+ * nothing after the handshake needs it, and holding it (with its headers
+ * and socket references) for the socket's whole life cost memory per connection.
+ */
 export interface SocketExtra {
   socket: WebSocket;
-  request: IncomingMessage;
   /** Writes ready-made messages outside graphql-ws (the shared fan-out), under the same slow-consumer rule. */
   frames: RawFrames;
 }
 
 export interface AdapterOptions {
   logger: Logger;
+  /** The instance's shared schedule: keep-alive checks and slow-consumer graces run on it, not on timers per socket. */
+  schedule: Schedule;
   /** Milliseconds between pings; a socket that has not answered the previous one is terminated. 0: none. */
   keepAliveMs: number;
   /** Bytes queued for a socket (ws `bufferedAmount`) above which it counts as slow. */
@@ -83,6 +88,7 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
 ) {
   const {
     logger,
+    schedule,
     keepAliveMs,
     maxBufferedBytes,
     slowConsumerGraceMs,
@@ -94,6 +100,10 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
   const streaming = new WeakMap<Context<P, SocketExtra>, Map<SubscribePayload, string>>();
   /** Sockets whose `connection_init` was accepted. */
   const acknowledged = new WeakSet<WebSocket>();
+  /** Sockets that have sent their `connection_init` (accepted or still being checked). */
+  const initialised = new WeakSet<WebSocket>();
+  // graphql-ws would arm a timer per socket for its connection_init wait: it runs on the shared schedule instead.
+  const { connectionInitWaitTimeout: initTimeoutMs = 3_000 } = serverOptions;
   /** Every slow-consumer cut-off: counted once per socket, however many ways it was found out. */
   const cutOff = (socket: WebSocket) => {
     if (socket.readyState === socket.OPEN) onSlowConsumer(socket);
@@ -106,9 +116,13 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
   };
   const server = makeServer<P, SocketExtra>({
     ...serverOptions,
+    connectionInitWaitTimeout: 0,
     onConnect: async (ctx) => {
+      initialised.add(ctx.extra.socket);
       const accepted = await serverOptions.onConnect?.(ctx);
       if (accepted !== false) acknowledged.add(ctx.extra.socket);
+      // Read once, here: graphql-ws would keep the payload (its token, resume offsets) for the socket's life.
+      (ctx as { connectionParams?: unknown }).connectionParams = undefined;
       return accepted;
     },
     onSubscribe: (ctx, id, payload) => {
@@ -151,37 +165,59 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
   /** graphql-ws's close of each socket (its operations' `return()` and hooks), for shutdown to wait on. */
   const closing = new Set<Promise<void>>();
 
-  wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+  const onSocketError = (error: Error) => logger.debug({ err: error.message }, 'websocket error');
+  /** A socket's keep-alive round: terminated if the previous ping went unanswered, pinged otherwise. */
+  const keepAlive = (watched: Watched) => {
+    const { socket } = watched;
+    if (socket.readyState !== socket.OPEN) return;
+    if (watched.awaitingPong) return socket.terminate();
+    watched.awaitingPong = true;
+    socket.ping();
+    watched.keepAlive = schedule.at(Date.now() + keepAliveMs, keepAlive, watched);
+  };
+  /** The end of a socket's wait for `connection_init`: closed 4408 unless it has sent one. */
+  const initWaitOver = (socket: WebSocket) => {
+    if (socket.readyState === socket.OPEN && !initialised.has(socket)) {
+      closeBy(socket, CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout');
+    }
+  };
+  /** The end of a slow socket's grace: cut off if it is still above the bound. */
+  const graceOver = (watched: Watched) => {
+    watched.slowSince = undefined;
+    const { socket } = watched;
+    if (socket.bufferedAmount > maxBufferedBytes) {
+      logger.info({ buffered: socket.bufferedAmount }, 'websocket cut off: slow consumer');
+      cutOff(socket);
+    }
+  };
+  const watchBuffer = (watched: Watched) => {
+    const { socket } = watched;
+    if (socket.bufferedAmount <= maxBufferedBytes) {
+      schedule.cancel(watched.slowSince);
+      watched.slowSince = undefined;
+    } else if (!watched.slowSince && socket.readyState === socket.OPEN) {
+      watched.slowSince = schedule.at(Date.now() + slowConsumerGraceMs, graceOver, watched);
+    }
+  };
+
+  wss.on('connection', (socket: WebSocket) => {
     // ws has already answered a protocol violation (e.g. 1009 for a too big frame).
-    socket.on('error', (error) => logger.debug({ err: error.message }, 'websocket error'));
-
-    let awaitingPong = false;
-    socket.on('pong', () => (awaitingPong = false));
-    const pinger =
-      keepAliveMs > 0
-        ? setInterval(() => {
-            if (socket.readyState !== socket.OPEN) return;
-            if (awaitingPong) return socket.terminate();
-            awaitingPong = true;
-            socket.ping();
-          }, keepAliveMs)
-        : undefined;
-
-    let slowSince: NodeJS.Timeout | undefined;
-    const watchBuffer = () => {
-      if (socket.bufferedAmount <= maxBufferedBytes) {
-        clearTimeout(slowSince);
-        slowSince = undefined;
-      } else if (!slowSince && socket.readyState === socket.OPEN) {
-        slowSince = setTimeout(() => {
-          slowSince = undefined;
-          if (socket.bufferedAmount > maxBufferedBytes) {
-            logger.info({ buffered: socket.bufferedAmount }, 'websocket cut off: slow consumer');
-            cutOff(socket);
-          }
-        }, slowConsumerGraceMs);
-      }
+    socket.on('error', onSocketError);
+    const watched: Watched = {
+      socket,
+      awaitingPong: false,
+      initWait: undefined,
+      keepAlive: undefined,
+      slowSince: undefined,
     };
+    if (keepAliveMs > 0) {
+      socket.on('pong', () => (watched.awaitingPong = false));
+      watched.keepAlive = schedule.at(Date.now() + keepAliveMs, keepAlive, watched);
+    }
+    const afterSend = () => watchBuffer(watched);
+    if (initTimeoutMs > 0 && Number.isFinite(initTimeoutMs)) {
+      watched.initWait = schedule.at(Date.now() + initTimeoutMs, initWaitOver, socket);
+    }
 
     const closed = server.opened(
       {
@@ -191,10 +227,10 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
             if (socket.readyState !== socket.OPEN) return resolve();
             // Resolves once the socket took the data (or closed): backpressure for the sender.
             socket.send(data, () => {
-              watchBuffer();
+              afterSend();
               resolve();
             });
-            watchBuffer();
+            afterSend();
           }),
         close: (code, reason) => closeBy(socket, code, closeReason(code, reason)),
         // A pong never echoes the ping's payload: a client that does not read
@@ -203,10 +239,10 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
           new Promise<void>((resolve) => {
             if (socket.readyState !== socket.OPEN) return resolve();
             socket.send(PONG, () => {
-              watchBuffer();
+              afterSend();
               resolve();
             });
-            watchBuffer();
+            afterSend();
           }),
         onMessage: (handle) =>
           socket.on('message', async (data: Buffer | ArrayBuffer | Buffer[]) => {
@@ -226,12 +262,13 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
             }
           }),
       },
-      { socket, request, frames: rawFrames(socket, watchBuffer) },
+      { socket, frames: rawFrames(socket, afterSend) },
     );
 
     socket.once('close', (code, reason) => {
-      clearInterval(pinger);
-      clearTimeout(slowSince);
+      schedule.cancel(watched.initWait);
+      schedule.cancel(watched.keepAlive);
+      schedule.cancel(watched.slowSince);
       const done = closed(code, String(reason)).catch((error: unknown) =>
         logger.error({ err: error }, 'websocket close handling failed'),
       );
@@ -265,6 +302,18 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
       await settlesWithin(Promise.all(closing), deadline - Date.now());
     },
   };
+}
+
+/** What the adapter keeps per socket besides graphql-ws: one small record, its deadlines on the shared schedule. */
+interface Watched {
+  socket: WebSocket;
+  awaitingPong: boolean;
+  /** Until its `connection_init` is due. */
+  initWait: Scheduled | undefined;
+  /** Its next keep-alive round. */
+  keepAlive: Scheduled | undefined;
+  /** Set while it is above `maxBufferedBytes`: when its grace ends. */
+  slowSince: Scheduled | undefined;
 }
 
 function idWithinBound(id: string): boolean {

@@ -2,7 +2,7 @@ import { assertSameIdentity, dropsRole } from '../auth/refresh.js';
 import { bearerToken, InvalidTokenError, type VerifyToken } from '../auth/jwt.js';
 import type { Viewer } from '../auth/viewer.js';
 import { unauthenticated } from '../errors.js';
-import { untilExpiry } from './yoga.js';
+import type { Schedule, Scheduled } from './schedule.js';
 
 /**
  * The token an authenticated WebSocket runs under, from `connection_init`
@@ -25,7 +25,7 @@ export interface SocketToken {
    * expired) or `FORBIDDEN` (someone else), leaving the current token in place.
    */
   refresh(token: string): Promise<Viewer>;
-  /** Ends every operation's signal and the expiry timer; the socket is closing. */
+  /** Ends every operation's signal and cancels the expiry; the socket is closing. */
   close(): void;
 }
 
@@ -34,20 +34,25 @@ export interface SocketTokenOptions {
   verifyToken: VerifyToken;
   /** Called once the current token's `exp` has passed (then the socket is closed `4403`). */
   onExpired: () => void;
+  /** The instance's shared schedule the expiry waits on: no timer per socket. */
+  schedule: Schedule;
 }
 
-/** A socket's token state, with its expiry timer armed. */
-export function createSocketToken({ viewer: first, verifyToken, onExpired }: SocketTokenOptions): SocketToken {
+/** A socket's token state, with its expiry scheduled. */
+export function createSocketToken({
+  viewer: first,
+  verifyToken,
+  onExpired,
+  schedule,
+}: SocketTokenOptions): SocketToken {
   let viewer = first;
   let operations = new AbortController();
   let closed = false;
-  let timer: NodeJS.Timeout | undefined;
+  let expiry: Scheduled | undefined;
 
-  // Timers fire early or are capped (2^31 ms): look again at the token in force when it fires.
   const arm = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => (Date.now() < viewer.expiresAt ? arm() : onExpired()), untilExpiry(viewer));
-    timer.unref();
+    schedule.cancel(expiry);
+    expiry = schedule.at(viewer.expiresAt, onExpired, undefined);
   };
   arm();
 
@@ -82,7 +87,7 @@ export function createSocketToken({ viewer: first, verifyToken, onExpired }: Soc
     },
     close() {
       closed = true;
-      clearTimeout(timer);
+      schedule.cancel(expiry);
       operations.abort();
     },
   };

@@ -21,6 +21,7 @@ import { countRefusal, countSubscription, type LiveCounts } from './metrics.js';
 import type { OriginPolicy } from './origin.js';
 import { publicError, publicResult } from './public-error.js';
 import { answerResume } from './resume.js';
+import { createSchedule } from './schedule.js';
 import { createSocketToken, type SocketToken } from './socket-token.js';
 import { createErrorMasker, type Pipeline } from './yoga.js';
 
@@ -105,6 +106,10 @@ export function attachWebSocket(options: WebSocketOptions) {
   } = options;
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.wsMaxPayloadBytes });
   const connections = new WeakMap<WebSocket, Connection>();
+  // Every socket's keep-alive, slow-consumer grace and token expiry: one timer for the instance.
+  const schedule = createSchedule({
+    onError: (error) => logger.error({ err: error }, 'scheduled websocket work failed'),
+  });
   const maskError = createErrorMasker(logger);
   // Once upgraded, Node no longer times out or closes the socket: a refused one is destroyed
   // once the answer is written (or a second later if the client does not take it), never left half-open.
@@ -116,7 +121,8 @@ export function attachWebSocket(options: WebSocketOptions) {
     setTimeout(() => socket.destroy(), 1000).unref();
   };
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => socket.destroy());
+    // A shared handler: a closure here would keep this scope, the upgrade request with it, for the socket's life.
+    socket.on('error', destroyOnError);
     const pathname = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (pathname !== path) return refuse(socket, 404, 'Not Found');
     if (isShuttingDown()) return refuse(socket, 503, 'Service Unavailable');
@@ -199,6 +205,7 @@ export function attachWebSocket(options: WebSocketOptions) {
             viewer,
             verifyToken,
             onExpired: () => closeSocket(socket, CloseCode.Forbidden, 'Forbidden: token expired'),
+            schedule,
           }),
           releaseSlot,
           disconnected,
@@ -222,10 +229,8 @@ export function attachWebSocket(options: WebSocketOptions) {
           ];
         }
         try {
-          // The upgrade request goes in as `req`, not `request`: yoga would read
-          // `request.method` (GET, the upgrade's) and refuse every mutation.
+          // No `request`: yoga would read `request.method` (GET, the upgrade's) and refuse every mutation.
           const { schema, execute, subscribe, contextFactory, parse, validate } = pipeline.getEnveloped({
-            req: ctx.extra.request,
             params: payload,
             viewer: connection.token.viewer,
             signal: connection.token.signal,
@@ -281,6 +286,7 @@ export function attachWebSocket(options: WebSocketOptions) {
         if (connection) statusCounters.slowConsumer(connection.token.viewer.orgId);
       },
       onRefused: (code) => countRefusal(counts, code),
+      schedule,
       keepAliveMs: limits.wsKeepAliveMs,
       maxBufferedBytes: limits.wsMaxBufferedBytes,
       slowConsumerGraceMs: limits.wsSlowConsumerGraceMs,
@@ -296,8 +302,14 @@ export function attachWebSocket(options: WebSocketOptions) {
     async close(graceMs: number) {
       httpServer.off('upgrade', onUpgrade);
       await server.dispose(graceMs);
+      schedule.close();
     },
   };
+}
+
+/** An upgrading (or upgraded) socket's `error`: drop it. */
+function destroyOnError(this: Duplex) {
+  this.destroy();
 }
 
 /** The pipeline's own execute and subscribe, carried to graphql-ws as the root value, with the socket. */

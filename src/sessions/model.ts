@@ -14,3 +14,6 @@ export interface SessionRecord {
   createdAt: string;
   updatedAt: string;
 }
+
+/** `sessions(limit:)`: the default and largest page. */
+export const SESSION_PAGE = { default: 100, max: 500 } as const;

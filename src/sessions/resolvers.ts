@@ -5,7 +5,7 @@ import { yieldedEvent } from '../errors.js';
 export const sessionResolvers: Resolvers = {
   Query: {
     session: (_, { id }, { viewer, services }) => services.sessions.get(viewer, id),
-    sessions: (_, __, { viewer, services }) => services.sessions.list(viewer),
+    sessions: (_, args, { viewer, services }) => services.sessions.list(viewer, args),
   },
   Mutation: {
     createSession: (_, { name, idempotencyKey }, { viewer, services }) =>

@@ -8,11 +8,12 @@ import { changeEvent } from '../events/change-event.js';
 import { createOnce, idempotencyKey, idempotencyScope } from '../lib/idempotency.js';
 import { now } from '../lib/ids.js';
 import { keyPart } from '../lib/keys.js';
-import { optionalText, requireId, requireText } from '../lib/validate.js';
+import { optionalText, requireId, requireIntInRange, requireText } from '../lib/validate.js';
 import type { ChangeEvent, Storage } from '../storage/index.js';
+import { pageBefore } from '../storage/paging.js';
 import { assertCanCreateSession, assertCanReportSessionStatus, canAccessSession } from './access.js';
 import type { GatewayCommand, SessionEvent } from './events.js';
-import type { SessionRecord } from './model.js';
+import { SESSION_PAGE, type SessionRecord } from './model.js';
 
 /** Sessions: state, authorization and events, whatever the transport. */
 export type SessionService = ReturnType<typeof createSessionService>;
@@ -98,9 +99,26 @@ export function createSessionService({ storage, bus }: { storage: Storage; bus: 
   return {
     get: getVisible,
 
-    async list(viewer: Viewer): Promise<SessionRecord[]> {
-      const all = await sessions.list(byOrg(viewer.orgId), { order: 'desc' });
-      return all.filter((session) => canAccessSession(viewer, session));
+    /**
+     * The sessions the viewer may see, newest first, a page at a time. An
+     * agent sees only their own: the organisation's index is read in pages
+     * until one of theirs fills it (an organisation has few sessions: one
+     * per phone account).
+     */
+    async list(
+      viewer: Viewer,
+      { limit, before }: { limit?: number | null; before?: string | null } = {},
+    ): Promise<SessionRecord[]> {
+      const pageSize = requireIntInRange('limit', limit ?? SESSION_PAGE.default, { min: 1, max: SESSION_PAGE.max });
+      let cursor = before == null ? undefined : (await getVisible(viewer, requireId('before', before))).id;
+      const visible: SessionRecord[] = [];
+      for (;;) {
+        const page = await pageBefore(sessions, byOrg(viewer.orgId), { limit: pageSize, before: cursor });
+        if (!page) throw notFound('Session', cursor ?? '');
+        visible.push(...page.filter((session) => canAccessSession(viewer, session)));
+        if (page.length < pageSize || visible.length >= pageSize) return visible.slice(0, pageSize);
+        cursor = page.at(-1)!.id;
+      }
     },
 
     /** Creates a session; with an idempotency key, a repeat returns the first call's session. */

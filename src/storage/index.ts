@@ -6,6 +6,7 @@ export type {
   Doc,
   IndexEntry,
   RangeOptions,
+  Retention,
   Storage,
   Updated,
 } from './storage.js';
@@ -19,5 +20,6 @@ export {
   type LedgerMoved,
 } from './ledger.js';
 export { createMemoryStorage } from './memory.js';
+export { retentionOf } from './retention.js';
 export { createRedisStorage } from './redis.js';
 export { trackWrites, sendWrite, failureOutcome, isRedisOutage } from './write-outcome.js';

@@ -32,6 +32,12 @@ export interface Ledger {
   move(moves: readonly LedgerMove[], owner?: string): Promise<LedgerMoved>;
   /** How many items are in each state, pending ones excepted. */
   counts(): Promise<LedgerCounts>;
+  /**
+   * For a ledger whose work is over: its item states (the bulk, one per
+   * item) are deleted `ttlMs` from now; its counts stay for good. Moves
+   * after that find every item pending.
+   */
+  retire(ttlMs: number): Promise<void>;
 }
 
 /** An item nobody holds: never claimed, or handed back. Items start here. */

@@ -4,7 +4,7 @@ import type { Storage } from './storage.js';
 const SWEEP_ABOVE = 10_000;
 
 /** The in-memory token buckets and slot sets of {@link Storage}: one process only. */
-export function createMemoryLimits(): Pick<Storage, 'takeToken' | 'holdSlot' | 'releaseSlot'> {
+export function createMemoryLimits(): Pick<Storage, 'takeToken' | 'holdSlot' | 'releaseSlot' | 'renewSlots'> {
   const buckets = new Map<string, { tokens: number; at: number; capacity: number; perSecond: number }>();
   const slots = new Map<string, Map<string, number>>();
 
@@ -43,6 +43,14 @@ export function createMemoryLimits(): Pick<Storage, 'takeToken' | 'holdSlot' | '
       const set = slots.get(key);
       set?.delete(member);
       if (set?.size === 0) slots.delete(key);
+    },
+    async renewSlots(held, ttlMs) {
+      const until = Date.now() + ttlMs;
+      for (const [key, member] of held) {
+        let set = slots.get(key);
+        if (!set) slots.set(key, (set = new Map()));
+        set.set(member, until);
+      }
     },
   };
 }

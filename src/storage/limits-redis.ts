@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { Storage } from './storage.js';
 
 /** Milliseconds on Redis's clock, so instances with skewed clocks agree. */
@@ -35,11 +35,32 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1`;
 
+/**
+ * Renews many slots in one call: KEYS are slot sets, ARGV is the lease, then
+ * per key its member count followed by its members.
+ */
+const RENEW_SLOTS = `${NOW}
+local ttl = tonumber(ARGV[1])
+local i = 2
+for k = 1, #KEYS do
+  local count = tonumber(ARGV[i])
+  i = i + 1
+  for j = 1, count do
+    redis.call('ZADD', KEYS[k], now + ttl, ARGV[i])
+    i = i + 1
+  end
+  redis.call('PEXPIRE', KEYS[k], ttl)
+end
+return #KEYS`;
+
+/** Slots renewed per script call: a few calls per renewal round even at 20,000 connections, each short. */
+const RENEW_BATCH = 1_000;
+
 /** The Redis token buckets and slot sets of {@link Storage}: shared by every instance. */
 export function createRedisLimits(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
-): Pick<Storage, 'takeToken' | 'holdSlot' | 'releaseSlot'> {
+): Pick<Storage, 'takeToken' | 'holdSlot' | 'releaseSlot' | 'renewSlots'> {
   return {
     async takeToken(key, capacity, perSecond) {
       const [allowed, retryAfterMs] = (await redis.eval(
@@ -56,6 +77,21 @@ export function createRedisLimits(
     },
     async releaseSlot(key, member) {
       await redis.zrem(`${prefix}slots:${key}`, member);
+    },
+    async renewSlots(slots, ttlMs) {
+      const calls: Promise<unknown>[] = [];
+      for (let start = 0; start < slots.length; start += RENEW_BATCH) {
+        const byKey = new Map<string, string[]>();
+        for (const [key, member] of slots.slice(start, start + RENEW_BATCH)) {
+          const members = byKey.get(key);
+          if (members) members.push(member);
+          else byKey.set(key, [member]);
+        }
+        const keys = [...byKey.keys()].map((key) => `${prefix}slots:${key}`);
+        const args = [...byKey.values()].flatMap((members) => [members.length, ...members]);
+        calls.push(redis.eval(RENEW_SLOTS, keys.length, ...keys, ttlMs, ...args));
+      }
+      await Promise.all(calls);
     },
   };
 }

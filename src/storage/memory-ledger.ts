@@ -8,6 +8,15 @@ export function createMemoryLedger(): Ledger {
   const open = new Set<number>();
   const counts = new Map<string, number>();
   let next = 0;
+  /** When the item states go (see `retire`); they are dropped at the first use after it. */
+  let retiredAt: number | undefined;
+  const dropRetired = () => {
+    if (retiredAt === undefined || Date.now() < retiredAt) return;
+    states.clear();
+    owners.clear();
+    open.clear();
+    retiredAt = undefined;
+  };
 
   const stateOf = (item: number) => states.get(item) ?? PENDING;
   const bump = (state: string, by: number) => {
@@ -20,6 +29,7 @@ export function createMemoryLedger(): Ledger {
 
   return {
     async claim(owner, limit, size) {
+      dropRetired();
       const out: LedgerClaim[] = [];
       const take = (item: number, orphan: boolean) => {
         if (!orphan) bump(CLAIMED, 1);
@@ -45,6 +55,7 @@ export function createMemoryLedger(): Ledger {
 
     async move(moves, owner) {
       moves.forEach(assertLedgerMove);
+      dropRetired();
       const previous: string[] = [];
       const applied: boolean[] = [];
       for (const { item, from, to } of moves) {
@@ -67,6 +78,10 @@ export function createMemoryLedger(): Ledger {
 
     async counts() {
       return snapshot();
+    },
+
+    async retire(ttlMs) {
+      retiredAt = Date.now() + ttlMs;
     },
   };
 }

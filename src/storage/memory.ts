@@ -1,6 +1,7 @@
 import type { Ledger } from './ledger.js';
 import { createMemoryLedger } from './memory-ledger.js';
 import { createMemoryLimits } from './limits-memory.js';
+import { withRetention } from './retention.js';
 import {
   assertAppendable,
   indexMoves,
@@ -8,6 +9,7 @@ import {
   type Collection,
   type Doc,
   type RangeOptions,
+  type Retention,
   type Storage,
 } from './storage.js';
 
@@ -31,16 +33,23 @@ export function createMemoryStorage(deliver?: DeliverEvents): Storage {
   const record: DeliverEvents = (events) => {
     if (events.length > 0) deliver?.(events);
   };
-  const collections = new Map<string, Collection<Doc>>();
+  const collections = new Map<string, MemoryCollection<Doc>>();
+  const retained = new WeakSet<Collection<Doc>>();
   const counters = new Map<string, number>();
   const claims = new Map<string, { value: string; expiresAt: number }>();
   const paces = new Map<string, number>();
   const ledgers = new Map<string, Ledger>();
   const deadlines = new Map<string, Map<string, number>>();
 
-  const collectionNamed = <T extends Doc>(name: string) => {
+  const collectionNamed = <T extends Doc>(name: string, retention?: Retention) => {
     let collection = collections.get(name);
     if (!collection) collections.set(name, (collection = createMemoryCollection<Doc>(record)));
+    // The dev state file may have opened it first, without a retention: the retention applies from now on.
+    if (retention && !retained.has(collection)) {
+      collection[RETAIN]?.(retention);
+      collections.set(name, (collection = withRetention(collection)));
+      retained.add(collection);
+    }
     return collection as unknown as Collection<T>;
   };
   const increment = (counter: string) => {
@@ -120,12 +129,12 @@ export function createMemoryStorage(deliver?: DeliverEvents): Storage {
       if (paces.size % 1024 === 0) for (const [k, at] of paces) if (at < now) paces.delete(k);
       return start - now;
     },
-    async append({ collection, doc, indexes, sequence, parent, touch }, events) {
+    async append({ collection, doc, ttlMs = 0, indexes, sequence, parent, touch }, events) {
       assertAppendable(sequence.fields, parent.set);
       const child = stateOf(collectionNamed(collection));
       const owner = stateOf(collectionNamed(parent.collection));
-      if (child.docs.has(doc.id)) return { status: 'taken' };
-      const found = owner.docs.get(parent.id) as Record<string, unknown> | undefined;
+      if (child.live.has(doc.id)) return { status: 'taken' };
+      const found = owner.live.get(parent.id) as Record<string, unknown> | undefined;
       if (!found || JSON.stringify(found[parent.holds.field]) !== JSON.stringify(parent.holds.value)) {
         return { status: 'parent-changed' };
       }
@@ -136,8 +145,9 @@ export function createMemoryStorage(deliver?: DeliverEvents): Storage {
         for (const field of sequence.fields) text = text.replaceAll(`"${field}":-1`, `"${field}":${seq}`);
         return JSON.parse(text) as V;
       };
-      owner.docs.set(parent.id, { ...found, ...numbered(parent.set), id: parent.id });
-      child.docs.set(doc.id, numbered(doc));
+      owner.live.set(parent.id, { ...found, ...numbered(parent.set), id: parent.id });
+      child.live.set(doc.id, numbered(doc));
+      child.expireIn(doc.id, ttlMs);
       for (const { index, score } of indexes) child.indexOf(index).set(doc.id, score === -1 ? seq : score);
       const activity = increment(touch.counter);
       for (const index of touch.indexes) owner.indexOf(index).set(parent.id, activity);
@@ -163,16 +173,58 @@ function stateOf(collection: Collection<Doc>) {
 }
 
 interface MemoryCollectionState {
+  /** Every stored record, expired or not (what the dev state file keeps). */
   docs: Map<string, Doc>;
+  /** The records not expired: reads and writes of {@link Storage.append}. */
+  live: Pick<Map<string, Doc>, 'get' | 'has' | 'set'>;
   indexes: Map<string, Map<string, number>>;
   indexOf(name: string): Map<string, number>;
+  /** Makes a record expire `ttlMs` from now (0: never). */
+  expireIn(id: string, ttlMs: number): void;
 }
 
-/** Records are copied in and out, so callers can never alias stored state. */
-function createMemoryCollection<T extends Doc>(record: DeliverEvents): Collection<T> {
-  const docs = new Map<string, T>();
+/** Sets a memory collection's retention (see {@link createMemoryCollection}). */
+const RETAIN = Symbol('memory collection retention');
+type MemoryCollection<T extends Doc> = Collection<T> & { [RETAIN]?: (retention: Retention) => void };
+
+/**
+ * Records are copied in and out, so callers can never alias stored state.
+ * With a retention, a record expires as on Redis: it reads as missing from
+ * its deadline on, and is dropped then (or by an occasional sweep).
+ */
+function createMemoryCollection<T extends Doc>(record: DeliverEvents): MemoryCollection<T> {
+  let ttlMs = 0;
+  let renewOnWrite = false;
+  const stored = new Map<string, T>();
   const indexes = new Map<string, Map<string, number>>();
+  const deadlines = new Map<string, number>();
   const copy = <V>(value: V): V => structuredClone(value);
+  const expire = (id: string) => {
+    const deadline = deadlines.get(id);
+    if (deadline === undefined || deadline > Date.now()) return;
+    stored.delete(id);
+    deadlines.delete(id);
+  };
+  const live = (id: string) => {
+    expire(id);
+    return stored.get(id);
+  };
+  const setDeadline = (id: string) => {
+    if (ttlMs <= 0) return;
+    deadlines.set(id, Date.now() + ttlMs);
+    // Records nobody reads again are dropped by this sweep, so they cannot pile up.
+    if (deadlines.size % 1024 === 0) for (const key of [...deadlines.keys()]) expire(key);
+  };
+  /** The live records, as a map (`get`, `has`, `set`, `delete`) over the stored ones. */
+  const docs = {
+    get: live,
+    has: (id: string) => live(id) !== undefined,
+    set: (id: string, doc: T) => stored.set(id, doc),
+    delete: (id: string) => {
+      deadlines.delete(id);
+      return stored.delete(id);
+    },
+  };
 
   const indexOf = (name: string) => {
     let index = indexes.get(name);
@@ -191,7 +243,22 @@ function createMemoryCollection<T extends Doc>(record: DeliverEvents): Collectio
   };
 
   return {
-    ...({ [MEMORY_STATE]: { docs, indexes, indexOf } } as object),
+    ...{
+      [MEMORY_STATE]: {
+        docs: stored,
+        live: docs,
+        indexes,
+        indexOf,
+        expireIn: (id: string, ms: number) => {
+          if (ms > 0 && stored.has(id)) deadlines.set(id, Date.now() + ms);
+        },
+      } satisfies MemoryCollectionState as object,
+    },
+    [RETAIN](retention: Retention) {
+      ({ ttlMs, renewOnWrite = false } = retention);
+      // Records restored by the dev state file have no deadline: they get a full one from now.
+      for (const id of stored.keys()) if (!deadlines.has(id)) setDeadline(id);
+    },
     async get(id) {
       const doc = docs.get(id);
       return doc && copy(doc);
@@ -205,6 +272,7 @@ function createMemoryCollection<T extends Doc>(record: DeliverEvents): Collectio
     async insert(doc, entries = [], events = []) {
       if (docs.has(doc.id)) return false;
       docs.set(doc.id, copy(doc));
+      setDeadline(doc.id);
       for (const { index, score } of entries) indexOf(index).set(doc.id, score);
       record(events);
       return true;
@@ -217,6 +285,7 @@ function createMemoryCollection<T extends Doc>(record: DeliverEvents): Collectio
       if (next === undefined) return { before, after: before, changed: false };
       const produced = events?.(copy(next), copy(before)) ?? [];
       docs.set(id, copy(next));
+      if (renewOnWrite) setDeadline(id);
       if (indexes) {
         const { leave, join } = indexMoves(indexes(before), indexes(next));
         for (const name of leave) unindexOne(name, id);
@@ -234,6 +303,9 @@ function createMemoryCollection<T extends Doc>(record: DeliverEvents): Collectio
       record(produced);
       return doc;
     },
+    async expire(id, ttl) {
+      if (stored.has(id)) deadlines.set(id, Date.now() + ttl);
+    },
     async index(name, entries) {
       const index = indexOf(name);
       for (const { id, score } of entries) index.set(id, score);
@@ -249,6 +321,9 @@ function createMemoryCollection<T extends Doc>(record: DeliverEvents): Collectio
         const doc = docs.get(id);
         return doc ? [copy(doc)] : [];
       });
+    },
+    async score(name, id) {
+      return indexes.get(name)?.get(id);
     },
     async count(name, { above = -Infinity, below = Infinity } = {}) {
       const index = indexes.get(name);

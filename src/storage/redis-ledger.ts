@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
+import { sendWrite } from './write-outcome.js';
 import { assertLedgerMove, type Ledger, type LedgerClaim, type LedgerCounts } from './ledger.js';
 
 /*
@@ -73,7 +74,7 @@ end
 return { previous, applied, redis.call('HGETALL', KEYS[4]) }`;
 
 /** The shared {@link Ledger}: Lua scripts over four keys of one hash slot. */
-export function createRedisLedger(redis: Redis, base: string): Ledger {
+export function createRedisLedger(redis: RedisClient, base: string): Ledger {
   const keys = [`${base}:states`, `${base}:owners`, `${base}:open`, `${base}:meta`];
   const run = (script: string, args: (string | number)[]) => redis.eval(script, keys.length, ...keys, ...args);
   const counts = async () => parseCounts(Object.entries(await redis.hgetall(keys[3]!)).flat());
@@ -95,6 +96,12 @@ export function createRedisLedger(redis: Redis, base: string): Ledger {
     },
 
     counts,
+
+    async retire(ttlMs) {
+      await sendWrite(() =>
+        redis.multi().pexpire(keys[0]!, ttlMs).pexpire(keys[1]!, ttlMs).pexpire(keys[2]!, ttlMs).exec(),
+      );
+    },
   };
 }
 

@@ -1,7 +1,8 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import { NO_EVENTS, RECORD_EVENTS, type RedisEventRecorder } from '../events/record-redis.js';
 import { createRedisLedger } from './redis-ledger.js';
 import { createRedisLimits } from './limits-redis.js';
+import { withRetention } from './retention.js';
 import {
   assertAppendable,
   indexMoves,
@@ -9,32 +10,39 @@ import {
   type Collection,
   type Doc,
   type RangeOptions,
+  type Retention,
   type Storage,
 } from './storage.js';
 import { sendWrite } from './write-outcome.js';
 
 /**
- * Compare-and-set: writes ARGV[A+2] only while KEYS[1] still holds ARGV[A+1],
+ * Compare-and-set: writes ARGV[A+2] only while KEYS[1] still holds ARGV[A+1]
+ * (keeping its expiry, or setting it to ARGV[A+5] ms when that is not 0),
  * and moves the record (id ARGV[A+3]) between indexes in the same write: it
  * leaves the first ARGV[A+4] index keys after KEYS[1] and joins the rest, with
- * scores ARGV[A+5...]; then records the events.
+ * scores ARGV[A+6...]; then records the events.
  */
 const COMPARE_AND_SET = `${RECORD_EVENTS}
 if redis.call('GET', KEYS[1]) ~= ARGV[A + 1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[A + 2])
+redis.call('SET', KEYS[1], ARGV[A + 2], 'KEEPTTL')
+if tonumber(ARGV[A + 5]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[A + 5]) end
 local leave = tonumber(ARGV[A + 4])
 for i = 2, leave + 1 do
   redis.call('ZREM', KEYS[i], ARGV[A + 3])
 end
 for i = leave + 2, #KEYS do
-  redis.call('ZADD', KEYS[i], ARGV[A + i + 3 - leave], ARGV[A + 3])
+  redis.call('ZADD', KEYS[i], ARGV[A + i + 4 - leave], ARGV[A + 3])
 end
 record_events()
 return 1`;
 
-/** Creates a document (ARGV[A+1]), its index entries and its events together, unless the id is taken. */
+/**
+ * Creates a document (ARGV[A+1]) expiring in ARGV[#ARGV-1] ms (0: never),
+ * its index entries and its events together, unless the id is taken.
+ */
 const INSERT = `${RECORD_EVENTS}
 if not redis.call('SET', KEYS[1], ARGV[A + 1], 'NX') then return 0 end
+if tonumber(ARGV[#ARGV - 1]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[#ARGV - 1]) end
 for i = 2, #KEYS do
   redis.call('ZADD', KEYS[i], ARGV[A + i], ARGV[#ARGV])
 end
@@ -57,7 +65,8 @@ return 1`;
  * parent's touched index keys. ARGV from A+1: the record's JSON, its id, the
  * parent's id, the fragment the parent must hold, n, the f sequence fields,
  * the s fields to set on the parent (name, JSON value), the n scores (-1:
- * the sequence). Returns the sequence, -1 (id taken) or -2 (parent changed).
+ * the sequence), then the record's lifetime in ms (0: kept for good; the
+ * parent keeps its own expiry). Returns the sequence, -1 (id taken) or -2 (parent changed).
  * Field values are patched in the parent's JSON text, which JSON.stringify
  * wrote: a key followed by \`":\` cannot occur inside a string there (its
  * quote would be escaped).
@@ -93,9 +102,11 @@ for k = 1, s do
   end
   parent = string.sub(parent, 1, b) .. numbered(key .. ARGV[p + 2 * k]):sub(#key + 1) .. string.sub(parent, stop + 1)
 end
-redis.call('SET', KEYS[3], parent)
+redis.call('SET', KEYS[3], parent, 'KEEPTTL')
 redis.call('SET', KEYS[1], numbered(ARGV[A + 1]))
 local scores = p + 2 * s
+local lifetime = tonumber(ARGV[scores + n + 1])
+if lifetime > 0 then redis.call('PEXPIRE', KEYS[1], lifetime) end
 for k = 1, n do
   local score = ARGV[scores + k]
   if score == '-1' then score = seq end
@@ -105,7 +116,7 @@ local activity = redis.call('INCR', KEYS[4])
 for k = 5 + n, #KEYS do
   redis.call('ZADD', KEYS[k], activity, ARGV[A + 3])
 end
-for i = 5, A, 5 do
+for i = 6, A, 5 do
   ARGV[i + 1] = numbered(ARGV[i + 1])
 end
 record_events()
@@ -163,7 +174,13 @@ const MAX_CAS_ATTEMPTS = 50;
  * records them, so subscribers cannot tell the two apart). Every command that changes state is sent
  * through `sendWrite`, so a failed operation knows whether it wrote.
  */
-export function createRedisStorage(redis: Redis, prefix: string, record?: RedisEventRecorder): Storage {
+export function createRedisStorage(redis: RedisClient, prefix: string, record?: RedisEventRecorder): Storage {
+  /** The key names of collections and counters: the collections' own and {@link Storage.append}'s alike. */
+  const keyOf = {
+    doc: (collection: string, id = '') => `${prefix}doc:${collection}:${id}`,
+    index: (collection: string, index = '') => `${prefix}idx:${collection}:${index}`,
+    counter: (counter: string) => `${prefix}ctr:${counter}`,
+  };
   const run = (script: string, keys: string[], args: (string | number)[]) =>
     sendWrite(() => redis.eval(script, keys.length, ...keys, ...args));
   /** The leading arguments of a script that records events (see RECORD_EVENTS). */
@@ -175,11 +192,12 @@ export function createRedisStorage(redis: Redis, prefix: string, record?: RedisE
 
   return {
     kind: 'redis',
-    collection<T extends Doc>(name: string) {
-      return createRedisCollection<T>(redis, `${prefix}doc:${name}:`, `${prefix}idx:${name}:`, run, eventArgs);
+    collection<T extends Doc>(name: string, retention?: Retention) {
+      const collection = createRedisCollection<T>(redis, keyOf.doc(name), keyOf.index(name), run, eventArgs, retention);
+      return retention ? withRetention(collection) : collection;
     },
     increment(counter) {
-      return sendWrite(() => redis.incr(`${prefix}ctr:${counter}`));
+      return sendWrite(() => redis.incr(keyOf.counter(counter)));
     },
     async claim(key, value, ttlMs) {
       const previous = (await sendWrite(() =>
@@ -208,15 +226,15 @@ export function createRedisStorage(redis: Redis, prefix: string, record?: RedisE
     async pace(key, intervalMs, count) {
       return Number(await run(PACE, [`${prefix}pace:${key}`], [intervalMs, count]));
     },
-    async append({ collection, doc, indexes, sequence, parent, touch }, events) {
+    async append({ collection, doc, ttlMs = 0, indexes, sequence, parent, touch }, events) {
       assertAppendable(sequence.fields, parent.set);
-      const childKeys = indexes.map((entry) => `${prefix}idx:${collection}:${entry.index}`);
-      const touched = touch.indexes.map((index) => `${prefix}idx:${parent.collection}:${index}`);
+      const childKeys = indexes.map((entry) => keyOf.index(collection, entry.index));
+      const touched = touch.indexes.map((index) => keyOf.index(parent.collection, index));
       const keys = [
-        `${prefix}doc:${collection}:${doc.id}`,
-        `${prefix}ctr:${sequence.counter}`,
-        `${prefix}doc:${parent.collection}:${parent.id}`,
-        `${prefix}ctr:${touch.counter}`,
+        keyOf.doc(collection, doc.id),
+        keyOf.counter(sequence.counter),
+        keyOf.doc(parent.collection, parent.id),
+        keyOf.counter(touch.counter),
         ...childKeys,
         ...touched,
       ];
@@ -233,6 +251,7 @@ export function createRedisStorage(redis: Redis, prefix: string, record?: RedisE
         set.length,
         ...set.flatMap(([field, value]) => [field, JSON.stringify(value)]),
         ...indexes.map((entry) => entry.score),
+        Math.max(0, Math.round(ttlMs)),
       ];
       const result = Number(await run(APPEND, keys, args));
       if (result === -1) return { status: 'taken' };
@@ -256,12 +275,14 @@ export function createRedisStorage(redis: Redis, prefix: string, record?: RedisE
 }
 
 function createRedisCollection<T extends Doc>(
-  redis: Redis,
+  redis: RedisClient,
   docPrefix: string,
   indexPrefix: string,
   run: (script: string, keys: string[], args: (string | number)[]) => Promise<unknown>,
   eventArgs: (events: readonly ChangeEvent[]) => string[],
+  { ttlMs = 0, renewOnWrite = false }: Partial<Retention> = {},
 ): Collection<T> {
+  const renewMs = renewOnWrite ? ttlMs : 0;
   const docKey = (id: string) => docPrefix + id;
   const indexKey = (name: string) => indexPrefix + name;
   const parse = (raw: string | null): T | undefined => (raw === null ? undefined : (JSON.parse(raw) as T));
@@ -286,7 +307,7 @@ function createRedisCollection<T extends Doc>(
     getMany,
     async insert(doc, entries = [], events = []) {
       const keys = [docKey(doc.id), ...entries.map((entry) => indexKey(entry.index))];
-      const args = [...eventArgs(events), JSON.stringify(doc), ...entries.map((entry) => entry.score), doc.id];
+      const args = [...eventArgs(events), JSON.stringify(doc), ...entries.map((entry) => entry.score), ttlMs, doc.id];
       return (await run(INSERT, keys, args)) === 1;
     },
     async update(id, change, indexes, events) {
@@ -301,7 +322,7 @@ function createRedisCollection<T extends Doc>(
         const keys = [docKey(id), ...leave.map(indexKey), ...join.map((entry) => indexKey(entry.index))];
         const after = JSON.parse(serialised) as T;
         const recorded = eventArgs(events ? events(after, before) : []);
-        const args = [...recorded, raw, serialised, id, leave.length, ...join.map((entry) => entry.score)];
+        const args = [...recorded, raw, serialised, id, leave.length, renewMs, ...join.map((entry) => entry.score)];
         if ((await run(COMPARE_AND_SET, keys, args)) === 1) return { before, after, changed: true };
       }
       throw new Error(`Update of ${docKey(id)} kept conflicting after ${MAX_CAS_ATTEMPTS} attempts`);
@@ -317,6 +338,9 @@ function createRedisCollection<T extends Doc>(
       }
       throw new Error(`Removal of ${docKey(id)} kept conflicting after ${MAX_CAS_ATTEMPTS} attempts`);
     },
+    async expire(id, ttlMs) {
+      await sendWrite(() => redis.pexpire(docKey(id), ttlMs));
+    },
     async index(name, entries) {
       if (entries.length === 0) return;
       await sendWrite(() => redis.zadd(indexKey(name), ...entries.flatMap(({ id, score }) => [score, id])));
@@ -328,6 +352,10 @@ function createRedisCollection<T extends Doc>(
     ids,
     async list(name, options) {
       return getMany(await ids(name, options));
+    },
+    async score(name, id) {
+      const score = await redis.zscore(indexKey(name), id);
+      return score === null ? undefined : Number(score);
     },
     count(name, { above, below } = {}) {
       if (above === undefined && below === undefined) return redis.zcard(indexKey(name));

@@ -62,6 +62,22 @@ export interface RangeOptions {
 }
 
 /**
+ * How long a collection keeps its records, so storage is bounded by
+ * activity rather than by age. A record expires `ttlMs` after it was
+ * inserted (Redis `PX` set in the same script as the write); with
+ * `renewOnWrite`, every update starts the time again (a sliding window).
+ * Index entries of expired records are dropped lazily: by `list` when it
+ * meets them, and by `count`, which first trims the expired entries at the
+ * low end of the index. That trim assumes an index's scores grow with the
+ * records' insertion (a sequence or creation time), so expired entries
+ * lie at its low end; every indexed collection given a retention does.
+ */
+export interface Retention {
+  ttlMs: number;
+  renewOnWrite?: boolean;
+}
+
+/**
  * One kind of record, kept as JSON documents with ordered indexes.
  * Every domain's store is written against this, so the in-memory and
  * Redis backends behave the same.
@@ -107,6 +123,11 @@ export interface Collection<T extends Doc> {
     indexes?: readonly string[],
     events?: (removed: T) => readonly ChangeEvent[],
   ): Promise<T | undefined>;
+  /**
+   * Makes an existing record expire `ttlMs` from now (Redis `PEXPIRE`), as
+   * data whose purpose is over (e.g. an ended campaign's recipients).
+   */
+  expire(id: string, ttlMs: number): Promise<void>;
   /** Adds (or moves) ids in an index. */
   index(index: string, entries: readonly { id: string; score: number }[]): Promise<void>;
   /** Removes ids from an index. */
@@ -115,6 +136,8 @@ export interface Collection<T extends Doc> {
   ids(index: string, options?: RangeOptions): Promise<string[]>;
   /** Records in an index, ordered by score; ids whose record is gone are skipped. */
   list(index: string, options?: RangeOptions): Promise<T[]>;
+  /** The score of `id` in an index; undefined when it is not there (for paging from a cursor). */
+  score(index: string, id: string): Promise<number | undefined>;
   /** How many ids an index holds with a score strictly between `above` and `below` (each optional). */
   count(index: string, options?: { above?: number; below?: number }): Promise<number>;
 }
@@ -127,6 +150,8 @@ export interface Append {
   /** The new record's collection, the record and its index entries. */
   collection: string;
   doc: Doc;
+  /** The new record expires this long after the append (its collection's retention, see {@link Retention}); never when 0. */
+  ttlMs?: number;
   indexes: readonly IndexEntry[];
   /**
    * The new record's sequence: the next value of `counter`. It replaces
@@ -169,7 +194,11 @@ export type AppendOutcome = { status: 'appended'; seq: number } | { status: 'tak
  */
 export interface Storage {
   readonly kind: 'memory' | 'redis';
-  collection<T extends Doc>(name: string): Collection<T>;
+  /**
+   * The collection called `name`; with `retention`, its records expire (see
+   * {@link Retention}). Every caller of one name must pass the same retention.
+   */
+  collection<T extends Doc>(name: string, retention?: Retention): Collection<T>;
   /** Next value of a named counter, starting at 1. */
   increment(counter: string): Promise<number>;
   /**
@@ -242,6 +271,12 @@ export interface Storage {
    * the id is taken or the parent no longer holds what the caller read.
    */
   append(append: Append, events: readonly ChangeEvent[]): Promise<AppendOutcome>;
+  /**
+   * Renews, for `ttlMs` more, every slot an instance holds (`[key, member]`
+   * pairs, any number of keys), in a few calls whatever their number; a
+   * slot whose lease lapsed meanwhile is held again, never refused.
+   */
+  renewSlots(slots: ReadonlyArray<readonly [key: string, member: string]>, ttlMs: number): Promise<void>;
   /** True while the backend can serve (Redis reachable). */
   healthy(): Promise<boolean>;
   close(): Promise<void>;

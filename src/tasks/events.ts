@@ -22,6 +22,16 @@ export function matchesTaskEvent(event: TaskEvent, { taskId, assigneeId }: TaskE
   return event.__typename === 'TaskAssigned' && event.previousAssigneeId === assigneeId;
 }
 
+/**
+ * An event as it travels and is kept for resume: its task carries only the
+ * note the event added (none for other events) and how many notes the task
+ * holds, not all of them (up to 200 of 4000 characters each).
+ */
+export function carryingChange(event: TaskEvent): TaskEvent {
+  const notes = event.__typename === 'TaskNoteAdded' ? [event.note] : [];
+  return { ...event, task: { ...event.task, notes, noteCount: event.task.notes.length } };
+}
+
 const taskStatus = graphqlEnum<TaskStatus>({ TODO: true, IN_PROGRESS: true, BLOCKED: true, DONE: true });
 
 const note = z.object({ id, authorId: id, text: z.string(), createdAt: dateTime });
@@ -37,6 +47,7 @@ const task = z.object({
   status: taskStatus,
   progress: z.int().min(0).max(100),
   notes: z.array(note),
+  noteCount: z.int().min(0).optional(),
   createdAt: dateTime,
   updatedAt: dateTime,
 });

@@ -21,6 +21,11 @@ export interface TaskRecord {
   progress: number;
   /** Oldest first, at most {@link TASK_LIMITS}.notes. */
   notes: TaskNoteRecord[];
+  /**
+   * Only on an event's copy, never stored: how many notes the task holds,
+   * since that copy carries only the note the event added.
+   */
+  noteCount?: number;
   createdAt: string;
   updatedAt: string;
 }
@@ -30,7 +35,7 @@ export const TASK_LIMITS = {
   title: 200,
   description: 10_000,
   note: 4000,
-  /** Notes travel inside the task (and every event's copy of it), so they are bounded. */
+  /** Notes travel inside the task, so they are bounded (events carry only the one they add). */
   notes: 200,
   /** `tasks(limit:)`: default and largest page. */
   pageDefault: 100,

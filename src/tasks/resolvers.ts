@@ -24,4 +24,8 @@ export const taskResolvers: Resolvers = {
       resolve: yieldedEvent,
     },
   },
+  Task: {
+    noteCount: (task) => task.noteCount ?? task.notes.length,
+    notes: (task, args, { services }) => services.tasks.notes(task, args),
+  },
 };

@@ -11,8 +11,8 @@ import { keyPart } from '../lib/keys.js';
 import { optionalText, requireId, requireIntInRange, requireText, requireUserId, textOrNull } from '../lib/validate.js';
 import type { IndexEntry, Storage } from '../storage/index.js';
 import { assertCanChangeTasks, canSeeTask } from './access.js';
-import { matchesTaskEvent, type TaskEvent, type TaskEventSelection } from './events.js';
-import { TASK_LIMITS, type TaskRecord } from './model.js';
+import { carryingChange, matchesTaskEvent, type TaskEvent, type TaskEventSelection } from './events.js';
+import { TASK_LIMITS, type TaskNoteRecord, type TaskRecord } from './model.js';
 
 /** Tasks: state, authorization and events, whatever the transport. */
 export type TaskService = ReturnType<typeof createTaskService>;
@@ -53,7 +53,7 @@ export function createTaskService({ storage, bus }: { storage: Storage; bus: Eve
 
   /** Task events, to record with the change that produces them. */
   const recorded = (orgId: string, events: TaskEvent[]) =>
-    events.map((event) => changeEvent(topics.tasks(orgId), event));
+    events.map((event) => changeEvent(topics.tasks(orgId), carryingChange(event)));
 
   /** The task if it is one of the viewer's organisation's; NOT_FOUND otherwise (missing and foreign read the same). */
   const getVisible = async (viewer: Viewer, id: string): Promise<TaskRecord> => {
@@ -247,6 +247,20 @@ export function createTaskService({ storage, bus }: { storage: Storage; bus: Eve
           return changed ? after : undefined;
         },
       });
+    },
+
+    /**
+     * A page of a task's notes, oldest first: the `limit` newest ones
+     * before the note `before` (exclusive), or the newest without it.
+     */
+    notes(task: TaskRecord, { limit, before }: { limit?: number | null; before?: string | null }): TaskNoteRecord[] {
+      const count = requireIntInRange('limit', limit ?? TASK_LIMITS.notes, { min: 1, max: TASK_LIMITS.notes });
+      let end = task.notes.length;
+      if (before != null) {
+        end = task.notes.findIndex((note) => note.id === requireId('before', before));
+        if (end === -1) throw notFound('Note', before);
+      }
+      return task.notes.slice(Math.max(0, end - count), end);
     },
 
     /** Live events of the viewer's organisation's tasks that match `selection`; ends when `signal` aborts. */

@@ -9,14 +9,14 @@ import { startWorker } from './worker.js';
 /**
  * `npm run worker`: a campaign worker process (with the simulated gateway).
  * Any number of them may run on one Redis, beside any number of servers;
- * it refuses to start without `REDIS_URL`, since a worker that shares
+ * it refuses to start without `REDIS_URL` (or `REDIS_CLUSTER_NODES`), since a worker that shares
  * nothing with the servers could never see their campaigns.
  */
 async function main() {
   const config = loadConfigOrExit((loaded) => {
-    if (!loaded.redisUrl) {
+    if (!loaded.redisUrl && !loaded.redisClusterNodes) {
       throw new ConfigError(
-        'REDIS_URL must be set: workers share campaigns with the servers through Redis (without Redis, `npm start` runs a worker inside the server)',
+        'REDIS_URL (or REDIS_CLUSTER_NODES) must be set: workers share campaigns with the servers through Redis (without Redis, `npm start` runs a worker inside the server)',
       );
     }
   });

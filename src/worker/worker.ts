@@ -28,7 +28,7 @@ export interface Worker {
  * (`npm run worker`) or inside the server (`EMBEDDED_WORKER`).
  */
 export async function startWorker(options: {
-  config: Pick<Config, 'campaigns' | 'gateway'>;
+  config: Pick<Config, 'campaigns' | 'gateway'> & Partial<Pick<Config, 'retention'>>;
   storage: Storage;
   bus: EventBus;
   commands: CommandQueue;
@@ -41,12 +41,21 @@ export async function startWorker(options: {
   const { config, storage, bus, commands, services, counts = createCampaignCounts() } = options;
   const id = randomUUID().slice(0, 8);
   const logger = options.logger.child({ worker: id });
-  const gateway = options.gateway ?? createSimulatedGateway({ ...config.gateway, storage, logger, instanceId: id });
+  const gateway =
+    options.gateway ??
+    createSimulatedGateway({
+      ...config.gateway,
+      storage,
+      logger,
+      instanceId: id,
+      logRetentionSeconds: config.retention?.gatewayLogSeconds,
+    });
   const execution = createCampaignExecution({
     storage,
     bus,
     sessions: services.sessions,
     progressEvery: config.campaigns.progressEvery,
+    retention: config.retention,
   });
   const stopReceipts = gateway.onReceipt((receipt) => {
     countReceipt(counts, receipt.status);

@@ -76,6 +76,28 @@ describe('admin API across instances', () => {
     expect(everyone.map((found) => found.userId).sort()).toEqual(['agent-1', 'agent-1', 'agent-2']);
   });
 
+  it('answers at most `limit` connections, the oldest of every instance, and refuses a limit outside 1 to 10000', async () => {
+    const [a, b] = await startCluster(2);
+    const admin = await adminToken();
+    // Opened one after another, alternating instances: the oldest three are on both.
+    for (let i = 0; i < 6; i++) await openSocket(i % 2 ? b! : a!, await tokenFor(user(`agent-${i}`)));
+
+    const all = (await ok(a!, CONNECTIONS, { limit: 10_000 }, admin)).connections as ConnectionView[];
+    expect(all.map((found) => found.userId)).toEqual([
+      'agent-0',
+      'agent-1',
+      'agent-2',
+      'agent-3',
+      'agent-4',
+      'agent-5',
+    ]);
+    const oldest = (await ok(b!, CONNECTIONS, { limit: 3 }, admin)).connections as ConnectionView[];
+    expect(oldest).toEqual(all.slice(0, 3));
+    for (const limit of [0, 10_001]) {
+      expect(errorCode(await gql(a!, CONNECTIONS, { limit }, { token: admin }))).toBe('BAD_USER_INPUT');
+    }
+  });
+
   it('disconnectUser closes the WebSockets (4403) and SSE streams on both instances within 1 s and counts them', async () => {
     const [a, b] = await startCluster(2);
     const agent = await tokenFor(user('agent-1'));
@@ -264,6 +286,31 @@ describe('admin API across instances', () => {
     expect(socket.closedCode()).toBeUndefined();
     expect((await ok(b!, '{ me { id } }', {}, agent)).me).toEqual({ id: 'agent-1' });
     expect(await connectionsOf(a!, await adminToken(), 'agent-1')).toHaveLength(1);
+  });
+
+  it('ignores a revocation from the future heard over Redis: it cannot lock a user out for good', async () => {
+    const [a] = await startCluster(1, { PRESENCE_HEARTBEAT_MS: '200', PRESENCE_LAPSE_MS: '600' });
+    const redis = new Redis(inject('redisUrl'));
+    dispose(() => redis.quit());
+    const forged = {
+      kind: 'revoked',
+      orgId: 'org-a',
+      userId: 'agent-1',
+      revokedAt: Date.now() + 10 * 365 * 86_400_000,
+    };
+    await redis.publish(`${a!.config.redisPrefix}internal:admin:commands`, JSON.stringify(forged));
+    // And straight into storage, which the heartbeat reloads from (Redis is untrusted too).
+    await redis.set(
+      `${a!.config.redisPrefix}doc:token-revocations:org-a:agent-2`,
+      JSON.stringify({ ...forged, id: 'org-a:agent-2', userId: 'agent-2' }),
+    );
+    await redis.zadd(`${a!.config.redisPrefix}idx:token-revocations:by-expiry`, forged.revokedAt, 'org-a:agent-2');
+    await settle(300);
+    await nextSecond();
+    for (const userId of ['agent-1', 'agent-2']) {
+      const fresh = await tokenFor(user(userId));
+      expect((await gql(a!, '{ me { id } }', {}, { token: fresh })).status).toBe(200);
+    }
   });
 
   it('works in one process on the embedded default', async () => {

@@ -14,8 +14,8 @@ import {
 /** A subscription any user may open on themselves: nothing to set up first. */
 export const OWN_EVENTS = 'subscription { notificationEvents { __typename } }';
 
-export const CONNECTIONS = `query ($userId: ID) {
-  connections(userId: $userId) { id userId transport instance openedAt subscriptions }
+export const CONNECTIONS = `query ($userId: ID, $limit: Int) {
+  connections(userId: $userId, limit: $limit) { id userId transport instance openedAt subscriptions }
 }`;
 export const DISCONNECT =
   'mutation ($userId: ID!, $reason: String) { disconnectUser(userId: $userId, reason: $reason) }';

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { expect, inject } from 'vitest';
 import { simulatedGatewayLog, type SimulatedMessage } from '../../src/gateway/simulated.js';
 import { createRedisStorage, type Storage } from '../../src/storage/index.js';
-import { dispose, ok, tokenFor, user, type TestServer } from '../support/harness.js';
+import { dispose, ok, redisEnv, tokenFor, user, type TestServer } from '../support/harness.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -95,8 +95,9 @@ export async function readCampaign(server: TestServer, token: string, id: string
   return data.campaign as Record<string, any>;
 }
 
-/** A storage on the test servers' Redis and key prefix, to read the simulated gateway's log. */
+/** A storage on the test servers' Redis and key prefix, to read the simulated gateway's log (on a cluster, the server's own). */
 export function redisStorageFor(server: TestServer): Storage {
+  if (server.config.redisClusterNodes) return server.server.runtime.storage;
   const redis = new Redis(inject('redisUrl'));
   dispose(() => redis.quit());
   return createRedisStorage(redis, server.config.redisPrefix);
@@ -104,7 +105,9 @@ export function redisStorageFor(server: TestServer): Storage {
 
 /** The simulated gateway's storage: the server's own (memory) or one on its Redis. */
 export function gatewayStorage(server: TestServer): Storage {
-  return server.config.redisUrl ? redisStorageFor(server) : server.server.runtime.storage;
+  return server.config.redisUrl || server.config.redisClusterNodes
+    ? redisStorageFor(server)
+    : server.server.runtime.storage;
 }
 
 /**
@@ -150,18 +153,21 @@ export interface WorkerProcess {
 }
 
 /**
- * Starts a worker process on the test Redis with the given key prefix;
- * resolves once it logged that it started. Killed after the test.
+ * Starts a worker process on the test Redis (or Redis Cluster) with the
+ * given key prefix; resolves once it logged that it started. Killed after the test.
  */
-export async function startWorkerProcess(prefix: string, env: Record<string, string> = {}): Promise<WorkerProcess> {
+export async function startWorkerProcess(
+  prefix: string,
+  env: Record<string, string> = {},
+  backend: 'redis' | 'cluster' = 'redis',
+): Promise<WorkerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker/main.ts'], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH,
       NODE_ENV: 'test',
       LOG_LEVEL: 'info',
-      REDIS_URL: inject('redisUrl'),
-      REDIS_PREFIX: prefix,
+      ...redisEnv(backend, prefix),
       METRICS_PORT: '0',
       ...FAST,
       ...env,

@@ -1,6 +1,6 @@
 import type { Client } from 'graphql-ws';
 import { describe, expect, it } from 'vitest';
-import { ok, startCluster, subscribeWs } from '../support/harness.js';
+import { ok, SHARED_BACKENDS, startCluster, subscribeWs } from '../support/harness.js';
 import {
   ADD,
   CONVERSATION_EVENTS,
@@ -30,9 +30,9 @@ async function run(client: Client, query: string, variables: Record<string, unkn
   throw new Error('No result');
 }
 
-describe('a chat between front ends on two instances', () => {
+describe.each(SHARED_BACKENDS)('a chat between front ends on two instances (%s)', (backend) => {
   it('shows each front end every event of the conversation, its inbox and presence, exactly once', async () => {
-    const [a, b] = await startCluster(2, { PRESENCE_HEARTBEAT_MS: '500', PRESENCE_LAPSE_MS: '2000' });
+    const [a, b] = await startCluster(2, { PRESENCE_HEARTBEAT_MS: '500', PRESENCE_LAPSE_MS: '2000' }, backend);
     const t = await people();
 
     // Alice's front end lives on instance A, Bob's on B: one WebSocket each, for everything.

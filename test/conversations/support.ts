@@ -74,7 +74,9 @@ export const STATUS = `mutation ($id: ID!, $status: MessageStatus!) {
   updateMessageStatus(messageId: $id, status: $status) { ${MESSAGE_FIELDS} }
 }`;
 export const CONVERSATION = `query ($id: ID!) { conversation(id: $id) { ${CONVERSATION_FIELDS} } }`;
-export const CONVERSATIONS = `query ($limit: Int) { conversations(limit: $limit) { ${CONVERSATION_FIELDS} } }`;
+export const CONVERSATIONS = `query ($limit: Int, $before: ID) {
+  conversations(limit: $limit, before: $before) { ${CONVERSATION_FIELDS} }
+}`;
 export const MESSAGES = `query ($id: ID!, $limit: Int, $before: ID) {
   messages(conversationId: $id, limit: $limit, before: $before) { ${MESSAGE_FIELDS} }
 }`;

@@ -5,6 +5,7 @@ export const NOTIFICATION_FIELDS = 'id kind title body data readAt createdAt';
 export const SEND = `mutation ($input: SendNotificationInput!) { sendNotification(input: $input) { ${NOTIFICATION_FIELDS} } }`;
 export const MARK_READ = `mutation ($id: ID!) { markNotificationRead(id: $id) { ${NOTIFICATION_FIELDS} } }`;
 export const MARK_ALL = 'mutation { markAllNotificationsRead }';
+export const MARK_SOME = 'mutation ($limit: Int) { markAllNotificationsRead(limit: $limit) }';
 export const DELETE = 'mutation ($id: ID!) { deleteNotification(id: $id) }';
 export const LIST = `query ($unreadOnly: Boolean, $limit: Int, $before: ID) {
   notifications(unreadOnly: $unreadOnly, limit: $limit, before: $before) { ${NOTIFICATION_FIELDS} }

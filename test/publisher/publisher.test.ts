@@ -3,7 +3,17 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
 import { createPublisher, PublishError } from '../../src/publisher/index.js';
-import { dispose, ok, startCluster, subscribeWs, tokenFor, user, wsClient } from '../support/harness.js';
+import {
+  dispose,
+  ok,
+  redisEnv,
+  SHARED_BACKENDS,
+  startCluster,
+  subscribeWs,
+  tokenFor,
+  user,
+  wsClient,
+} from '../support/harness.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const run = promisify(execFile);
@@ -14,54 +24,57 @@ const NOTIFICATION_EVENTS = `subscription { notificationEvents {
   __typename ... on NotificationCreated { notification { kind title data } } } }`;
 
 describe('the publisher module', () => {
-  it('lets a separate process publish events that reach subscribers on every instance', async () => {
-    const [a, b] = await startCluster(2);
-    const agent = await tokenFor(user('agent-1', ['agent']));
-    const session = (await ok(a!, 'mutation { createSession(name: "Support line") { id } }', {}, agent)).createSession;
-    const onA = await subscribeWs(a!, wsClient(a!, agent), SESSION_EVENTS, { id: session.id });
-    const onB = await subscribeWs(b!, wsClient(b!, agent), SESSION_EVENTS, { id: session.id });
-    const bell = await subscribeWs(b!, wsClient(b!, agent), NOTIFICATION_EVENTS);
-    const otherOrgBell = await subscribeWs(
-      a!,
-      wsClient(a!, await tokenFor(user('agent-1', ['agent'], 'org-b'))),
-      NOTIFICATION_EVENTS,
-    );
+  it.each(SHARED_BACKENDS)(
+    'lets a separate process publish events that reach subscribers on every instance (%s)',
+    async (backend) => {
+      const [a, b] = await startCluster(2, {}, backend);
+      const agent = await tokenFor(user('agent-1', ['agent']));
+      const session = (await ok(a!, 'mutation { createSession(name: "Support line") { id } }', {}, agent))
+        .createSession;
+      const onA = await subscribeWs(a!, wsClient(a!, agent), SESSION_EVENTS, { id: session.id });
+      const onB = await subscribeWs(b!, wsClient(b!, agent), SESSION_EVENTS, { id: session.id });
+      const bell = await subscribeWs(b!, wsClient(b!, agent), NOTIFICATION_EVENTS);
+      const otherOrgBell = await subscribeWs(
+        a!,
+        wsClient(a!, await tokenFor(user('agent-1', ['agent'], 'org-b'))),
+        NOTIFICATION_EVENTS,
+      );
 
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'examples/publish-events.ts'], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH,
-        REDIS_URL: inject('redisUrl'),
-        REDIS_PREFIX: a!.config.redisPrefix,
-        ORG_ID: 'org-a',
-        SESSION_ID: session.id,
-        USER_ID: 'agent-1',
-      },
-    });
-    expect(stdout).toMatch(/^published: session \S+ CONNECTED, notification \S+$/m);
-
-    const expected = [
-      { __typename: 'SessionStatusChanged', status: 'QR_REQUIRED', phoneNumber: null },
-      { __typename: 'QrCodeUpdated', qrCode: '2@example-qr' },
-      { __typename: 'SessionStatusChanged', status: 'CONNECTED', phoneNumber: '+15550100' },
-    ];
-    expect(await onA.waitForEvents(3)).toEqual(expected);
-    expect(await onB.waitForEvents(3)).toEqual(expected);
-    expect(await bell.waitForEvents(1)).toEqual([
-      {
-        __typename: 'NotificationCreated',
-        notification: {
-          kind: 'session.connected',
-          title: 'Support line is connected',
-          data: { sessionId: session.id, phoneNumber: '+15550100' },
+      const { stdout } = await run(process.execPath, ['--import', 'tsx', 'examples/publish-events.ts'], {
+        cwd: ROOT,
+        env: {
+          PATH: process.env.PATH,
+          ...redisEnv(backend, a!.config.redisPrefix),
+          ORG_ID: 'org-a',
+          SESSION_ID: session.id,
+          USER_ID: 'agent-1',
         },
-      },
-    ]);
-    // State changed too, as a mutation would have changed it.
-    const read = await ok(b!, 'query ($id: ID!) { session(id: $id) { status phoneNumber } }', session, agent);
-    expect(read.session).toEqual({ status: 'CONNECTED', phoneNumber: '+15550100' });
-    expect(otherOrgBell.events).toEqual([]);
-  });
+      });
+      expect(stdout).toMatch(/^published: session \S+ CONNECTED, notification \S+$/m);
+
+      const expected = [
+        { __typename: 'SessionStatusChanged', status: 'QR_REQUIRED', phoneNumber: null },
+        { __typename: 'QrCodeUpdated', qrCode: '2@example-qr' },
+        { __typename: 'SessionStatusChanged', status: 'CONNECTED', phoneNumber: '+15550100' },
+      ];
+      expect(await onA.waitForEvents(3)).toEqual(expected);
+      expect(await onB.waitForEvents(3)).toEqual(expected);
+      expect(await bell.waitForEvents(1)).toEqual([
+        {
+          __typename: 'NotificationCreated',
+          notification: {
+            kind: 'session.connected',
+            title: 'Support line is connected',
+            data: { sessionId: session.id, phoneNumber: '+15550100' },
+          },
+        },
+      ]);
+      // State changed too, as a mutation would have changed it.
+      const read = await ok(b!, 'query ($id: ID!) { session(id: $id) { status phoneNumber } }', session, agent);
+      expect(read.session).toEqual({ status: 'CONNECTED', phoneNumber: '+15550100' });
+      expect(otherOrgBell.events).toEqual([]);
+    },
+  );
 
   it('is refused nothing its roles allow and allowed nothing they do not', async () => {
     const [server] = await startCluster(1);
@@ -237,6 +250,15 @@ describe('the publisher module', () => {
     await expect(createPublisher({ redisUrl: '', actor: { id: 'svc', roles: ['service'] } })).rejects.toBeInstanceOf(
       PublishError,
     );
+  });
+
+  it('refuses a Redis URL and cluster nodes together, before connecting to either', async () => {
+    const both = createPublisher({
+      redisUrl: inject('redisUrl'),
+      redisClusterNodes: ['127.0.0.1:1'],
+      actor: { id: 'svc', roles: ['service'] },
+    });
+    await expect(both).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message: /redisUrl or redisClusterNodes/ });
   });
 
   it('refuses an actor a token would not pass: roles are never implied, ids follow the token rules', async () => {

@@ -10,6 +10,7 @@ import {
   uniquePrefix,
   type TestServer,
 } from '../support/harness.js';
+import { startRedisProxy } from '../support/redis-proxy.js';
 import { startRedisServer } from '../support/redis-server.js';
 import { gate, openEventStream, resumingClient, type Received } from './support.js';
 
@@ -164,6 +165,23 @@ describe('with RESUME_WINDOW_SECONDS=0', () => {
   });
 });
 
+describe('an instance with RESUME_WINDOW_SECONDS=0 beside one with resume on', () => {
+  it('sends its subscribers no offsets, even for events the other instance recorded with one', async () => {
+    const prefix = uniquePrefix();
+    const off = await startTestServer({ backend: 'redis', prefix, env: { RESUME_WINDOW_SECONDS: '0' } });
+    const on = await startTestServer({ backend: 'redis', prefix });
+    const t = await people();
+    const { id: conversationId } = await createConversation(on, t.alice, ['bob']);
+    const bob = resumingClient(t.bob, { target: () => off });
+    const id = bob.subscribe(CONVERSATION_EVENTS, { id: conversationId });
+    await liveOn(off, 1);
+    await send(on, t.alice, conversationId, 'from the other instance');
+    const [event] = await bob.waitForEvents(id, 1);
+    expect(event!.event.message.body).toBe('from the other instance');
+    expect(event!.offset).toBeUndefined();
+  });
+});
+
 describe.skipIf(!bin)('Redis pub/sub connections killed under a burst', () => {
   it('loses none of 50 messages for a subscriber', async () => {
     const redis = await startRedisServer(bin!);
@@ -192,4 +210,33 @@ describe.skipIf(!bin)('Redis pub/sub connections killed under a burst', () => {
     // The socket never dropped: the server caught up by itself.
     expect(bob.acks).toHaveLength(1);
   });
+
+  it('catches up a channel that had heard nothing yet when the instance lost Redis', async () => {
+    const redis = await startRedisServer(bin!);
+    dispose(() => redis.stop());
+    const proxy = await startRedisProxy(redis);
+    dispose(() => proxy.close());
+    const prefix = uniquePrefix();
+    const a = await startTestServer({ env: { REDIS_URL: proxy.url, REDIS_PREFIX: prefix } });
+    const b = await startTestServer({ env: { REDIS_URL: redis.url, REDIS_PREFIX: prefix } });
+    const t = await people();
+    const { id: conversationId } = await createConversation(b, t.alice, ['bob']);
+    const bob = resumingClient(t.bob, { target: () => a });
+    const id = bob.subscribe(CONVERSATION_EVENTS, { id: conversationId });
+    await liveOn(a, 1);
+
+    // Before the subscription's first event, the instance loses Redis; three are published meanwhile.
+    proxy.cut();
+    const missed = ['m0', 'm1', 'm2'];
+    for (const body of missed) await send(b, t.alice, conversationId, body);
+    proxy.restore();
+    const deadline = Date.now() + 10_000;
+    while ((await health(a)).status !== 200 && Date.now() < deadline) await settle(50);
+    await send(b, t.alice, conversationId, 'live');
+
+    await bob.waitForEvents(id, missed.length + 1, 10_000);
+    await settle(300);
+    expect(bodies(bob.received.get(id))).toEqual([...missed, 'live']);
+    expect(bob.acks).toHaveLength(1);
+  }, 40_000);
 });

@@ -1,6 +1,15 @@
+import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
 import { startChildServer } from '../support/child-server.js';
-import { health, settle, startCluster, startTestServer, uniquePrefix, type TestServer } from '../support/harness.js';
+import {
+  dispose,
+  health,
+  settle,
+  startCluster,
+  startTestServer,
+  uniquePrefix,
+  type TestServer,
+} from '../support/harness.js';
 import {
   CONVERSATION_EVENTS,
   createConversation,
@@ -237,6 +246,56 @@ describe('resuming a WebSocket subscription after a reconnect', () => {
       const deadline = Date.now() + 5_000;
       while ((await health(a!)).body.subscriptions > 0 && Date.now() < deadline) await settle(20);
     }
+  });
+
+  it('refuses an offset ahead of the organisation (forged) and goes on live, nothing held back', async () => {
+    const [a] = await startCluster(1);
+    const t = await people();
+    const { id: conversationId } = await createConversation(a!, t.alice, ['bob']);
+    let target: Promise<TestServer> | TestServer = a!;
+    const bob = resumingClient(t.bob, { target: () => target });
+    const id = bob.subscribe(CONVERSATION_EVENTS, { id: conversationId });
+    await liveOn(a!, 1);
+    await send(a!, t.alice, conversationId, 'one');
+    const [one] = await bob.waitForEvents(id, 1);
+    const reconnect = gate<TestServer>();
+    target = reconnect.opened;
+    bob.drop();
+    bob.lastSeen[id] = `${one!.offset!.split('.')[0]}.99999999999999-0`;
+    reconnect.open(a!);
+    expect(await bob.waitForAck(2)).toEqual({ resume: { recovered: { [id]: false } } });
+    await liveOn(a!, 1);
+    await send(a!, t.alice, conversationId, 'two');
+    await bob.waitForEvents(id, 2);
+    expect(bodies(bob.received.get(id))).toEqual(['one', 'two']);
+  });
+
+  it('lets no forged offset heard over Redis silence a subscription: later events still arrive', async () => {
+    const [a] = await startCluster(1);
+    const t = await people();
+    const { id: conversationId } = await createConversation(a!, t.alice, ['bob']);
+    const redis = new Redis(inject('redisUrl'));
+    const sniffer = new Redis(inject('redisUrl'));
+    dispose(() => redis.quit());
+    dispose(() => sniffer.quit());
+    const captured = new Promise<[string, string]>((resolve) =>
+      sniffer.on('pmessage', (_pattern, channel: string, message: string) => resolve([channel, message])),
+    );
+    await sniffer.psubscribe(`${a!.config.redisPrefix}org:*:conversation:*`);
+    const bob = resumingClient(t.bob, { target: () => a! });
+    const id = bob.subscribe(CONVERSATION_EVENTS, { id: conversationId });
+    await liveOn(a!, 1);
+    await send(a!, t.alice, conversationId, 'one');
+    await bob.waitForEvents(id, 1);
+    // A well-formed event, as a server published it, but placed far ahead of every clock.
+    const [channel, message] = await captured;
+    const { offset, payload } = JSON.parse(message) as { offset: string; payload: unknown };
+    await redis.publish(channel, JSON.stringify({ offset: `${offset.split('.')[0]}.999999999999999-0`, payload }));
+    await bob.waitForEvents(id, 2);
+    await send(a!, t.alice, conversationId, 'two');
+    const received = await bob.waitForEvents(id, 3);
+    expect(bodies(received).at(-1)).toBe('two');
+    expect(received.at(-1)!.offset).toBeDefined();
   });
 
   it('puts the same offset on every subscriber of one event, the shared fan-out path included', async () => {

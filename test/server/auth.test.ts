@@ -239,9 +239,15 @@ describe('subscriptions over SSE', () => {
       { id: session.id },
       service,
     );
-    expect((await first).value).toEqual({ data: { sessionEvents: { __typename: 'SessionStatusChanged' } } });
+    // Each event carries its resume offset, as over WebSocket (and as the SSE event's id).
+    const offset = { offset: expect.stringMatching(/^\S+\.\d+-\d+$/) };
+    expect((await first).value).toEqual({
+      data: { sessionEvents: { __typename: 'SessionStatusChanged' } },
+      extensions: offset,
+    });
     expect((await iterator.next()).value).toEqual({
       data: { sessionEvents: { __typename: 'QrCodeUpdated', qrCode: 'qr-sse' } },
+      extensions: offset,
     });
     await iterator.return?.();
     await expect

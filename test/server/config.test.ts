@@ -27,6 +27,13 @@ describe('configuration', () => {
     });
     expect(config.jwt.key.kind).toBe('ephemeral');
     expect(loadConfig({ METRICS_PORT: '0', METRICS_HOST: '0.0.0.0' }).metrics).toEqual({ port: 0, host: '0.0.0.0' });
+    // A cluster is a shared Redis: no worker inside the server by default, as with REDIS_URL.
+    expect(loadConfig({ REDIS_CLUSTER_NODES: ' 10.0.0.1:7000, [::1]:7001 ' })).toMatchObject({
+      redisUrl: undefined,
+      redisClusterNodes: ['10.0.0.1:7000', '[::1]:7001'],
+      embeddedWorker: false,
+      devStateFile: undefined,
+    });
   });
 
   it('names the variable and the problem in one line', () => {
@@ -34,6 +41,11 @@ describe('configuration', () => {
       [{ PORT: 'abc' }, /^PORT must be a whole number from 0 to 65535 \(got "abc"\)$/],
       [{ PORT: '70000' }, /^PORT must be a whole number from 0 to 65535 \(got "70000"\)$/],
       [{ REDIS_URL: 'localhost:6379' }, /^REDIS_URL must be a URL starting with redis:\/\/ or rediss:\/\//],
+      [{ REDIS_CLUSTER_NODES: 'redis://a:6379' }, /^REDIS_CLUSTER_NODES must be comma-separated host:port seed nodes/],
+      [
+        { REDIS_URL: 'redis://127.0.0.1:6379', REDIS_CLUSTER_NODES: '127.0.0.1:7000' },
+        /^REDIS_URL and REDIS_CLUSTER_NODES are exclusive/,
+      ],
       [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL /],
       [{ NODE_ENV: 'staging' }, /^NODE_ENV /],
       [{ JWT_SECRET: 'short' }, /^JWT_SECRET must be at least 32 characters/],

@@ -223,7 +223,8 @@ describe('shutdown', () => {
       run.child.kill('SIGTERM');
       const code = await run.exited;
       expect(code, run.output().slice(-3000)).toBe(0);
-      expect(Date.now() - started).toBeLessThan(SHUTDOWN_TIMEOUT_MS + 1500);
+      // The bound allows for the process' own exit on a loaded machine (seen up to 1.7 s past the timeout).
+      expect(Date.now() - started).toBeLessThan(SHUTDOWN_TIMEOUT_MS + 2500);
       expect(run.output()).toContain('presence and connection slots will lapse by themselves');
     },
     30_000,

@@ -4,6 +4,7 @@ import {
   errorCode,
   gql,
   ok,
+  SHARED_BACKENDS,
   startCluster,
   startTestServer,
   subscribeWs,
@@ -254,9 +255,9 @@ describe.each(BACKENDS)('sessions on the %s backend', (backend) => {
   });
 });
 
-describe('sessions across instances', () => {
+describe.each(SHARED_BACKENDS)('sessions across instances (%s)', (backend) => {
   it('delivers events from reportSessionStatus on one instance to a subscriber on another', async () => {
-    const [a, b] = await startCluster(2);
+    const [a, b] = await startCluster(2, {}, backend);
     const t = await tokens();
     const session = await createSession(a!, t.agent);
     const seen = await ok(b!, 'query ($id: ID!) { session(id: $id) { id name } }', session, t.agent);

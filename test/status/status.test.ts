@@ -1,9 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { describe, expect, inject, it } from 'vitest';
 import { adminToken, openSocket, openStream } from '../admin/support.js';
 import { subscribeSse } from '../conversations/support.js';
 import { SESSION_EVENTS, sessionFixture } from '../hardening/fixtures.js';
 import { publishUntilCutOff, stalledSubscriber } from '../hardening/fixtures.js';
 import {
+  dispose,
   health,
   startCluster,
   startTestServer,
@@ -86,6 +88,16 @@ describe('deploymentStatus', () => {
     );
     const theirs = await snapshotWhere(other, (found) => found.connections === 2);
     expect(theirs.openConnections.map((found) => found.userId).sort()).toEqual(['admin-b', 'stranger']);
+  });
+
+  it('keeps no resume history of its samples in Redis (nobody replays them; each can list 200 connections)', async () => {
+    const [a] = await startCluster(1, FAST);
+    const feed = await subscribeWs<Snapshot>(a!, wsClient(a!, await adminToken()), DEPLOYMENT_STATUS);
+    await snapshotWhere(feed, (found) => found.connections === 1);
+    await snapshotWhere(feed, (found) => found.connections === 1);
+    const redis = new Redis(inject('redisUrl'));
+    dispose(() => redis.quit());
+    expect(await redis.exists(`${a!.config.redisPrefix}history:org:org-a:status`)).toBe(0);
   });
 
   it('counts the organisation’s deliveries per second and slow consumers, not another organisation’s', async () => {

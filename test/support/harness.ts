@@ -7,9 +7,19 @@ import { loadConfig, type Config } from '../../src/config.js';
 import type { Logger } from '../../src/logger.js';
 import { startServer, type RunningServer } from '../../src/server/app.js';
 
-/** Which state and event backend a test server runs on. */
-export type Backend = 'memory' | 'redis';
+/** Which state and event backend a test server runs on: embedded, one Redis, or the run's Redis Cluster. */
+export type Backend = 'memory' | 'redis' | 'cluster';
 export const BACKENDS: Backend[] = ['memory', 'redis'];
+/** The shared backends, for tests of what several instances do together. */
+export const SHARED_BACKENDS = ['redis', 'cluster'] as const;
+
+/** How a server (or worker, or publisher) reaches the run's Redis or Redis Cluster, as environment. */
+export function redisEnv(backend: 'redis' | 'cluster', prefix: string): Record<string, string> {
+  if (backend === 'redis') return { REDIS_URL: inject('redisUrl'), REDIS_PREFIX: prefix };
+  const nodes = inject('redisClusterNodes');
+  if (!nodes) throw new Error('No Redis Cluster in this run: install redis-server or set REDIS_CLUSTER_NODES');
+  return { REDIS_CLUSTER_NODES: nodes.join(','), REDIS_PREFIX: prefix };
+}
 
 /** Shared by every test server of a run, so tokens minted once work on all instances. */
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256!!';
@@ -55,7 +65,7 @@ export async function startTestServer(
     RATE_LIMIT_BURST: '100000',
     // No metrics listener unless a test asks for one (METRICS_PORT: a free port): servers do not race for 9464.
     METRICS_PORT: '0',
-    ...(backend === 'redis' ? { REDIS_URL: inject('redisUrl'), REDIS_PREFIX: prefix ?? uniquePrefix() } : {}),
+    ...(backend === 'memory' ? {} : redisEnv(backend, prefix ?? uniquePrefix())),
     ...env,
   });
   const server = await startServer(config, logger ? { logger } : {});
@@ -74,10 +84,14 @@ export function uniquePrefix(): string {
   return `test:${randomUUID().slice(0, 8)}:`;
 }
 
-/** Starts `count` instances on one Redis with one key prefix: a cluster of servers. */
-export async function startCluster(count: number, env: Record<string, string> = {}): Promise<TestServer[]> {
+/** Starts `count` instances on one Redis (or the Redis Cluster) with one key prefix: a cluster of servers. */
+export async function startCluster(
+  count: number,
+  env: Record<string, string> = {},
+  backend: 'redis' | 'cluster' = 'redis',
+): Promise<TestServer[]> {
   const prefix = uniquePrefix();
-  return Promise.all(Array.from({ length: count }, () => startTestServer({ backend: 'redis', prefix, env })));
+  return Promise.all(Array.from({ length: count }, () => startTestServer({ backend, prefix, env })));
 }
 
 /** A user of the test organisation `org` (default `org-a`). */

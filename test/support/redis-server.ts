@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { startRedisCluster } from './redis-cluster.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -11,20 +12,31 @@ declare module 'vitest' {
     redisUrl: string;
     /** Path of redis-server, when tests may start Redis instances of their own (fault tests). */
     redisServerBin: string | null;
+    /**
+     * Seed `host:port`s of a three-shard Redis Cluster every cluster test of
+     * this run shares (each with its own key prefix, so its own slot); null
+     * when redis-server is not installed (cluster tests are then skipped).
+     */
+    redisClusterNodes: string[] | null;
   }
 }
 
 /**
- * Starts a private `redis-server` on a free port for this run when one is
- * installed; otherwise uses REDIS_URL; otherwise fails saying how to get one.
+ * Starts a private `redis-server` on a free port for this run, and a
+ * private three-shard Redis Cluster, when redis-server is installed;
+ * otherwise uses REDIS_URL (and REDIS_CLUSTER_NODES, if set); otherwise
+ * fails saying how to get one.
  */
 export default async function setup(project: TestProject) {
   const bin = findRedisServer();
   if (bin) {
-    const redis = await startRedisServer(bin);
+    const [redis, cluster] = await Promise.all([startRedisServer(bin), startRedisCluster(bin)]);
     project.provide('redisUrl', redis.url);
     project.provide('redisServerBin', bin);
-    return () => redis.stop();
+    project.provide('redisClusterNodes', cluster.seeds);
+    return async () => {
+      await Promise.all([redis.stop(), cluster.stop()]);
+    };
   }
   const url = process.env.REDIS_URL;
   if (!url) {
@@ -35,6 +47,7 @@ export default async function setup(project: TestProject) {
   }
   project.provide('redisUrl', url);
   project.provide('redisServerBin', null);
+  project.provide('redisClusterNodes', process.env.REDIS_CLUSTER_NODES?.split(',') ?? null);
 }
 
 function findRedisServer(): string | null {

@@ -2,7 +2,7 @@ import { ok, tokenFor, user, type TestServer } from '../support/harness.js';
 
 /** Every field of a task, as a task board would select it. */
 export const TASK_FIELDS =
-  'id title description assigneeId status progress notes { id authorId text createdAt } createdAt updatedAt';
+  'id title description assigneeId status progress notes { id authorId text createdAt } noteCount createdAt updatedAt';
 
 export const CREATE = `mutation ($input: CreateTaskInput!) { createTask(input: $input) { ${TASK_FIELDS} } }`;
 export const UPDATE = `mutation ($id: ID!, $input: UpdateTaskInput!) { updateTask(id: $id, input: $input) { ${TASK_FIELDS} } }`;
@@ -37,6 +37,7 @@ export type Task = {
   status: string;
   progress: number;
   notes: { id: string; authorId: string; text: string; createdAt: string }[];
+  noteCount: number;
   createdAt: string;
   updatedAt: string;
 };

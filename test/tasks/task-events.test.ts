@@ -19,6 +19,7 @@ import {
   NOTE,
   PROGRESS,
   STATUS,
+  TASK,
   tokens,
   UPDATE,
   type Task,
@@ -30,6 +31,11 @@ function withoutTimes(events: any[]) {
     expect(occurredAt).toBe(event.note?.createdAt ?? event.task.updatedAt);
     return event;
   });
+}
+
+/** A task as an event carries it: only the note that event added, if any (`noteCount` counts them all). */
+function carried(task: Task, added?: Task['notes'][number]) {
+  return { ...task, notes: added ? [added] : [] };
 }
 
 /** Waits for `count` events and checks that no other event arrived before them. */
@@ -63,22 +69,22 @@ describe.each(BACKENDS)('task events on the %s backend', (backend) => {
 
     // `other` comes right after `done`: no no-op change published anything in between.
     expect(await exactly(board, 11)).toEqual([
-      { __typename: 'TaskCreated', task: created },
-      { __typename: 'TaskAssigned', task: created, previousAssigneeId: null },
-      { __typename: 'TaskUpdated', task: updated },
-      { __typename: 'TaskStatusChanged', task: started, status: 'IN_PROGRESS' },
-      { __typename: 'TaskProgressChanged', task: progressed, progress: 40 },
-      { __typename: 'TaskNoteAdded', task: noted, note: noted.notes[0] },
-      { __typename: 'TaskAssigned', task: reassigned, previousAssigneeId: 'user-1' },
-      { __typename: 'TaskAssigned', task: unassigned, previousAssigneeId: 'user-2' },
-      { __typename: 'TaskStatusChanged', task: done, status: 'DONE' },
-      { __typename: 'TaskCompleted', task: done },
-      { __typename: 'TaskCreated', task: other },
+      { __typename: 'TaskCreated', task: carried(created) },
+      { __typename: 'TaskAssigned', task: carried(created), previousAssigneeId: null },
+      { __typename: 'TaskUpdated', task: carried(updated) },
+      { __typename: 'TaskStatusChanged', task: carried(started), status: 'IN_PROGRESS' },
+      { __typename: 'TaskProgressChanged', task: carried(progressed), progress: 40 },
+      { __typename: 'TaskNoteAdded', task: carried(noted, noted.notes[0]), note: noted.notes[0] },
+      { __typename: 'TaskAssigned', task: carried(reassigned), previousAssigneeId: 'user-1' },
+      { __typename: 'TaskAssigned', task: carried(unassigned), previousAssigneeId: 'user-2' },
+      { __typename: 'TaskStatusChanged', task: carried(done), status: 'DONE' },
+      { __typename: 'TaskCompleted', task: carried(done) },
+      { __typename: 'TaskCreated', task: carried(other) },
     ]);
 
     // The other organisation's board saw none of it: its first event is its own task.
     const foreign = await createTask(server, t.foreignAdmin, { title: 'Theirs' });
-    expect(await exactly(foreignBoard, 1)).toEqual([{ __typename: 'TaskCreated', task: foreign }]);
+    expect(await exactly(foreignBoard, 1)).toEqual([{ __typename: 'TaskCreated', task: carried(foreign) }]);
   });
 
   it('shows a subscriber to one task that task\u2019s events only', async () => {
@@ -95,9 +101,9 @@ describe.each(BACKENDS)('task events on the %s backend', (backend) => {
     const done = await change(server, t.agent, STATUS, { id: watched.id, status: 'DONE' });
 
     expect(await exactly(subscription, 3)).toEqual([
-      { __typename: 'TaskProgressChanged', task: progressed, progress: 5 },
-      { __typename: 'TaskStatusChanged', task: done, status: 'DONE' },
-      { __typename: 'TaskCompleted', task: done },
+      { __typename: 'TaskProgressChanged', task: carried(progressed), progress: 5 },
+      { __typename: 'TaskStatusChanged', task: carried(done), status: 'DONE' },
+      { __typename: 'TaskCompleted', task: carried(done) },
     ]);
   });
 
@@ -123,21 +129,50 @@ describe.each(BACKENDS)('task events on the %s backend', (backend) => {
     const back = await change(server, t.agent, ASSIGN, { id: first.id, assigneeId: 'user-1' });
 
     expect(await exactly(mine, 7)).toEqual([
-      { __typename: 'TaskCreated', task: first },
-      { __typename: 'TaskAssigned', task: first, previousAssigneeId: null },
-      { __typename: 'TaskAssigned', task: movedIn, previousAssigneeId: 'user-2' },
-      { __typename: 'TaskProgressChanged', task: progressed, progress: 20 },
-      { __typename: 'TaskAssigned', task: movedOut, previousAssigneeId: 'user-1' },
-      { __typename: 'TaskAssigned', task: released, previousAssigneeId: 'user-1' },
-      { __typename: 'TaskAssigned', task: back, previousAssigneeId: 'user-2' },
+      { __typename: 'TaskCreated', task: carried(first) },
+      { __typename: 'TaskAssigned', task: carried(first), previousAssigneeId: null },
+      { __typename: 'TaskAssigned', task: carried(movedIn), previousAssigneeId: 'user-2' },
+      { __typename: 'TaskProgressChanged', task: carried(progressed), progress: 20 },
+      { __typename: 'TaskAssigned', task: carried(movedOut), previousAssigneeId: 'user-1' },
+      { __typename: 'TaskAssigned', task: carried(released), previousAssigneeId: 'user-1' },
+      { __typename: 'TaskAssigned', task: carried(back), previousAssigneeId: 'user-2' },
     ]);
     expect(movedOut.assigneeId).toBe('user-2');
     expect(released.assigneeId).toBeNull();
     // Both arguments: events of that task while (or as) it is the assignee's.
     expect(await exactly(secondMine, 2)).toEqual([
-      { __typename: 'TaskProgressChanged', task: progressed, progress: 20 },
-      { __typename: 'TaskAssigned', task: released, previousAssigneeId: 'user-1' },
+      { __typename: 'TaskProgressChanged', task: carried(progressed), progress: 20 },
+      { __typename: 'TaskAssigned', task: carried(released), previousAssigneeId: 'user-1' },
     ]);
+  });
+});
+
+describe.each(BACKENDS)('task events\u2019 size on the %s backend', (backend) => {
+  it('carries the added note, not every note: an event stays small however many notes the task holds', async () => {
+    const server = await startTestServer({ backend });
+    const t = await tokens();
+    const task = await createTask(server, t.agent, { title: 'Long discussion' });
+    const long = (i: number) => `${i} `.padEnd(4000, 'x');
+    for (let i = 1; i <= 40; i++) await change(server, t.agent, NOTE, { id: task.id, text: long(i) });
+    const board = await subscribeWs(server, wsClient(server, t.member), EVENTS, { taskId: task.id });
+
+    const noted = await change(server, t.agent, NOTE, { id: task.id, text: 'The last word' });
+    const done = await change(server, t.agent, STATUS, { id: task.id, status: 'DONE' });
+    expect(noted.notes).toHaveLength(41);
+    expect(noted.noteCount).toBe(41);
+
+    const events = await exactly(board, 3);
+    expect(events).toEqual([
+      { __typename: 'TaskNoteAdded', task: carried(noted, noted.notes[40]), note: noted.notes[40] },
+      { __typename: 'TaskStatusChanged', task: carried(done), status: 'DONE' },
+      { __typename: 'TaskCompleted', task: carried(done) },
+    ]);
+    expect(events.map((event) => event.task.noteCount)).toEqual([41, 41, 41]);
+    // 41 notes of 4,000 characters would be 160 KB per event; what changed fits in 1 KB.
+    for (const event of events) expect(JSON.stringify(event).length).toBeLessThan(1024);
+    // The task itself still has every note.
+    const read = (await ok(server, TASK, { id: task.id }, t.member)).task as Task;
+    expect(read.notes.map((note) => note.text)).toEqual(noted.notes.map((note) => note.text));
   });
 });
 
@@ -172,9 +207,9 @@ describe('tasks across instances', () => {
     const done = await change(b!, t.admin, STATUS, { id: task.id, status: 'DONE' });
     const events = await board.waitForEvents(23);
     expect(withoutTimes(events.slice(20))).toEqual([
-      { __typename: 'TaskAssigned', task: last, previousAssigneeId: final.assigneeId },
-      { __typename: 'TaskStatusChanged', task: done, status: 'DONE' },
-      { __typename: 'TaskCompleted', task: done },
+      { __typename: 'TaskAssigned', task: carried(last), previousAssigneeId: final.assigneeId },
+      { __typename: 'TaskStatusChanged', task: carried(done), status: 'DONE' },
+      { __typename: 'TaskCompleted', task: carried(done) },
     ]);
     // user-7's board saw the task arrive and leave, once each, and nothing of the others. (Concurrent
     // changes on two instances may publish in either order, so this does not depend on which came first.)

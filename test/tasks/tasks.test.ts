@@ -277,4 +277,31 @@ describe.each(BACKENDS)('tasks on the %s backend', (backend) => {
     expect(read.task.notes).toHaveLength(200);
     expect(read.task.notes.at(-1).text).toBe('note 200');
   });
+
+  it('pages a task\u2019s notes back from the newest with `limit` and `before`', async () => {
+    const server = await startTestServer({ backend });
+    const t = await tokens();
+    const task = await createTask(server, t.agent);
+    for (let i = 1; i <= 7; i++) await ok(server, NOTE, { id: task.id, text: `note ${i}` }, t.agent);
+    const NOTES = `query ($id: ID!, $limit: Int, $before: ID) {
+      task(id: $id) { noteCount notes(limit: $limit, before: $before) { id text } }
+    }`;
+    const page = async (before?: string) => (await ok(server, NOTES, { id: task.id, limit: 3, before }, t.member)).task;
+    const texts = (notes: { text: string }[]) => notes.map((note) => note.text);
+
+    const newest = await page();
+    expect(newest.noteCount).toBe(7);
+    expect(texts(newest.notes)).toEqual(['note 5', 'note 6', 'note 7']);
+    const older = await page(newest.notes[0].id);
+    expect(texts(older.notes)).toEqual(['note 2', 'note 3', 'note 4']);
+    const oldest = await page(older.notes[0].id);
+    expect(texts(oldest.notes)).toEqual(['note 1']);
+    expect((await page(oldest.notes[0].id)).notes).toEqual([]);
+
+    const bad = async (variables: Record<string, unknown>) =>
+      errorCode(await gql(server, NOTES, { id: task.id, ...variables }, { token: t.member }));
+    expect(await bad({ limit: 0 })).toBe('BAD_USER_INPUT');
+    expect(await bad({ limit: 201 })).toBe('BAD_USER_INPUT');
+    expect(await bad({ before: 'not-a-note' })).toBe('NOT_FOUND');
+  });
 });
