@@ -9,7 +9,7 @@ import { dispose } from '../support/harness.js';
  * A graphql-ws server that speaks the contract's resume and token-refresh
  * wire (nothing else of ours): `ticks` events carry `extensions.offset`, a
  * connection_init's `resume.lastSeen` is answered in the ack and replayed on
- * resubscription, a socket is closed 4403 at its token's `exp`, and
+ * resubscription (or refused with `RESUME_FAILED` when forgotten after the ack), a socket is closed 4403 at its token's `exp`, and
  * `refreshConnectionToken` moves that. For the client helper's own tests.
  */
 export interface StandIn {
@@ -168,6 +168,10 @@ export async function startStandIn(): Promise<StandIn> {
       },
       onSubscribe: (ctx, id, payload) => {
         const connection = connections.get(ctx.extra)!;
+        // Acked recovered, forgotten since: the contract's RESUME_FAILED rather than a gap.
+        if (connection.recovered[id] && Number(connection.lastSeen[id]) + 1 < keptFrom) {
+          return [new GraphQLError('Missed events no longer kept', { extensions: { code: 'RESUME_FAILED' } })];
+        }
         const resumed = connection.recovered[id] ? Number(connection.lastSeen[id]) : history.length;
         return {
           schema,

@@ -180,6 +180,35 @@ describe('withResume (client helper)', () => {
     expect(failures[1]!.map((s) => s.id)).toEqual(['A']);
   });
 
+  it('tells onResumeFailed of a subscription the server ends with RESUME_FAILED after acking it recovered', async () => {
+    const standIn = await startStandIn();
+    const failures: UnrecoveredSubscription[][] = [];
+    const { client, reconnect, hold } = resumingClient(standIn, {
+      onResumeFailed: (subscriptions) => failures.push(subscriptions),
+      // The ack said recovered; what was missed is gone before the subscription is made again.
+      on: { connected: () => standIn.inits.length === 2 && standIn.forgetUpTo(2) },
+    });
+    const a = ticks(client, 'A');
+    await waitFor(() => (standIn.inits.length === 1 ? true : undefined), 'the first connection');
+    await settle(100);
+    standIn.publish('e1');
+    await waitFor(got(a.seen, 1), 'an event on A');
+
+    hold();
+    standIn.dropAll();
+    await settle(200);
+    standIn.publish('e2');
+    reconnect();
+    await waitFor(got(failures, 1), 'onResumeFailed');
+    expect(standIn.inits[1]).toEqual({ resume: { lastSeen: { A: '1' } } });
+    expect(failures[0]!.map((s) => s.id)).toEqual(['A']);
+    await waitFor(got(a.seen, 2), 'the subscription failing');
+    expect(a.seen[0]).toBe('e1');
+    expect(a.seen[1]).toMatch(/^error: /);
+    // It has ended: no later connection asks to resume it.
+    expect(failures).toHaveLength(1);
+  });
+
   it('getToken: each connect sends a fresh token, and the open socket refreshes it before exp, over itself, outliving the first', async () => {
     const standIn = await startStandIn();
     const issued: string[] = [];
