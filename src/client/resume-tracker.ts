@@ -68,12 +68,13 @@ export function createResumeTracker(
     },
     received({ type, id, payload }) {
       if (id === undefined) return;
-      if (type === 'error' || type === 'complete') {
-        const entry = live.get(id);
+      const entry = live.get(id);
+      if (entry && (type === 'error' || type === 'next') && isResumeFailed(payload)) {
+        // Ended by the server, its errors in an `error` frame or (a subscription that could not start) a `next`.
         live.delete(id);
-        if (entry && type === 'error' && isResumeFailed(payload)) onResumeFailed([{ id, payload: entry.payload }]);
-      } else if (type === 'next') {
-        const entry = live.get(id);
+        onResumeFailed([{ id, payload: entry.payload }]);
+      } else if (type === 'error' || type === 'complete') live.delete(id);
+      else if (type === 'next') {
         const offset = isRecord(payload) && isRecord(payload.extensions) ? payload.extensions.offset : undefined;
         if (entry && typeof offset === 'string') entry.offset = offset;
       }
@@ -95,10 +96,11 @@ export function createResumeTracker(
   };
 }
 
-/** Whether an `error` frame's payload (a list of GraphQL errors) says the replay could not be made. */
+/** Whether a frame's payload (an `error` frame's list of GraphQL errors, or a result's `errors`) says the replay could not be made. */
 function isResumeFailed(payload: unknown): boolean {
+  const errors = isRecord(payload) ? payload.errors : payload;
   return (
-    Array.isArray(payload) &&
-    payload.some((error) => isRecord(error) && isRecord(error.extensions) && error.extensions.code === RESUME_FAILED)
+    Array.isArray(errors) &&
+    errors.some((error) => isRecord(error) && isRecord(error.extensions) && error.extensions.code === RESUME_FAILED)
   );
 }

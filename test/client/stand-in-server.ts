@@ -47,6 +47,8 @@ const typeDefs = /* GraphQL */ `
 
 interface Operation {
   from: number;
+  /** Resumed from an offset no longer kept: the subscription fails as the real server's does. */
+  forgotten: boolean;
   offsets: string[];
   connection: Connection;
 }
@@ -139,7 +141,12 @@ export async function startStandIn(): Promise<StandIn> {
       },
       Subscription: {
         ticks: {
-          subscribe: (_: unknown, { take }: { take?: number | null }, operation: Operation) => ticks(operation, take),
+          subscribe: (_: unknown, { take }: { take?: number | null }, operation: Operation) => {
+            if (operation.forgotten) {
+              throw new GraphQLError('Missed events no longer kept', { extensions: { code: 'RESUME_FAILED' } });
+            }
+            return ticks(operation, take);
+          },
         },
       },
     },
@@ -169,16 +176,14 @@ export async function startStandIn(): Promise<StandIn> {
       onSubscribe: (ctx, id, payload) => {
         const connection = connections.get(ctx.extra)!;
         // Acked recovered, forgotten since: the contract's RESUME_FAILED rather than a gap.
-        if (connection.recovered[id] && Number(connection.lastSeen[id]) + 1 < keptFrom) {
-          return [new GraphQLError('Missed events no longer kept', { extensions: { code: 'RESUME_FAILED' } })];
-        }
+        const forgotten = Boolean(connection.recovered[id]) && Number(connection.lastSeen[id]) + 1 < keptFrom;
         const resumed = connection.recovered[id] ? Number(connection.lastSeen[id]) : history.length;
         return {
           schema,
           document: parse(payload.query),
           variableValues: payload.variables,
           operationName: payload.operationName,
-          contextValue: { from: resumed, offsets: [], connection } satisfies Operation,
+          contextValue: { from: resumed, offsets: [], connection, forgotten } satisfies Operation,
         };
       },
       onNext: (_ctx, _id, _payload, args, result) => {

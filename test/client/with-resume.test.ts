@@ -48,7 +48,8 @@ function ticks(client: Client, name: string, take?: number) {
   const unsubscribe = client.subscribe<{ ticks: string }>(
     { operationName: name, query: `subscription ${name}($take: Int) { ticks(take: $take) }`, variables: { take } },
     {
-      next: ({ data }) => seen.push(data!.ticks),
+      next: ({ data, errors }) =>
+        seen.push(data ? data.ticks : `errors: ${errors!.map((e) => e.extensions?.code).join()}`),
       error: (error) => seen.push(`error: ${String(error)}`),
       complete: () => (completed = true),
     },
@@ -203,9 +204,12 @@ describe('withResume (client helper)', () => {
     expect(standIn.inits[1]).toEqual({ resume: { lastSeen: { A: '1' } } });
     expect(failures[0]!.map((s) => s.id)).toEqual(['A']);
     await waitFor(got(a.seen, 2), 'the subscription failing');
-    expect(a.seen[0]).toBe('e1');
-    expect(a.seen[1]).toMatch(/^error: /);
-    // It has ended: no later connection asks to resume it.
+    await waitFor(() => (a.completed() ? true : undefined), 'the subscription ending');
+    expect(a.seen).toEqual(['e1', 'errors: RESUME_FAILED']);
+    // It has ended: the next connection (the client is lazy: made for a new subscription) does not ask to resume it.
+    ticks(client, 'B');
+    await waitFor(() => (standIn.inits.length === 3 ? true : undefined), 'the third connection');
+    expect(standIn.inits[2]).toEqual({});
     expect(failures).toHaveLength(1);
   });
 
