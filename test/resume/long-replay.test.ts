@@ -9,7 +9,7 @@ import type { SessionEvent } from '../../src/sessions/events.js';
 import { CONVERSATION_EVENTS, createConversation, people, send } from '../conversations/support.js';
 import { rawSocket, sleep } from '../hardening/raw-ws.js';
 import { dispose, settle, startCluster, type TestServer } from '../support/harness.js';
-import { expectOrderedOffsets, gate, liveOn, resumingClient } from './support.js';
+import { expectOrderedOffsets, gate, liveOn, openEventStream, resumingClient } from './support.js';
 
 /** The `{ channel, payload }` of the first message the server publishes under `pattern`, as Redis carries it. */
 async function firstPublished(pattern: string) {
@@ -96,6 +96,25 @@ describe('a resumed subscription whose history is gone', () => {
     expect(answers.map(({ type }) => type)).toEqual(['next', 'complete']);
     expect(answers[0]!.payload.data ?? null).toBeNull();
     expect(answers[0]!.payload.errors).toEqual([expect.objectContaining({ extensions: { code: 'RESUME_FAILED' } })]);
+  }, 30_000);
+
+  it('ends an SSE stream whose Last-Event-ID is past the window with RESUME_FAILED, not a live-only stream', async () => {
+    const [a] = await startCluster(1, { RESUME_WINDOW_SECONDS: '1' });
+    const t = await people();
+    const { id } = await createConversation(a!, t.alice, ['bob']);
+    const operation = { query: CONVERSATION_EVENTS, variables: { id } };
+    const first = await openEventStream(a!, t.bob, operation);
+    await liveOn(a!, 1);
+    await send(a!, t.alice, id, 'seen');
+    const [seen] = await first.waitForEvents(1);
+    first.close();
+    await sleep(1_500);
+    await send(a!, t.alice, id, 'missed');
+    const resumed = await openEventStream(a!, t.bob, operation, seen!.id);
+    const [answer] = await resumed.waitForEvents(1);
+    const result = JSON.parse(answer!.data) as { data?: unknown; errors?: unknown[] };
+    expect(result.data ?? null).toBeNull();
+    expect(result.errors).toEqual([expect.objectContaining({ extensions: { code: 'RESUME_FAILED' } })]);
   }, 30_000);
 
   it('ends with RESUME_FAILED when a later page was trimmed while the subscriber read the first', async () => {
