@@ -25,6 +25,34 @@ async function firstPublished(pattern: string) {
   }));
 }
 
+const qr = (n: number, sessionId = 's1'): SessionEvent => ({
+  __typename: 'QrCodeUpdated',
+  sessionId,
+  qrCode: `qr-${n}`,
+  occurredAt: new Date().toISOString(),
+});
+
+/** The offset of a first event published on `channel` of `bus`, to resume after. */
+async function offsetAfterOne(bus: ReturnType<typeof createMemoryEventBus>, channel: string) {
+  const first = await subscribe(bus, channel);
+  await bus.publish(channel, qr(0));
+  const after = parseOffset(offsetOf((await first.next()).value))!;
+  await first.return();
+  return after;
+}
+
+/** Reads `subscription` until it ends: what it gave, and the error it ended with. */
+async function drain(subscription: AsyncIterator<unknown>, codes: string[] = []) {
+  try {
+    for (let step = await subscription.next(); !step.done; step = await subscription.next()) {
+      codes.push((step.value as { qrCode: string }).qrCode);
+    }
+    return { codes, error: undefined };
+  } catch (error) {
+    return { codes, error };
+  }
+}
+
 describe('a replay longer than a page', () => {
   it('delivers more than 10,000 missed events over WebSocket, in order and exactly once, then live ones', async () => {
     const [a] = await startCluster(1);
@@ -65,6 +93,40 @@ describe('a replay longer than a page', () => {
     expect(received.at(-1)!.event.message.body).toBe('two');
     expect(received.slice(1, -1).every(({ event }) => event.message.body === 'one')).toBe(true);
   }, 90_000);
+});
+
+describe('a paged replay through subscribe()', () => {
+  it('merges the pages of several channels in offset order, each event once, then the live ones', async () => {
+    const bus = createMemoryEventBus({ resumeWindowMs: 60_000 });
+    dispose(() => bus.close());
+    const channels = [topics.session('org-a', 's1'), topics.session('org-a', 's2')];
+    const after = await offsetAfterOne(bus, channels[0]!);
+    // Uneven: s2 has one event in three, so the channels' pages end at different offsets.
+    for (let n = 1; n <= 1500; n++) await bus.publish(channels[n % 3 === 0 ? 1 : 0]!, qr(n, n % 3 === 0 ? 's2' : 's1'));
+    const resumed = await subscribe(bus, channels, { after, maxQueued: 10 });
+    await bus.publish(channels[1]!, qr(1501, 's2'));
+    const codes: string[] = [];
+    while (codes.length < 1501) codes.push(((await resumed.next()).value as { qrCode: string }).qrCode);
+    expect(codes).toEqual(Array.from({ length: 1501 }, (_, i) => `qr-${i + 1}`));
+    await bus.publish(channels[0]!, qr(1502));
+    expect(((await resumed.next()).value as { qrCode: string }).qrCode).toBe('qr-1502');
+    await resumed.return();
+  });
+
+  it('ends as a slow consumer when more live events than maxQueued arrive while the replay is read', async () => {
+    const bus = createMemoryEventBus({ resumeWindowMs: 60_000 });
+    dispose(() => bus.close());
+    const channel = topics.session('org-a', 's1');
+    const after = await offsetAfterOne(bus, channel);
+    for (let n = 1; n <= 1200; n++) await bus.publish(channel, qr(n));
+    const resumed = await subscribe(bus, channel, { after, maxQueued: 3 });
+    const codes = [((await resumed.next()).value as { qrCode: string }).qrCode];
+    for (let n = 1201; n <= 1204; n++) await bus.publish(channel, qr(n));
+    const { error } = await drain(resumed, codes);
+    expect(error).toMatchObject({ extensions: { code: 'SLOW_CONSUMER' } });
+    // What it did get came in order: its last offset is where it resumes from, nothing skipped.
+    expect(codes).toEqual(Array.from({ length: codes.length }, (_, i) => `qr-${i + 1}`));
+  });
 });
 
 describe('a resumed subscription whose history is gone', () => {
@@ -121,29 +183,14 @@ describe('a resumed subscription whose history is gone', () => {
     const bus = createMemoryEventBus({ resumeWindowMs: 1_000 });
     dispose(() => bus.close());
     const channel = topics.session('org-a', 's1');
-    const qr = (n: number): SessionEvent => ({
-      __typename: 'QrCodeUpdated',
-      sessionId: 's1',
-      qrCode: `qr-${n}`,
-      occurredAt: new Date().toISOString(),
-    });
-    const first = await subscribe(bus, channel);
-    await bus.publish(channel, qr(0));
-    const after = parseOffset(offsetOf((await first.next()).value))!;
-    await first.return();
+    const after = await offsetAfterOne(bus, channel);
     for (let n = 1; n <= 1200; n++) await bus.publish(channel, qr(n));
 
     const resumed = await subscribe(bus, channel, { after });
     const codes: string[] = [((await resumed.next()).value as { qrCode: string }).qrCode];
     await sleep(1_300);
     await bus.publish(channel, qr(1201));
-    const failure = await (async () => {
-      for (;;) {
-        const step = await resumed.next();
-        if (step.done) return undefined;
-        codes.push((step.value as { qrCode: string }).qrCode);
-      }
-    })().catch((error: unknown) => error);
+    const { error: failure } = await drain(resumed, codes);
     // The first page was delivered whole, in order; then the subscriber is told, not left with a gap.
     expect(codes).toEqual(Array.from({ length: codes.length }, (_, i) => `qr-${i + 1}`));
     expect(codes.length).toBeLessThan(1200);
