@@ -16,6 +16,13 @@ export const ErrorCode = {
    * read to check.
    */
   OutcomeUnknown: 'OUTCOME_UNKNOWN',
+  /**
+   * A resumed subscription's missed events are no longer all kept (the
+   * window passed, or the history was lost, after `connection_ack`
+   * answered): the subscription ends rather than skip them; refetch, then
+   * subscribe afresh.
+   */
+  ResumeFailed: 'RESUME_FAILED',
   Internal: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -69,6 +76,13 @@ export const unavailable = (message = 'The service is temporarily unavailable, t
   expected(ErrorCode.Unavailable, message, 503);
 
 /** A write may have been applied: see {@link ErrorCode.OutcomeUnknown}. */
+/** The events a resumed subscription missed cannot all be replayed any more (see {@link ErrorCode.ResumeFailed}). */
+export const resumeFailed = () =>
+  expected(
+    ErrorCode.ResumeFailed,
+    'The events missed since the last offset are no longer kept: refetch, then subscribe again',
+  );
+
 export const outcomeUnknown = () =>
   expected(
     ErrorCode.OutcomeUnknown,

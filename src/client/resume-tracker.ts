@@ -1,6 +1,13 @@
 import type { SubscribePayload } from 'graphql-ws';
 import { isRecord, type Frame } from './socket.js';
 
+/**
+ * `extensions.code` of the error that ends a resumed subscription whose
+ * missed events the server found gone after all (after its ack said
+ * `recovered: true`): the contract's `RESUME_FAILED`.
+ */
+const RESUME_FAILED = 'RESUME_FAILED';
+
 /** A subscription whose missed events the server could not replay: the app should refetch what it shows. */
 export interface UnrecoveredSubscription {
   /** The graphql-ws subscription id. */
@@ -31,7 +38,9 @@ export interface ResumeTracker {
 /**
  * Tracks each live subscription's last `extensions.offset` so that a
  * reconnect asks for what it missed, and tells `onResumeFailed` which
- * subscriptions the server answered `recovered: false` (or not at all) for.
+ * subscriptions the server answered `recovered: false` (or not at all) for,
+ * and which it ended with a `RESUME_FAILED` error (the events were gone by
+ * the time it replayed them).
  * A subscription is forgotten when it ends: the client completes it, the
  * server completes or fails it, or the client gave it up (a connection was
  * acknowledged and closed without it being subscribed there).
@@ -59,9 +68,13 @@ export function createResumeTracker(
     },
     received({ type, id, payload }) {
       if (id === undefined) return;
-      if (type === 'error' || type === 'complete') live.delete(id);
+      const entry = live.get(id);
+      if (entry && (type === 'error' || type === 'next') && isResumeFailed(payload)) {
+        // Ended by the server, its errors in an `error` frame or (a subscription that could not start) a `next`.
+        live.delete(id);
+        onResumeFailed([{ id, payload: entry.payload }]);
+      } else if (type === 'error' || type === 'complete') live.delete(id);
       else if (type === 'next') {
-        const entry = live.get(id);
         const offset = isRecord(payload) && isRecord(payload.extensions) ? payload.extensions.offset : undefined;
         if (entry && typeof offset === 'string') entry.offset = offset;
       }
@@ -81,4 +94,13 @@ export function createResumeTracker(
       subscribedHere = new Set();
     },
   };
+}
+
+/** Whether a frame's payload (an `error` frame's list of GraphQL errors, or a result's `errors`) says the replay could not be made. */
+function isResumeFailed(payload: unknown): boolean {
+  const errors = isRecord(payload) ? payload.errors : payload;
+  return (
+    Array.isArray(errors) &&
+    errors.some((error) => isRecord(error) && isRecord(error.extensions) && error.extensions.code === RESUME_FAILED)
+  );
 }

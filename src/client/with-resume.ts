@@ -12,7 +12,10 @@ export interface ResumeClientOptions<P extends ConnectionParams = ConnectionPara
    * server could not replay (`recovered: false`: past its window, or its
    * history was lost), before any event of the new connection reaches them.
    * They carry on live; refetch what the app shows of them (with Apollo
-   * Client, `client.refetchQueries({ include: 'active' })`).
+   * Client, `client.refetchQueries({ include: 'active' })`). Also called
+   * with a subscription the server ended with a `RESUME_FAILED` error (its
+   * events were gone by the time they were replayed, though the ack said
+   * `recovered: true`): that one has ended, so refetch and subscribe again.
    */
   onResumeFailed?: (subscriptions: UnrecoveredSubscription[]) => void;
   /**

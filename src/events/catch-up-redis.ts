@@ -90,12 +90,15 @@ export function catchUpAfterOutages(options: {
             parseOffset(channel.last) ??
             (epoch === undefined ? undefined : { epoch, ms: Math.max(channel.since, lost - LOSS_MARGIN_MS), seq: 0 });
           if (!after) return;
-          const missed = await history.read([channel.channel], after);
-          for (const event of missed ?? []) {
-            tagOffset(event.payload, event.text, event.offset);
-            channel.last = newest = event.text;
-            caught++;
-            channel.deliver(event.payload);
+          const replay = history.read([channel.channel], after);
+          // Page by page; a history that lost some of them leaves the channel live only, as before.
+          for (let page = await replay.next(); page && page.length > 0; page = await replay.next()) {
+            for (const event of page) {
+              tagOffset(event.payload, event.text, event.offset);
+              channel.last = newest = event.text;
+              caught++;
+              channel.deliver(event.payload);
+            }
           }
         }),
       );

@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { keyPart } from '../lib/keys.js';
 import {
-  byOffset,
   channelOrg,
   isRecoverable,
-  MAX_REPLAYED_EVENTS,
+  pagedReplay,
   recordingOrg,
+  type ChannelPage,
   type EventHistory,
-  type HistoryEvent,
 } from './history.js';
 import { compareOffsets, formatOffset, type Offset } from './offsets.js';
 
@@ -60,21 +59,28 @@ export function createMemoryHistory(options: {
       const state = { epoch, now: Date.now(), last: clocks.get(keyPart(orgId)) };
       return offsets.map((after) => isRecoverable(after, state, windowMs));
     },
-    async read(names, after) {
-      const now = Date.now();
-      const events: HistoryEvent[] = [];
-      for (const channel of names) {
-        const org = channelOrg(channel);
-        if (org === undefined || !isRecoverable(after, { epoch, now, last: clocks.get(org) }, windowMs))
-          return undefined;
-        const newer = (channels.get(channel) ?? []).filter((kept) => compareOffsets(kept.offset, after) > 0);
-        if (newer.length > MAX_REPLAYED_EVENTS) return undefined;
-        for (const kept of newer) {
-          const payload = JSON.parse(kept.json) as unknown;
-          if (check(channel, payload)) events.push({ offset: kept.offset, text: formatOffset(kept.offset), payload });
+    read(names, after) {
+      return pagedReplay(names, after, async (cursors, count) => {
+        const now = Date.now();
+        const pages: ChannelPage[] = [];
+        for (const { channel, after: from } of cursors) {
+          const org = channelOrg(channel);
+          if (org === undefined || !isRecoverable(from, { epoch, now, last: clocks.get(org) }, windowMs))
+            return undefined;
+          const kept = channels.get(channel) ?? [];
+          let start = kept.findIndex((entry) => compareOffsets(entry.offset, from) > 0);
+          if (start < 0) start = kept.length;
+          const entries = kept.slice(start, start + count);
+          const page: ChannelPage = { events: [], last: entries.at(-1)?.offset, exhausted: entries.length < count };
+          for (const entry of entries) {
+            const payload = JSON.parse(entry.json) as unknown;
+            if (check(channel, payload))
+              page.events.push({ offset: entry.offset, text: formatOffset(entry.offset), payload });
+          }
+          pages.push(page);
         }
-      }
-      return events.sort(byOffset);
+        return pages;
+      });
     },
   };
 

@@ -1,13 +1,12 @@
 import type { RedisClient } from '../redis.js';
 import { keyPart } from '../lib/keys.js';
 import {
-  byOffset,
   channelOrg,
   isRecoverable,
-  MAX_REPLAYED_EVENTS,
+  pagedReplay,
   streamId,
+  type ChannelPage,
   type EventHistory,
-  type HistoryEvent,
   type HistoryState,
 } from './history.js';
 import { formatOffset, parseEpoch, type Offset } from './offsets.js';
@@ -15,15 +14,16 @@ import { historyKeys } from './record-redis.js';
 
 /**
  * Reads, in one step: the epoch (KEYS[1]), Redis' time, the clocks of
- * ARGV[1] organisations (the next KEYS), then at most ARGV[3] entries after
- * ARGV[2] (an exclusive XRANGE start) of each remaining key, a channel's stream.
+ * ARGV[1] organisations (the next KEYS), then at most ARGV[2] entries of
+ * each remaining key, a channel's stream, after its own start (the next
+ * ARGV, exclusive XRANGE starts).
  */
 const READ_HISTORY = `
 local t = redis.call('TIME')
 local out = { redis.call('GET', KEYS[1]) or false, string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)) }
 local clocks = tonumber(ARGV[1])
 for i = 2, clocks + 1 do out[#out + 1] = redis.call('GET', KEYS[i]) or false end
-for i = clocks + 2, #KEYS do out[#out + 1] = redis.call('XRANGE', KEYS[i], ARGV[2], '+', 'COUNT', ARGV[3]) end
+for i = clocks + 2, #KEYS do out[#out + 1] = redis.call('XRANGE', KEYS[i], ARGV[i - clocks + 1], '+', 'COUNT', ARGV[2]) end
 return out`;
 
 type StreamEntry = [id: string, fields: string[]];
@@ -45,17 +45,16 @@ export function createRedisHistory(options: {
   const { redis, windowMs, check } = options;
   const keys = historyKeys(options.prefix);
 
-  /** The state of each organisation, and the entries of each channel after `after`. */
-  const load = async (orgs: readonly string[], channels: readonly string[], after?: Offset) => {
-    const names = [keys.epoch, ...orgs.map(keys.clock), ...channels.map(keys.stream)];
-    const start = after ? `(${streamId(after)}` : '-';
+  /** The state of each organisation, and at most `count` entries of each channel after its own position. */
+  const load = async (orgs: readonly string[], cursors: readonly { channel: string; after: Offset }[], count = 0) => {
+    const names = [keys.epoch, ...orgs.map(keys.clock), ...cursors.map(({ channel }) => keys.stream(channel))];
     const [epoch, now, ...rest] = (await redis.eval(
       READ_HISTORY,
       names.length,
       ...names,
       orgs.length,
-      start,
-      MAX_REPLAYED_EVENTS + 1,
+      count,
+      ...cursors.map(({ after }) => `(${streamId(after)}`),
     )) as Reply;
     const states: HistoryState[] = orgs.map((_, i) => ({
       epoch: epoch ?? undefined,
@@ -63,6 +62,34 @@ export function createRedisHistory(options: {
       last: parseId(rest[i] as string | null),
     }));
     return { epoch: epoch ?? undefined, states, streams: rest.slice(orgs.length) as StreamEntry[][] };
+  };
+
+  /** The next page of each channel; undefined when events after a channel's position may be gone. */
+  const readPages = async (cursors: readonly { channel: string; after: Offset }[], count: number) => {
+    const orgs = [...new Set(cursors.map(({ channel }) => channelOrg(channel)))];
+    if (orgs.some((org) => org === undefined)) return undefined;
+    const { epoch, states, streams } = await load(orgs as string[], cursors, count);
+    if (epoch === undefined) return undefined;
+    const byOrg = new Map(orgs.map((org, i) => [org, states[i]!]));
+    // Checked at every page: a replay read slower than the window has lost what was trimmed meanwhile.
+    const kept = cursors.every(({ channel, after }) => isRecoverable(after, byOrg.get(channelOrg(channel))!, windowMs));
+    if (!kept) return undefined;
+    const pages: ChannelPage[] = [];
+    for (const [i, entries] of streams.entries()) {
+      const channel = cursors[i]!.channel;
+      const page: ChannelPage = { events: [], exhausted: entries.length < count };
+      for (const [id, fields] of entries) {
+        const position = parseId(id);
+        // Not an id the clocks give: the replay could not go on past it.
+        if (!position) return undefined;
+        const offset = { epoch, ...position };
+        page.last = offset;
+        const payload = parseJson(fields[1]);
+        if (check(channel, payload)) page.events.push({ offset, text: formatOffset(offset), payload });
+      }
+      pages.push(page);
+    }
+    return pages;
   };
 
   return {
@@ -75,25 +102,8 @@ export function createRedisHistory(options: {
       const [state] = (await load([keyPart(orgId)], [])).states;
       return offsets.map((after) => isRecoverable(after, state!, windowMs));
     },
-    async read(channels, after) {
-      const orgs = [...new Set(channels.map(channelOrg))];
-      if (orgs.some((org) => org === undefined)) return undefined;
-      const { epoch, states, streams } = await load(orgs as string[], channels, after);
-      if (epoch === undefined || !states.every((state) => isRecoverable(after, state, windowMs))) return undefined;
-      if (streams.some((entries) => entries.length > MAX_REPLAYED_EVENTS)) return undefined;
-      const events: HistoryEvent[] = [];
-      streams.forEach((entries, i) => {
-        const channel = channels[i]!;
-        for (const [id, fields] of entries) {
-          const position = parseId(id);
-          if (!position) continue;
-          const payload = parseJson(fields[1]);
-          if (!check(channel, payload)) continue;
-          const offset = { epoch, ...position };
-          events.push({ offset, text: formatOffset(offset), payload });
-        }
-      });
-      return events.sort(byOffset);
+    read(channels, after) {
+      return pagedReplay(channels, after, readPages);
     },
   };
 }

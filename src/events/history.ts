@@ -2,12 +2,10 @@ import { compareOffsets, type Offset } from './offsets.js';
 import { channelContract } from './topics.js';
 
 /**
- * Most events one replay reads from a channel. More than this after an
- * offset (a very busy channel, a long absence within a long window) is
- * answered like a history that lost them: nothing is replayed, rather than
- * a burst that would hold a process' memory and a client's socket.
+ * Events read from a channel's history in one step: a replay holds at most
+ * about this many per channel in memory, however many it delivers.
  */
-export const MAX_REPLAYED_EVENTS = 10_000;
+export const REPLAY_PAGE_SIZE = 500;
 
 /** One event read back from a channel's history, its payload checked like a live one. */
 export interface HistoryEvent {
@@ -38,12 +36,90 @@ export interface EventHistory {
    */
   recoverable(orgId: string, offsets: readonly Offset[]): Promise<boolean[]>;
   /**
-   * The events of `channels` after `after`, oldest first, each checked
-   * against its channel's schema; undefined when some of them may be gone
-   * (past the window, another epoch) or a channel has more than
-   * {@link MAX_REPLAYED_EVENTS} of them.
+   * The events of `channels` after `after`, oldest first across them,
+   * each checked against its channel's schema, read page by page as they
+   * are asked for (see {@link HistoryReplay}).
    */
-  read(channels: readonly string[], after: Offset): Promise<HistoryEvent[] | undefined>;
+  read(channels: readonly string[], after: Offset): HistoryReplay;
+}
+
+/**
+ * A replay, pulled a page at a time so that memory stays bounded however
+ * much was missed. `next()` gives the next events in offset order: an
+ * empty array once all were given; undefined when some of those not given
+ * yet may be gone (past the window, another epoch, trimmed meanwhile), so
+ * the replay cannot go on without a gap.
+ */
+export interface HistoryReplay {
+  next(): Promise<HistoryEvent[] | undefined>;
+}
+
+/** One channel's next page: the events read, checked, and the position the next page starts after. */
+export interface ChannelPage {
+  events: HistoryEvent[];
+  /** The last entry read (checked or not); undefined: none. */
+  last?: Offset;
+  /** Fewer entries than asked were left: the channel has nothing more. */
+  exhausted: boolean;
+}
+
+/**
+ * Reads the next page of each channel asked, after its own position
+ * (undefined: some of them may be gone).
+ */
+export type PageReader = (
+  cursors: readonly { channel: string; after: Offset }[],
+  count: number,
+) => Promise<ChannelPage[] | undefined>;
+
+/**
+ * Merges the pages of several channels into one replay in offset order:
+ * each channel is read again only when its buffered events are all given,
+ * and only the events no later read can precede are given.
+ */
+export function pagedReplay(
+  channels: readonly string[],
+  after: Offset,
+  readPages: PageReader,
+  pageSize = REPLAY_PAGE_SIZE,
+): HistoryReplay {
+  const state = channels.map((channel) => ({ channel, after, buffer: [] as HistoryEvent[], exhausted: false }));
+  return {
+    async next() {
+      for (;;) {
+        const empty = state.filter((s) => !s.exhausted && s.buffer.length === 0);
+        if (empty.length > 0) {
+          const pages = await readPages(
+            empty.map(({ channel, after: from }) => ({ channel, after: from })),
+            pageSize,
+          );
+          if (!pages) return undefined;
+          empty.forEach((s, i) => {
+            const page = pages[i]!;
+            s.buffer = page.events;
+            s.exhausted = page.exhausted;
+            if (page.last) s.after = page.last;
+          });
+        }
+        // A channel with more to read may still have events up to its position, none before it.
+        const open = state.filter((s) => !s.exhausted);
+        const horizon = open.length === 0 ? undefined : open.map((s) => s.after).reduce(earliest);
+        const events: HistoryEvent[] = [];
+        for (const s of state) {
+          let taken = 0;
+          while (taken < s.buffer.length && (!horizon || compareOffsets(s.buffer[taken]!.offset, horizon) <= 0))
+            taken++;
+          events.push(...s.buffer.splice(0, taken));
+        }
+        if (events.length > 0) return events.sort(byOffset);
+        if (open.length === 0) return [];
+      }
+    },
+  };
+}
+
+function earliest(a: Offset, b: Offset): Offset {
+  return compareOffsets(a, b) <= 0 ? a : b;
 }
 
 /** What a history knows of an organisation when asked about an offset. */

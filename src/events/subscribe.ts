@@ -2,7 +2,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { GraphQLError } from 'graphql';
 import type { EventBus, Unlisten } from './bus.js';
 import type { Channel } from './channel.js';
-import type { HistoryEvent } from './history.js';
+import { resumeFailed } from '../errors.js';
+import type { HistoryEvent, HistoryReplay } from './history.js';
 import { compareOffsets, currentResumePoint, positionOf, tagOffset, type Offset } from './offsets.js';
 
 /** How a subscription treats the events of its channels. */
@@ -25,7 +26,8 @@ export interface SubscribeOptions<Payload> {
   maxQueued?: number;
   /**
    * Replays the events after this offset first (default: the transport's
-   * resume point, see `withResumePoint`), when the bus still keeps them all.
+   * resume point, see `withResumePoint`); when the bus no longer keeps them
+   * all, the subscription fails with `RESUME_FAILED` instead.
    */
   after?: Offset;
 }
@@ -67,11 +69,15 @@ export const DEFAULT_MAX_QUEUED_EVENTS = 1000;
  *
  * Resuming (an `after` offset, and a bus that keeps history): the channels
  * are heard first, their events held; then the history after the offset is
- * read and goes through the same `filter` and `isLast` as live events
- * (those of this subscriber, whoever the offset came from); then the held
- * live events newer than the last replayed one follow. Nothing falls in
- * between, nothing comes twice. A history that may have lost some of those
- * events replays nothing: the transport has told the client to refetch.
+ * read, a page at a time as the subscriber reads, and goes through the same
+ * `filter` and `isLast` as live events (those of this subscriber, whoever
+ * the offset came from); then the held live events newer than the last
+ * replayed one follow. Nothing falls in between, nothing comes twice; memory
+ * holds a page plus the held live events, at most `maxQueued` of them (past
+ * it the subscriber is a slow consumer, and resumes again from its last
+ * offset). A history that may have lost some of those events fails the
+ * subscription with `RESUME_FAILED` (here, or when a later page finds them
+ * gone), so the client refetches rather than miss them.
  */
 export async function subscribe<Payload>(
   bus: EventBus,
@@ -92,14 +98,19 @@ export async function subscribe<Payload>(
     throw failed.reason;
   }
   if (history) {
-    let replayed: HistoryEvent[] | undefined;
+    const replay = history.read(list, after);
+    let first: HistoryEvent[] | undefined;
     try {
-      replayed = await history.read(list, after);
+      first = await replay.next();
     } catch (error) {
       await stream.return();
       throw error;
     }
-    stream.resume(replayed, after);
+    if (!first) {
+      await stream.return();
+      throw resumeFailed();
+    }
+    stream.resume(replay, first, after);
   }
   return stream;
 }
@@ -111,10 +122,10 @@ export interface EventSubscription<Payload> extends AsyncIterableIterator<Payloa
 
 class EventStream<Payload> implements EventSubscription<Payload> {
   private readonly queue: Payload[] = [];
-  /** Live events heard while the history is read (resuming), in arrival order. */
+  /** Live events heard while the history is replayed (resuming), in arrival order. */
   private held: Payload[] | undefined;
-  /** Replayed events at the head of the queue: they do not count against `maxQueued`. */
-  private replayedQueued = 0;
+  /** The rest of the replay, pulled a page at a time when the queue is empty. */
+  private replay: HistoryReplay | undefined;
   /** The position of the last event taken: one at or before it (seen twice) is dropped. */
   private last: Offset | undefined;
   private waiting: ((result: IteratorResult<Payload>) => void) | undefined;
@@ -155,29 +166,59 @@ class EventStream<Payload> implements EventSubscription<Payload> {
   readonly push = (payload: Payload) => {
     if (this.closing || this.finished) return;
     if (this.held) {
-      this.held.push(payload);
+      if (this.held.length >= (this.options.maxQueued ?? DEFAULT_MAX_QUEUED_EVENTS)) this.overflow();
+      else this.held.push(payload);
       return;
     }
     this.accept(payload, false);
   };
 
   /**
-   * Delivers the events replayed after `after` (oldest first; undefined:
-   * none could be), then the live ones held meanwhile (those the replay
-   * already delivered are dropped by position), then lets live events
-   * through. A replayed event whose filter throws is dropped for this
-   * subscriber alone, as a live one would be.
+   * Starts delivering the replay after `after`: its first page now, the
+   * next ones as the subscriber reads, then the live events held meanwhile
+   * (those the replay already delivered are dropped by position), then
+   * live events as they come.
    */
-  resume(replayed: readonly HistoryEvent[] | undefined, after: Offset) {
-    const held = this.held ?? [];
-    this.held = undefined;
+  resume(replay: HistoryReplay, first: readonly HistoryEvent[], after: Offset) {
+    this.held ??= [];
     // Only a recovered offset is a position of this subscription's organisation.
-    if (replayed) this.last = after;
-    for (const event of replayed ?? []) {
+    this.last = after;
+    this.replay = replay;
+    this.deliverPage(first);
+  }
+
+  /**
+   * Delivers a page of the replay (empty: the replay is over, the held live
+   * events follow). A replayed event whose filter throws is dropped for
+   * this subscriber alone, as a live one would be.
+   */
+  private deliverPage(page: readonly HistoryEvent[]) {
+    if (page.length === 0) {
+      const held = this.held ?? [];
+      this.replay = this.held = undefined;
+      for (const payload of held) this.deliverOwn(payload, false);
+      return;
+    }
+    for (const event of page) {
       tagOffset(event.payload, event.text, event.offset);
       this.deliverOwn(event.payload as Payload, true);
     }
-    for (const payload of held) this.deliverOwn(payload, false);
+  }
+
+  /** Reads the replay's next page into the queue; a history that lost it ends the subscription with `RESUME_FAILED`. */
+  private async pull(replay: HistoryReplay) {
+    let page: HistoryEvent[] | undefined;
+    let error: unknown;
+    try {
+      page = await replay.next();
+    } catch (thrown) {
+      error = thrown;
+    }
+    if (this.closing || this.finished) return;
+    if (page) return this.deliverPage(page);
+    this.failure = error ?? resumeFailed();
+    this.replay = this.held = undefined;
+    this.close();
   }
 
   /** Delivers an event outside the bus's call: a filter's failure drops it here. */
@@ -192,7 +233,7 @@ class EventStream<Payload> implements EventSubscription<Payload> {
 
   /**
    * Takes one event. Replayed events are not counted against `maxQueued`
-   * (the history bounds them): a client catching up is not a slow one.
+   * (a page at most is queued): a client catching up is not a slow one.
    */
   private accept(payload: Payload, replayed: boolean) {
     if (this.closing || this.finished) return;
@@ -216,26 +257,32 @@ class EventStream<Payload> implements EventSubscription<Payload> {
       this.waiting = this.failWaiting = undefined;
       this.onDelivered?.();
       waiting({ value: payload, done: false });
-    } else if (!replayed && this.queue.length - this.replayedQueued >= maxQueued) {
-      this.failure = new GraphQLError('Subscription ended: the client is not reading events fast enough', {
-        extensions: { code: SLOW_CONSUMER_CODE },
-      });
-      this.queue.length = this.replayedQueued = 0;
-      this.closing = true;
-      if (this.onOverflow) queueMicrotask(this.onOverflow);
+    } else if (!replayed && this.queue.length >= maxQueued) {
+      this.overflow();
+      return;
     } else {
       this.onDelivered?.();
       this.queue.push(payload);
-      if (replayed) this.replayedQueued++;
     }
     if (this.closing) this.release();
   }
 
-  next(): Promise<IteratorResult<Payload>> {
-    if (this.queue.length > 0) {
-      if (this.replayedQueued > 0) this.replayedQueued--;
-      return Promise.resolve({ value: this.queue.shift()!, done: false });
-    }
+  /** Ends the subscription of a subscriber that does not read: too many events held for it. */
+  private overflow() {
+    this.failure = new GraphQLError('Subscription ended: the client is not reading events fast enough', {
+      extensions: { code: SLOW_CONSUMER_CODE },
+    });
+    this.queue.length = 0;
+    this.replay = this.held = undefined;
+    this.closing = true;
+    if (this.onOverflow) queueMicrotask(this.onOverflow);
+    this.release();
+  }
+
+  async next(): Promise<IteratorResult<Payload>> {
+    // Each page pulled only once the previous one is read: memory holds one page at most.
+    while (this.queue.length === 0 && this.replay && !this.closing && !this.finished) await this.pull(this.replay);
+    if (this.queue.length > 0) return { value: this.queue.shift()!, done: false };
     if (this.failure !== undefined) {
       const failure = this.failure;
       this.failure = undefined;
@@ -253,7 +300,8 @@ class EventStream<Payload> implements EventSubscription<Payload> {
   }
 
   return(): Promise<IteratorResult<Payload>> {
-    this.queue.length = this.replayedQueued = 0;
+    this.queue.length = 0;
+    this.replay = this.held = undefined;
     this.failure = undefined;
     this.finish();
     return Promise.resolve({ value: undefined, done: true });

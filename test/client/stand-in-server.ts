@@ -9,7 +9,7 @@ import { dispose } from '../support/harness.js';
  * A graphql-ws server that speaks the contract's resume and token-refresh
  * wire (nothing else of ours): `ticks` events carry `extensions.offset`, a
  * connection_init's `resume.lastSeen` is answered in the ack and replayed on
- * resubscription, a socket is closed 4403 at its token's `exp`, and
+ * resubscription (or refused with `RESUME_FAILED` when forgotten after the ack), a socket is closed 4403 at its token's `exp`, and
  * `refreshConnectionToken` moves that. For the client helper's own tests.
  */
 export interface StandIn {
@@ -47,6 +47,8 @@ const typeDefs = /* GraphQL */ `
 
 interface Operation {
   from: number;
+  /** Resumed from an offset no longer kept: the subscription fails as the real server's does. */
+  forgotten: boolean;
   offsets: string[];
   connection: Connection;
 }
@@ -139,7 +141,12 @@ export async function startStandIn(): Promise<StandIn> {
       },
       Subscription: {
         ticks: {
-          subscribe: (_: unknown, { take }: { take?: number | null }, operation: Operation) => ticks(operation, take),
+          subscribe: (_: unknown, { take }: { take?: number | null }, operation: Operation) => {
+            if (operation.forgotten) {
+              throw new GraphQLError('Missed events no longer kept', { extensions: { code: 'RESUME_FAILED' } });
+            }
+            return ticks(operation, take);
+          },
         },
       },
     },
@@ -168,13 +175,15 @@ export async function startStandIn(): Promise<StandIn> {
       },
       onSubscribe: (ctx, id, payload) => {
         const connection = connections.get(ctx.extra)!;
+        // Acked recovered, forgotten since: the contract's RESUME_FAILED rather than a gap.
+        const forgotten = Boolean(connection.recovered[id]) && Number(connection.lastSeen[id]) + 1 < keptFrom;
         const resumed = connection.recovered[id] ? Number(connection.lastSeen[id]) : history.length;
         return {
           schema,
           document: parse(payload.query),
           variableValues: payload.variables,
           operationName: payload.operationName,
-          contextValue: { from: resumed, offsets: [], connection } satisfies Operation,
+          contextValue: { from: resumed, offsets: [], connection, forgotten } satisfies Operation,
         };
       },
       onNext: (_ctx, _id, _payload, args, result) => {

@@ -48,7 +48,8 @@ function ticks(client: Client, name: string, take?: number) {
   const unsubscribe = client.subscribe<{ ticks: string }>(
     { operationName: name, query: `subscription ${name}($take: Int) { ticks(take: $take) }`, variables: { take } },
     {
-      next: ({ data }) => seen.push(data!.ticks),
+      next: ({ data, errors }) =>
+        seen.push(data ? data.ticks : `errors: ${errors!.map((e) => e.extensions?.code).join()}`),
       error: (error) => seen.push(`error: ${String(error)}`),
       complete: () => (completed = true),
     },
@@ -178,6 +179,38 @@ describe('withResume (client helper)', () => {
     await waitFor(got(failures, 2), 'onResumeFailed for an ack without resume');
     expect(standIn.inits[2]).toEqual({ authorization: 'Bearer app-token', resume: { lastSeen: { A: '4' } } });
     expect(failures[1]!.map((s) => s.id)).toEqual(['A']);
+  });
+
+  it('tells onResumeFailed of a subscription the server ends with RESUME_FAILED after acking it recovered', async () => {
+    const standIn = await startStandIn();
+    const failures: UnrecoveredSubscription[][] = [];
+    const { client, reconnect, hold } = resumingClient(standIn, {
+      onResumeFailed: (subscriptions) => failures.push(subscriptions),
+      // The ack said recovered; what was missed is gone before the subscription is made again.
+      on: { connected: () => standIn.inits.length === 2 && standIn.forgetUpTo(2) },
+    });
+    const a = ticks(client, 'A');
+    await waitFor(() => (standIn.inits.length === 1 ? true : undefined), 'the first connection');
+    await settle(100);
+    standIn.publish('e1');
+    await waitFor(got(a.seen, 1), 'an event on A');
+
+    hold();
+    standIn.dropAll();
+    await settle(200);
+    standIn.publish('e2');
+    reconnect();
+    await waitFor(got(failures, 1), 'onResumeFailed');
+    expect(standIn.inits[1]).toEqual({ resume: { lastSeen: { A: '1' } } });
+    expect(failures[0]!.map((s) => s.id)).toEqual(['A']);
+    await waitFor(got(a.seen, 2), 'the subscription failing');
+    await waitFor(() => (a.completed() ? true : undefined), 'the subscription ending');
+    expect(a.seen).toEqual(['e1', 'errors: RESUME_FAILED']);
+    // It has ended: the next connection (the client is lazy: made for a new subscription) does not ask to resume it.
+    ticks(client, 'B');
+    await waitFor(() => (standIn.inits.length === 3 ? true : undefined), 'the third connection');
+    expect(standIn.inits[2]).toEqual({});
+    expect(failures).toHaveLength(1);
   });
 
   it('getToken: each connect sends a fresh token, and the open socket refreshes it before exp, over itself, outliving the first', async () => {

@@ -1,6 +1,7 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { dispose, type TestServer } from '../support/harness.js';
+import { expect } from 'vitest';
+import { dispose, health, settle, type TestServer } from '../support/harness.js';
 
 /** What a `next` message's payload looks like on the wire. */
 interface NextPayload {
@@ -120,6 +121,27 @@ export function resumingClient(token: string, options: { target: () => Promise<T
       socket?.terminate();
     },
   };
+}
+
+/** Waits until `server` counts at least `count` live subscriptions. */
+export async function liveOn(server: Pick<TestServer, 'url'>, count: number) {
+  const deadline = Date.now() + 10_000;
+  while ((await health(server as TestServer)).body.subscriptions < count) {
+    if (Date.now() > deadline) throw new Error(`fewer than ${count} subscriptions on ${server.url}`);
+    await settle(20);
+  }
+}
+
+/** Every offset is there, and they strictly increase as the client received them. */
+export function expectOrderedOffsets(received: Received[]) {
+  const offsets = received.map(({ offset }) => offset);
+  expect(offsets.every((offset) => typeof offset === 'string')).toBe(true);
+  const positions = offsets.map((offset) => offset!.split('.')[1]!.split('-').map(Number) as [number, number]);
+  for (let i = 1; i < positions.length; i++) {
+    const [ms, seq] = positions[i]!;
+    const [previousMs, previousSeq] = positions[i - 1]!;
+    expect(ms > previousMs || (ms === previousMs && seq > previousSeq), `offset ${i} after ${i - 1}`).toBe(true);
+  }
 }
 
 /** A gate the test opens: until then, whoever awaits it waits. */

@@ -20,32 +20,11 @@ import {
 } from '../conversations/support.js';
 import { ok } from '../support/harness.js';
 import { rawSocket } from '../hardening/raw-ws.js';
-import { gate, resumingClient, type Received } from './support.js';
+import { expectOrderedOffsets, gate, liveOn, resumingClient, type Received } from './support.js';
 
 /** The bodies of the messages added, in the order received. */
 const bodies = (received: Received[] | undefined) =>
   (received ?? []).map(({ event }) => (event.__typename === 'MessageAdded' ? event.message.body : event.__typename));
-
-/** Waits until `server` counts at least `count` live subscriptions. */
-async function liveOn(server: Pick<TestServer, 'url'>, count: number) {
-  const deadline = Date.now() + 10_000;
-  while ((await health(server as TestServer)).body.subscriptions < count) {
-    if (Date.now() > deadline) throw new Error(`fewer than ${count} subscriptions on ${server.url}`);
-    await settle(20);
-  }
-}
-
-/** Every offset is there, and they strictly increase as the client received them. */
-function expectOrderedOffsets(received: Received[]) {
-  const offsets = received.map(({ offset }) => offset);
-  expect(offsets.every((offset) => typeof offset === 'string')).toBe(true);
-  const positions = offsets.map((offset) => offset!.split('.')[1]!.split('-').map(Number) as [number, number]);
-  for (let i = 1; i < positions.length; i++) {
-    const [ms, seq] = positions[i]!;
-    const [previousMs, previousSeq] = positions[i - 1]!;
-    expect(ms > previousMs || (ms === previousMs && seq > previousSeq), `offset ${i} after ${i - 1}`).toBe(true);
-  }
-}
 
 describe('resuming a WebSocket subscription after a reconnect', () => {
   it('gets exactly the missed events on the other instance after a socket dropped without a close, then live ones', async () => {
