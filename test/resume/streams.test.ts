@@ -12,19 +12,11 @@ import {
 } from '../support/harness.js';
 import { startRedisProxy } from '../support/redis-proxy.js';
 import { startRedisServer } from '../support/redis-server.js';
-import { gate, openEventStream, resumingClient, type Received } from './support.js';
+import { gate, liveOn, openEventStream, resumingClient, type Received } from './support.js';
 
 const bin = inject('redisServerBin');
 
 const bodies = (received: Received[] | undefined) => (received ?? []).map(({ event }) => event.message?.body);
-
-async function liveOn(server: TestServer, count: number) {
-  const deadline = Date.now() + 10_000;
-  while ((await health(server)).body.subscriptions < count) {
-    if (Date.now() > deadline) throw new Error(`fewer than ${count} subscriptions`);
-    await settle(20);
-  }
-}
 
 describe('resuming an SSE stream with Last-Event-ID', () => {
   it('gets every event after that id on another instance, each with its id, then live ones', async () => {
