@@ -16,7 +16,7 @@ import { createRedisEventRecorder } from './events/record-redis.js';
 import type { Logger } from './logger.js';
 import { checkEvictionPolicy } from './redis-eviction.js';
 import { closeRedis, connectRedis, DEFAULT_COMMAND_TIMEOUT_MS, redisTarget, type RedisClient } from './redis.js';
-import { deploymentPrefix } from './lib/keys.js';
+import { keySpace } from './lib/keys.js';
 import { closeServices, createServices, type Services } from './services.js';
 import { createMemoryStorage, createRedisStorage, type Storage } from './storage/index.js';
 
@@ -43,8 +43,8 @@ export interface Runtime {
 /**
  * Connects the backends named by the configuration: Redis for state and
  * events when `REDIS_URL` is set, or a Redis Cluster when
- * `REDIS_CLUSTER_NODES` is (keys under one hash tag, events over sharded
- * pub/sub: see `deploymentPrefix`) (two connections: commands and publishes,
+ * `REDIS_CLUSTER_NODES` is (an organisation's keys under its own hash
+ * tag, events over sharded pub/sub: see `keySpace`) (two connections: commands and publishes,
  * and a subscriber; a worker opens one more per command queue it reads), the embedded in-memory engine otherwise. A Redis whose
  * `maxmemory-policy` may evict keys is refused in production (see
  * `checkEvictionPolicy`) and warned about elsewhere.
@@ -81,7 +81,7 @@ export async function createRuntime(
   const target = redisTarget(config);
   if (target) {
     const commandTimeoutMs = config.redisCommandTimeoutMs;
-    const prefix = deploymentPrefix(config.redisPrefix, 'clusterNodes' in target);
+    const keys = keySpace(config.redisPrefix, 'clusterNodes' in target);
     const commands = await connectRedis(target, { name: 'commands', logger, commandTimeoutMs });
     // In production a Redis that may evict keys is refused (REDIS_ALLOW_EVICTION=true overrides); elsewhere a warning.
     const stance = config.nodeEnv === 'production' && !config.redisAllowEviction ? 'refuse' : 'warn';
@@ -98,12 +98,12 @@ export async function createRuntime(
     connections = [commands, subscriber];
     redisPing = () => commands.ping();
     // Writes and publishes record events alike: same history, same offsets.
-    const record = createRedisEventRecorder(prefix, resumeWindowMs, { sharded: 'clusterNodes' in target });
-    storage = createRedisStorage(commands, prefix, record);
+    const record = createRedisEventRecorder(keys, resumeWindowMs, { sharded: 'clusterNodes' in target });
+    storage = createRedisStorage(commands, keys, record);
     bus = createRedisEventBus({
       publisher: commands,
       subscriber,
-      prefix,
+      keys,
       logger,
       maxQueuedEvents,
       resumeWindowMs,
@@ -118,7 +118,7 @@ export async function createRuntime(
           logger,
           commandTimeoutMs: blockMs + (commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS),
         }),
-      prefix,
+      keys,
       claimIdleMs: config.commandClaimIdleMs ?? DEFAULT_COMMAND_CLAIM_IDLE_MS,
       logger,
     });

@@ -17,7 +17,7 @@ import {
   settledCount,
   type CampaignRecord,
 } from './model.js';
-import { createCampaignStore, RECIPIENT_CHUNK, RUNNABLE } from './store.js';
+import { createCampaignStore, RECIPIENT_CHUNK } from './store.js';
 
 /** What recording a send did: stored, or found the recipient taken over by another worker run. */
 export type Recorded = 'recorded' | 'lost';
@@ -100,11 +100,11 @@ export function createCampaignExecution({
 
   return {
     /** Campaigns that should be running, oldest request first. */
-    runnable: (limit: number) => store.campaigns.ids(RUNNABLE, { limit }),
+    runnable: (limit: number) => store.runnable(limit),
 
-    load: (id: string) => store.campaigns.get(id),
+    load: (id: string) => store.load(id),
 
-    counts: (record: CampaignRecord) => store.ledger(record.id).counts(),
+    counts: (record: CampaignRecord) => store.ledger(record).counts(),
 
     publishProgress,
 
@@ -114,7 +114,7 @@ export function createCampaignExecution({
       return async (item: number): Promise<string> => {
         const chunk = Math.floor(item / RECIPIENT_CHUNK);
         let loading = chunks.get(chunk);
-        if (!loading) chunks.set(chunk, (loading = store.recipientChunk(record.id, chunk)));
+        if (!loading) chunks.set(chunk, (loading = store.recipientChunk(record, chunk)));
         loading.catch(() => chunks.delete(chunk));
         const recipient = (await loading)[item % RECIPIENT_CHUNK];
         if (recipient === undefined) throw new Error(`Campaign ${record.id} has no recipient ${item}`);
@@ -124,13 +124,13 @@ export function createCampaignExecution({
 
     /** Claims the next recipients for `owner` (recorded before anything is sent). */
     claim: (record: CampaignRecord, owner: string, limit: number): Promise<LedgerClaim[]> =>
-      store.ledger(record.id).claim(owner, limit, record.total),
+      store.ledger(record).claim(owner, limit, record.total),
 
     /** Records the gateway's answer for a recipient `owner` claimed. */
     async record(record: CampaignRecord, owner: string, item: number, result: SendResult): Promise<Recorded> {
       const to = result.status === 'accepted' ? RecipientState.Accepted : RecipientState.Refused;
       const moves = [{ item, from: [RecipientState.Claimed], to }];
-      const moved = await store.ledger(record.id).move(moves, owner);
+      const moved = await store.ledger(record).move(moves, owner);
       if (moved.applied[0]) {
         await afterMoves(record, moves, moved);
         return 'recorded';
@@ -143,7 +143,7 @@ export function createCampaignExecution({
     async release(record: CampaignRecord, owner: string, items: readonly number[]): Promise<void> {
       if (items.length === 0) return;
       const moves = items.map((item) => ({ item, from: [RecipientState.Claimed], to: RecipientState.Pending }));
-      await store.ledger(record.id).move(moves, owner);
+      await store.ledger(record).move(moves, owner);
     },
 
     /** Whether the campaign's session can send: deleted fails the campaign, not connected pauses it. */
@@ -167,6 +167,7 @@ export function createCampaignExecution({
     /** RUNNING -> COMPLETED (its event recorded with it); false when it is no longer running (paused or cancelled meanwhile). */
     async complete(record: CampaignRecord): Promise<boolean> {
       const result = await transition(
+        record.orgId,
         record.id,
         ['RUNNING'],
         () => ({ status: 'COMPLETED', finishedAt: now() }),
@@ -180,6 +181,7 @@ export function createCampaignExecution({
     /** RUNNING -> FAILED with the reason. */
     async fail(record: CampaignRecord, error: string): Promise<boolean> {
       const result = await transition(
+        record.orgId,
         record.id,
         ['RUNNING'],
         () => ({ status: 'FAILED', lastError: error, finishedAt: now() }),
@@ -193,6 +195,7 @@ export function createCampaignExecution({
     /** RUNNING -> PAUSED by the system, saying why. */
     async pause(record: CampaignRecord, reason: string): Promise<boolean> {
       const result = await transition(
+        record.orgId,
         record.id,
         ['RUNNING'],
         () => ({ status: 'PAUSED', lastError: reason }),
@@ -213,7 +216,7 @@ export function createCampaignExecution({
       if (!target) return;
       let record = known.get(target.campaignId);
       if (!record) {
-        record = await store.campaigns.get(target.campaignId);
+        record = await store.load(target.campaignId);
         if (!record) return;
         if (known.size >= RECEIPT_CACHE_SIZE) known.delete(known.keys().next().value!);
         known.set(record.id, record);
@@ -221,7 +224,7 @@ export function createCampaignExecution({
       if (target.item >= record.total) return;
       const { from, to } = RECEIPT_MOVES[receipt.status];
       const moves = [{ item: target.item, from, to }];
-      const moved = await store.ledger(record.id).move(moves);
+      const moved = await store.ledger(record).move(moves);
       if (moved.applied[0]) await afterMoves(record, moves, moved);
     },
   };

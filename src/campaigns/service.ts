@@ -47,7 +47,7 @@ export function createCampaignService({
   /** The campaign if the viewer may see it; NOT_FOUND otherwise (missing and foreign read the same). */
   const getRecord = async (viewer: Viewer, id: string): Promise<CampaignRecord> => {
     requireId('id', id);
-    const record = await store.campaigns.get(id);
+    const record = await store.campaigns(viewer.orgId).get(id);
     if (!record || !canSeeCampaign(viewer, record)) throw notFound('Campaign', id);
     return record;
   };
@@ -85,7 +85,7 @@ export function createCampaignService({
       badInput(`The campaign is ${status}: only a ${from.join(' or ')} campaign can be ${verb}`, 'id');
     if (!from.includes(record.status)) throw refuse(record.status);
     await check?.(viewer, record);
-    const result = await store.transition(id, from, apply, events);
+    const result = await store.transition(viewer.orgId, id, from, apply, events);
     if (!result) throw notFound('Campaign', id);
     if (!result.changed) throw refuse(result.record.status);
     return result.record;
@@ -102,7 +102,9 @@ export function createCampaignService({
         throw badInput(`limit must be from 1 to ${MAX_CAMPAIGN_PAGE}`, 'limit');
       }
       const below = before ? (await getRecord(viewer, before)).seq : undefined;
-      const records = await store.campaigns.list(byOrg(viewer.orgId), { order: 'desc', below, limit: size });
+      const records = await store
+        .campaigns(viewer.orgId)
+        .list(byOrg(viewer.orgId), { order: 'desc', below, limit: size });
       return store.views(records.filter((record) => canSeeCampaign(viewer, record)));
     },
 
@@ -116,11 +118,11 @@ export function createCampaignService({
       const claim = idempotencyScope(viewer, 'createCampaign', idempotencyKey(key));
       // The session must be one the creator may see: their own, or any for admin.
       await sessions.get(viewer, input.sessionId);
-      const record = await createOnce(storage, {
+      const record = await createOnce(storage.forOrg(viewer.orgId), {
         claim,
         args: { name, message, sessionId: input.sessionId, recipients: digest(recipients) },
         find: async (id) => {
-          const found = await store.campaigns.get(id);
+          const found = await store.campaigns(viewer.orgId).get(id);
           return found && canSeeCampaign(viewer, found) ? found : undefined;
         },
         create: async (id) => {
@@ -134,7 +136,7 @@ export function createCampaignService({
             createdBy: viewer.id,
             status: 'DRAFT',
             total: recipients.length,
-            seq: await storage.increment('campaigns'),
+            seq: await storage.forOrg(viewer.orgId).increment('campaigns'),
             lastError: null,
             createdAt: timestamp,
             updatedAt: timestamp,
@@ -218,7 +220,7 @@ export function createCampaignService({
         isLast: (event) => FINAL_EVENTS.has(event.__typename),
       });
       // Read after the subscription is live, so an end in between is not missed.
-      const current = await store.campaigns.get(record.id);
+      const current = await store.campaigns(record.orgId).get(record.id);
       if (!current || FINAL_STATUSES.includes(current.status)) await events.return();
       return events;
     },

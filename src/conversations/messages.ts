@@ -21,15 +21,13 @@ import { SEQUENCE_PENDING } from './store.js';
 /** Re-reads of a conversation whose members changed while a send was being written, before giving up. */
 const MAX_APPEND_ATTEMPTS = 50;
 
-/** Sending, editing, deleting, reacting to and paging messages. */
+/** Sending, editing, deleting, reacting to and paging store(viewer.orgId).messages. */
 export function createMessageOperations({ store, publisher, getVisible, stopTyping }: ConversationContext) {
-  const { conversations, messages } = store;
-
   /** A message of a conversation the viewer is a member of; NOT_FOUND otherwise. */
   const getVisibleMessage = async (viewer: Viewer, id: string, field: string) => {
     requireId(field, id);
-    const message = await messages.get(id);
-    const conversation = message && (await conversations.get(message.conversationId));
+    const message = await store(viewer.orgId).messages.get(id);
+    const conversation = message && (await store(viewer.orgId).conversations.get(message.conversationId));
     if (!message || !conversation || !isMember(viewer, conversation)) throw notFound('Message', id);
     return { message, conversation };
   };
@@ -43,11 +41,11 @@ export function createMessageOperations({ store, publisher, getVisible, stopTypi
       const conversation = await getVisible(viewer, conversationId, 'conversationId');
       let beforeSeq: number | undefined;
       if (before !== null && before !== undefined) {
-        const cursor = await messages.get(before);
+        const cursor = await store(viewer.orgId).messages.get(before);
         if (!cursor || cursor.conversationId !== conversation.id) throw notFound('Message', before);
         beforeSeq = cursor.seq;
       }
-      return store.history(conversation.id, count, beforeSeq);
+      return store(viewer.orgId).history(conversation.id, count, beforeSeq);
     },
 
     /**
@@ -72,9 +70,9 @@ export function createMessageOperations({ store, publisher, getVisible, stopTypi
       const text = messageBody(body);
       const clientId = validClientMessageId(clientMessageId);
       const first = await getVisible(viewer, conversationId, 'conversationId');
-      const sent = await createOnce(store.storage, {
-        claim: clientId === null ? undefined : store.clientMessageClaim(first.id, viewer.id, clientId),
-        find: (id) => messages.get(id),
+      const sent = await createOnce(store(viewer.orgId).storage, {
+        claim: clientId === null ? undefined : store(viewer.orgId).clientMessageClaim(first.id, viewer.id, clientId),
+        find: (id) => store(viewer.orgId).messages.get(id),
         create: async (id) => {
           for (let attempt = 0, conversation = first; ; attempt++) {
             const message: MessageRecord = {
@@ -97,7 +95,7 @@ export function createMessageOperations({ store, publisher, getVisible, stopTypi
               lastMessageSeq: SEQUENCE_PENDING,
               lastActivityAt: message.createdAt,
             };
-            const outcome = await store.appendMessage(conversation, message, [
+            const outcome = await store(viewer.orgId).appendMessage(conversation, message, [
               publisher.conversationEvent(conversation, {
                 __typename: 'MessageAdded',
                 message,
@@ -127,7 +125,7 @@ export function createMessageOperations({ store, publisher, getVisible, stopTypi
       const { message, conversation } = await getVisibleMessage(viewer, id, 'id');
       assertCanEditMessage(viewer, message);
       if (message.deleted) throw deletedError('id');
-      const result = await messages.update(
+      const result = await store(viewer.orgId).messages.update(
         id,
         (current) =>
           current.deleted || current.body === text ? undefined : { ...current, body: text, editedAt: now() },
@@ -151,7 +149,7 @@ export function createMessageOperations({ store, publisher, getVisible, stopTypi
       const { message, conversation } = await getVisibleMessage(viewer, id, 'id');
       assertCanDeleteMessage(viewer, message);
       const deletedAt = now();
-      const result = await messages.update(
+      const result = await store(viewer.orgId).messages.update(
         id,
         (current) => (current.deleted ? undefined : { ...current, deleted: true, body: '', reactions: [] }),
         undefined,
@@ -166,7 +164,7 @@ export function createMessageOperations({ store, publisher, getVisible, stopTypi
       if (!result) throw notFound('Message', id);
       const { after, changed } = result;
       // Also when already deleted: completes a delete that stopped half-way.
-      await store.unindexDeleted(after);
+      await store(viewer.orgId).unindexDeleted(after);
       if (changed) {
         // Those who had not read it (read pointer below it) hear their new count.
         const others = conversation.memberIds.filter((userId) => userId !== after.senderId);
@@ -180,7 +178,7 @@ export function createMessageOperations({ store, publisher, getVisible, stopTypi
       const chosen = reactionEmoji(emoji);
       const { message, conversation } = await getVisibleMessage(viewer, messageId, 'messageId');
       if (message.deleted) throw deletedError('messageId');
-      const result = await messages.update(
+      const result = await store(viewer.orgId).messages.update(
         messageId,
         (current) => {
           if (current.deleted) throw deletedError('messageId');
@@ -203,11 +201,11 @@ export function createMessageOperations({ store, publisher, getVisible, stopTypi
     async updateStatus(viewer: Viewer, messageId: string, status: MessageStatus): Promise<MessageRecord> {
       assertCanReportMessageStatus(viewer);
       requireId('messageId', messageId);
-      const message = await messages.get(messageId);
+      const message = await store(viewer.orgId).messages.get(messageId);
       if (!message || message.orgId !== viewer.orgId) throw notFound('Message', messageId);
-      const conversation = await conversations.get(message.conversationId);
+      const conversation = await store(viewer.orgId).conversations.get(message.conversationId);
       if (!conversation) throw notFound('Message', messageId);
-      const result = await messages.update(
+      const result = await store(viewer.orgId).messages.update(
         messageId,
         (current) => (advancesStatus(current.status, status) ? { ...current, status } : undefined),
         undefined,
@@ -227,7 +225,7 @@ export function createMessageOperations({ store, publisher, getVisible, stopTypi
 
   /** Inboxes show the last message: tell the members when it was edited or deleted. */
   async function announceIfLast(message: MessageRecord) {
-    const conversation = await conversations.get(message.conversationId);
+    const conversation = await store(message.orgId).conversations.get(message.conversationId);
     if (conversation?.lastMessageId === message.id) await publisher.publishConversationUpdated(conversation);
   }
 }

@@ -26,7 +26,8 @@ export type ConversationService = ReturnType<typeof createConversationService>;
 
 /** What the conversation operations share. */
 export interface ConversationContext {
-  store: ConversationStore;
+  /** The conversations store of an organisation (its own slot on a Redis Cluster). */
+  store: (orgId: string) => ConversationStore;
   publisher: ConversationPublisher;
   /** The conversation if the viewer is a member; NOT_FOUND otherwise (missing and foreign read the same). */
   getVisible(viewer: Viewer, id: string, field?: string): Promise<ConversationRecord>;
@@ -53,11 +54,10 @@ export function createConversationService({
   const { maxMembers } = config;
   const store = createConversationStore(storage, retention);
   const publisher = createConversationPublisher(bus);
-  const { conversations, messages } = store;
 
   const getVisible = async (viewer: Viewer, id: string, field = 'id') => {
     requireId(field, id);
-    const conversation = await conversations.get(id);
+    const conversation = await store(viewer.orgId).conversations.get(id);
     if (!conversation || !isMember(viewer, conversation)) throw notFound('Conversation', id);
     return conversation;
   };
@@ -67,7 +67,7 @@ export function createConversationService({
     logger,
     background,
     publish: async ({ orgId, conversationId, userId }, isTyping) => {
-      const conversation = await conversations.get(conversationId);
+      const conversation = await store(orgId).conversations.get(conversationId);
       if (!conversation || conversation.orgId !== orgId) return;
       await publisher.conversation(conversation, { __typename: 'TypingChanged', userId, isTyping, occurredAt: now() });
     },
@@ -97,15 +97,16 @@ export function createConversationService({
     const { orgId } = await getVisible(viewer, id, 'conversationId');
     const occurredAt = now();
     // Every member at the same score: only those joining move (indexMoves), to the top.
-    const score = await store.nextActivity(orgId);
-    const result = await conversations.update(
+    const score = await store(orgId).nextActivity(orgId);
+    const result = await store(orgId).conversations.update(
       id,
       (conversation) => {
         if (!isMember(viewer, conversation)) throw notFound('Conversation', id);
         const memberIds = change(conversation);
         return memberIds && { ...conversation, memberIds };
       },
-      (conversation) => conversation.memberIds.map((userId) => ({ index: store.memberIndex(orgId, userId), score })),
+      (conversation) =>
+        conversation.memberIds.map((userId) => ({ index: store(orgId).memberIndex(orgId, userId), score })),
       (after, before) => [
         publisher.conversationEvent(
           after,
@@ -127,7 +128,8 @@ export function createConversationService({
     async list(viewer: Viewer, limit?: number | null, before?: string | null): Promise<ConversationRecord[]> {
       const count = pageLimit('limit', limit, 100, LIMITS.conversationsPage);
       const cursor = before == null ? undefined : requireId('before', before);
-      const found = await pageBefore(conversations, store.memberIndex(viewer.orgId, viewer.id), {
+      const { conversations, memberIndex } = store(viewer.orgId);
+      const found = await pageBefore(conversations, memberIndex(viewer.orgId, viewer.id), {
         limit: count,
         before: cursor,
       });
@@ -146,7 +148,8 @@ export function createConversationService({
         throw badInput(`a conversation has at most ${maxMembers} members, the caller included`, 'memberIds');
       }
       const chosenTitle = conversationTitle(title);
-      return createOnce(storage, {
+      const { conversations, memberIndex, nextActivity } = store(viewer.orgId);
+      return createOnce(storage.forOrg(viewer.orgId), {
         claim: idempotencyScope(viewer, 'createConversation', idempotencyKey(key)),
         args: { title: chosenTitle, memberIds: memberList },
         find: async (id) => {
@@ -166,10 +169,10 @@ export function createConversationService({
             lastMessageSeq: 0,
             lastActivityAt: timestamp,
           };
-          const score = await store.nextActivity(viewer.orgId);
+          const score = await nextActivity(viewer.orgId);
           const inserted = await conversations.insert(
             conversation,
-            memberList.map((userId) => ({ index: store.memberIndex(viewer.orgId, userId), score })),
+            memberList.map((userId) => ({ index: memberIndex(viewer.orgId, userId), score })),
             [publisher.conversationUpdated(conversation)],
           );
           return inserted ? conversation : undefined;
@@ -192,7 +195,9 @@ export function createConversationService({
       const added = after.memberIds.filter((userId) => !was.has(userId));
       // History before joining counts as read.
       await Promise.all(
-        added.map((userId) => store.advanceReadPointer(after.id, userId, after.lastMessageSeq, after.lastMessageId)),
+        added.map((userId) =>
+          store(viewer.orgId).advanceReadPointer(after.id, userId, after.lastMessageSeq, after.lastMessageId),
+        ),
       );
       await publisher.publishConversationUpdated(after);
       return after;
@@ -224,18 +229,18 @@ export function createConversationService({
      */
     async unreadCount(viewer: Viewer, conversation: ConversationRecord): Promise<number> {
       if (!isMember(viewer, conversation)) return 0;
-      return (await store.unreadCount(conversation.id, viewer.id, conversation.lastMessageSeq)).count;
+      return (await store(viewer.orgId).unreadCount(conversation.id, viewer.id, conversation.lastMessageSeq)).count;
     },
 
     /** The viewer's unread count for an `UnreadCountChanged` published for them, as of that event. */
     async unreadCountAsOf(viewer: Viewer, event: UnreadCountChangedPayload): Promise<number> {
-      return (await store.unreadCount(event.conversationId, viewer.id, event.asOfSeq)).count;
+      return (await store(viewer.orgId).unreadCount(event.conversationId, viewer.id, event.asOfSeq)).count;
     },
 
     /** The conversation's newest message as the viewer may see it (null unless a member). */
     async lastMessage(viewer: Viewer, conversation: ConversationRecord): Promise<MessageRecord | null> {
       if (!isMember(viewer, conversation) || !conversation.lastMessageId) return null;
-      return (await messages.get(conversation.lastMessageId)) ?? null;
+      return (await store(viewer.orgId).messages.get(conversation.lastMessageId)) ?? null;
     },
 
     async markRead(viewer: Viewer, id: string, upToMessageId: string | null | undefined) {
@@ -243,10 +248,10 @@ export function createConversationService({
       const conversation = await getVisible(viewer, id, 'conversationId');
       let target: MessageRecord | undefined;
       if (upToMessageId !== null && upToMessageId !== undefined) {
-        target = await messages.get(upToMessageId);
+        target = await store(viewer.orgId).messages.get(upToMessageId);
         if (!target || target.conversationId !== conversation.id) throw notFound('Message', upToMessageId);
       } else {
-        target = await store.newestMessage(conversation.id);
+        target = await store(viewer.orgId).newestMessage(conversation.id);
       }
       if (!target) return conversation;
       const read = publisher.conversationEvent(conversation, {
@@ -255,7 +260,7 @@ export function createConversationService({
         upToMessageId: target.id,
         occurredAt: now(),
       });
-      if (await store.advanceReadPointer(conversation.id, viewer.id, target.seq, target.id, [read])) {
+      if (await store(viewer.orgId).advanceReadPointer(conversation.id, viewer.id, target.seq, target.id, [read])) {
         await publisher.publishUnreadCountChanged(conversation, [viewer.id], {
           asOfSeq: Math.max(target.seq, conversation.lastMessageSeq),
         });
@@ -279,7 +284,7 @@ export function createConversationService({
         isLast: (event) => revokesConversationAccess(viewer, event),
       });
       // Removed while the subscription was being made: its MembersChanged may have gone unheard.
-      const current = await conversations.get(conversation.id);
+      const current = await store(viewer.orgId).conversations.get(conversation.id);
       if (!current || !isMember(viewer, current)) {
         await events.return();
         throw notFound('Conversation', id);
@@ -293,7 +298,7 @@ export function createConversationService({
         signal,
         filter: (event) => isInboxAudience(viewer, event),
       });
-      return withoutReadDeletions(viewer, events, store);
+      return withoutReadDeletions(viewer, events, store(viewer.orgId));
     },
 
     /** Stops the typing sweeper. */

@@ -24,7 +24,12 @@ export const SEQUENCE_PENDING = -1;
  *   write that appends the message); a claim per
  *   sender, conversation and `clientMessageId` makes sending idempotent.
  */
-export function createConversationStore(storage: Storage, { messagesSeconds = 0 }: { messagesSeconds?: number } = {}) {
+export function createConversationStore(storage: Storage, retention: { messagesSeconds?: number } = {}) {
+  return (orgId: string) => createOrgConversationStore(storage.forOrg(orgId), retention);
+}
+
+/** One organisation's conversations and messages (`storage`: the organisation's, see `Storage.forOrg`). */
+function createOrgConversationStore(storage: Storage, { messagesSeconds = 0 }: { messagesSeconds?: number }) {
   const conversations = storage.collection<ConversationRecord>('conversations');
   const messages = storage.collection<MessageRecord>('messages', retentionOf(messagesSeconds));
   // A pointer older than the message retention is worth nothing: every message it covered is gone.
@@ -176,5 +181,5 @@ export function createConversationStore(storage: Storage, { messagesSeconds = 0 
   };
 }
 
-/** The storage layout of the conversations domain. */
-export type ConversationStore = ReturnType<typeof createConversationStore>;
+/** The storage layout of the conversations domain, for one organisation. */
+export type ConversationStore = ReturnType<typeof createOrgConversationStore>;

@@ -57,15 +57,13 @@ export function catchUpAfterOutages(options: {
   let lostAt: number | undefined;
   /** Live messages that arrived during a catch-up, in order. */
   let held: [HeardChannel, unknown][] | undefined;
-  /** The last offset any channel delivered: the history's epoch, for channels that delivered nothing yet (else asked). */
-  let newest: string | undefined;
   let running: Promise<void> = Promise.resolve();
 
   const pass = (channel: HeardChannel, message: unknown) => {
     const { payload, offset, at } = unwrap(message);
     if (offset !== undefined) {
       tagOffset(payload, offset, at);
-      channel.last = newest = offset;
+      channel.last = offset;
     }
     channel.deliver(payload);
   };
@@ -80,14 +78,15 @@ export function catchUpAfterOutages(options: {
         await Promise.resolve();
         await subscriber.ping();
       }
-      // No channel delivered an event yet: the history's own epoch, so they still catch up.
-      const epoch = parseOffset(newest)?.epoch ?? (await history.epoch());
       let caught = 0;
       await Promise.all(
         [...heard()].map(async (channel) => {
           if (channel.since === undefined) return;
+          // A channel that delivered no event yet: its organisation's epoch, so it still catches up.
+          const last = parseOffset(channel.last);
+          const epoch = last ? undefined : await history.epoch(channel.channel);
           const after =
-            parseOffset(channel.last) ??
+            last ??
             (epoch === undefined ? undefined : { epoch, ms: Math.max(channel.since, lost - LOSS_MARGIN_MS), seq: 0 });
           if (!after) return;
           const replay = history.read([channel.channel], after);
@@ -95,7 +94,7 @@ export function catchUpAfterOutages(options: {
           for (let page = await replay.next(); page && page.length > 0; page = await replay.next()) {
             for (const event of page) {
               tagOffset(event.payload, event.text, event.offset);
-              channel.last = newest = event.text;
+              channel.last = event.text;
               caught++;
               channel.deliver(event.payload);
             }
@@ -114,7 +113,7 @@ export function catchUpAfterOutages(options: {
         if (at && last && at.epoch === last.epoch && compareOffsets(at, last) <= 0) continue;
         if (offset !== undefined) {
           tagOffset(payload, offset, at);
-          channel.last = newest = offset;
+          channel.last = offset;
         }
         channel.deliver(payload);
       }

@@ -44,9 +44,22 @@ export function isCommandChannel(channel: string): boolean {
   return contract !== undefined && COMMAND_KINDS.has(contract.kind);
 }
 
-/** The Redis Stream that holds a command channel's queue. */
+/**
+ * The Redis Stream that holds a command channel's queue in one scope
+ * (`prefix`: the deployment's, for `CommandQueue.send`, or an
+ * organisation's, for the commands its writes queue in their own slot).
+ */
 export function commandStreamKey(prefix: string, channel: string): string {
   return `${prefix}queue:${channel}`;
+}
+
+/**
+ * The set of organisations (ids) that have a stream of a command channel:
+ * deployment-level (`prefix`: the deployment's), read by the consumers to
+ * find the streams. An organisation is added before its first command is.
+ */
+export function commandOrgsKey(prefix: string, channel: string): string {
+  return `${prefix}queue-orgs:${channel}`;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { RedisClient } from '../redis.js';
-import { keyPart } from '../lib/keys.js';
+import type { KeySpace } from '../lib/keys.js';
 import {
   channelOrg,
   isRecoverable,
@@ -13,10 +13,11 @@ import { formatOffset, parseEpoch, type Offset } from './offsets.js';
 import { historyKeys } from './record-redis.js';
 
 /**
- * Reads, in one step: the epoch (KEYS[1]), Redis' time, the clocks of
- * ARGV[1] organisations (the next KEYS), then at most ARGV[2] entries of
- * each remaining key, a channel's stream, after its own start (the next
- * ARGV, exclusive XRANGE starts).
+ * Reads, in one step: an organisation's epoch (KEYS[1]), Redis' time, the
+ * clocks of ARGV[1] organisations (the next KEYS: 0 or 1, the same
+ * organisation's, so one slot), then at most ARGV[2] entries of each
+ * remaining key, a channel's stream, after its own start (the next ARGV,
+ * exclusive XRANGE starts).
  */
 const READ_HISTORY = `
 local t = redis.call('TIME')
@@ -38,16 +39,21 @@ type Reply = [epoch: string | null, now: string, ...rest: (string | null | Strea
  */
 export function createRedisHistory(options: {
   redis: RedisClient;
-  prefix: string;
+  keys: KeySpace;
   windowMs: number;
   check: (channel: string, payload: unknown) => boolean;
 }): EventHistory {
   const { redis, windowMs, check } = options;
-  const keys = historyKeys(options.prefix);
+  const space = options.keys;
+  const keys = historyKeys(space);
 
-  /** The state of each organisation, and at most `count` entries of each channel after its own position. */
-  const load = async (orgs: readonly string[], cursors: readonly { channel: string; after: Offset }[], count = 0) => {
-    const names = [keys.epoch, ...orgs.map(keys.clock), ...cursors.map(({ channel }) => keys.stream(channel))];
+  /**
+   * The state of an organisation (`prefix`: its keys'), and at most `count`
+   * entries of each of its channels after its own position.
+   */
+  const load = async (prefix: string, cursors: readonly { channel: string; after: Offset }[], count = 0) => {
+    const orgs = [prefix];
+    const names = [keys.epoch(prefix), ...orgs.map(keys.clock), ...cursors.map(({ channel }) => keys.stream(channel))];
     const [epoch, now, ...rest] = (await redis.eval(
       READ_HISTORY,
       names.length,
@@ -66,13 +72,13 @@ export function createRedisHistory(options: {
 
   /** The next page of each channel; undefined when events after a channel's position may be gone. */
   const readPages = async (cursors: readonly { channel: string; after: Offset }[], count: number) => {
-    const orgs = [...new Set(cursors.map(({ channel }) => channelOrg(channel)))];
-    if (orgs.some((org) => org === undefined)) return undefined;
-    const { epoch, states, streams } = await load(orgs as string[], cursors, count);
+    const orgs = new Set(cursors.map(({ channel }) => channelOrg(channel)));
+    // A replay concerns one organisation's channels (its history, epoch and clock are its own).
+    if (orgs.size !== 1 || orgs.has(undefined)) return undefined;
+    const { epoch, states, streams } = await load(space.ofChannel(cursors[0]!.channel), cursors, count);
     if (epoch === undefined) return undefined;
-    const byOrg = new Map(orgs.map((org, i) => [org, states[i]!]));
     // Checked at every page: a replay read slower than the window has lost what was trimmed meanwhile.
-    const kept = cursors.every(({ channel, after }) => isRecoverable(after, byOrg.get(channelOrg(channel))!, windowMs));
+    const kept = cursors.every(({ after }) => isRecoverable(after, states[0]!, windowMs));
     if (!kept) return undefined;
     const pages: ChannelPage[] = [];
     for (const [i, entries] of streams.entries()) {
@@ -94,12 +100,12 @@ export function createRedisHistory(options: {
 
   return {
     windowMs,
-    async epoch() {
+    async epoch(channel) {
       // Read from Redis (untrusted): it would be written into every offset of a catch-up.
-      return parseEpoch(await redis.get(keys.epoch));
+      return parseEpoch(await redis.get(keys.epoch(space.ofChannel(channel))));
     },
     async recoverable(orgId, offsets) {
-      const [state] = (await load([keyPart(orgId)], [])).states;
+      const [state] = (await load(space.org(orgId), [])).states;
       return offsets.map((after) => isRecoverable(after, state!, windowMs));
     },
     read(channels, after) {

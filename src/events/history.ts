@@ -25,10 +25,11 @@ export interface EventHistory {
   /** How long events are kept, in milliseconds. */
   readonly windowMs: number;
   /**
-   * The history's current epoch (undefined: nothing was ever recorded):
-   * where a catch-up starts for a channel that has delivered no event yet.
+   * The current epoch of the history `channel` is in (its organisation's;
+   * undefined: nothing was ever recorded there): where a catch-up starts
+   * for a channel that has delivered no event yet.
    */
-  epoch(): Promise<string | undefined>;
+  epoch(channel: string): Promise<string | undefined>;
   /**
    * Whether every event of `orgId` after each offset is still kept: what
    * the WebSocket `connection_ack` answers per subscription id, before the

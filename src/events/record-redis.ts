@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { orgOfChannel, type KeySpace } from '../lib/keys.js';
 import { COMMAND_QUEUE_MAX_LENGTH } from './commands.js';
 import { redisEventWire } from './change-event.js';
 import { recordingOrg } from './history.js';
@@ -29,9 +30,10 @@ import type { ChangeEvent } from '../storage/storage.js';
  * - Any other event is published as it is.
  *
  * Keys travel in ARGV, not KEYS (the scripts index KEYS by position). On
- * a Redis Cluster that is allowed because every key and channel of a
- * deployment carries one hash tag (`deploymentPrefix` in src/lib/keys.ts):
- * they are all in the slot of the script's declared keys.
+ * a Redis Cluster that is allowed because the events of one script are of
+ * one organisation, and its channels, history, clock, epoch and command
+ * streams carry that organisation's hash tag (`keySpace` in
+ * src/lib/keys.ts), as do the keys the script declares: all in one slot.
  */
 export const RECORD_EVENTS = `
 local A = 5 * tonumber(ARGV[1]) + 5
@@ -78,54 +80,81 @@ export const PUBLISH_EVENTS = `${RECORD_EVENTS}
 record_events()
 return 1`;
 
-/** The Redis keys of the resume history. */
-export function historyKeys(prefix: string) {
+/** The Redis keys of the resume history: per organisation, in its slot. */
+export function historyKeys(keys: KeySpace) {
   return {
-    /** The current epoch: set once, gone only with Redis' data. */
-    epoch: `${prefix}history-epoch`,
+    /** An organisation's current epoch (`prefix`: the organisation's, see {@link KeySpace}): set once, gone only with its data. */
+    epoch: (prefix: string) => `${prefix}history-epoch`,
     /** A channel's recent events (channel without the prefix). */
-    stream: (channel: string) => `${prefix}history:${channel}`,
-    /** The last id given in an organisation (as channel names encode it). */
-    clock: (org: string) => `${prefix}history-clock:${org}`,
+    stream: (channel: string) => `${keys.ofChannel(channel)}history:${channel}`,
+    /** The last id given in an organisation. */
+    clock: (prefix: string) => `${prefix}history-clock`,
   };
 }
 
 /** The leading ARGV of a script that records no event. */
 export const NO_EVENTS = ['0', '0', '', '', 'PUBLISH'];
 
-/** Makes the leading ARGV of scripts starting with {@link RECORD_EVENTS}. */
-export type RedisEventRecorder = (events: readonly ChangeEvent[]) => string[];
+/**
+ * Makes the leading ARGV of scripts starting with {@link RECORD_EVENTS}.
+ * `orgId`: the organisation whose slot the script runs in (an org-scoped
+ * storage's); a command among the events is queued on that organisation's
+ * stream. Without it, commands go to the deployment's streams.
+ * Throws (a programming error) for events of another organisation than
+ * the script's, or of several: on a Redis Cluster they would be in
+ * another slot (CROSSSLOT), so they are refused on one Redis too.
+ */
+export type RedisEventRecorder = (events: readonly ChangeEvent[], orgId?: string) => string[];
 
 /**
- * The recorder of a deployment: its key prefix, its resume window
+ * The recorder of a deployment: its key space, its resume window
  * (RESUME_WINDOW_SECONDS in ms; 0: no history, no offsets), and whether
  * events go over sharded pub/sub (a Redis Cluster).
  */
 export function createRedisEventRecorder(
-  prefix: string,
+  keys: KeySpace,
   resumeWindowMs = 0,
   { sharded = false }: { sharded?: boolean } = {},
 ): RedisEventRecorder {
-  const wire = redisEventWire(prefix);
-  const keys = historyKeys(prefix);
+  const wire = redisEventWire(keys);
+  const history = historyKeys(keys);
   // Each script gets an epoch of its own to set when Redis has none (lost its data): never one seen before.
   const token = randomBytes(6).toString('base64url');
   let scripts = 0;
-  return (events) => {
+  return (events, orgId) => {
+    const scope = orgId === undefined ? keys.deployment : keys.org(orgId);
+    for (const event of events) {
+      const prefix = keys.ofChannel(event.channel);
+      if (orgOfChannel(event.channel) !== undefined && prefix !== scope) {
+        throw new Error(`An event of ${event.channel} cannot be recorded in the slot of ${scope}`);
+      }
+    }
     const args = [
       String(events.length),
       String(resumeWindowMs),
-      keys.epoch,
+      history.epoch(scope),
       token + (scripts++).toString(36),
       sharded ? 'SPUBLISH' : 'PUBLISH',
     ];
     for (const event of events) {
-      const { channel, message, queue } = wire(event);
+      const { channel, message, queue } = wire(event, orgId);
       const org = resumeWindowMs > 0 && !queue ? recordingOrg(event.channel) : undefined;
       args.push(channel, message, queue ?? '');
       if (org === undefined) args.push('', '');
-      else args.push(keys.stream(event.channel), keys.clock(org));
+      else args.push(history.stream(event.channel), history.clock(scope));
     }
     return args;
   };
+}
+
+/**
+ * The slot a bare `EventBus.publish` of `events` runs in: the organisation
+ * of its channels (undefined: the deployment's). Events of several
+ * organisations cannot be published together.
+ */
+export function publishScope(events: readonly ChangeEvent[]): string | undefined {
+  const orgs = new Set(events.map((event) => orgOfChannel(event.channel)));
+  if (orgs.size > 1) throw new Error('Events of several organisations cannot be published in one step');
+  const [org] = orgs;
+  return org === undefined ? undefined : decodeURIComponent(org);
 }

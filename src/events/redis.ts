@@ -7,7 +7,8 @@ import { catchUpAfterOutages, unwrap, type HeardChannel } from './catch-up-redis
 import { createRedisHistory } from './history-redis.js';
 import { createShardedPubSub } from './sharded-pubsub.js';
 import { createEventIntake, type Listener } from './intake.js';
-import { createRedisEventRecorder, PUBLISH_EVENTS, type RedisEventRecorder } from './record-redis.js';
+import type { KeySpace } from '../lib/keys.js';
+import { createRedisEventRecorder, PUBLISH_EVENTS, publishScope, type RedisEventRecorder } from './record-redis.js';
 import { requireChannelContract, type ChannelContract } from './topics.js';
 
 /** Thrown when a listener is asked for while the subscriber connection is down. */
@@ -52,24 +53,25 @@ export class RedisUnavailableError extends Error {
 export function createRedisEventBus(options: {
   publisher: RedisClient;
   subscriber: RedisClient;
-  prefix: string;
+  /** Where the deployment's channels and history are (an organisation's in its own slot). */
+  keys: KeySpace;
   logger?: Logger;
   maxQueuedEvents?: number;
   /** RESUME_WINDOW_SECONDS in ms (0: no history, no offsets). */
   resumeWindowMs?: number;
-  /** How events are recorded (the storage's, so both write alike); made from `prefix` and the window otherwise. */
+  /** How events are recorded (the storage's, so both write alike); made from `keys` and the window otherwise. */
   record?: RedisEventRecorder;
 }): EventBus {
-  const { publisher, subscriber, prefix, logger, maxQueuedEvents, resumeWindowMs = 0 } = options;
+  const { publisher, subscriber, keys, logger, maxQueuedEvents, resumeWindowMs = 0 } = options;
   const sharded = isCluster(subscriber) ? createShardedPubSub(subscriber, logger) : undefined;
   const pubsub = sharded ?? new RedisPubSub({ publisher, subscriber });
-  const record = options.record ?? createRedisEventRecorder(prefix, resumeWindowMs, { sharded: Boolean(sharded) });
+  const record = options.record ?? createRedisEventRecorder(keys, resumeWindowMs, { sharded: Boolean(sharded) });
   const intake = createEventIntake({ logger });
   const history =
     resumeWindowMs > 0
       ? createRedisHistory({
           redis: publisher,
-          prefix,
+          keys,
           windowMs: resumeWindowMs,
           check: (channel, payload) => intake.check(requireChannelContract(channel), channel, payload),
         })
@@ -103,11 +105,11 @@ export function createRedisEventBus(options: {
   if (!sharded) subscriber.on('ready', onReady);
 
   /** Subscribes the process to `name` once; later listeners join the same entry. */
-  const subscribed = (name: string, contract: ChannelContract): Subscribed => {
+  const subscribed = (name: string, channel: string, contract: ChannelContract): Subscribed => {
     const existing = listening.get(name);
     if (existing) return existing;
     const entry: Subscribed = {
-      channel: name.slice(prefix.length),
+      channel,
       listeners: new Set(),
       deliver: (payload) => intake.deliver(contract, name, entry.listeners, payload),
       // Resolves only after Redis confirmed SUBSCRIBE, so an unlisten always
@@ -135,15 +137,16 @@ export function createRedisEventBus(options: {
     stats: intake.stats,
     history,
     async publish(channel, payload) {
-      const args = record([{ channel, payload }]);
-      // The epoch's key, declared only to route the script to the deployment's slot on a cluster.
+      const events = [{ channel, payload }];
+      const args = record(events, publishScope(events));
+      // The epoch's key, declared only to route the script to the slot of the channel's organisation on a cluster.
       await sendWrite(() => publisher.eval(PUBLISH_EVENTS, 1, args[2]!, ...args));
     },
     async listen(channel, listener) {
       const contract = requireChannelContract(channel);
       if (subscriber.status !== 'ready') throw new RedisUnavailableError('Redis subscriber connection is not ready');
-      const name = prefix + channel;
-      const entry = subscribed(name, contract);
+      const name = keys.ofChannel(channel) + channel;
+      const entry = subscribed(name, channel, contract);
       // A wrapper of its own: the same function may listen twice.
       const own: Listener = (payload) => listener(payload as never);
       // Joined before the SUBSCRIBE is confirmed, so the entry is not released meanwhile by another listener.

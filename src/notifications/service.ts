@@ -61,10 +61,9 @@ export function createNotificationService({
   bus: EventBus;
   retention?: Pick<RetentionConfig, 'notificationsSeconds'>;
 }) {
-  const notifications = storage.collection<NotificationRecord>(
-    'notifications',
-    retentionOf(retention.notificationsSeconds),
-  );
+  /** An organisation's notifications (in its own slot on a Redis Cluster). */
+  const notifications = (orgId: string) =>
+    storage.forOrg(orgId).collection<NotificationRecord>('notifications', retentionOf(retention.notificationsSeconds));
 
   const publish = (orgId: string, userId: string, event: NotificationEvent) =>
     bus.publish(topics.notifications(orgId, userId), event);
@@ -75,7 +74,7 @@ export function createNotificationService({
   /** The viewer's own notification; NOT_FOUND for a missing one and for anyone else's alike. */
   const getOwn = async (viewer: Viewer, id: string): Promise<NotificationRecord> => {
     requireId('id', id);
-    const notification = await notifications.get(id);
+    const notification = await notifications(viewer.orgId).get(id);
     if (!notification || !isRecipient(viewer, notification)) throw notFound('Notification', id);
     return notification;
   };
@@ -85,7 +84,7 @@ export function createNotificationService({
    * `events` with it; unchanged when already read.
    */
   const setRead = (viewer: Viewer, id: string, readAt: string, events?: () => ChangeEvent[]) =>
-    notifications.update(
+    notifications(viewer.orgId).update(
       id,
       (notification) =>
         isRecipient(viewer, notification) && notification.readAt === null ? { ...notification, readAt } : undefined,
@@ -105,11 +104,11 @@ export function createNotificationService({
       });
       const below = before == null ? undefined : (await getOwn(viewer, requireId('before', before))).seq;
       const index = (unreadOnly ? unread : inbox)(viewer.orgId, viewer.id);
-      return notifications.list(index, { order: 'desc', below, limit: pageSize });
+      return notifications(viewer.orgId).list(index, { order: 'desc', below, limit: pageSize });
     },
 
     unreadCount(viewer: Viewer): Promise<number> {
-      return notifications.count(unread(viewer.orgId, viewer.id));
+      return notifications(viewer.orgId).count(unread(viewer.orgId, viewer.id));
     },
 
     /**
@@ -128,11 +127,11 @@ export function createNotificationService({
       const title = requireText('title', input.title, { max: NOTIFICATION_LIMITS.title });
       const body = input.body == null ? null : textOrNull('body', input.body, { max: NOTIFICATION_LIMITS.body });
       const data = optionalData(input.data);
-      return createOnce(storage, {
+      return createOnce(storage.forOrg(viewer.orgId), {
         claim: idempotencyScope(viewer, 'sendNotification', idempotencyKey(key)),
         args: { recipientId, kind: input.kind, title, body, data },
         find: async (id) => {
-          const found = await notifications.get(id);
+          const found = await notifications(viewer.orgId).get(id);
           return found?.orgId === viewer.orgId && found.senderId === viewer.id ? found : undefined;
         },
         create: async (id) => {
@@ -141,7 +140,7 @@ export function createNotificationService({
             orgId: viewer.orgId,
             recipientId,
             senderId: viewer.id,
-            seq: await storage.increment(`notifications:${keyPart(viewer.orgId)}`),
+            seq: await storage.forOrg(viewer.orgId).increment(`notifications:${keyPart(viewer.orgId)}`),
             kind: input.kind,
             title,
             body,
@@ -154,7 +153,7 @@ export function createNotificationService({
             notification,
             occurredAt: notification.createdAt,
           });
-          return (await notifications.insert(notification, indexesOf(notification), [created]))
+          return (await notifications(viewer.orgId).insert(notification, indexesOf(notification), [created]))
             ? notification
             : undefined;
         },
@@ -183,7 +182,10 @@ export function createNotificationService({
         min: 1,
         max: NOTIFICATION_LIMITS.markAllMax,
       });
-      const ids = await notifications.ids(unread(viewer.orgId, viewer.id), { order: 'desc', limit: most });
+      const ids = await notifications(viewer.orgId).ids(unread(viewer.orgId, viewer.id), {
+        order: 'desc',
+        limit: most,
+      });
       const readAt = now();
       const changed: string[] = [];
       for (let start = 0; start < ids.length; start += MARK_ALL_BATCH) {
@@ -204,7 +206,7 @@ export function createNotificationService({
     async remove(viewer: Viewer, id: string): Promise<boolean> {
       const own = await getOwn(viewer, id);
       const occurredAt = now();
-      const removed = await notifications.remove(
+      const removed = await notifications(viewer.orgId).remove(
         id,
         [inbox(own.orgId, own.recipientId), unread(own.orgId, own.recipientId)],
         (gone) => [

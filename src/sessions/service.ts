@@ -22,7 +22,8 @@ const byOrg = (orgId: string) => `org:${keyPart(orgId)}`;
 
 /** Creates the sessions domain over a storage backend and an event bus. */
 export function createSessionService({ storage, bus }: { storage: Storage; bus: EventBus }) {
-  const sessions = storage.collection<SessionRecord>('sessions');
+  /** An organisation's sessions (in its own slot on a Redis Cluster). */
+  const sessions = (orgId: string) => storage.forOrg(orgId).collection<SessionRecord>('sessions');
 
   /** A session's events, to record with the change that produces them. */
   const recorded = (session: SessionRecord, events: SessionEvent[]) =>
@@ -67,7 +68,7 @@ export function createSessionService({ storage, bus }: { storage: Storage; bus: 
   /** The session if the viewer may see it; NOT_FOUND otherwise (missing and foreign read the same). */
   const getVisible = async (viewer: Viewer, id: string): Promise<SessionRecord> => {
     requireId('id', id);
-    const session = await sessions.get(id);
+    const session = await sessions(viewer.orgId).get(id);
     if (!session || !canAccessSession(viewer, session)) throw notFound('Session', id);
     return session;
   };
@@ -83,7 +84,7 @@ export function createSessionService({ storage, bus }: { storage: Storage; bus: 
     events: (after: SessionRecord, before: SessionRecord) => ChangeEvent[],
   ) => {
     await getVisible(viewer, id);
-    const result = await sessions.update(
+    const result = await sessions(viewer.orgId).update(
       id,
       (current) => {
         const next = apply(current);
@@ -113,7 +114,7 @@ export function createSessionService({ storage, bus }: { storage: Storage; bus: 
       let cursor = before == null ? undefined : (await getVisible(viewer, requireId('before', before))).id;
       const visible: SessionRecord[] = [];
       for (;;) {
-        const page = await pageBefore(sessions, byOrg(viewer.orgId), { limit: pageSize, before: cursor });
+        const page = await pageBefore(sessions(viewer.orgId), byOrg(viewer.orgId), { limit: pageSize, before: cursor });
         if (!page) throw notFound('Session', cursor ?? '');
         visible.push(...page.filter((session) => canAccessSession(viewer, session)));
         if (page.length < pageSize || visible.length >= pageSize) return visible.slice(0, pageSize);
@@ -125,11 +126,11 @@ export function createSessionService({ storage, bus }: { storage: Storage; bus: 
     async create(viewer: Viewer, name: string, key?: string | null): Promise<SessionRecord> {
       assertCanCreateSession(viewer);
       const chosenName = requireText('name', name, { max: 100 });
-      return createOnce(storage, {
+      return createOnce(storage.forOrg(viewer.orgId), {
         claim: idempotencyScope(viewer, 'createSession', idempotencyKey(key)),
         args: { name: chosenName },
         find: async (id) => {
-          const found = await sessions.get(id);
+          const found = await sessions(viewer.orgId).get(id);
           return found && canAccessSession(viewer, found) ? found : undefined;
         },
         create: async (id) => {
@@ -147,7 +148,7 @@ export function createSessionService({ storage, bus }: { storage: Storage; bus: 
             createdAt: timestamp,
             updatedAt: timestamp,
           };
-          const inserted = await sessions.insert(session, [
+          const inserted = await sessions(viewer.orgId).insert(session, [
             { index: byOrg(viewer.orgId), score: Date.parse(timestamp) },
           ]);
           return inserted ? session : undefined;
@@ -182,7 +183,7 @@ export function createSessionService({ storage, bus }: { storage: Storage; bus: 
     async remove(viewer: Viewer, id: string): Promise<boolean> {
       const session = await getVisible(viewer, id);
       const occurredAt = now();
-      const removed = await sessions.remove(id, [byOrg(session.orgId)], (gone) => [
+      const removed = await sessions(viewer.orgId).remove(id, [byOrg(session.orgId)], (gone) => [
         ...recorded(gone, [{ __typename: 'SessionDeleted', sessionId: id, occurredAt }]),
         ...(gone.status !== 'DISCONNECTED' ? [command(gone, 'disconnect')] : []),
       ]);
@@ -235,7 +236,7 @@ export function createSessionService({ storage, bus }: { storage: Storage; bus: 
         isLast: (event) => event.__typename === 'SessionDeleted',
       });
       // Deleted while the subscription was being made: its SessionDeleted may have gone unheard.
-      if (!(await sessions.get(session.id))) {
+      if (!(await sessions(viewer.orgId).get(session.id))) {
         await events.return();
         throw notFound('Session', sessionId);
       }

@@ -67,10 +67,12 @@ export function createMemoryStorage(deliver?: DeliverEvents): Storage {
     return entry;
   };
 
-  return {
+  const storage: Storage = {
     ...({ [MEMORY_STATE]: { collections, counters } } as object),
     kind: 'memory',
     collection: collectionNamed,
+    // One process, no slots: every organisation's data is in the one storage (names already carry the org where two could meet).
+    forOrg: () => storage,
     async increment(counter) {
       return increment(counter);
     },
@@ -165,6 +167,7 @@ export function createMemoryStorage(deliver?: DeliverEvents): Storage {
     },
     async close() {},
   };
+  return storage;
 }
 
 /** The maps behind a memory collection, for the writes that span two collections ({@link Storage.append}). */

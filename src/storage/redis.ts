@@ -1,4 +1,7 @@
 import type { RedisClient } from '../redis.js';
+import type { KeySpace } from '../lib/keys.js';
+import { commandOrgsKey, isCommandChannel } from '../events/commands.js';
+import { wakeCommandConsumers } from '../events/commands-redis.js';
 import { NO_EVENTS, RECORD_EVENTS, type RedisEventRecorder } from '../events/record-redis.js';
 import { createRedisLedger } from './redis-ledger.js';
 import { createRedisLimits } from './limits-redis.js';
@@ -174,24 +177,69 @@ const MAX_CAS_ATTEMPTS = 50;
  * records them, so subscribers cannot tell the two apart). Every command that changes state is sent
  * through `sendWrite`, so a failed operation knows whether it wrote.
  */
-export function createRedisStorage(redis: RedisClient, prefix: string, record?: RedisEventRecorder): Storage {
+export function createRedisStorage(redis: RedisClient, keys: KeySpace, record?: RedisEventRecorder): Storage {
+  const orgs = new Map<string, Storage>();
+  const forOrg = (orgId: string): Storage => {
+    let scoped = orgs.get(orgId);
+    if (!scoped) {
+      // A storage is a few closures: kept per organisation seen, bounded by keeping the last ORG_SCOPES.
+      if (orgs.size >= ORG_SCOPES) orgs.delete(orgs.keys().next().value!);
+      orgs.set(orgId, (scoped = createScopedStorage(redis, keys, keys.org(orgId), orgId, record, forOrg)));
+    }
+    return scoped;
+  };
+  return createScopedStorage(redis, keys, keys.deployment, undefined, record, forOrg);
+}
+
+/** Organisation scopes kept made (a cache: a scope made again is the same). */
+const ORG_SCOPES = 1_000;
+
+/**
+ * The storage of one scope: the deployment's (`orgId` undefined) or one
+ * organisation's, whose every key starts with `prefix`. On a cluster, all
+ * keys of a scope are in one slot, so its scripts never cross slots.
+ */
+function createScopedStorage(
+  redis: RedisClient,
+  keys: KeySpace,
+  prefix: string,
+  orgId: string | undefined,
+  record: RedisEventRecorder | undefined,
+  forOrg: (orgId: string) => Storage,
+): Storage {
   /** The key names of collections and counters: the collections' own and {@link Storage.append}'s alike. */
   const keyOf = {
     doc: (collection: string, id = '') => `${prefix}doc:${collection}:${id}`,
     index: (collection: string, index = '') => `${prefix}idx:${collection}:${index}`,
     counter: (counter: string) => `${prefix}ctr:${counter}`,
   };
-  const run = (script: string, keys: string[], args: (string | number)[]) =>
-    sendWrite(() => redis.eval(script, keys.length, ...keys, ...args));
+  /**
+   * Runs a script. One that queues a command on an organisation's stream
+   * first registers the organisation with the stream's consumers (see
+   * src/events/commands-redis.ts): registered before, so a command is never
+   * on a stream no consumer knows of.
+   */
+  const run = async (script: string, names: string[], args: (string | number)[], events?: readonly ChangeEvent[]) => {
+    const commands =
+      orgId === undefined || !events ? [] : [...new Set(events.map((event) => event.channel).filter(isCommandChannel))];
+    for (const channel of commands) {
+      await sendWrite(() => redis.sadd(commandOrgsKey(keys.deployment, channel), orgId!));
+    }
+    const result = await sendWrite(() => redis.eval(script, names.length, ...names, ...args));
+    // A hint only (consumers sweep the organisations' streams anyway): a failure here is not the write's.
+    for (const channel of commands) await wakeCommandConsumers(redis, keys, channel, orgId!).catch(() => undefined);
+    return result;
+  };
   /** The leading arguments of a script that records events (see RECORD_EVENTS). */
   const eventArgs = (events: readonly ChangeEvent[]): string[] => {
     if (events.length === 0) return NO_EVENTS;
     if (!record) throw new Error('This storage was created without an event recorder: it cannot record events');
-    return record(events);
+    return record(events, orgId);
   };
 
   return {
     kind: 'redis',
+    forOrg,
     collection<T extends Doc>(name: string, retention?: Retention) {
       const collection = createRedisCollection<T>(redis, keyOf.doc(name), keyOf.index(name), run, eventArgs, retention);
       return retention ? withRetention(collection) : collection;
@@ -230,7 +278,7 @@ export function createRedisStorage(redis: RedisClient, prefix: string, record?: 
       assertAppendable(sequence.fields, parent.set);
       const childKeys = indexes.map((entry) => keyOf.index(collection, entry.index));
       const touched = touch.indexes.map((index) => keyOf.index(parent.collection, index));
-      const keys = [
+      const names = [
         keyOf.doc(collection, doc.id),
         keyOf.counter(sequence.counter),
         keyOf.doc(parent.collection, parent.id),
@@ -253,7 +301,7 @@ export function createRedisStorage(redis: RedisClient, prefix: string, record?: 
         ...indexes.map((entry) => entry.score),
         Math.max(0, Math.round(ttlMs)),
       ];
-      const result = Number(await run(APPEND, keys, args));
+      const result = Number(await run(APPEND, names, args, events));
       if (result === -1) return { status: 'taken' };
       if (result === -2) return { status: 'parent-changed' };
       return { status: 'appended', seq: result };
@@ -278,7 +326,7 @@ function createRedisCollection<T extends Doc>(
   redis: RedisClient,
   docPrefix: string,
   indexPrefix: string,
-  run: (script: string, keys: string[], args: (string | number)[]) => Promise<unknown>,
+  run: (script: string, keys: string[], args: (string | number)[], events?: readonly ChangeEvent[]) => Promise<unknown>,
   eventArgs: (events: readonly ChangeEvent[]) => string[],
   { ttlMs = 0, renewOnWrite = false }: Partial<Retention> = {},
 ): Collection<T> {
@@ -308,7 +356,7 @@ function createRedisCollection<T extends Doc>(
     async insert(doc, entries = [], events = []) {
       const keys = [docKey(doc.id), ...entries.map((entry) => indexKey(entry.index))];
       const args = [...eventArgs(events), JSON.stringify(doc), ...entries.map((entry) => entry.score), ttlMs, doc.id];
-      return (await run(INSERT, keys, args)) === 1;
+      return (await run(INSERT, keys, args, events)) === 1;
     },
     async update(id, change, indexes, events) {
       for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
@@ -321,9 +369,10 @@ function createRedisCollection<T extends Doc>(
         const { leave, join } = indexes ? indexMoves(indexes(before), indexes(next)) : { leave: [], join: [] };
         const keys = [docKey(id), ...leave.map(indexKey), ...join.map((entry) => indexKey(entry.index))];
         const after = JSON.parse(serialised) as T;
-        const recorded = eventArgs(events ? events(after, before) : []);
+        const produced = events ? events(after, before) : [];
+        const recorded = eventArgs(produced);
         const args = [...recorded, raw, serialised, id, leave.length, renewMs, ...join.map((entry) => entry.score)];
-        if ((await run(COMPARE_AND_SET, keys, args)) === 1) return { before, after, changed: true };
+        if ((await run(COMPARE_AND_SET, keys, args, produced)) === 1) return { before, after, changed: true };
       }
       throw new Error(`Update of ${docKey(id)} kept conflicting after ${MAX_CAS_ATTEMPTS} attempts`);
     },
@@ -333,8 +382,9 @@ function createRedisCollection<T extends Doc>(
         const raw = await redis.get(docKey(id));
         if (raw === null) return undefined;
         const removed = JSON.parse(raw) as T;
-        const args = [...eventArgs(events ? events(removed) : []), raw, id];
-        if ((await run(REMOVE, keys, args)) === 1) return removed;
+        const produced = events ? events(removed) : [];
+        const args = [...eventArgs(produced), raw, id];
+        if ((await run(REMOVE, keys, args, produced)) === 1) return removed;
       }
       throw new Error(`Removal of ${docKey(id)} kept conflicting after ${MAX_CAS_ATTEMPTS} attempts`);
     },

@@ -195,6 +195,18 @@ export type AppendOutcome = { status: 'appended'; seq: number } | { status: 'tak
 export interface Storage {
   readonly kind: 'memory' | 'redis';
   /**
+   * The same storage for one organisation's data: with Redis, its keys
+   * carry the organisation's hash tag, so on a Redis Cluster organisations
+   * spread over the shards while each write (with its indexes, events and
+   * the commands it queues) stays in one slot. Every write that records
+   * events of an organisation's channels goes through that organisation's
+   * storage (an event of another organisation is refused, as it would be
+   * CROSSSLOT on a cluster); the storage it is called on (the deployment's)
+   * keeps what spans organisations. Names inside are the same as on the
+   * deployment's storage; the memory backend returns itself.
+   */
+  forOrg(orgId: string): Storage;
+  /**
    * The collection called `name`; with `retention`, its records expire (see
    * {@link Retention}). Every caller of one name must pass the same retention.
    */

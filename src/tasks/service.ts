@@ -49,7 +49,8 @@ const description = (value: string) => textOrNull('description', value, { max: T
 
 /** Creates the tasks domain over a storage backend and an event bus. */
 export function createTaskService({ storage, bus }: { storage: Storage; bus: EventBus }) {
-  const tasks = storage.collection<TaskRecord>('tasks');
+  /** An organisation's tasks (in its own slot on a Redis Cluster). */
+  const tasks = (orgId: string) => storage.forOrg(orgId).collection<TaskRecord>('tasks');
 
   /** Task events, to record with the change that produces them. */
   const recorded = (orgId: string, events: TaskEvent[]) =>
@@ -58,7 +59,7 @@ export function createTaskService({ storage, bus }: { storage: Storage; bus: Eve
   /** The task if it is one of the viewer's organisation's; NOT_FOUND otherwise (missing and foreign read the same). */
   const getVisible = async (viewer: Viewer, id: string): Promise<TaskRecord> => {
     requireId('id', id);
-    const task = await tasks.get(id);
+    const task = await tasks(viewer.orgId).get(id);
     if (!task || !canSeeTask(viewer, task)) throw notFound('Task', id);
     return task;
   };
@@ -77,7 +78,7 @@ export function createTaskService({ storage, bus }: { storage: Storage; bus: Eve
   ) => {
     requireId('id', id);
     const updatedAt = now();
-    const result = await tasks.update(
+    const result = await tasks(viewer.orgId).update(
       id,
       (task) => {
         if (!canSeeTask(viewer, task)) return undefined;
@@ -112,7 +113,7 @@ export function createTaskService({ storage, bus }: { storage: Storage; bus: Eve
         max: TASK_LIMITS.pageMax,
       });
       const below = before == null ? undefined : (await getVisible(viewer, requireId('before', before))).seq;
-      return tasks.list(indexFor(viewer.orgId, filter), { order: 'desc', below, limit: pageSize });
+      return tasks(viewer.orgId).list(indexFor(viewer.orgId, filter), { order: 'desc', below, limit: pageSize });
     },
 
     /** Creates a task; with an idempotency key, a repeat returns the first call's task. */
@@ -121,11 +122,11 @@ export function createTaskService({ storage, bus }: { storage: Storage; bus: Eve
       const title = requireText('title', input.title, { max: TASK_LIMITS.title });
       const text = input.description == null ? null : description(input.description);
       const assigneeId = input.assigneeId == null ? null : requireUserId('assigneeId', input.assigneeId);
-      return createOnce(storage, {
+      return createOnce(storage.forOrg(viewer.orgId), {
         claim: idempotencyScope(viewer, 'createTask', idempotencyKey(key)),
         args: { title, description: text, assigneeId },
         find: async (id) => {
-          const found = await tasks.get(id);
+          const found = await tasks(viewer.orgId).get(id);
           return found && canSeeTask(viewer, found) ? found : undefined;
         },
         create: async (id) => {
@@ -133,7 +134,7 @@ export function createTaskService({ storage, bus }: { storage: Storage; bus: Eve
           const task: TaskRecord = {
             id,
             orgId: viewer.orgId,
-            seq: await storage.increment(`tasks:${keyPart(viewer.orgId)}`),
+            seq: await storage.forOrg(viewer.orgId).increment(`tasks:${keyPart(viewer.orgId)}`),
             title,
             description: text,
             assigneeId,
@@ -145,7 +146,9 @@ export function createTaskService({ storage, bus }: { storage: Storage; bus: Eve
           };
           const events: TaskEvent[] = [{ __typename: 'TaskCreated', task, occurredAt: timestamp }];
           if (assigneeId !== null) events.push(assigned(task, null));
-          return (await tasks.insert(task, indexesOf(task), recorded(task.orgId, events))) ? task : undefined;
+          return (await tasks(viewer.orgId).insert(task, indexesOf(task), recorded(task.orgId, events)))
+            ? task
+            : undefined;
         },
       });
     },
@@ -218,7 +221,7 @@ export function createTaskService({ storage, bus }: { storage: Storage; bus: Eve
       assertCanChangeTasks(viewer);
       requireId('id', id);
       const noteText = requireText('text', text, { max: TASK_LIMITS.note });
-      return createOnce(storage, {
+      return createOnce(storage.forOrg(viewer.orgId), {
         claim: idempotencyScope(viewer, 'addTaskNote', idempotencyKey(key)),
         args: { id, text: noteText },
         find: async (noteId) => {

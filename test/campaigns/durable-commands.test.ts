@@ -102,6 +102,8 @@ describe('durable internal commands', () => {
     const [a] = (await startCluster(1, QUICK_LOGIN)) as [TestServer];
     const t = await tokens();
     const redis = rawRedis();
+    // The deployment's stream: the session's write queues its command on its organisation's stream and
+    // wakes a consumer here; the frozen worker holds that wake-up, so no one reads the command until it is taken over.
     const stream = commandStreamKey(a.config.redisPrefix, topics.gatewayCommands());
     // A long claim time: this worker spends nearly all its time blocked on its read, where Redis hands it the command.
     const doomed = await startWorkerProcess(a.config.redisPrefix, { ...QUICK_LOGIN, COMMAND_CLAIM_IDLE_MS: '600000' });

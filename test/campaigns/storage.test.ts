@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
 import { CLAIMED, createMemoryStorage, createRedisStorage, PENDING, type Storage } from '../../src/storage/index.js';
+import { keySpace } from '../../src/lib/keys.js';
 import { BACKENDS, dispose, uniquePrefix, type Backend } from '../support/harness.js';
 
 /** The storage primitives campaigns rely on, held to the same behaviour on both backends. */
@@ -8,7 +9,7 @@ async function storageFor(backend: Backend): Promise<Storage> {
   if (backend === 'memory') return createMemoryStorage();
   const redis = new Redis(inject('redisUrl'));
   dispose(() => redis.quit());
-  return createRedisStorage(redis, uniquePrefix());
+  return createRedisStorage(redis, keySpace(uniquePrefix(), false));
 }
 
 describe.each(BACKENDS)('campaign storage primitives on the %s backend', (backend) => {

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { expect, inject } from 'vitest';
 import { simulatedGatewayLog, type SimulatedMessage } from '../../src/gateway/simulated.js';
 import { createRedisStorage, type Storage } from '../../src/storage/index.js';
+import { keySpace } from '../../src/lib/keys.js';
 import { dispose, ok, redisEnv, tokenFor, user, type TestServer } from '../support/harness.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -100,7 +101,7 @@ export function redisStorageFor(server: TestServer): Storage {
   if (server.config.redisClusterNodes) return server.server.runtime.storage;
   const redis = new Redis(inject('redisUrl'));
   dispose(() => redis.quit());
-  return createRedisStorage(redis, server.config.redisPrefix);
+  return createRedisStorage(redis, keySpace(server.config.redisPrefix, false));
 }
 
 /** The simulated gateway's storage: the server's own (memory) or one on its Redis. */

@@ -121,7 +121,7 @@ describe.each(SHARED_BACKENDS)(
       const campaign = await createCampaign(a, t.agent, { sessionId, recipients });
       const dashboard = await subscribeWs(a, wsClient(a, t.agent), EVENTS, { campaignId: campaign.id });
       const storage = redisStorageFor(a);
-      const ledger = storage.ledger(`campaign:${campaign.id}`);
+      const ledger = storage.forOrg('org-a').ledger(`campaign:${campaign.id}`);
       await act(a, t.agent, 'startCampaign', campaign.id);
       await eventually(async () => (await readCampaign(a, t.agent, campaign.id)).sent >= 150);
 

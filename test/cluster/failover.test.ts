@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
-import { deploymentPrefix } from '../../src/lib/keys.js';
+import { keySpace } from '../../src/lib/keys.js';
 import { conversationEvents, createConversation, people, send } from '../conversations/support.js';
 import { dispose, startCluster } from '../support/harness.js';
 import { startRedisCluster, waitFor } from '../support/redis-cluster.js';
@@ -36,7 +36,7 @@ async function eventually<T>(write: () => Promise<T>, timeoutMs = 20_000): Promi
 }
 
 describe('a Redis Cluster whose master fails over under live subscriptions', () => {
-  it('keeps every subscription on both instances live when the deployment slot’s master is killed and its replica takes over', async () => {
+  it('keeps every subscription on both instances live when the organisation slot’s master is killed and its replica takes over', async () => {
     const bin = inject('redisServerBin');
     if (!bin) return expect.fail('needs redis-server to start a cluster with replicas');
     const cluster = await startRedisCluster(bin, { masters: 3, replicas: 1 });
@@ -49,10 +49,11 @@ describe('a Redis Cluster whose master fails over under live subscriptions', () 
     await send(a!, t.alice, conversation.id, 'before the failover');
     await onB.waitForEvents(1);
 
-    // The master serving the deployment's slot, and its replica.
+    // The master serving the organisation's slot, and its replica.
     const first = cluster.nodes[0]!.port;
-    const slot = (await node(first).cluster('KEYSLOT', a!.config.redisPrefix)) as number;
-    const channel = `${deploymentPrefix(a!.config.redisPrefix, true)}org:org-a:conversation:${conversation.id}`;
+    const slot = (await node(first).cluster('KEYSLOT', keySpace(a!.config.redisPrefix, true).org('org-a'))) as number;
+    const name = `org:org-a:conversation:${conversation.id}`;
+    const channel = keySpace(a!.config.redisPrefix, true).ofChannel(name) + name;
     const shardListeners = async (port: number) =>
       ((await node(port).call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number])[1];
     const counts = await Promise.all(cluster.nodes.map((n) => node(n.port).cluster('COUNTKEYSINSLOT', slot)));

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
-import { deploymentPrefix } from '../../src/lib/keys.js';
+import { keySpace } from '../../src/lib/keys.js';
 import { conversationEvents, createConversation, people, send } from '../conversations/support.js';
 import { dispose, startCluster } from '../support/harness.js';
 
@@ -51,7 +51,7 @@ async function moveSlot(seeds: readonly string[], slot: number) {
 }
 
 describe('a Redis Cluster whose slots move under live subscriptions', () => {
-  it('keeps every subscription on both instances live through a reshard of the deployment slot, losing no event', async () => {
+  it('keeps every subscription on both instances live through a reshard of the organisation’s slot, losing no event', async () => {
     const seeds = inject('redisClusterNodes');
     expect(seeds, 'the global setup starts a Redis Cluster').toBeTruthy();
     const [a, b] = await startCluster(2, {}, 'cluster');
@@ -63,8 +63,11 @@ describe('a Redis Cluster whose slots move under live subscriptions', () => {
     await send(a!, t.alice, conversation.id, bodies[0]!);
     await onB.waitForEvents(1);
 
-    // Every key and channel of the deployment is in the slot of its hash tag, the prefix.
-    const slot = (await node(seeds![0]!).cluster('KEYSLOT', a!.config.redisPrefix)) as number;
+    // Every key and channel of the organisation is in the slot of its hash tag.
+    const slot = (await node(seeds![0]!).cluster(
+      'KEYSLOT',
+      keySpace(a!.config.redisPrefix, true).org('org-a'),
+    )) as number;
     const { source, target } = await moveSlot(seeds!, slot);
     expect((await node(target.seed).cluster('COUNTKEYSINSLOT', slot)) as number).toBeGreaterThan(0);
 
@@ -91,7 +94,8 @@ describe('a Redis Cluster whose slots move under live subscriptions', () => {
       expect(subscription.events.map((event) => event.message.body)).toEqual([...bodies, 'settled']);
     }
     // Both instances now hear the conversation's sharded channel on the slot's new owner, none on the old one.
-    const channel = `${deploymentPrefix(a!.config.redisPrefix, true)}org:org-a:conversation:${conversation.id}`;
+    const name = `org:org-a:conversation:${conversation.id}`;
+    const channel = keySpace(a!.config.redisPrefix, true).ofChannel(name) + name;
     const listeners = async (seed: string) => (await node(seed).call('PUBSUB', 'SHARDNUMSUB', channel)) as unknown[];
     expect(await listeners(target.seed)).toEqual([channel, 2]);
     expect(await listeners(source.seed)).toEqual([channel, 0]);

@@ -149,9 +149,9 @@ describe('presence across instances', () => {
       occurredAt: new Date().toISOString(),
       flip: 1,
     };
-    await redis.publish(`${a!.config.redisPrefix}org:org-a:presence:alice`, JSON.stringify(stale));
+    await redis.publish(`${a!.config.redisPrefix}{o:org-a}org:org-a:presence:alice`, JSON.stringify(stale));
     const fresh = { ...stale, online: false, flip: 3 };
-    await redis.publish(`${a!.config.redisPrefix}org:org-a:presence:alice`, JSON.stringify(fresh));
+    await redis.publish(`${a!.config.redisPrefix}{o:org-a}org:org-a:presence:alice`, JSON.stringify(fresh));
     await settle(300);
     await watching.waitForEvents(3);
     await settle(100);

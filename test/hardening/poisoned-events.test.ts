@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
 import { commandStreamKey } from '../../src/events/commands.js';
+import { keySpace } from '../../src/lib/keys.js';
 import { subscribe } from '../../src/events/subscribe.js';
 import { topics } from '../../src/events/topics.js';
 import { CONVERSATION_EVENTS, INBOX_EVENTS, PRESENCE_EVENTS, openTab, people } from '../conversations/support.js';
@@ -30,6 +31,11 @@ import { SESSION_EVENTS } from './fixtures.js';
 
 const redisUrl = inject('redisUrl');
 const NOW = new Date().toISOString();
+
+/** The Redis name of a channel (as `topics` names it) on one Redis with key prefix `prefix`. */
+function redisChannel(prefix: string, channel: string): string {
+  return keySpace(prefix, false).ofChannel(channel) + channel;
+}
 
 /** A Redis connection of its own, as any other publisher has. */
 function rawPublisher(): Redis {
@@ -168,7 +174,7 @@ describe('events from Redis are untrusted input', () => {
       { __typename: 'MessageDeleted', occurredAt: NOW, audience },
     ];
     const publisher = rawPublisher();
-    const channel = a.config.redisPrefix + topics.conversation('org-a', conversation);
+    const channel = redisChannel(a.config.redisPrefix, topics.conversation('org-a', conversation));
     await poison(publisher, channel, junk);
     // A newer publisher's event: fields this version does not know are no reason to refuse it.
     await poison(publisher, channel, [
@@ -227,7 +233,7 @@ describe('events from Redis are untrusted input', () => {
       { __typename: 'TaskExploded', task, occurredAt: NOW },
     ];
     const publisher = rawPublisher();
-    await poison(publisher, a.config.redisPrefix + topics.tasks('org-a'), junk);
+    await poison(publisher, redisChannel(a.config.redisPrefix, topics.tasks('org-a')), junk);
     const CREATE = `mutation ($input: CreateTaskInput!) { createTask(input: $input) { id } }`;
     const id = (await ok(b, CREATE, { input: { title: 'Real', assigneeId: 'bob' } }, p.admin)).createTask.id as string;
 
@@ -319,7 +325,7 @@ describe('events from Redis are untrusted input', () => {
     const publisher = rawPublisher();
     let dropped = 0;
     for (const [channel, wrong] of poisoned) {
-      await poison(publisher, prefix + channel, [...NOT_EVENTS, ...wrong]);
+      await poison(publisher, redisChannel(prefix, channel), [...NOT_EVENTS, ...wrong]);
       dropped += NOT_EVENTS.length + wrong.length;
     }
 

@@ -91,7 +91,7 @@ describe.skipIf(!bin)('Redis going away and coming back', () => {
       displayName: null,
       occurredAt: new Date().toISOString(),
     };
-    const channel = prefix + topics.session('org-a', watched);
+    const channel = `${prefix}{o:org-a}${topics.session('org-a', watched)}`;
     // Resubscription follows readiness by a round trip: publish until both hear it.
     const deadline = Date.now() + 10_000;
     while ((onA.events.length === 0 || onB.events.length === 0) && Date.now() < deadline) {
@@ -103,7 +103,7 @@ describe.skipIf(!bin)('Redis going away and coming back', () => {
       expect(subscription.isCompleted()).toBe(false);
     }
     // The subscriptions' channels (every instance also listens on the admin API's `internal:admin:*`).
-    const channels = await worker.pubsub('CHANNELS', `${prefix}org:*`);
+    const channels = await worker.pubsub('CHANNELS', `${prefix}*org:*`);
     expect(channels).toEqual([channel]);
 
     // Writes work again.

@@ -47,7 +47,7 @@ describe('SSE clients that go away while their subscription is being set up', ()
     dispose(() => redis.quit());
     // No subscription's channel is left (the instance itself listens on the admin API's `internal:admin:*`).
     await expect
-      .poll(() => redis.pubsub('CHANNELS', `${server.config.redisPrefix}org:*`), { timeout: 5000 })
+      .poll(() => redis.pubsub('CHANNELS', `${server.config.redisPrefix}*org:*`), { timeout: 5000 })
       .toEqual([]);
 
     // 30 abandoned streams, a limit of 5: the user can still open one.

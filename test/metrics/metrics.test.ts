@@ -229,7 +229,7 @@ describe('metrics move when things happen', () => {
 
     const raw = new Redis(inject('redisUrl'));
     dispose(() => raw.quit());
-    const channel = server.config.redisPrefix + topics.session('org-a', sessionId);
+    const channel = `${server.config.redisPrefix}{o:org-a}${topics.session('org-a', sessionId)}`;
     await raw.publish(channel, 'not json {');
     await raw.publish(channel, JSON.stringify({ __typename: 'QrCodeUpdated' }));
     await emit('qr-1');

@@ -2,7 +2,8 @@ import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
 import { createMemoryEventBus } from '../../src/events/memory.js';
 import { offsetOf, parseOffset } from '../../src/events/offsets.js';
-import { createRedisEventRecorder, PUBLISH_EVENTS } from '../../src/events/record-redis.js';
+import { createRedisEventRecorder, PUBLISH_EVENTS, publishScope } from '../../src/events/record-redis.js';
+import { keySpace } from '../../src/lib/keys.js';
 import { subscribe } from '../../src/events/subscribe.js';
 import { topics } from '../../src/events/topics.js';
 import type { SessionEvent } from '../../src/sessions/events.js';
@@ -58,7 +59,7 @@ describe('a replay longer than a page', () => {
     const [a] = await startCluster(1);
     const t = await people();
     const { id: conversationId } = await createConversation(a!, t.alice, ['bob']);
-    const published = firstPublished(`${a!.config.redisPrefix}org:*:conversation:*`);
+    const published = firstPublished(`${a!.config.redisPrefix}*org:*:conversation:*`);
     let target: Promise<TestServer> | TestServer = a!;
     const bob = resumingClient(t.bob, { target: () => target });
     const id = bob.subscribe(CONVERSATION_EVENTS, { id: conversationId });
@@ -73,11 +74,12 @@ describe('a replay longer than a page', () => {
     // 11,000 events recorded as the server records them, in pipelined batches (mutations would take minutes).
     const redis = new Redis(inject('redisUrl'));
     dispose(() => redis.quit());
-    const record = createRedisEventRecorder(a!.config.redisPrefix, 300_000);
-    const name = channel.slice(a!.config.redisPrefix.length);
+    const record = createRedisEventRecorder(keySpace(a!.config.redisPrefix, false), 300_000);
+    const name = channel.slice(channel.indexOf('org:'));
     const missed = 11_000;
     for (let i = 0; i < missed / 1000; i++) {
-      await redis.eval(PUBLISH_EVENTS, 0, ...record(Array.from({ length: 1000 }, () => ({ channel: name, payload }))));
+      const events = Array.from({ length: 1000 }, () => ({ channel: name, payload }));
+      await redis.eval(PUBLISH_EVENTS, 0, ...record(events, publishScope(events)));
     }
     reconnect.open(a!);
     expect(await bob.waitForAck(2)).toEqual({ resume: { recovered: { [id]: true } } });

@@ -260,7 +260,7 @@ describe('resuming a WebSocket subscription after a reconnect', () => {
     const captured = new Promise<[string, string]>((resolve) =>
       sniffer.on('pmessage', (_pattern, channel: string, message: string) => resolve([channel, message])),
     );
-    await sniffer.psubscribe(`${a!.config.redisPrefix}org:*:conversation:*`);
+    await sniffer.psubscribe(`${a!.config.redisPrefix}*org:*:conversation:*`);
     const bob = resumingClient(t.bob, { target: () => a! });
     const id = bob.subscribe(CONVERSATION_EVENTS, { id: conversationId });
     await liveOn(a!, 1);

@@ -1,3 +1,4 @@
+import { keySpace } from '../../src/lib/keys.js';
 import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
 import {
@@ -30,11 +31,14 @@ import { COUNT, list, MARK_READ as MARK_NOTIFICATION_READ, send } from '../notif
 /** Long enough past a 1 s retention for the records to be gone, on a loaded machine too. */
 const PAST_RETENTION_MS = 1_600;
 
-/** Every index of a collection on the server's Redis, with the ids it holds. */
+/** Where organisation `org-a`'s keys are on the server's Redis (see `keySpace`). */
+const orgPrefix = (server: TestServer) => keySpace(server.config.redisPrefix, false).org('org-a');
+
+/** Every index of one of org-a's collections on the server's Redis, with the ids it holds. */
 async function indexes(server: TestServer, collection: string) {
   const redis = new Redis(inject('redisUrl'));
   dispose(() => redis.quit());
-  const keys = await redis.keys(`${server.config.redisPrefix}idx:${collection}:*`);
+  const keys = await redis.keys(`${orgPrefix(server)}idx:${collection}:*`);
   const entries = await Promise.all(keys.map(async (key) => [key, await redis.zrange(key, 0, -1)] as const));
   return Object.fromEntries(entries);
 }
@@ -43,7 +47,7 @@ async function indexes(server: TestServer, collection: string) {
 async function timeToLive(server: TestServer, collection: string, id: string) {
   const redis = new Redis(inject('redisUrl'));
   dispose(() => redis.quit());
-  return redis.pttl(`${server.config.redisPrefix}doc:${collection}:${id}`);
+  return redis.pttl(`${orgPrefix(server)}doc:${collection}:${id}`);
 }
 
 describe.each(BACKENDS)('retention on the %s backend', (backend) => {
@@ -139,7 +143,7 @@ describe.each(BACKENDS)('ended campaigns\u2019 data on the %s backend', (backend
     if (backend === 'redis') {
       const redis = new Redis(inject('redisUrl'));
       dispose(() => redis.quit());
-      const prefix = server.config.redisPrefix;
+      const prefix = orgPrefix(server);
       // The ledger's counts (`:meta`) stay; the resume history has its own window (RESUME_WINDOW_SECONDS).
       const left = (await redis.keys(`${prefix}*`)).filter((key) => !key.startsWith(`${prefix}history:`));
       expect(left.filter((key) => key.includes(campaign.id) && !key.endsWith(':meta'))).toEqual([

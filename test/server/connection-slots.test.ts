@@ -4,6 +4,7 @@ import type { Viewer } from '../../src/auth/viewer.js';
 import { createLogger } from '../../src/logger.js';
 import { createConnectionSlots } from '../../src/server/connection-slots.js';
 import { createRedisStorage } from '../../src/storage/index.js';
+import { keySpace } from '../../src/lib/keys.js';
 import { dispose, uniquePrefix } from '../support/harness.js';
 import { startRedisServer } from '../support/redis-server.js';
 
@@ -27,7 +28,7 @@ describe('connection slots (MAX_CONNECTIONS_PER_USER) at scale', () => {
       const redis = new Redis(server.url);
       dispose(() => redis.quit());
       const prefix = uniquePrefix();
-      const storage = createRedisStorage(redis, prefix);
+      const storage = createRedisStorage(redis, keySpace(prefix, false));
       const ttlMs = 900;
       const slots = createConnectionSlots({ storage, limit: 2, logger: createLogger('silent'), ttlMs });
       dispose(() => slots.close());

@@ -64,7 +64,7 @@ describe('GraphQL over HTTP', () => {
     // Corrupt the stored record behind the server's back.
     const redis = new Redis(inject('redisUrl'));
     dispose(() => redis.quit());
-    await redis.set(`${server.config.redisPrefix}doc:sessions:${session.id}`, '{not json');
+    await redis.set(`${server.config.redisPrefix}{o:org-a}doc:sessions:${session.id}`, '{not json');
     const result = await gql(server, 'query ($id: ID!) { session(id: $id) { id } }', session, { token });
     expect(errorCode(result)).toBe('INTERNAL_SERVER_ERROR');
     expect(result.errors).toEqual([

@@ -1,0 +1,102 @@
+import { Redis } from 'ioredis';
+import { describe, expect, inject, it } from 'vitest';
+import { keySpace } from '../../src/lib/keys.js';
+import { conversationEvents, createConversation, send } from '../conversations/support.js';
+import { dispose, startCluster, tokenFor, user } from '../support/harness.js';
+
+/** A connection to one node of the run's cluster (not a cluster client: SCAN and KEYSLOT answer for that node). */
+function node(seed: string): Redis {
+  const [host, port] = seed.split(':');
+  const redis = new Redis(Number(port), host!);
+  dispose(() => redis.quit());
+  return redis;
+}
+
+/** The masters' `host:port`s, as the cluster sees them. */
+async function masters(redis: Redis): Promise<string[]> {
+  const lines = ((await redis.cluster('NODES')) as string).trim().split('\n');
+  return lines
+    .map((line) => line.split(' '))
+    .filter(([, , flags]) => flags!.includes('master') && !flags!.includes('fail'))
+    .map(([, address]) => address!.split('@')[0]!);
+}
+
+/** Every key of one node that matches `pattern`. */
+async function keysOn(redis: Redis, pattern: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    found.push(...keys);
+  } while (cursor !== '0');
+  return found;
+}
+
+const ORGS = ['org-north', 'org-south', 'org-east', 'org-west', 'org-up', 'org-down'];
+
+describe('one deployment on a Redis Cluster', () => {
+  it('spreads several organisations over the shards, each organisation’s writes and events in one slot', async () => {
+    const seeds = inject('redisClusterNodes');
+    expect(seeds, 'the global setup starts a Redis Cluster').toBeTruthy();
+    const [a, b] = await startCluster(2, {}, 'cluster');
+    const keys = keySpace(a!.config.redisPrefix, true);
+    const probe = node(seeds![0]!);
+    const masterSeeds = await masters(probe);
+    expect(masterSeeds).toHaveLength(3);
+
+    // A conversation per organisation: written on one instance, heard on the other.
+    const conversations = new Map<string, string>();
+    for (const org of ORGS) {
+      const alice = await tokenFor(user('alice', ['agent'], org));
+      const bob = await tokenFor(user('bob', ['agent'], org));
+      const { id } = await createConversation(a!, alice, ['bob']);
+      const onB = await conversationEvents(b!, bob, id);
+      await send(a!, alice, id, `hello from ${org}`);
+      const [event] = await onB.waitForEvents(1);
+      expect(event).toMatchObject({ __typename: 'MessageAdded', message: { body: `hello from ${org}` } });
+      conversations.set(org, id);
+    }
+
+    // Where the organisations' keys are: per master, and per organisation.
+    const bare = a!.config.redisPrefix.replaceAll('{', '').replaceAll('}', '');
+    const byMaster = new Map<string, string[]>();
+    for (const seed of masterSeeds) byMaster.set(seed, await keysOn(node(seed), `${bare}{o:*`));
+    const holding = [...byMaster].filter(([, found]) => found.length > 0).map(([seed]) => seed);
+    const slotOf = async (name: string) => (await probe.cluster('KEYSLOT', name)) as number;
+    const orgSlots = new Map(await Promise.all(ORGS.map(async (org) => [org, await slotOf(keys.org(org))] as const)));
+    // The organisations' own slots differ (six names, 16,384 slots), and their keys are on more than one master.
+    expect(new Set(orgSlots.values()).size).toBe(ORGS.length);
+    expect(holding.length).toBeGreaterThan(1);
+
+    for (const org of ORGS) {
+      const prefix = keys.org(org);
+      const slot = orgSlots.get(org)!;
+      const owners = [...byMaster].filter(([, found]) => found.some((key) => key.startsWith(prefix)));
+      // All of one organisation's keys on one master, in one slot.
+      expect(owners, org).toHaveLength(1);
+      const own = owners[0]![1].filter((key) => key.startsWith(prefix));
+      for (const key of own) expect(await slotOf(key), key).toBe(slot);
+      // What the send wrote together: the message, its indexes, the counters, the history entry, the clock and epoch.
+      const conversation = conversations.get(org)!;
+      const channel = `org:${org}:conversation:${conversation}`;
+      expect(own).toEqual(
+        expect.arrayContaining([
+          `${prefix}doc:conversations:${conversation}`,
+          `${prefix}ctr:conversation-seq:${conversation}`,
+          `${prefix}history:${channel}`,
+          `${prefix}history-clock`,
+          `${prefix}history-epoch`,
+        ]),
+      );
+      // The channel it was published on is in that slot too, and has its subscriber on that master.
+      expect(await slotOf(keys.ofChannel(channel) + channel)).toBe(slot);
+      const [, listeners] = (await node(owners[0]![0]).call(
+        'PUBSUB',
+        'SHARDNUMSUB',
+        keys.ofChannel(channel) + channel,
+      )) as [string, number];
+      expect(listeners).toBe(1);
+    }
+  });
+});
