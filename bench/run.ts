@@ -18,7 +18,8 @@
  * Phases (each on fresh server instances, one target at a time):
  *   1. memory per idle subscribed connection (c), then fan-out to the big N (a);
  *   2. fan-out to the small N (a) and latency at a fixed delivery rate (b);
- *   3. two instances on one Redis (e);
+ *   3. two instances on one Redis (e), subscribers spread over a topic in
+ *      each of `twoOrgs` organisations (a slot each on a cluster);
  *   4. scale (d): connections spread over conversations of ~50 members,
  *      stepped up to the fd cap, p99 at a light delivery rate at each step;
  *   5. reconnect storm (f): `stormN` clients (tokens signed beforehand) open
@@ -66,6 +67,7 @@ const P = quick
       lightSeconds: 2,
       twoN: 400,
       twoEvents: 20,
+      twoOrgs: 8,
       stormN: 2_000,
       sendSizes: [10, 100, 1_000],
       sends: 50,
@@ -85,6 +87,7 @@ const P = quick
       lightSeconds: 5,
       twoN: 2_000,
       twoEvents: 100,
+      twoOrgs: 8,
       stormN: 10_000,
       sendSizes: [10, 100, 1_000, 10_000],
       sends: 200,
@@ -201,11 +204,15 @@ async function benchPhase(phase: number, target: Target, ctx: RunContext, result
   }
 
   if (phase === 3) {
+    // A topic per organisation (our server: a session in each of twoOrgs organisations), so a cluster's slots spread.
+    const spread = { ...ctx, orgs: P.twoOrgs, topicOrgs: new Map<string, string>() };
     result.phase3 = await attempt('phase 3', () =>
-      withRig(target, ctx, 2, 1, async (rig, _instances, connect) => {
+      withRig(target, spread, 2, P.twoOrgs, async (rig, _instances, connect) => {
         await connect(P.twoN);
         const twoInstances = await burst(rig, P.twoEvents, P.timeoutMs);
-        log(`  (e) two instances, N=${twoInstances.subscribers} E=${P.twoEvents}: ${brief(twoInstances)}`);
+        log(
+          `  (e) two instances, N=${twoInstances.subscribers} E=${P.twoEvents} per topic, ${P.twoOrgs} topics: ${brief(twoInstances)}`,
+        );
         return { twoInstances };
       }),
     );

@@ -85,7 +85,8 @@ function onEvent(conn: Conn, data: Buffer): boolean {
 }
 
 async function tokenFor(target: ClientTarget, user: number, key: Uint8Array): Promise<string> {
-  return new SignJWT({ org: target.org, roles: ['admin'], name: `bench user ${user}` })
+  const org = target.orgs?.[user % target.topics.length] ?? target.org;
+  return new SignJWT({ org, roles: ['admin'], name: `bench user ${user}` })
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(`bench-user-${user}`)
     .setExpirationTime('3h')

@@ -9,6 +9,8 @@ export interface ClientTarget {
   /** HS256 secret the worker signs its users' tokens with. */
   secret: string;
   org: string;
+  /** The organisation of each topic's subscribers (same order as `topics`); `org` for all when absent. */
+  orgs?: string[];
   /**
    * Session ids (GraphQL) or rooms (Socket.IO, ws); the connection of user i
    * subscribes to topics[i % topics.length].

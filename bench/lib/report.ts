@@ -275,8 +275,24 @@ export function printReport(report: Any, log: (line: string) => void) {
   log(table(report));
   log('');
   for (const line of targets(report)) log(line);
+  for (const line of clusterSpread(report)) log(line);
   const load = report.machine.loadAverages as number[][];
   log(
     `\nload average (1 min) at the start and after each phase: ${load.map((l) => l[0]!.toFixed(2)).join(' → ')} on ${report.machine.cpus} cores`,
   );
+}
+
+/** Phase 3 on the cluster against one Redis, and how the cluster run spread over the masters. */
+function clusterSpread(report: Any): string[] {
+  const shards = report.targets['ours-cluster']?.phase3Shards as
+    { node: string; evals: number; spublishes: number; keys: number }[] | undefined;
+  if (!shards) return [];
+  const onCluster = get(report.targets['ours-cluster'], 'phase3.twoInstances.deliveriesPerSec');
+  const onOne = get(report.targets.ours, 'phase3.twoInstances.deliveriesPerSec');
+  const ratio = onCluster !== undefined && onOne ? `${(onCluster / onOne).toFixed(2)}x` : '—';
+  return [
+    '',
+    `(e) ${report.parameters.twoOrgs} organisations, two instances: ${onCluster ?? '—'} deliveries/s on a 3-shard cluster vs ${onOne ?? '—'} on one Redis (${ratio})`,
+    ...shards.map((s) => `    master ${s.node}: ${s.evals} scripts, ${s.spublishes} SPUBLISH, ${s.keys} keys`),
+  ];
 }

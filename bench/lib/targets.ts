@@ -2,8 +2,8 @@ import type { ChildProcess } from 'node:child_process';
 import { Emitter } from '@socket.io/redis-emitter';
 import { Cluster, Redis } from 'ioredis';
 import { SignJWT } from 'jose';
-import { createRedisEventRecorder, PUBLISH_EVENTS } from '../../src/events/record-redis.js';
-import { deploymentPrefix } from '../../src/lib/keys.js';
+import { createRedisEventRecorder, PUBLISH_EVENTS, publishScope } from '../../src/events/record-redis.js';
+import { keySpace } from '../../src/lib/keys.js';
 import { start, stop, waitForLine } from './children.js';
 import { sleep } from './clock.js';
 import { type BenchEvent, SUBSCRIPTION } from './payload.js';
@@ -19,6 +19,14 @@ export interface RunContext {
   clusterNodes?: string[];
   secret: string;
   org: string;
+  /**
+   * Organisations our server's topics spread over (`<org>-0` …), session i
+   * in organisation i mod `orgs`; one (`org`) when unset. On a cluster each
+   * organisation is a slot of its own, so this is what spreads a run.
+   */
+  orgs?: number;
+  /** The organisation of each topic our `prepare` made, for the clients' tokens and the publisher's channels. */
+  topicOrgs?: Map<string, string>;
   /** Key/channel prefix of this target's run on the shared Redis. */
   prefix: string;
   /** `node` arguments for our server (e.g. --cpu-prof). */
@@ -108,6 +116,7 @@ const graphqlWsClient: Target['client'] = (ctx, instances, topics) => ({
   secret: ctx.secret,
   org: ctx.org,
   topics,
+  orgs: ctx.topicOrgs && topics.map((topic) => ctx.topicOrgs!.get(topic) ?? ctx.org),
   query: SUBSCRIPTION,
 });
 
@@ -118,21 +127,32 @@ const sessionChannelPublisher: Target['publisher'] = (ctx) =>
 /**
  * Publishes on session channels as our services do (RECORD_EVENTS: history
  * and offsets while resume is on; on a cluster, SPUBLISH under the
- * deployment's hash tag, the script routed by the epoch's key).
+ * organisation's hash tag, the script routed by its epoch's key).
  */
 function recordingPublisher(ctx: RunContext, resumeWindowSeconds: number, cluster = false): Publisher {
   const redis = cluster ? new Cluster(ctx.clusterNodes!.map(seedOf)) : new Redis(ctx.redisUrl);
-  const record = createRedisEventRecorder(deploymentPrefix(ctx.prefix, cluster), resumeWindowSeconds * 1000, {
+  const record = createRedisEventRecorder(keySpace(ctx.prefix, cluster), resumeWindowSeconds * 1000, {
     sharded: cluster,
   });
   return {
     async publish(events) {
-      const pipeline = redis.pipeline();
+      // A pipeline per organisation: on a cluster a pipeline's keys must share a slot, and each organisation is one.
+      const byOrg = new Map<string, BenchEvent[]>();
       for (const event of events) {
-        const args = record([{ channel: `org:${ctx.org}:session:${event.sessionId}`, payload: event }]);
-        pipeline.eval(PUBLISH_EVENTS, 1, args[2]!, ...args);
+        const org = ctx.topicOrgs?.get(event.sessionId) ?? ctx.org;
+        byOrg.set(org, [...(byOrg.get(org) ?? []), event]);
       }
-      await pipeline.exec();
+      await Promise.all(
+        [...byOrg].map(async ([org, own]) => {
+          const pipeline = redis.pipeline();
+          for (const event of own) {
+            const recorded = [{ channel: `org:${org}:session:${event.sessionId}`, payload: event }];
+            const args = record(recorded, publishScope(recorded));
+            pipeline.eval(PUBLISH_EVENTS, 1, args[2]!, ...args);
+          }
+          await pipeline.exec();
+        }),
+      );
     },
     async close() {
       redis.disconnect();
@@ -219,7 +239,8 @@ const oursWith = (
     const key = new TextEncoder().encode(ctx.secret);
     const ids: string[] = [];
     for (let i = 0; i < count; i++) {
-      const token = await new SignJWT({ org: ctx.org, roles: ['agent'], name: `bench owner ${i}` })
+      const org = ctx.orgs && ctx.orgs > 1 ? `${ctx.org}-${i % ctx.orgs}` : ctx.org;
+      const token = await new SignJWT({ org, roles: ['agent'], name: `bench owner ${i}` })
         .setProtectedHeader({ alg: 'HS256' })
         .setSubject(`bench-owner-${i}`)
         .setExpirationTime('3h')
@@ -232,6 +253,7 @@ const oursWith = (
       const body = (await response.json()) as { data?: { createSession: { id: string } }; errors?: unknown };
       if (!body.data) throw new Error(`createSession failed: ${JSON.stringify(body.errors)}`);
       ids.push(body.data.createSession.id);
+      ctx.topicOrgs?.set(body.data.createSession.id, org);
     }
     return ids;
   },

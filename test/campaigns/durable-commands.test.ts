@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
 import { commandStreamKey } from '../../src/events/commands.js';
+import { keySpace } from '../../src/lib/keys.js';
 import { topics } from '../../src/events/topics.js';
 import { createLogger } from '../../src/logger.js';
 import { startWorker } from '../../src/worker/worker.js';
@@ -76,6 +77,23 @@ describe('durable internal commands', () => {
     expect(await connectSession(a, t.agent, sessionId)).toBe('CONNECTING');
     await settle(300);
     expect(watcher.events.map((e) => e.__typename)).not.toContain('QrCodeUpdated');
+
+    await startWorkerProcess(a.config.redisPrefix, QUICK_LOGIN);
+    await expectLoggedIn(watcher);
+  });
+
+  it('a command whose wake-up was lost is still handled: workers sweep the organisations’ streams', async () => {
+    const [a] = (await startCluster(1, QUICK_LOGIN)) as [TestServer];
+    const t = await tokens();
+    const redis = rawRedis();
+    const sessionId = await createSession(a, t.agent);
+    const watcher = await subscribeWs(a, wsClient(a, t.agent), SESSION_EVENTS, { sessionId });
+    expect(await connectSession(a, t.agent, sessionId)).toBe('CONNECTING');
+    // The command is on org-a's stream (written with the session); its wake-up on the deployment's stream is dropped.
+    const keys = keySpace(a.config.redisPrefix, false);
+    const channel = topics.gatewayCommands();
+    expect(await redis.xlen(commandStreamKey(keys.org('org-a'), channel))).toBe(1);
+    expect(await redis.del(commandStreamKey(keys.deployment, channel))).toBe(1);
 
     await startWorkerProcess(a.config.redisPrefix, QUICK_LOGIN);
     await expectLoggedIn(watcher);
