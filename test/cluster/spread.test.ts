@@ -1,8 +1,11 @@
 import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
+import { createRedisEventRecorder } from '../../src/events/record-redis.js';
+import { topics } from '../../src/events/topics.js';
 import { keySpace } from '../../src/lib/keys.js';
+import { createRedisStorage } from '../../src/storage/index.js';
 import { conversationEvents, createConversation, send } from '../conversations/support.js';
-import { dispose, startCluster, tokenFor, user } from '../support/harness.js';
+import { dispose, startCluster, tokenFor, uniquePrefix, user } from '../support/harness.js';
 
 /** A connection to one node of the run's cluster (not a cluster client: SCAN and KEYSLOT answer for that node). */
 function node(seed: string): Redis {
@@ -98,5 +101,21 @@ describe('one deployment on a Redis Cluster', () => {
       )) as [string, number];
       expect(listeners).toBe(1);
     }
+  });
+
+  it('refuses a write that would record an event in another organisation’s slot, and writes nothing', async () => {
+    const redis = new Redis(inject('redisUrl'));
+    dispose(() => redis.quit());
+    const keys = keySpace(uniquePrefix(), false);
+    const storage = createRedisStorage(redis, keys, createRedisEventRecorder(keys, 60_000));
+    const tasks = storage.forOrg('org-a').collection<{ id: string }>('tasks');
+    const foreign = { channel: topics.tasks('org-b'), payload: {} };
+    await expect(tasks.insert({ id: 't1' }, [], [foreign])).rejects.toThrow(/cannot be recorded in the slot/);
+    // Nor through the deployment's storage, whose slot is no organisation's.
+    await expect(storage.collection<{ id: string }>('tasks').insert({ id: 't1' }, [], [foreign])).rejects.toThrow(
+      /cannot be recorded in the slot/,
+    );
+    expect(await redis.keys(`${keys.deployment}*`)).toEqual([]);
+    expect(await tasks.get('t1')).toBeUndefined();
   });
 });
