@@ -1,0 +1,95 @@
+import type { Collection } from '../storage/index.js';
+import type { ConversationRecord } from './model.js';
+
+/** One version of a conversation's membership. */
+export interface Membership {
+  version: number;
+  memberIds: string[];
+  members: ReadonlySet<string>;
+}
+
+/** Conversations whose members one process keeps, past which the least recently used are forgotten. */
+export const MEMBERSHIPS_KEPT = 10_000;
+
+/**
+ * The members of conversations as this process last saw them, by
+ * membership version (`ConversationRecord.membersVersion`): how inbox
+ * subscribers decide, without a member list in each event, whether an
+ * event addressed to a version is theirs. Kept current by the events that
+ * carry members (creation and membership changes publish the new list) and
+ * by reading the conversation when an event names a version not known
+ * here. One per process, shared by its subscribers; bounded (least
+ * recently used conversations forgotten, read again when needed).
+ */
+export function createMemberships(conversations: Collection<ConversationRecord>, capacity = MEMBERSHIPS_KEPT) {
+  const known = new Map<string, Membership>();
+  /** Reads under way, one per conversation, shared by callers that need a version it can answer. */
+  const reads = new Map<string, Promise<Membership | undefined>>();
+
+  const membership = (version: number, memberIds: string[]): Membership => ({
+    version,
+    memberIds,
+    members: new Set(memberIds),
+  });
+
+  /** Keeps `entry` unless a newer version is known; resolves the one kept. */
+  const keep = (id: string, entry: Membership) => {
+    const current = known.get(id);
+    if (current && current.version >= entry.version) return current;
+    known.delete(id);
+    known.set(id, entry);
+    if (known.size > capacity) known.delete(known.keys().next().value!);
+    return entry;
+  };
+
+  const read = (id: string) => {
+    let pending = reads.get(id);
+    if (!pending) {
+      pending = conversations.get(id).then((record) => {
+        if (!record) return undefined;
+        const found = membership(record.membersVersion ?? 0, record.memberIds);
+        keep(id, found);
+        return found;
+      });
+      const settled = pending.finally(() => reads.delete(id));
+      settled.catch(() => {});
+      reads.set(id, pending);
+    }
+    return pending;
+  };
+
+  return {
+    /** Records the members of `version`, as an event carrying them told (older versions than known are ignored). */
+    learn(id: string, version: number, memberIds: string[]) {
+      const current = known.get(id);
+      if (!current || current.version < version) keep(id, membership(version, memberIds));
+    },
+
+    /** The members at exactly `version`, when this process knows them. */
+    at(id: string, version: number): Membership | undefined {
+      const entry = known.get(id);
+      if (entry?.version !== version) return undefined;
+      // Most recently used last: the first one is forgotten first.
+      known.delete(id);
+      known.set(id, entry);
+      return entry;
+    },
+
+    /**
+     * The conversation's members as stored now, at `version` or a later one
+     * (then the event naming `version` is older than a membership change).
+     * Undefined when the conversation is gone, or still has an older version
+     * when read again (an event no writer made).
+     */
+    async current(id: string, version: number): Promise<Membership | undefined> {
+      const shared = await read(id);
+      if (!shared || shared.version >= version) return shared;
+      // The shared read began before this version was written: read once more.
+      const fresh = await read(id);
+      return fresh && fresh.version >= version ? fresh : undefined;
+    },
+  };
+}
+
+/** Members of conversations as one process knows them. */
+export type Memberships = ReturnType<typeof createMemberships>;
