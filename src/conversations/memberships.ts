@@ -8,8 +8,12 @@ export interface Membership {
   members: ReadonlySet<string>;
 }
 
-/** Conversations whose members one process keeps, past which the least recently used are forgotten. */
-export const MEMBERSHIPS_KEPT = 10_000;
+/**
+ * Members (summed over conversations) one process keeps, past which the
+ * least recently used conversations are forgotten: about 100 bytes each
+ * (the id in an array and a set), so some 20 MB at most.
+ */
+export const MEMBERS_KEPT = 200_000;
 
 /**
  * The members of conversations as this process last saw them, by
@@ -18,11 +22,14 @@ export const MEMBERSHIPS_KEPT = 10_000;
  * event addressed to a version is theirs. Kept current by the events that
  * carry members (creation and membership changes publish the new list) and
  * by reading the conversation when an event names a version not known
- * here. One per process, shared by its subscribers; bounded (least
- * recently used conversations forgotten, read again when needed).
+ * here. One per process, shared by its subscribers; bounded by the
+ * members it holds (least recently used conversations forgotten, read
+ * again when needed).
  */
-export function createMemberships(conversations: Collection<ConversationRecord>, capacity = MEMBERSHIPS_KEPT) {
+export function createMemberships(conversations: Collection<ConversationRecord>, capacity = MEMBERS_KEPT) {
   const known = new Map<string, Membership>();
+  /** Members held in `known`, all conversations together. */
+  let held = 0;
   /** Reads under way, one per conversation, shared by callers that need a version it can answer. */
   const reads = new Map<string, Promise<Membership | undefined>>();
 
@@ -36,9 +43,16 @@ export function createMemberships(conversations: Collection<ConversationRecord>,
   const keep = (id: string, entry: Membership) => {
     const current = known.get(id);
     if (current && current.version >= entry.version) return current;
+    if (current) held -= current.memberIds.length;
     known.delete(id);
     known.set(id, entry);
-    if (known.size > capacity) known.delete(known.keys().next().value!);
+    held += entry.memberIds.length;
+    // The least recently used go first; the one just kept stays, whatever its size.
+    for (const [oldest, forgotten] of known) {
+      if (held <= capacity || oldest === id) break;
+      known.delete(oldest);
+      held -= forgotten.memberIds.length;
+    }
     return entry;
   };
 
