@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--targets=ours,ours-resume-off,socketio,graphql,ws] [--phases=1,2,3,4,5,6] [--tsx] [--profile] [--prof-ours]`
+ * `npm run bench [-- --quick] [--targets=ours,ours-resume-off,socketio,graphql,ws] [--phases=1,2,3,4,5,6,7] [--tsx] [--profile] [--prof-ours]`
  *
  * Runs the fan-out scenarios of issue 6 against our server and three peers
  * it starts itself (Socket.IO 4 + redis-adapter, a plain graphql-ws +
@@ -27,7 +27,13 @@
  *      time until every one is subscribed and has received an event.
  *   6. the write path (g): `sendMessage` latency and Redis commands per send
  *      in rooms of 10, 100, 1,000 and 10,000 members (ours: the peers have
- *      no send API of their own here).
+ *      no room sizes of their own here);
+ *   7. end-to-end chat (h): `chatN` subscribers of a `chatMembers`-member
+ *      room (each member with several connections), `chatMessages`
+ *      messages sent through each system's own API by one member
+ *      (`SEND_CONCURRENCY` in flight), each system storing its message in
+ *      Redis before broadcasting it (bench/lib/chat.ts): deliveries/s and
+ *      send latency side by side.
  * `--profile` instead runs only our server under fan-out with --cpu-prof.
  */
 import { spawnSync } from 'node:child_process';
@@ -45,6 +51,7 @@ import { startRedisCluster } from '../test/support/redis-cluster.js';
 import { burst, type DeliveryResult, type Rig, steady, waitLive } from './lib/scenarios.js';
 import { printReport } from './lib/report.js';
 import { measureSends } from './lib/sends.js';
+import { SEND_CONCURRENCY, setUpChat, type Chat } from './lib/chat.js';
 import { type Instance, type RunContext, type Target, type TargetName, TARGETS } from './lib/targets.js';
 
 const argv = process.argv.slice(2);
@@ -71,6 +78,9 @@ const P = quick
       stormN: 2_000,
       sendSizes: [10, 100, 1_000],
       sends: 50,
+      chatN: 500,
+      chatMembers: 90,
+      chatMessages: 50,
       timeoutMs: 30_000,
     }
   : {
@@ -91,13 +101,16 @@ const P = quick
       stormN: 10_000,
       sendSizes: [10, 100, 1_000, 10_000],
       sends: 200,
+      chatN: 2_000,
+      chatMembers: 90,
+      chatMessages: 200,
       timeoutMs: 90_000,
     };
 const WORKERS = 2;
 const SERVER_FD_CAP = 20_000;
 
 const targetNames = (option('targets') ?? 'ours,ours-resume-off,socketio,graphql,ws').split(',') as TargetName[];
-const phases = new Set((option('phases') ?? '1,2,3,4,5,6').split(',').map(Number));
+const phases = new Set((option('phases') ?? '1,2,3,4,5,6,7').split(',').map(Number));
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const resultsDir = join(ROOT, 'bench/results');
 
@@ -300,6 +313,46 @@ async function benchPhase(phase: number, target: Target, ctx: RunContext, result
       }
     });
   }
+
+  if (phase === 7) {
+    result.phase7 = await attempt('phase 7', async () => {
+      // One member sends back to back (the per-user rate limit is not what this measures), and each
+      // member has about chatN / chatMembers connections (above the default per-user cap of 20).
+      const instance = await target.start({
+        ...ctx,
+        oursEnv: { RATE_LIMIT_PER_SECOND: '100000', RATE_LIMIT_BURST: '100000', MAX_CONNECTIONS_PER_USER: '1000' },
+      });
+      let fleet: Fleet | undefined;
+      let chat: Chat | undefined;
+      try {
+        chat = await setUpChat(target.name, ctx, instance, P.chatMembers);
+        fleet = Fleet.spawn(files.worker, WORKERS);
+        const rig: Rig = { fleet, publisher: chat.publisher, topics: [chat.room], serverPids: [instance.pid] };
+        const connected = await fleet.connect(chat.client, P.chatN, 0);
+        if (connected.failed > 0) throw new Error(`${connected.failed} of ${P.chatN} connections failed`);
+        await waitLive(rig);
+        chat.resetLatency();
+        const delivery = await burst(rig, P.chatMessages, P.timeoutMs);
+        const sent = chat.latency();
+        const sendLatencyMs = {
+          p50: Number(sent.quantile(0.5).toFixed(2)),
+          p99: Number(sent.quantile(0.99).toFixed(2)),
+          max: Number(sent.max.toFixed(2)),
+        };
+        log(
+          `  (h) chat, ${P.chatN} subscribers of a ${P.chatMembers}-member room, ${P.chatMessages} messages ` +
+            `(${SEND_CONCURRENCY} sends in flight): ${brief(delivery)}; send p50 ${sendLatencyMs.p50} p99 ${sendLatencyMs.p99} ms`,
+        );
+        return {
+          chat: { members: P.chatMembers, sendConcurrency: SEND_CONCURRENCY, ...delivery, sendLatencyMs },
+        };
+      } finally {
+        await chat?.publisher.close();
+        await fleet?.close();
+        await instance.stop();
+      }
+    });
+  }
 }
 
 let files: Awaited<ReturnType<typeof buildAll>>;
@@ -323,7 +376,7 @@ async function main() {
         if (!TARGETS[name]) throw new Error(`unknown target ${name}`);
         results[name] = { label: TARGETS[name].label };
       }
-      for (const phase of [1, 2, 3, 4, 5, 6].filter((p) => phases.has(p))) {
+      for (const phase of [1, 2, 3, 4, 5, 6, 7].filter((p) => phases.has(p))) {
         log(`\n-- phase ${phase}`);
         for (const name of targetNames) {
           // --prof-ours: every instance of our server writes a CPU profile (to bench/results/profile-<time>/).

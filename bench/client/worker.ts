@@ -187,14 +187,19 @@ async function connect(
   const key = new TextEncoder().encode(target.secret);
   failures = {};
   const tokens = presign
-    ? await Promise.all(Array.from({ length: count }, (_, index) => tokenFor(target, firstUser + index, key)))
+    ? await Promise.all(
+        Array.from({ length: count }, (_, index) =>
+          tokenFor(target, target.users ? (firstUser + index) % target.users : firstUser + index, key),
+        ),
+      )
     : [];
   const startedAt = clock();
   let next = 0;
   const lane = async () => {
     while (next < count) {
       const index = next++;
-      const token = tokens[index] ?? (await tokenFor(target, firstUser + index, key));
+      const user = target.users ? (firstUser + index) % target.users : firstUser + index;
+      const token = tokens[index] ?? (await tokenFor(target, user, key));
       await open(target, firstUser + index, token);
     }
   };

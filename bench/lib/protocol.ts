@@ -16,8 +16,14 @@ export interface ClientTarget {
    * subscribes to topics[i % topics.length].
    */
   topics: string[];
-  /** GraphQL subscription document (graphql-transport-ws only). */
+  /** GraphQL subscription document (graphql-transport-ws only); its topic variable is `$sessionId`. */
   query?: string;
+  /**
+   * Distinct users the connections belong to: connection i is user
+   * `i % users` (a room's members with several tabs each); default: one
+   * user per connection.
+   */
+  users?: number;
 }
 
 export type ToWorker =

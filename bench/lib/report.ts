@@ -112,6 +112,30 @@ export function rows(report: Any): Row[] {
       better: '↓',
       value: (t) => get(t, 'phase3.twoInstances.lastSubscriberMs'),
     },
+    ...(p.chatN
+      ? [
+          {
+            label: `(h) chat: ${p.chatN} subscribers of a ${p.chatMembers}-member room, ${p.chatMessages} messages sent through the API: deliveries/s`,
+            better: '↑',
+            value: (t) => get(t, 'phase7.chat.deliveriesPerSec'),
+          } satisfies Row,
+          {
+            label: '(h) chat: delivery latency p50, ms (from the send to the receipt)',
+            better: '↓',
+            value: (t) => get(t, 'phase7.chat.latencyMs.p50'),
+          } satisfies Row,
+          {
+            label: '(h) chat: send latency p50, ms',
+            better: '↓',
+            value: (t) => get(t, 'phase7.chat.sendLatencyMs.p50'),
+          } satisfies Row,
+          {
+            label: '(h) chat: send latency p99, ms',
+            better: '↓',
+            value: (t) => get(t, 'phase7.chat.sendLatencyMs.p99'),
+          } satisfies Row,
+        ]
+      : []),
     ...((p.sendSizes ?? []) as number[]).flatMap((members, i): Row[] => [
       {
         label: `(g) sendMessage p50, ${members.toLocaleString('en-US')} members, ms`,
@@ -259,6 +283,15 @@ export function targets(report: Any): string[] {
       'sendMessage p50 < 3 ms idle, every room size up to 1,000',
       upTo1000.every((s) => s.latencyMs.p50 < 3),
       upTo1000.map((s) => `${s.members}: ${s.latencyMs.p50} ms`).join(', '),
+    );
+  }
+  const chatOurs = get(t.ours, 'phase7.chat.deliveriesPerSec');
+  const chatSio = get(t.socketio, 'phase7.chat.deliveriesPerSec');
+  if (chatOurs !== undefined || chatSio !== undefined) {
+    check(
+      'end-to-end chat fan-out at or above Socket.IO',
+      chatOurs === undefined || chatSio === undefined ? undefined : chatOurs >= chatSio,
+      `${chatOurs ?? '—'} vs ${chatSio ?? '—'} deliveries/s`,
     );
   }
   const most = get(t.ours, 'phase4.maxConnectionsP99Under100ms');

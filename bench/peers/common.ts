@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import type { Redis } from 'ioredis';
 import { jwtVerify } from 'jose';
 
 /** What the orchestrator hands every peer server through its environment. */
@@ -33,4 +34,30 @@ export function serve(server: Server, close: () => Promise<unknown>) {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   process.on('disconnect', stop);
+}
+
+/** A chat message as the peers store and broadcast it (phase 7). */
+export interface ChatMessage {
+  id: string;
+  roomId: string;
+  seq: number;
+  senderId: string;
+  body: string;
+  createdAt: string;
+}
+
+/**
+ * How every peer stores a sent message before broadcasting it, as a small
+ * chat backend on Redis would: the room's sequence, then the message and
+ * its place in the room's history in one transaction (two round trips).
+ */
+export async function storeMessage(redis: Redis, roomId: string, senderId: string, body: string): Promise<ChatMessage> {
+  const seq = await redis.incr(`${env.prefix}chat:seq:${roomId}`);
+  const message = { id: `${roomId}:${seq}`, roomId, seq, senderId, body, createdAt: new Date().toISOString() };
+  await redis
+    .multi()
+    .set(`${env.prefix}chat:message:${message.id}`, JSON.stringify(message))
+    .zadd(`${env.prefix}chat:history:${roomId}`, seq, message.id)
+    .exec();
+  return message;
 }

@@ -38,12 +38,14 @@ export function assertCanReportMessageStatus(viewer: Viewer): void {
 }
 
 /**
- * Per-event authorization of a `conversationEvents` subscriber: only events
- * published for them (see {@link ConversationEventPayload.audience}), and
- * not their own typing.
+ * Per-event authorization of a `conversationEvents` subscriber, who was a
+ * member when subscribing and whose subscription ends with the
+ * `MembersChanged` removing them (see {@link ConversationEventPayload}):
+ * events addressed to the members, or whose `audience` names them, and not
+ * their own typing.
  */
 export function canReceiveConversationEvent(viewer: Viewer, event: ConversationEventPayload): boolean {
-  if (!event.audience.includes(viewer.id)) return false;
+  if (event.audience && !event.audience.includes(viewer.id)) return false;
   return !(event.__typename === 'TypingChanged' && event.userId === viewer.id);
 }
 

@@ -7,14 +7,28 @@ import type { ConversationRecord } from './model.js';
 export type ConversationEvent = ResolversUnionTypes<ResolversParentTypes>['ConversationEvent'];
 
 /**
- * An event as published on a conversation's channel: the GraphQL event
- * plus `audience`, the members it was published for (the conversation's
- * members as the publisher saw them; for `MembersChanged`, those before and
- * after). A subscriber outside the audience never receives it, so an event
- * published after someone's removal cannot reach them even if it overtakes
- * `MembersChanged` on the way. GraphQL never exposes `audience`.
+ * Whom a conversation's event is for, named without listing the members
+ * (a room's events cost the same whatever its size): `membersVersion`, the
+ * members at that version of the conversation's membership (see
+ * `ConversationRecord.membersVersion`; a send commits only while the
+ * conversation still has it, so it names exactly the members the event was
+ * for); or `audience`, those users by id (a membership change's, which
+ * reaches those leaving too; one member's own read). Every event has one.
+ * GraphQL never exposes either.
  */
-export type ConversationEventPayload = ConversationEvent & { audience: string[] };
+export interface Addressing {
+  membersVersion?: number;
+  audience?: string[];
+}
+
+/**
+ * An event as published on a conversation's channel: the GraphQL event
+ * and its {@link Addressing}. A subscriber is a member when it subscribes
+ * and ends with the `MembersChanged` that removes them (events on one
+ * channel arrive in the order they were written), so it receives events
+ * addressed by version and those whose `audience` names them.
+ */
+export type ConversationEventPayload = ConversationEvent & Addressing;
 
 /** What `inboxEvents` streams to one viewer. */
 export type InboxEvent = ResolversUnionTypes<ResolversParentTypes>['InboxEvent'];
@@ -24,25 +38,40 @@ export type InboxEvent = ResolversUnionTypes<ResolversParentTypes>['InboxEvent']
  * count is derived when its `unreadCount` is resolved (messages of others
  * after their read pointer, up to `asOfSeq`: the count as of the event).
  * `unreadAt`: delivered only to those whose read pointer is below it (a
- * deleted message they had not read).
+ * deleted message they had not read). `except`: not for this member (a
+ * message's sender, whose count it does not change).
  */
-export interface UnreadCountChangedPayload {
+export interface UnreadCountChangedPayload extends Addressing {
   __typename: 'UnreadCountChanged';
   conversationId: string;
   asOfSeq: number;
   unreadAt?: number;
-  audience: string[];
+  except?: string;
   occurredAt: string;
 }
 
 /**
+ * A conversation as `ConversationUpdated` carries it: its members only when
+ * they changed (creation, membership changes); otherwise each process fills
+ * them in from its members of the event's `membersVersion` (see
+ * ./memberships.ts), so a send's events carry no member list.
+ */
+export type PublishedConversation = Omit<ConversationRecord, 'memberIds'> & { memberIds?: string[] };
+
+/**
  * An inbox event as published on its organisation's inbox channel: once,
- * for the members in `audience`, however many they are. Unread counts are
- * derived as resolved for each subscriber (a conversation's, up to its
- * `lastMessageSeq`), so a send writes and publishes nothing per member.
+ * however many members the conversation has (see {@link Addressing}).
+ * Unread counts are derived as resolved for each subscriber (a
+ * conversation's, up to its `lastMessageSeq`), so a send writes and
+ * publishes nothing per member.
  */
 export type InboxEventPayload =
-  | { __typename: 'ConversationUpdated'; conversation: ConversationRecord; audience: string[]; occurredAt: string }
+  | ({ __typename: 'ConversationUpdated'; conversation: PublishedConversation; occurredAt: string } & Addressing)
+  | UnreadCountChangedPayload;
+
+/** An inbox event as one subscriber receives it: the conversation with its members. */
+export type DeliveredInboxEvent =
+  | { __typename: 'ConversationUpdated'; conversation: ConversationRecord; occurredAt: string }
   | UnreadCountChangedPayload;
 
 const messageStatus = graphqlEnum<MessageStatus>({
@@ -74,7 +103,8 @@ const conversation = z.object({
   id,
   orgId: id,
   title: z.string().nullable(),
-  memberIds: z.array(id),
+  memberIds: z.array(id).optional(),
+  membersVersion: z.int().nonnegative().optional(),
   creatorId: id,
   createdAt: dateTime,
   lastMessageId: id.nullable(),
@@ -82,28 +112,35 @@ const conversation = z.object({
   lastActivityAt: dateTime,
 });
 
-/** Every conversation event is published with its audience, which each subscriber's filter reads. */
-const audience = z.array(z.string());
+/** {@link Addressing}, which each subscriber's filter reads: checked here, and one of the two required below. */
+const addressing = { audience: z.array(z.string()).optional(), membersVersion: z.int().nonnegative().optional() };
+const isAddressed = (event: Addressing) => event.audience !== undefined || event.membersVersion !== undefined;
+const unaddressed = { message: 'an event names its audience or its membersVersion' };
 
 /** What a conversation's channel may carry: checked by the bus before any subscriber's filter sees it. */
-export const conversationEventSchema = z.discriminatedUnion('__typename', [
-  eventOf('MessageAdded', { audience, message }),
-  eventOf('MessageEdited', { audience, message }),
-  eventOf('MessageDeleted', { audience, messageId: id }),
-  eventOf('ReactionsChanged', { audience, message }),
-  eventOf('MessageStatusChanged', { audience, messageId: id, status: messageStatus }),
-  eventOf('MessagesRead', { audience, userId: id, upToMessageId: id }),
-  eventOf('TypingChanged', { audience, userId: id, isTyping: z.boolean() }),
-  eventOf('MembersChanged', { audience, memberIds: z.array(id) }),
-]);
+export const conversationEventSchema = z
+  .discriminatedUnion('__typename', [
+    eventOf('MessageAdded', { ...addressing, message }),
+    eventOf('MessageEdited', { ...addressing, message }),
+    eventOf('MessageDeleted', { ...addressing, messageId: id }),
+    eventOf('ReactionsChanged', { ...addressing, message }),
+    eventOf('MessageStatusChanged', { ...addressing, messageId: id, status: messageStatus }),
+    eventOf('MessagesRead', { ...addressing, userId: id, upToMessageId: id }),
+    eventOf('TypingChanged', { ...addressing, userId: id, isTyping: z.boolean() }),
+    eventOf('MembersChanged', { ...addressing, memberIds: z.array(id) }),
+  ])
+  .refine(isAddressed, unaddressed);
 
 /** What an organisation's inbox channel may carry. */
-export const inboxEventSchema = z.discriminatedUnion('__typename', [
-  eventOf('UnreadCountChanged', {
-    audience,
-    conversationId: id,
-    asOfSeq: z.int().nonnegative(),
-    unreadAt: z.int().positive().optional(),
-  }),
-  eventOf('ConversationUpdated', { audience, conversation }),
-]);
+export const inboxEventSchema = z
+  .discriminatedUnion('__typename', [
+    eventOf('UnreadCountChanged', {
+      ...addressing,
+      conversationId: id,
+      asOfSeq: z.int().nonnegative(),
+      unreadAt: z.int().positive().optional(),
+      except: id.optional(),
+    }),
+    eventOf('ConversationUpdated', { ...addressing, conversation }),
+  ])
+  .refine(isAddressed, unaddressed);

@@ -54,12 +54,14 @@ export function createMessageOperations({ store, publisher, getVisible, stopTypi
      * message is appended by a write that succeeds only once per id, so
      * racing duplicates create one message and all return it. That one
      * write (one Redis script, whatever the member count) numbers and
-     * stores the message, sets the conversation's last message, moves the
-     * conversation up in every member's list and records `MessageAdded`,
-     * `ConversationUpdated` and `UnreadCountChanged`, each published once
-     * (see InboxEventPayload). It commits only while the conversation has
-     * the members the events were addressed to; otherwise it reads the
-     * conversation again (NOT_FOUND once the sender was removed).
+     * stores the message, sets the conversation's last message, moves its
+     * activity score (members' lists are ranked by it when read) and
+     * records `MessageAdded`, `ConversationUpdated` and
+     * `UnreadCountChanged`, each published once and addressed by the
+     * membership version, without a member list (see `Addressing`). It
+     * commits only while the conversation still has that version;
+     * otherwise it reads the conversation again (NOT_FOUND once the sender
+     * was removed).
      */
     async send(
       viewer: Viewer,
@@ -74,7 +76,7 @@ export function createMessageOperations({ store, publisher, getVisible, stopTypi
         claim: clientId === null ? undefined : store(viewer.orgId).clientMessageClaim(first.id, viewer.id, clientId),
         find: (id) => store(viewer.orgId).messages.get(id),
         create: async (id) => {
-          for (let attempt = 0, conversation = first; ; attempt++) {
+          for (let attempt = 0, conversation = await store(viewer.orgId).versioned(first); ; attempt++) {
             const message: MessageRecord = {
               id,
               orgId: conversation.orgId,
@@ -102,16 +104,14 @@ export function createMessageOperations({ store, publisher, getVisible, stopTypi
                 occurredAt: message.createdAt,
               }),
               publisher.conversationUpdated(after),
-              publisher.unreadCountChanged(
-                after,
-                conversation.memberIds.filter((userId) => userId !== viewer.id),
-                { asOfSeq: SEQUENCE_PENDING },
-              ),
+              publisher.unreadCountChanged(after, { except: viewer.id }, { asOfSeq: SEQUENCE_PENDING }),
             ]);
             if (outcome.status === 'appended') return { ...message, seq: outcome.seq };
             if (outcome.status === 'taken') return undefined;
             if (attempt >= MAX_APPEND_ATTEMPTS) throw new Error(`Send to ${conversation.id} kept conflicting`);
-            conversation = await getVisible(viewer, conversationId, 'conversationId');
+            conversation = await store(viewer.orgId).versioned(
+              await getVisible(viewer, conversationId, 'conversationId'),
+            );
           }
         },
       });
@@ -167,8 +167,7 @@ export function createMessageOperations({ store, publisher, getVisible, stopTypi
       await store(viewer.orgId).unindexDeleted(after);
       if (changed) {
         // Those who had not read it (read pointer below it) hear their new count.
-        const others = conversation.memberIds.filter((userId) => userId !== after.senderId);
-        await publisher.publishUnreadCountChanged(conversation, others, { unreadAt: after.seq });
+        await publisher.publishUnreadCountChanged(conversation, { except: after.senderId }, { unreadAt: after.seq });
         await announceIfLast(after);
       }
       return after;

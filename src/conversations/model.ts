@@ -7,6 +7,13 @@ export interface ConversationRecord {
   title: string | null;
   /** In the order they joined; the caller of `createConversation` first. */
   memberIds: string[];
+  /**
+   * Counts the changes of `memberIds` (0 at creation; absent in records
+   * written before it existed, read as 0 and set by the next change or
+   * send). Events of a send name this version instead of listing the
+   * members, and the send commits only while the record still has it.
+   */
+  membersVersion?: number;
   creatorId: string;
   createdAt: string;
   /** The newest message, by sequence; null before the first. */

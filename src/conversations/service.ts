@@ -9,7 +9,6 @@ import { now } from '../lib/ids.js';
 import { requireId, requireUserId } from '../lib/validate.js';
 import type { Logger } from '../logger.js';
 import type { Storage } from '../storage/index.js';
-import { pageBefore } from '../storage/paging.js';
 import { assertCanRemoveMember, canReceiveConversationEvent, isMember, revokesConversationAccess } from './access.js';
 import { createMessageOperations } from './messages.js';
 import type { ConversationRecord, MessageRecord } from './model.js';
@@ -18,7 +17,8 @@ import { conversationTitle, LIMITS, pageLimit, userIdList } from './rules.js';
 import { createConversationStore, type ConversationStore } from './store.js';
 import { createTyping } from './typing.js';
 import type { UnreadCountChangedPayload } from './events.js';
-import { isInboxAudience, withoutReadDeletions } from './inbox.js';
+import { inboxOf, inboxVerdict } from './inbox.js';
+import { createMemberships } from './memberships.js';
 import { DEFAULT_CONVERSATION_CONFIG, type ConversationConfig } from '../config.js';
 
 /** Conversations and messages: state, authorization and events, whatever the transport. */
@@ -54,6 +54,7 @@ export function createConversationService({
   const { maxMembers } = config;
   const store = createConversationStore(storage, retention);
   const publisher = createConversationPublisher(bus);
+  const memberships = createMemberships((orgId) => store(orgId).conversations);
 
   const getVisible = async (viewer: Viewer, id: string, field = 'id') => {
     requireId(field, id);
@@ -81,9 +82,9 @@ export function createConversationService({
   };
 
   /**
-   * Applies a membership change atomically, re-checking the viewer's
-   * membership on every attempt, and records its `MembersChanged` for
-   * `audience` (the members after the change, or as `audience` says). The
+   * Applies a membership change atomically (a new `membersVersion`),
+   * re-checking the viewer's membership on every attempt, and records its
+   * `MembersChanged` for the members after the change (or `audience`). The
    * members' conversation lists change in the same write: a member who
    * joins is listed (as just active), one who leaves is not, so a
    * concurrent removal and re-adding cannot leave them unlisted.
@@ -92,7 +93,7 @@ export function createConversationService({
     viewer: Viewer,
     id: string,
     change: (conversation: ConversationRecord) => string[] | undefined,
-    audience: (after: ConversationRecord, before: ConversationRecord) => string[] = (after) => after.memberIds,
+    audience: (after: ConversationRecord, before: ConversationRecord) => string[] | undefined = () => undefined,
   ) => {
     const { orgId } = await getVisible(viewer, id, 'conversationId');
     const occurredAt = now();
@@ -103,7 +104,7 @@ export function createConversationService({
       (conversation) => {
         if (!isMember(viewer, conversation)) throw notFound('Conversation', id);
         const memberIds = change(conversation);
-        return memberIds && { ...conversation, memberIds };
+        return memberIds && { ...conversation, memberIds, membersVersion: (conversation.membersVersion ?? 0) + 1 };
       },
       (conversation) =>
         conversation.memberIds.map((userId) => ({ index: store(orgId).memberIndex(orgId, userId), score })),
@@ -128,13 +129,10 @@ export function createConversationService({
     async list(viewer: Viewer, limit?: number | null, before?: string | null): Promise<ConversationRecord[]> {
       const count = pageLimit('limit', limit, 100, LIMITS.conversationsPage);
       const cursor = before == null ? undefined : requireId('before', before);
-      const { conversations, memberIndex } = store(viewer.orgId);
-      const found = await pageBefore(conversations, memberIndex(viewer.orgId, viewer.id), {
-        limit: count,
-        before: cursor,
-      });
-      if (!found) throw notFound('Conversation', cursor ?? '');
-      return found.filter((conversation) => isMember(viewer, conversation));
+      const { conversations, memberPage } = store(viewer.orgId);
+      const ids = await memberPage(viewer.orgId, viewer.id, { limit: count, before: cursor });
+      if (!ids) throw notFound('Conversation', cursor ?? '');
+      return (await conversations.getMany(ids)).filter((conversation) => isMember(viewer, conversation));
     },
 
     /**
@@ -148,7 +146,7 @@ export function createConversationService({
         throw badInput(`a conversation has at most ${maxMembers} members, the caller included`, 'memberIds');
       }
       const chosenTitle = conversationTitle(title);
-      const { conversations, memberIndex, nextActivity } = store(viewer.orgId);
+      const { conversations, memberIndex, activityIndex, nextActivity } = store(viewer.orgId);
       return createOnce(storage.forOrg(viewer.orgId), {
         claim: idempotencyScope(viewer, 'createConversation', idempotencyKey(key)),
         args: { title: chosenTitle, memberIds: memberList },
@@ -163,6 +161,7 @@ export function createConversationService({
             orgId: viewer.orgId,
             title: chosenTitle,
             memberIds: memberList,
+            membersVersion: 0,
             creatorId: viewer.id,
             createdAt: timestamp,
             lastMessageId: null,
@@ -172,8 +171,11 @@ export function createConversationService({
           const score = await nextActivity(viewer.orgId);
           const inserted = await conversations.insert(
             conversation,
-            memberList.map((userId) => ({ index: memberIndex(viewer.orgId, userId), score })),
-            [publisher.conversationUpdated(conversation)],
+            [
+              { index: activityIndex(viewer.orgId), score },
+              ...memberList.map((userId) => ({ index: memberIndex(viewer.orgId, userId), score })),
+            ],
+            [publisher.conversationUpdated(conversation, { members: true })],
           );
           return inserted ? conversation : undefined;
         },
@@ -199,7 +201,7 @@ export function createConversationService({
           store(viewer.orgId).advanceReadPointer(after.id, userId, after.lastMessageSeq, after.lastMessageId),
         ),
       );
-      await publisher.publishConversationUpdated(after);
+      await publisher.publishConversationUpdated(after, { members: true });
       return after;
     },
 
@@ -217,7 +219,7 @@ export function createConversationService({
         (_, previous) => previous.memberIds,
       );
       if (!changed) return after;
-      await publisher.publishConversationUpdated(after, before.memberIds);
+      await publisher.publishConversationUpdated(after, { audience: before.memberIds });
       await typing.set(after, userId, false);
       return after;
     },
@@ -261,9 +263,13 @@ export function createConversationService({
         occurredAt: now(),
       });
       if (await store(viewer.orgId).advanceReadPointer(conversation.id, viewer.id, target.seq, target.id, [read])) {
-        await publisher.publishUnreadCountChanged(conversation, [viewer.id], {
-          asOfSeq: Math.max(target.seq, conversation.lastMessageSeq),
-        });
+        await publisher.publishUnreadCountChanged(
+          conversation,
+          { audience: [viewer.id] },
+          {
+            asOfSeq: Math.max(target.seq, conversation.lastMessageSeq),
+          },
+        );
       }
       return conversation;
     },
@@ -292,13 +298,18 @@ export function createConversationService({
       return events;
     },
 
-    /** The viewer's own inbox events: those of their organisation's inbox channel published for them. */
+    /**
+     * The viewer's own inbox events: those of their organisation's inbox
+     * channel addressed to them (see `inboxOf`: decided from this process's
+     * {@link createMemberships}, or by reading the conversation).
+     */
     async inbox(viewer: Viewer, signal?: AbortSignal) {
+      const known = memberships.forOrg(viewer.orgId);
       const events = await subscribe(bus, topics.inbox(viewer.orgId), {
         signal,
-        filter: (event) => isInboxAudience(viewer, event),
+        filter: (event) => inboxVerdict(viewer, event, known) !== false,
       });
-      return withoutReadDeletions(viewer, events, store(viewer.orgId));
+      return inboxOf(viewer, events, { store: store(viewer.orgId), memberships: known });
     },
 
     /** Stops the typing sweeper. */

@@ -9,8 +9,12 @@ export const SEQUENCE_PENDING = -1;
 /**
  * The storage layout of conversations and messages, in one place.
  *
- * - `conversations`, indexed per member (`member:<org>:<user>`) by last activity
- *   (an organisation-wide counter, so the order is strict).
+ * - `conversations`, indexed per member (`member:<org>:<user>`), scored when
+ *   they joined, and per organisation (`activity:<org>`) by last activity,
+ *   both marks of one organisation-wide counter (so the order is strict). A
+ *   member's list is ranked at read time by the higher of the two
+ *   (`rankedPage`): a message moves one score, whatever the member count,
+ *   and a member who joins sees the conversation on top of their list.
  * - `messages`, indexed per conversation by sequence: `history:<c>` holds every
  *   message (tombstones too) for paging; `live:<c>` and `live:<c>:<sender>` only
  *   those not deleted, so a viewer's unread count is two range counts:
@@ -42,8 +46,10 @@ function createOrgConversationStore(storage: Storage, { messagesSeconds = 0 }: {
   const liveIndex = (conversationId: string) => `live:${conversationId}`;
   const liveBySenderIndex = (conversationId: string, senderId: string) => `live:${conversationId}:${keyPart(senderId)}`;
 
-  /** The index of a user's conversations, by last activity. */
+  /** The index of a user's conversations, scored when they joined. */
   const memberIndex = (orgId: string, userId: string) => `member:${keyPart(orgId)}:${keyPart(userId)}`;
+  /** The index of an organisation's conversations, by last activity (message or creation). */
+  const activityIndex = (orgId: string) => `activity:${keyPart(orgId)}`;
   const seqCounter = (conversationId: string) => `conversation-seq:${conversationId}`;
   const activityCounter = (orgId: string) => `conversation-activity:${orgId}`;
 
@@ -77,7 +83,16 @@ function createOrgConversationStore(storage: Storage, { messagesSeconds = 0 }: {
     messages,
 
     memberIndex,
+    activityIndex,
     messageEntries,
+
+    /**
+     * A page of a user's conversation ids, most recently active first (the
+     * later of the last message and their joining), after `before`;
+     * undefined when `before` is not one of theirs.
+     */
+    memberPage: (orgId: string, userId: string, page: { limit: number; before?: string }) =>
+      conversations.rankedPage(memberIndex(orgId, userId), activityIndex(orgId), page),
 
     /** Takes a deleted message out of the unread counts (it stays in history). Idempotent. */
     async unindexDeleted(message: MessageRecord) {
@@ -103,6 +118,18 @@ function createOrgConversationStore(storage: Storage, { messagesSeconds = 0 }: {
      */
     nextActivity: (orgId: string) => storage.increment(activityCounter(orgId)),
 
+    /**
+     * The conversation with a `membersVersion`: one written before it
+     * existed gets version 0, once, so that sends can name it.
+     */
+    async versioned(conversation: ConversationRecord): Promise<ConversationRecord> {
+      if (conversation.membersVersion !== undefined) return conversation;
+      const result = await conversations.update(conversation.id, (current) =>
+        current.membersVersion === undefined ? { ...current, membersVersion: 0 } : undefined,
+      );
+      return result?.after ?? conversation;
+    },
+
     /** The idempotency claim of a sender's `clientMessageId` in a conversation (see `createOnce`). */
     clientMessageClaim: (conversationId: string, senderId: string, clientMessageId: string) =>
       `client-message:${digest([conversationId, senderId, clientMessageId])}`,
@@ -121,10 +148,11 @@ function createOrgConversationStore(storage: Storage, { messagesSeconds = 0 }: {
 
     /**
      * Appends a message (its `seq` and the conversation's `lastMessageSeq`
-     * given as {@link SEQUENCE_PENDING}) to a conversation that still has
-     * the members the caller read, with its `events`, in one atomic write:
-     * numbered, indexed, the conversation's last message set, the
-     * conversation moved up in every member's list.
+     * given as {@link SEQUENCE_PENDING}) to a conversation whose membership
+     * is still the version the caller read (`membersVersion`, so the
+     * events' addressing is exact), with its `events`, in one atomic write:
+     * numbered, indexed, the conversation's last message set, its activity
+     * moved up (one score: members' lists are ranked when read).
      */
     async appendMessage(conversation: ConversationRecord, message: MessageRecord, events: readonly ChangeEvent[]) {
       const outcome = await storage.append(
@@ -137,12 +165,12 @@ function createOrgConversationStore(storage: Storage, { messagesSeconds = 0 }: {
           parent: {
             collection: 'conversations',
             id: conversation.id,
-            holds: { field: 'memberIds', value: conversation.memberIds },
+            holds: { field: 'membersVersion', value: conversation.membersVersion ?? 0 },
             set: { lastMessageId: message.id, lastMessageSeq: SEQUENCE_PENDING, lastActivityAt: message.createdAt },
           },
           touch: {
             counter: activityCounter(conversation.orgId),
-            indexes: conversation.memberIds.map((userId) => memberIndex(conversation.orgId, userId)),
+            indexes: [activityIndex(conversation.orgId)],
           },
         },
         events,

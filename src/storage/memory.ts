@@ -328,6 +328,17 @@ function createMemoryCollection<T extends Doc>(record: DeliverEvents): MemoryCol
     async score(name, id) {
       return indexes.get(name)?.get(id);
     },
+    async rankedPage(name, by, { limit, before }) {
+      const others = indexes.get(by);
+      const ranked = [...(indexes.get(name) ?? [])].map(([id, score]): [string, number] => [
+        id,
+        Math.max(score, others?.get(id) ?? -Infinity),
+      ]);
+      ranked.sort(([idA, a], [idB, b]) => b - a || (idA < idB ? 1 : idA > idB ? -1 : 0));
+      const start = before === undefined ? 0 : ranked.findIndex(([id]) => id === before) + 1;
+      if (start === 0 && before !== undefined) return undefined;
+      return ranked.slice(start, start + limit).map(([id]) => id);
+    },
     async count(name, { above = -Infinity, below = Infinity } = {}) {
       const index = indexes.get(name);
       if (above === -Infinity && below === Infinity) return index?.size ?? 0;

@@ -125,6 +125,45 @@ end
 record_events()
 return seq`;
 
+/**
+ * Collection.rankedPage: the ids of KEYS[1], each ranked by the higher of its
+ * score there and in KEYS[2] (ZMSCORE, in chunks: Lua's unpack is bounded),
+ * highest first, ties by id highest first; ARGV[1]: the cursor ('' for
+ * none), ARGV[2]: the page size. Returns {0} when the cursor is not in
+ * KEYS[1], else 1 followed by the page.
+ */
+const RANKED_PAGE = `
+local entries = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local n = #entries / 2
+local ranked = {}
+for first = 1, n, 1000 do
+  local last = math.min(n, first + 999)
+  local ids = {}
+  for i = first, last do ids[#ids + 1] = entries[2 * i - 1] end
+  local others = redis.call('ZMSCORE', KEYS[2], unpack(ids))
+  for k, id in ipairs(ids) do
+    local rank = tonumber(entries[2 * (first + k - 1)])
+    local other = others[k] and tonumber(others[k])
+    if other and other > rank then rank = other end
+    ranked[#ranked + 1] = { id, rank }
+  end
+end
+table.sort(ranked, function(a, b)
+  if a[2] ~= b[2] then return a[2] > b[2] end
+  return a[1] > b[1]
+end)
+local start = 1
+if ARGV[1] ~= '' then
+  start = nil
+  for i = 1, n do
+    if ranked[i][1] == ARGV[1] then start = i + 1 break end
+  end
+  if not start then return { 0 } end
+end
+local page = { 1 }
+for i = start, math.min(n, start + tonumber(ARGV[2]) - 1) do page[#page + 1] = ranked[i][1] end
+return page`;
+
 /** Deletes a claim only while it still holds ARGV[1]. */
 const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -406,6 +445,17 @@ function createRedisCollection<T extends Doc>(
     async score(name, id) {
       const score = await redis.zscore(indexKey(name), id);
       return score === null ? undefined : Number(score);
+    },
+    async rankedPage(name, by, { limit, before }) {
+      const [found, ...page] = (await redis.eval(
+        RANKED_PAGE,
+        2,
+        indexKey(name),
+        indexKey(by),
+        before ?? '',
+        limit,
+      )) as [number, ...string[]];
+      return found === 1 ? page : undefined;
     },
     count(name, { above, below } = {}) {
       if (above === undefined && below === undefined) return redis.zcard(indexKey(name));

@@ -140,6 +140,20 @@ export interface Collection<T extends Doc> {
   score(index: string, id: string): Promise<number | undefined>;
   /** How many ids an index holds with a score strictly between `above` and `below` (each optional). */
   count(index: string, options?: { above?: number; below?: number }): Promise<number>;
+  /**
+   * A page of the ids in `index`, highest rank first, where an id's rank is
+   * the higher of its score in `index` and its score in `by` (its own alone
+   * when `by` does not hold it); equal ranks by id, highest first. With
+   * `before`, only those ranked after it; undefined when `before` is not in
+   * `index` (the caller answers `NOT_FOUND`).
+   *
+   * For a list whose order is read, not written: e.g. a member's
+   * conversations (`index`: theirs, scored when they joined) ordered by
+   * activity (`by`: one score per conversation, moved by each message), so a
+   * message writes one score whatever the number of members. Costs one
+   * round trip and work in the size of `index`, not of `by`.
+   */
+  rankedPage(index: string, by: string, options: { limit: number; before?: string }): Promise<string[] | undefined>;
 }
 
 /**
@@ -171,7 +185,7 @@ export interface Append {
     holds: { field: string; value: unknown };
     set: Record<string, string | number | null>;
   };
-  /** Indexes listing the parent (its members' lists): its entry in each moves to the next value of `counter`. */
+  /** Indexes listing the parent (e.g. its organisation's activity): its entry in each moves to the next value of `counter`. */
   touch: { counter: string; indexes: readonly string[] };
 }
 

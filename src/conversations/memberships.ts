@@ -1,0 +1,125 @@
+import { keyPart } from '../lib/keys.js';
+import type { Collection } from '../storage/index.js';
+import type { ConversationRecord } from './model.js';
+
+/** One version of a conversation's membership. */
+export interface Membership {
+  version: number;
+  memberIds: string[];
+  members: ReadonlySet<string>;
+}
+
+/**
+ * Members (summed over conversations) one process keeps, past which the
+ * least recently used conversations are forgotten: about 100 bytes each
+ * (the id in an array and a set), so some 20 MB at most.
+ */
+export const MEMBERS_KEPT = 200_000;
+
+/**
+ * The members of conversations as this process last saw them, by
+ * membership version (`ConversationRecord.membersVersion`): how inbox
+ * subscribers decide, without a member list in each event, whether an
+ * event addressed to a version is theirs. Kept current by the events that
+ * carry members (creation and membership changes publish the new list) and
+ * by reading the conversation when an event names a version not known
+ * here. One per process, shared by its subscribers; bounded by the
+ * members it holds (least recently used conversations forgotten, read
+ * again when needed). Conversations are known per organisation
+ * (`forOrg`): an event heard on one organisation's channel can never
+ * teach or answer for another's conversation.
+ */
+export function createMemberships(
+  conversationsOf: (orgId: string) => Collection<ConversationRecord>,
+  capacity = MEMBERS_KEPT,
+) {
+  const known = new Map<string, Membership>();
+  /** Members held in `known`, all conversations together. */
+  let held = 0;
+  /** Reads under way, one per conversation, shared by callers that need a version it can answer. */
+  const reads = new Map<string, Promise<Membership | undefined>>();
+
+  const membership = (version: number, memberIds: string[]): Membership => ({
+    version,
+    memberIds,
+    members: new Set(memberIds),
+  });
+
+  /** Keeps `entry` unless a newer version is known; resolves the one kept. */
+  const keep = (id: string, entry: Membership) => {
+    const current = known.get(id);
+    if (current && current.version >= entry.version) return current;
+    if (current) held -= current.memberIds.length;
+    known.delete(id);
+    known.set(id, entry);
+    held += entry.memberIds.length;
+    // The least recently used go first; the one just kept stays, whatever its size.
+    for (const [oldest, forgotten] of known) {
+      if (held <= capacity || oldest === id) break;
+      known.delete(oldest);
+      held -= forgotten.memberIds.length;
+    }
+    return entry;
+  };
+
+  const read = (orgId: string, conversationId: string, key: string) => {
+    let pending = reads.get(key);
+    if (!pending) {
+      pending = conversationsOf(orgId)
+        .get(conversationId)
+        .then((record) => {
+          if (!record) return undefined;
+          const found = membership(record.membersVersion ?? 0, record.memberIds);
+          keep(key, found);
+          return found;
+        });
+      const settled = pending.finally(() => reads.delete(key));
+      settled.catch(() => {});
+      reads.set(key, pending);
+    }
+    return pending;
+  };
+
+  return {
+    /** What this process knows of one organisation's conversations. */
+    forOrg(orgId: string) {
+      const prefix = `${keyPart(orgId)}:`;
+      return {
+        /** Records the members of `version`, as an event carrying them told (older versions than known are ignored). */
+        learn(id: string, version: number, memberIds: string[]) {
+          const key = prefix + id;
+          const current = known.get(key);
+          if (!current || current.version < version) keep(key, membership(version, memberIds));
+        },
+
+        /** The members at exactly `version`, when this process knows them. */
+        at(id: string, version: number): Membership | undefined {
+          const key = prefix + id;
+          const entry = known.get(key);
+          if (entry?.version !== version) return undefined;
+          // Most recently used last: the first one is forgotten first.
+          known.delete(key);
+          known.set(key, entry);
+          return entry;
+        },
+
+        /**
+         * The conversation's members as stored now, at `version` or a later one
+         * (then the event naming `version` is older than a membership change).
+         * Undefined when the conversation is gone, or still has an older version
+         * when read again (an event no writer made).
+         */
+        async current(id: string, version: number): Promise<Membership | undefined> {
+          const shared = await read(orgId, id, prefix + id);
+          if (!shared || shared.version >= version) return shared;
+          // The shared read began before this version was written: read once more.
+          const fresh = await read(orgId, id, prefix + id);
+          return fresh && fresh.version >= version ? fresh : undefined;
+        },
+      };
+    },
+  };
+}
+
+/** Members of one organisation's conversations as this process knows them. */
+export type Memberships = ReturnType<ReturnType<typeof createMemberships>['forOrg']>;
