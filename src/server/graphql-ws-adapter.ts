@@ -12,9 +12,10 @@ import type { WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../logger.js';
 import { settlesWithin } from '../lib/deadline.js';
 import { CloseCode } from './close-codes.js';
-import { rawFrames, type RawFrames } from './raw-frames.js';
 import { rootFieldOf } from './root-field.js';
 import type { Schedule, Scheduled } from './schedule.js';
+import type { BufferWatched, WebSocketSlowConsumers } from './slow-consumers.js';
+import { rawSocket, type RawSocket } from './ws-socket.js';
 
 /**
  * What graphql-ws hands our hooks about a socket. Not the upgrade request:
@@ -23,8 +24,8 @@ import type { Schedule, Scheduled } from './schedule.js';
  */
 export interface SocketExtra {
   socket: WebSocket;
-  /** Writes ready-made messages outside graphql-ws (the shared fan-out), under the same slow-consumer rule. */
-  frames: RawFrames;
+  /** Writes ready-made frames outside graphql-ws (the shared fan-out), under the same slow-consumer rule. */
+  raw: RawSocket;
 }
 
 export interface AdapterOptions {
@@ -33,10 +34,8 @@ export interface AdapterOptions {
   schedule: Schedule;
   /** Milliseconds between pings; a socket that has not answered the previous one is terminated. 0: none. */
   keepAliveMs: number;
-  /** Bytes queued for a socket (ws `bufferedAmount`) above which it counts as slow. */
-  maxBufferedBytes: number;
-  /** How long a socket may stay above `maxBufferedBytes` before it is cut off. */
-  slowConsumerGraceMs: number;
+  /** The slow-consumer policy (./slow-consumers.ts): every write is checked against it. */
+  slowConsumers: WebSocketSlowConsumers;
   /**
    * Told +1 when a subscription starts streaming and -1 when graphql-ws is
    * done with it, however it ended (completed, failed, `complete` from the
@@ -45,8 +44,6 @@ export interface AdapterOptions {
    * `connections` counts its own).
    */
   onSubscriptionsChanged?: (delta: 1 | -1, field: string, socket: WebSocket) => void;
-  /** Told once per socket cut off as a slow consumer (see {@link cutOffSlowConsumer}). */
-  onSlowConsumer?: (socket: WebSocket) => void;
   /** Told the close code of each socket closed by the server before its `connection_ack`. */
   onRefused?: (code: number) => void;
 }
@@ -76,8 +73,8 @@ const SERVER_ONLY = new Set<string>([MessageType.ConnectionAck, MessageType.Next
  *   socket 4400 before the operation runs or any frame names it;
  * - close reasons never carry an error's text or a client's id, and nothing goes to console;
  * - a socket's own `error` events never become uncaught exceptions;
- * - a client that stops reading is cut off (4413, see {@link cutOffSlowConsumer})
- *   once it stays above `maxBufferedBytes` for `slowConsumerGraceMs`; sends wait
+ * - a client that stops reading is cut off (4413, by the slow-consumer policy:
+ *   ./slow-consumers.ts); sends wait
  *   for the socket to take their data, so a stalled client also stalls its
  *   subscriptions' loops instead of piling up frames.
  */
@@ -90,10 +87,8 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
     logger,
     schedule,
     keepAliveMs,
-    maxBufferedBytes,
-    slowConsumerGraceMs,
+    slowConsumers,
     onSubscriptionsChanged = () => {},
-    onSlowConsumer = () => {},
     onRefused = () => {},
   } = options;
   /** Per socket, the `subscribe` payloads (one object per operation) of its streaming subscriptions, with their root field. */
@@ -104,11 +99,6 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
   const initialised = new WeakSet<WebSocket>();
   // graphql-ws would arm a timer per socket for its connection_init wait: it runs on the shared schedule instead.
   const { connectionInitWaitTimeout: initTimeoutMs = 3_000 } = serverOptions;
-  /** Every slow-consumer cut-off: counted once per socket, however many ways it was found out. */
-  const cutOff = (socket: WebSocket) => {
-    if (socket.readyState === socket.OPEN) onSlowConsumer(socket);
-    cutOffSlowConsumer(socket);
-  };
   /** A close by the server: one before `connection_ack` (and before any other close) is a refusal. */
   const closeBy = (socket: WebSocket, code: number | undefined, reason?: string) => {
     if (code !== undefined && socket.readyState === socket.OPEN && !acknowledged.has(socket)) onRefused(code);
@@ -181,24 +171,6 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
       closeBy(socket, CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout');
     }
   };
-  /** The end of a slow socket's grace: cut off if it is still above the bound. */
-  const graceOver = (watched: Watched) => {
-    watched.slowSince = undefined;
-    const { socket } = watched;
-    if (socket.bufferedAmount > maxBufferedBytes) {
-      logger.info({ buffered: socket.bufferedAmount }, 'websocket cut off: slow consumer');
-      cutOff(socket);
-    }
-  };
-  const watchBuffer = (watched: Watched) => {
-    const { socket } = watched;
-    if (socket.bufferedAmount <= maxBufferedBytes) {
-      schedule.cancel(watched.slowSince);
-      watched.slowSince = undefined;
-    } else if (!watched.slowSince && socket.readyState === socket.OPEN) {
-      watched.slowSince = schedule.at(Date.now() + slowConsumerGraceMs, graceOver, watched);
-    }
-  };
 
   wss.on('connection', (socket: WebSocket) => {
     // ws has already answered a protocol violation (e.g. 1009 for a too big frame).
@@ -214,7 +186,7 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
       socket.on('pong', () => (watched.awaitingPong = false));
       watched.keepAlive = schedule.at(Date.now() + keepAliveMs, keepAlive, watched);
     }
-    const afterSend = () => watchBuffer(watched);
+    const afterSend = () => slowConsumers.checkBuffer(watched);
     if (initTimeoutMs > 0 && Number.isFinite(initTimeoutMs)) {
       watched.initWait = schedule.at(Date.now() + initTimeoutMs, initWaitOver, socket);
     }
@@ -262,13 +234,13 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
             }
           }),
       },
-      { socket, frames: rawFrames(socket, afterSend) },
+      { socket, raw: rawSocket(socket, afterSend) },
     );
 
     socket.once('close', (code, reason) => {
       schedule.cancel(watched.initWait);
       schedule.cancel(watched.keepAlive);
-      schedule.cancel(watched.slowSince);
+      slowConsumers.stopWatching(watched);
       const done = closed(code, String(reason)).catch((error: unknown) =>
         logger.error({ err: error }, 'websocket close handling failed'),
       );
@@ -278,8 +250,6 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
   });
 
   return {
-    /** Cuts a socket off as a slow consumer (4413), counted once per socket. */
-    cutOffSlowConsumer: cutOff,
     /** Closes a socket with `code`, counted as a refusal when it has not been acknowledged. */
     close: closeBy,
     /**
@@ -305,15 +275,13 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
 }
 
 /** What the adapter keeps per socket besides graphql-ws: one small record, its deadlines on the shared schedule. */
-interface Watched {
+interface Watched extends BufferWatched {
   socket: WebSocket;
   awaitingPong: boolean;
   /** Until its `connection_init` is due. */
   initWait: Scheduled | undefined;
   /** Its next keep-alive round. */
   keepAlive: Scheduled | undefined;
-  /** Set while it is above `maxBufferedBytes`: when its grace ends. */
-  slowSince: Scheduled | undefined;
 }
 
 function idWithinBound(id: string): boolean {
@@ -331,15 +299,6 @@ function closeReason(code: number | undefined, reason: string | undefined): stri
 
 function isAsyncIterable(value: unknown): boolean {
   return typeof Object(value)[Symbol.asyncIterator] === 'function';
-}
-
-/**
- * Closes a socket whose client does not read (4413). The close frame waits
- * behind what is already queued, which a stalled client will never take,
- * so the connection is dropped a second later whatever happens.
- */
-export function cutOffSlowConsumer(socket: WebSocket): void {
-  closeSocket(socket, CloseCode.SlowConsumer, 'Slow consumer');
 }
 
 /**
