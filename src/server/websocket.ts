@@ -19,6 +19,7 @@ import { closeSocket, serveGraphqlWs } from './graphql-ws-adapter.js';
 import { countRefusal, countSubscription, type LiveCounts } from './metrics.js';
 import type { OriginPolicy } from './origin.js';
 import { publicError, publicResult } from './public-error.js';
+import { createGate } from './init-gate.js';
 import { answerResume } from './resume.js';
 import { countsAsDelivery } from '../status/counters.js';
 import { rootFieldOf } from './root-field.js';
@@ -58,6 +59,7 @@ export interface WebSocketOptions {
     | 'wsMaxPayloadBytes'
     | 'wsKeepAliveMs'
     | 'wsConnectionInitTimeoutMs'
+    | 'wsMaxConcurrentInits'
     | 'maxSubscriptionsPerConnection'
     | 'maxConnectionsPerUser'
   >;
@@ -153,6 +155,62 @@ export function attachWebSocket(options: WebSocketOptions) {
     });
   });
 
+  const inits = createGate(limits.wsMaxConcurrentInits);
+  /**
+   * A socket's `connection_init`: its token, one of its user's connection
+   * slots (4029 beyond), the resume answer and its presence, then
+   * `connection_ack`. A socket gone while it waited for its turn costs nothing.
+   */
+  const accept = async (
+    params: Record<string, unknown>,
+    socket: WebSocket,
+  ): Promise<boolean | Record<string, unknown>> => {
+    if (socket.readyState !== socket.OPEN) return false;
+    const token = bearerToken(params.authorization ?? params.Authorization ?? params.token);
+    if (!token) return false;
+    let viewer: Viewer;
+    try {
+      viewer = await verifyToken(token);
+    } catch (error) {
+      if (!(error instanceof InvalidTokenError)) logger.error({ err: error }, 'token verification failed');
+      return false;
+    }
+    if (socket.readyState !== socket.OPEN) return false;
+    const releaseSlot = await slots.acquire(viewer);
+    if (!releaseSlot) {
+      logger.info({ user: viewer.id, org: viewer.orgId }, 'websocket refused: too many connections');
+      server.close(socket, CloseCode.TooManyConnections, 'Too many connections');
+      return false;
+    }
+    // The resume answer and presence (its write and publish) are independent: one wait for both.
+    const [resume, disconnected] = await Promise.all([
+      answerResume(params, viewer, history, limits.maxSubscriptionsPerConnection).catch((error: unknown) => {
+        // History unreachable: the socket still connects, the client is told to refetch.
+        logger.warn({ err: error }, 'resume history unavailable');
+        return answerResume(params, viewer, undefined, 0);
+      }),
+      onViewerConnected(viewer),
+    ]);
+    if (socket.readyState !== socket.OPEN) {
+      releaseSlot();
+      disconnected();
+      return false;
+    }
+    connections.set(socket, {
+      token: createSocketToken({
+        viewer,
+        verifyToken,
+        onExpired: () => closeSocket(socket, CloseCode.Forbidden, 'Forbidden: token expired'),
+        schedule,
+      }),
+      releaseSlot,
+      disconnected,
+      registration: registry.open(viewer, 'websocket', (reason) => closeSocket(socket, CloseCode.Forbidden, reason)),
+      resumePoints: resume?.points ?? new Map(),
+    });
+    return resume?.ack ?? true;
+  };
+
   const server = serveGraphqlWs<Record<string, unknown>>(
     wss,
     {
@@ -166,55 +224,8 @@ export function attachWebSocket(options: WebSocketOptions) {
           () => withResumePoint(resumeFrom, () => subscribe(args)),
         );
       },
-      onConnect: async ({ connectionParams, extra }) => {
-        const params = connectionParams ?? {};
-        const token = bearerToken(params.authorization ?? params.Authorization ?? params.token);
-        if (!token) return false;
-        let viewer: Viewer;
-        try {
-          viewer = await verifyToken(token);
-        } catch (error) {
-          if (!(error instanceof InvalidTokenError)) logger.error({ err: error }, 'token verification failed');
-          return false;
-        }
-        const socket = extra.socket;
-        if (socket.readyState !== socket.OPEN) return false;
-        const releaseSlot = await slots.acquire(viewer);
-        if (!releaseSlot) {
-          logger.info({ user: viewer.id, org: viewer.orgId }, 'websocket refused: too many connections');
-          server.close(socket, CloseCode.TooManyConnections, 'Too many connections');
-          return false;
-        }
-        let resume: Awaited<ReturnType<typeof answerResume>>;
-        try {
-          resume = await answerResume(params, viewer, history, limits.maxSubscriptionsPerConnection);
-        } catch (error) {
-          // History unreachable: the socket still connects, the client is told to refetch.
-          logger.warn({ err: error }, 'resume history unavailable');
-          resume = await answerResume(params, viewer, undefined, 0);
-        }
-        const disconnected = await onViewerConnected(viewer);
-        if (socket.readyState !== socket.OPEN) {
-          releaseSlot();
-          disconnected();
-          return false;
-        }
-        connections.set(socket, {
-          token: createSocketToken({
-            viewer,
-            verifyToken,
-            onExpired: () => closeSocket(socket, CloseCode.Forbidden, 'Forbidden: token expired'),
-            schedule,
-          }),
-          releaseSlot,
-          disconnected,
-          registration: registry.open(viewer, 'websocket', (reason) =>
-            closeSocket(socket, CloseCode.Forbidden, reason),
-          ),
-          resumePoints: resume?.points ?? new Map(),
-        });
-        return resume?.ack ?? true;
-      },
+      // At most WS_MAX_CONCURRENT_INITS at once, in arrival order (./init-gate.ts).
+      onConnect: ({ connectionParams, extra }) => inits.run(() => accept(connectionParams ?? {}, extra.socket)),
       onSubscribe: async (ctx, id, payload) => {
         const connection = connections.get(ctx.extra.socket);
         if (!connection) return [unauthenticated('Not authenticated')];
