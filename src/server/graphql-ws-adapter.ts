@@ -7,6 +7,7 @@ import {
   type Context,
   type ServerOptions,
   type SubscribePayload,
+  type WebSocket as ProtocolSocket,
 } from 'graphql-ws';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../logger.js';
@@ -15,7 +16,7 @@ import { CloseCode } from './close-codes.js';
 import { rootFieldOf } from './root-field.js';
 import type { Schedule, Scheduled } from './schedule.js';
 import type { BufferWatched, WebSocketSlowConsumers } from './slow-consumers.js';
-import { rawSocket, type RawSocket } from './ws-socket.js';
+import { WsSocket, type RawSocket } from './ws-socket.js';
 
 /**
  * What graphql-ws hands our hooks about a socket. Not the upgrade request:
@@ -157,13 +158,13 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
 
   const onSocketError = (error: Error) => logger.debug({ err: error.message }, 'websocket error');
   /** A socket's keep-alive round: terminated if the previous ping went unanswered, pinged otherwise. */
-  const keepAlive = (watched: Watched) => {
-    const { socket } = watched;
+  const keepAlive = (adapted: AdaptedSocket) => {
+    const { socket } = adapted;
     if (socket.readyState !== socket.OPEN) return;
-    if (watched.awaitingPong) return socket.terminate();
-    watched.awaitingPong = true;
+    if (adapted.awaitingPong) return socket.terminate();
+    adapted.awaitingPong = true;
     socket.ping();
-    watched.keepAlive = schedule.at(Date.now() + keepAliveMs, keepAlive, watched);
+    adapted.keepAlive = schedule.at(Date.now() + keepAliveMs, keepAlive, adapted);
   };
   /** The end of a socket's wait for `connection_init`: closed 4408 unless it has sent one. */
   const initWaitOver = (socket: WebSocket) => {
@@ -171,76 +172,52 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
       closeBy(socket, CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout');
     }
   };
+  /** Each socket's state, for the `pong` listener (one function for all sockets). */
+  const states = new WeakMap<WebSocket, AdaptedSocket>();
+  function onPong(this: WebSocket) {
+    const adapted = states.get(this);
+    if (adapted) adapted.awaitingPong = false;
+  }
+  const shared: Shared = {
+    slowConsumers,
+    close: (socket, code, reason) => closeBy(socket, code, closeReason(code, reason)),
+    onMessage: async (socket, handle, data) => {
+      // Before `connection_ack` a socket has proven nothing: its messages stay small.
+      if (!acknowledged.has(socket) && byteLength(data) > MAX_MESSAGE_BYTES_BEFORE_ACK) {
+        return closeBy(socket, CloseCode.MessageTooBig, 'Message too big before connection_ack');
+      }
+      const text = String(data);
+      try {
+        await handle(text);
+      } catch (error) {
+        if (socket.readyState !== socket.OPEN) return;
+        if (isServerOnlyMessage(text)) return closeSocket(socket, CloseCode.BadRequest, 'Invalid message received');
+        logger.error({ err: error }, 'websocket message handling failed');
+        closeSocket(socket, CloseCode.InternalServerError, 'Internal server error');
+      }
+    },
+  };
 
   wss.on('connection', (socket: WebSocket) => {
     // ws has already answered a protocol violation (e.g. 1009 for a too big frame).
     socket.on('error', onSocketError);
-    const watched: Watched = {
-      socket,
-      awaitingPong: false,
-      initWait: undefined,
-      keepAlive: undefined,
-      slowSince: undefined,
-    };
+    const adapted = new AdaptedSocket(socket, shared);
     if (keepAliveMs > 0) {
-      socket.on('pong', () => (watched.awaitingPong = false));
-      watched.keepAlive = schedule.at(Date.now() + keepAliveMs, keepAlive, watched);
+      states.set(socket, adapted);
+      socket.on('pong', onPong);
+      adapted.keepAlive = schedule.at(Date.now() + keepAliveMs, keepAlive, adapted);
     }
-    const afterSend = () => slowConsumers.checkBuffer(watched);
     if (initTimeoutMs > 0 && Number.isFinite(initTimeoutMs)) {
-      watched.initWait = schedule.at(Date.now() + initTimeoutMs, initWaitOver, socket);
+      adapted.initWait = schedule.at(Date.now() + initTimeoutMs, initWaitOver, socket);
     }
 
-    const closed = server.opened(
-      {
-        protocol: socket.protocol,
-        send: (data) =>
-          new Promise<void>((resolve) => {
-            if (socket.readyState !== socket.OPEN) return resolve();
-            // Resolves once the socket took the data (or closed): backpressure for the sender.
-            socket.send(data, () => {
-              afterSend();
-              resolve();
-            });
-            afterSend();
-          }),
-        close: (code, reason) => closeBy(socket, code, closeReason(code, reason)),
-        // A pong never echoes the ping's payload: a client that does not read
-        // cannot make the server queue its own (up to 1 MiB) messages back.
-        onPing: () =>
-          new Promise<void>((resolve) => {
-            if (socket.readyState !== socket.OPEN) return resolve();
-            socket.send(PONG, () => {
-              afterSend();
-              resolve();
-            });
-            afterSend();
-          }),
-        onMessage: (handle) =>
-          socket.on('message', async (data: Buffer | ArrayBuffer | Buffer[]) => {
-            // Before `connection_ack` a socket has proven nothing: its messages stay small.
-            if (!acknowledged.has(socket) && byteLength(data) > MAX_MESSAGE_BYTES_BEFORE_ACK) {
-              return closeBy(socket, CloseCode.MessageTooBig, 'Message too big before connection_ack');
-            }
-            const text = String(data);
-            try {
-              await handle(text);
-            } catch (error) {
-              if (socket.readyState !== socket.OPEN) return;
-              if (isServerOnlyMessage(text))
-                return closeSocket(socket, CloseCode.BadRequest, 'Invalid message received');
-              logger.error({ err: error }, 'websocket message handling failed');
-              closeSocket(socket, CloseCode.InternalServerError, 'Internal server error');
-            }
-          }),
-      },
-      { socket, raw: rawSocket(socket, afterSend) },
-    );
+    // The adapted socket is both graphql-ws' socket and its `extra`: one object per connection.
+    const closed = server.opened(adapted, adapted);
 
     socket.once('close', (code, reason) => {
-      schedule.cancel(watched.initWait);
-      schedule.cancel(watched.keepAlive);
-      slowConsumers.stopWatching(watched);
+      schedule.cancel(adapted.initWait);
+      schedule.cancel(adapted.keepAlive);
+      slowConsumers.stopWatching(adapted);
       const done = closed(code, String(reason)).catch((error: unknown) =>
         logger.error({ err: error }, 'websocket close handling failed'),
       );
@@ -274,14 +251,84 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
   };
 }
 
-/** What the adapter keeps per socket besides graphql-ws: one small record, its deadlines on the shared schedule. */
-interface Watched extends BufferWatched {
-  socket: WebSocket;
-  awaitingPong: boolean;
+/** What every {@link AdaptedSocket} of an adapter shares. */
+interface Shared {
+  slowConsumers: WebSocketSlowConsumers;
+  close(socket: WebSocket, code: number | undefined, reason: string | undefined): void;
+  onMessage(
+    socket: WebSocket,
+    handle: (data: string) => Promise<void>,
+    data: Buffer | ArrayBuffer | Buffer[],
+  ): Promise<void>;
+}
+
+/**
+ * What the adapter keeps per socket besides graphql-ws: ONE object, which
+ * is graphql-ws' socket (`send`, `close`, `onPing`, `onMessage` as
+ * prototype methods, not closures per socket), its `extra` (the `ws`
+ * socket, and itself as the {@link RawSocket} of the shared fan-out), the
+ * slow-consumer watch's record, and its deadlines on the shared schedule.
+ */
+class AdaptedSocket extends WsSocket implements ProtocolSocket, SocketExtra, BufferWatched {
+  awaitingPong = false;
   /** Until its `connection_init` is due. */
-  initWait: Scheduled | undefined;
+  initWait: Scheduled | undefined = undefined;
   /** Its next keep-alive round. */
-  keepAlive: Scheduled | undefined;
+  keepAlive: Scheduled | undefined = undefined;
+  slowSince: Scheduled | undefined = undefined;
+
+  constructor(
+    socket: WebSocket,
+    private readonly shared: Shared,
+  ) {
+    super(socket);
+  }
+
+  get protocol(): string {
+    return this.socket.protocol;
+  }
+
+  get raw(): RawSocket {
+    return this;
+  }
+
+  /** Resolves once the socket took the data (or closed): backpressure for graphql-ws. */
+  send(data: string): Promise<void> {
+    return this.write(data);
+  }
+
+  close(code?: number, reason?: string): void {
+    this.shared.close(this.socket, code, reason);
+  }
+
+  /**
+   * A pong never echoes the ping's payload: a client that does not read
+   * cannot make the server queue its own (up to 1 MiB) messages back.
+   */
+  onPing(): Promise<void> {
+    return this.write(PONG);
+  }
+
+  onMessage(handle: (data: string) => Promise<void>): void {
+    const { socket, shared } = this;
+    socket.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => shared.onMessage(socket, handle, data));
+  }
+
+  protected override afterSend(): void {
+    this.shared.slowConsumers.checkBuffer(this);
+  }
+
+  private write(data: string): Promise<void> {
+    const { socket } = this;
+    return new Promise<void>((resolve) => {
+      if (socket.readyState !== socket.OPEN) return resolve();
+      socket.send(data, () => {
+        this.afterSend();
+        resolve();
+      });
+      this.afterSend();
+    });
+  }
 }
 
 function idWithinBound(id: string): boolean {

@@ -23,28 +23,36 @@ export interface RawSocket {
 }
 
 /**
- * A {@link RawSocket} for a `ws` socket; `afterSend` runs after each frame
- * (the slow-consumer watch). The frame goes to ws' sender as a ready frame
- * (`sendFrame`: what Socket.IO's engine does with its pre-encoded broadcast
- * frames), queued behind whatever ws is still writing; a `ws` without it
- * gets the frame's payload through `send()`, framed again by ws.
+ * A {@link RawSocket} for a `ws` socket; `afterSend` (a subclass' method:
+ * the slow-consumer watch) runs after each frame. The frame goes to ws'
+ * sender as a ready frame (`sendFrame`: what Socket.IO's engine does with
+ * its pre-encoded broadcast frames), queued behind whatever ws is still
+ * writing; a `ws` without it gets the frame's payload through `send()`,
+ * framed again by ws. A class, so a socket's adapter state is one object
+ * with its methods on the prototype, not closures per socket.
  */
-export function rawSocket(socket: WebSocket, afterSend: () => void): RawSocket {
-  return {
-    get open() {
-      return socket.readyState === socket.OPEN;
-    },
-    get bufferedAmount() {
-      return socket.bufferedAmount;
-    },
-    sendRaw(frame, done) {
-      batchWrites(socket);
-      const sender = (socket as unknown as { _sender?: Partial<FrameSender> })._sender;
-      if (typeof sender?.sendFrame === 'function') sender.sendFrame([frame], done);
-      else socket.send(frame.subarray(headerLength(frame)), { binary: (frame[0]! & 0x0f) === 2 }, done);
-      afterSend();
-    },
-  };
+export class WsSocket implements RawSocket {
+  constructor(readonly socket: WebSocket) {}
+
+  get open(): boolean {
+    return this.socket.readyState === this.socket.OPEN;
+  }
+
+  get bufferedAmount(): number {
+    return this.socket.bufferedAmount;
+  }
+
+  sendRaw(frame: Buffer, done?: (error?: Error) => void): void {
+    const { socket } = this;
+    batchWrites(socket);
+    const sender = (socket as unknown as { _sender?: Partial<FrameSender> })._sender;
+    if (typeof sender?.sendFrame === 'function') sender.sendFrame([frame], done);
+    else socket.send(frame.subarray(headerLength(frame)), { binary: (frame[0]! & 0x0f) === 2 }, done);
+    this.afterSend();
+  }
+
+  /** After each frame written (subclasses: the slow-consumer watch). */
+  protected afterSend(): void {}
 }
 
 interface FrameSender {
