@@ -219,12 +219,13 @@ function useViewerRequired(): Plugin<TransportContext> {
  */
 function useSubscriptionCount(counts: LiveCounts): Plugin {
   return {
-    onSubscribe() {
+    onSubscribe({ args }) {
+      // Nothing kept per WebSocket subscription: not even a hook that would return nothing.
+      if ((args.contextValue as TransportContext).transport === 'websocket') return;
       return {
         onSubscribeResult({ result, args }) {
           if (!(Symbol.asyncIterator in result)) return;
-          const { transport, connection } = args.contextValue as TransportContext;
-          if (transport === 'websocket') return;
+          const { connection } = args.contextValue as TransportContext;
           const field = rootFieldOf(args);
           countSubscription(counts, field, 1);
           connection?.subscriptionsChanged(1);
