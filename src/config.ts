@@ -159,6 +159,8 @@ export interface Limits {
   wsMaxPayloadBytes: number;
   /** WS_CONNECTION_INIT_TIMEOUT_MS: time to send `connection_init` (close 4408 after). */
   wsConnectionInitTimeoutMs: number;
+  /** WS_MAX_CONCURRENT_INITS: `connection_init`s checked at once per instance; later ones wait their turn. */
+  wsMaxConcurrentInits: number;
   /** WS_KEEPALIVE_MS: interval of server pings; a socket that misses one is terminated. 0 disables. */
   wsKeepAliveMs: number;
   /** WS_MAX_BUFFERED_BYTES: bytes queued for a socket before it counts as a slow consumer. */
@@ -385,6 +387,7 @@ const envSchema = z.object({
   HTTP_MAX_BODY_BYTES: integer(4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
   WS_MAX_PAYLOAD_BYTES: integer(1024 * 1024, 1024, 64 * 1024 * 1024),
   WS_CONNECTION_INIT_TIMEOUT_MS: integer(3_000, 100, 60_000),
+  WS_MAX_CONCURRENT_INITS: integer(128, 1, 100_000),
   WS_KEEPALIVE_MS: integer(12_000, 0, 600_000),
   WS_MAX_BUFFERED_BYTES: integer(1024 * 1024, 1024, 256 * 1024 * 1024),
   WS_SLOW_CONSUMER_GRACE_MS: integer(5_000, 0, 600_000),
@@ -517,6 +520,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       httpMaxBodyBytes: vars.HTTP_MAX_BODY_BYTES,
       wsMaxPayloadBytes: vars.WS_MAX_PAYLOAD_BYTES,
       wsConnectionInitTimeoutMs: vars.WS_CONNECTION_INIT_TIMEOUT_MS,
+      wsMaxConcurrentInits: vars.WS_MAX_CONCURRENT_INITS,
       wsKeepAliveMs: vars.WS_KEEPALIVE_MS,
       wsMaxBufferedBytes: vars.WS_MAX_BUFFERED_BYTES,
       wsSlowConsumerGraceMs: vars.WS_SLOW_CONSUMER_GRACE_MS,

@@ -47,18 +47,6 @@ export function withOverflowHandler<T>(onOverflow: () => void, operation: () => 
   return overflowHandlers.run(onOverflow, operation);
 }
 
-const deliveryCounters = new AsyncLocalStorage<() => void>();
-
-/**
- * Runs `operation` so that every subscription it makes calls `onDelivered`
- * for each event it takes for its subscriber (past its filter, within its
- * queue limit): how the transports count deliveries, on every path,
- * without knowing the domains.
- */
-export function withDeliveryCounter<T>(onDelivered: () => void, operation: () => T): T {
-  return deliveryCounters.run(onDelivered, operation);
-}
-
 /** Default for {@link SubscribeOptions.maxQueued}. */
 export const DEFAULT_MAX_QUEUED_EVENTS = 1000;
 
@@ -137,8 +125,6 @@ class EventStream<Payload> implements EventSubscription<Payload> {
   private readonly onAbort = () => this.close();
   /** The transport's handler, from the operation that made this subscription. */
   private readonly onOverflow = overflowHandlers.getStore();
-  /** The transport's delivery count, from the operation that made this subscription. */
-  private readonly onDelivered = deliveryCounters.getStore();
 
   /** `resuming`: live events are held until {@link resume}. */
   constructor(
@@ -255,13 +241,11 @@ class EventStream<Payload> implements EventSubscription<Payload> {
     const waiting = this.waiting;
     if (waiting) {
       this.waiting = this.failWaiting = undefined;
-      this.onDelivered?.();
       waiting({ value: payload, done: false });
     } else if (!replayed && this.queue.length >= maxQueued) {
       this.overflow();
       return;
     } else {
-      this.onDelivered?.();
       this.queue.push(payload);
     }
     if (this.closing) this.release();

@@ -25,11 +25,11 @@ export function registerServerMetrics(registry: Registry, counts: LiveCounts): v
   });
   exportCounter(registry, {
     name: `${METRIC_PREFIX}events_delivered_total`,
-    help: 'Subscription events sent to clients, one per subscriber and event, by transport.',
+    help: "Subscription events sent to clients, one per subscriber and event, by transport (the status page's own feed excepted).",
     labelNames: ['transport'],
     read: () => [
-      [{ transport: 'websocket' }, counts.fanout.delivered],
-      [{ transport: 'sse' }, counts.sseDelivered],
+      [{ transport: 'websocket' }, counts.tallies.totals.delivered.websocket],
+      [{ transport: 'sse' }, counts.tallies.totals.delivered.sse],
     ],
   });
   exportCounter(registry, {
@@ -44,8 +44,8 @@ export function registerServerMetrics(registry: Registry, counts: LiveCounts): v
     help: 'Connections cut off because their client did not read its events (WebSocket close 4413, SSE stream dropped).',
     labelNames: ['transport'],
     read: () => [
-      [{ transport: 'websocket' }, counts.slowConsumers.websocket],
-      [{ transport: 'sse' }, counts.slowConsumers.sse],
+      [{ transport: 'websocket' }, counts.tallies.totals.slowConsumers.websocket],
+      [{ transport: 'sse' }, counts.tallies.totals.slowConsumers.sse],
     ],
   });
   exportCounter(registry, {

@@ -9,11 +9,10 @@ import { createTokenVerifier } from '../auth/jwt.js';
 import type { Config } from '../config.js';
 import { settlesWithin } from '../lib/deadline.js';
 import { createLogger, type Logger } from '../logger.js';
-import { withDeliveryCounter, withOverflowHandler } from '../events/subscribe.js';
+import { withOverflowHandler } from '../events/subscribe.js';
 import { startMetrics } from '../metrics/index.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 import { createSchema } from '../schema.js';
-import { createStatusCounters } from '../status/counters.js';
 import { createStatusPage } from '../status/page.js';
 import { createStatusService } from '../status/service.js';
 import { startWorker, type Worker } from '../worker/worker.js';
@@ -22,6 +21,7 @@ import { createConnectionSlots } from './connection-slots.js';
 import { createHttpAuthenticator, isOpenToAnyone } from './http-auth.js';
 import { createLiveCounts } from './metrics.js';
 import { createOriginPolicy, ownOrigins } from './origin.js';
+import { createSlowConsumerPolicy } from './slow-consumers.js';
 import { attachWebSocket } from './websocket.js';
 import { createErrorMasker, createPipeline, type PipelineOptions } from './yoga.js';
 
@@ -55,7 +55,13 @@ export interface RunningServer {
  */
 export async function startServer(
   config: Config,
-  options: { logger?: Logger; runtime?: Runtime; graphiql?: PipelineOptions['graphiql'] } = {},
+  options: {
+    logger?: Logger;
+    runtime?: Runtime;
+    graphiql?: PipelineOptions['graphiql'];
+    /** Extra envelop plugins (metrics, tracing), on every transport. */
+    plugins?: PipelineOptions['plugins'];
+  } = {},
 ): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const runtime = options.runtime ?? (await createRuntime(config, logger));
@@ -70,13 +76,14 @@ export async function startServer(
     revocations,
     presence: config.presence,
   });
-  // The status page (src/status): its feed, and the per-organisation tallies the transports keep for it.
-  const statusCounters = createStatusCounters();
+  // What the transports and the pipeline count: /health, /metrics, and the status page's per-organisation tallies.
+  const counts = createLiveCounts();
+  // The status page (src/status): its feed.
   const status = createStatusService({
     bus: runtime.bus,
     logger,
     registry,
-    counters: statusCounters,
+    counters: counts.tallies,
     intervalMs: config.statusIntervalMs,
   });
   const statusPage = createStatusPage();
@@ -87,7 +94,7 @@ export async function startServer(
     throw error;
   });
   const verifyToken = refusingRevoked(await createTokenVerifier(config.jwt), revocations);
-  const counts = createLiveCounts();
+  const slowConsumers = createSlowConsumerPolicy({ limits: config.limits, counters: counts.tallies, logger });
   // The server's own origins, known once it listens: never taken from a request's Host.
   let own: ReadonlySet<string> = new Set();
   const originAllowed = createOriginPolicy(config.corsOrigins, () => own);
@@ -104,8 +111,10 @@ export async function startServer(
     services: { ...runtime.services, admin, status },
     logger,
     counts,
+    slowConsumers,
     shutdownSignal: shutdown.signal,
     graphiql: options.graphiql,
+    plugins: options.plugins,
     security: {
       limits: config.limits,
       introspection: config.introspection,
@@ -221,17 +230,7 @@ export async function startServer(
       run = () => void pipeline(req, res, { signal: streamSignal, viewer, connection });
       // A stream whose client stopped reading is dropped once its event queue overflows.
       const stream = run;
-      run = () =>
-        withOverflowHandler(
-          () => {
-            if (res.destroyed) return;
-            counts.slowConsumers.sse++;
-            statusCounters.slowConsumer(viewer.orgId);
-            logger.info('event stream cut off: slow consumer');
-            res.destroy();
-          },
-          () => withDeliveryCounter(() => statusCounters.delivered(viewer.orgId), stream),
-        );
+      run = () => withOverflowHandler(() => slowConsumers.cutOffStream(res, viewer.orgId), stream);
     }
     if (req.method === 'GET' || req.method === 'HEAD') return run();
     // HTTP_MAX_BODY_BYTES: refused before it is read, or as soon as it grows past the limit.
@@ -272,7 +271,7 @@ export async function startServer(
     counts,
     logger,
     slots,
-    statusCounters,
+    slowConsumers,
     registry,
     limits: config.limits,
     isShuttingDown: () => shutdown.signal.aborted,

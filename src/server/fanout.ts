@@ -1,9 +1,12 @@
 import type { DocumentNode, ExecutionArgs, ExecutionResult, GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { offsetOf } from '../events/offsets.js';
+import type { StatusCounters } from '../status/counters.js';
 import { createSourceEventStream, execute } from './graphql-cjs.js';
 import { publicError } from './public-error.js';
-import type { RawFrames } from './raw-frames.js';
+import { textFrame } from './raw-frames.js';
+import { DEFAULT_DRAIN_ABOVE_BYTES } from './slow-consumers.js';
+import type { RawSocket } from './ws-socket.js';
 
 /**
  * Shared fan-out for WebSocket subscriptions.
@@ -22,7 +25,7 @@ import type { RawFrames } from './raw-frames.js';
  * public as on every WebSocket path: ./public-error.ts),
  * serialised once, and written to each socket as a graphql-transport-ws
  * `next` frame with that subscriber's id, through the WebSocket adapter's
- * {@link RawFrames} (one ready frame per message, bursts batched per tick).
+ * {@link RawSocket} (one ready frame per message, bursts batched per tick).
  *
  * A result is only shared when its execution read nothing from the
  * subscriber's context but `services` (the same object for everyone):
@@ -39,15 +42,34 @@ import type { RawFrames } from './raw-frames.js';
  * An event's offset (resume after a reconnect) is the same for every
  * subscriber: it goes into the one serialised result, as
  * `extensions.offset`, so it costs nothing per subscriber.
+ *
+ * Plugins still see every delivery: envelop's per-result hook of a
+ * subscription (`onSubscribeResult` → `onNext`, what metrics and tracing
+ * plugins use) would wrap the iterator handed to graphql-ws, which yields
+ * nothing here. {@link withSharedDeliveryHooks} hands such an `onNext` to
+ * the subscription's {@link FanoutTarget} instead, and each delivery calls it
+ * with the result written (a `setResult` re-serialises that subscriber's
+ * frame alone). A subscription no plugin asked about costs nothing more.
  */
 
 /** Where a WebSocket operation's frames go, carried on the operation's root value. */
 export interface FanoutTarget {
   /** The client's operation id. */
   id: string;
-  /** The socket's writer of ready-made messages, from the WebSocket adapter. */
-  frames: RawFrames;
+  /** The socket, as the WebSocket adapter lets senders outside graphql-ws use it. */
+  raw: RawSocket;
+  /** The subscriber's organisation, where its deliveries are counted; none: not counted (see `countsAsDelivery`). */
+  orgId: string | undefined;
+  /** Plugins' `onNext` hooks of this subscription, if any registered one (see {@link withSharedDeliveryHooks}). */
+  onNext?: SubscriptionNextHook[];
 }
+
+/** envelop's per-result hook of a subscription (`onSubscribeResult` → `onNext`). */
+export type SubscriptionNextHook = (payload: {
+  args: ExecutionArgs;
+  result: ExecutionResult;
+  setResult: (result: ExecutionResult) => void;
+}) => unknown;
 
 /** Key of {@link FanoutTarget} on the root value of a WebSocket operation. */
 export const FANOUT = Symbol.for('realtime-graphql.fanout');
@@ -55,22 +77,20 @@ export const FANOUT = Symbol.for('realtime-graphql.fanout');
 /** Context fields the same for every subscriber: reading them does not make a result private. */
 const SHARED_CONTEXT_KEYS = new Set<PropertyKey>(['services']);
 
-/** Past this many bytes queued on a socket, delivery waits for the socket to drain. */
-const DEFAULT_HIGH_WATER_BYTES = 1024 * 1024;
-
 export interface FanoutOptions {
   /** The pipeline's error masking, applied to every error of an event's result. */
   maskError: (error: GraphQLError) => GraphQLError;
-  highWaterBytes?: number;
-  /** Where frames written and executions run are counted (`/metrics`). */
+  /** Past this many bytes queued on a socket, delivery waits for it to drain (the slow-consumer policy's). */
+  drainAboveBytes?: number;
+  /** Where each frame written is counted: the one counting point of deliveries (status page, `/metrics`). */
+  counters?: Pick<StatusCounters, 'delivered'>;
+  /** Where executions run are counted (`/metrics`). */
   counts?: FanoutCounts;
 }
 
-/** What the shared path did: `delivered / executions` is how much one execution was shared. */
+/** What the shared path ran: deliveries (counted per subscriber elsewhere) divided by this is how much one execution was shared. */
 export interface FanoutCounts {
-  /** `next` frames written to subscribers. */
-  delivered: number;
-  /** GraphQL executions run for them. */
+  /** GraphQL executions run for the frames written. */
   executions: number;
 }
 
@@ -81,7 +101,11 @@ export interface FanoutCounts {
  */
 export function useSharedSubscriptions(options: FanoutOptions): Plugin {
   const frames = new FrameCache(options.maskError, options.counts);
-  const highWaterBytes = options.highWaterBytes ?? DEFAULT_HIGH_WATER_BYTES;
+  const delivery: Delivery = {
+    frames,
+    drainAboveBytes: options.drainAboveBytes ?? DEFAULT_DRAIN_ABOVE_BYTES,
+    counters: options.counters,
+  };
   return {
     onSubscribe({ args, setSubscribeFn }) {
       const target = (args.rootValue as { [FANOUT]?: FanoutTarget } | undefined)?.[FANOUT];
@@ -89,7 +113,7 @@ export function useSharedSubscriptions(options: FanoutOptions): Plugin {
       setSubscribeFn(async (subscribeArgs) => {
         const source = await createSourceEventStream(subscribeArgs);
         if (!(Symbol.asyncIterator in source)) return source;
-        return new FrameStream(source[Symbol.asyncIterator](), subscribeArgs, target, frames, highWaterBytes) as never;
+        return new FrameStream(source[Symbol.asyncIterator](), subscribeArgs, target, delivery) as never;
       });
     },
   };
@@ -100,10 +124,20 @@ interface Entry {
   /** Settles with the serialised result and whether it read per-subscriber context. */
   result: Promise<Executed> | Executed;
 }
-interface Executed {
+/** An event executed for a group: what is written, and whether it may be shared. */
+export interface Executed {
   /** The result as UTF-8 JSON: encoded once, copied into each subscriber's frame. */
   json: Buffer;
+  /** The result those bytes are, for plugins' hooks. */
+  result: ExecutionResult;
   private: boolean;
+}
+
+/** What every {@link FrameStream} of a pipeline shares. */
+interface Delivery {
+  frames: FrameCache;
+  drainAboveBytes: number;
+  counters: Pick<StatusCounters, 'delivered'> | undefined;
 }
 
 /** Serialised results per event object and group; gone with the event. */
@@ -114,7 +148,7 @@ export class FrameCache {
 
   constructor(
     private readonly maskError: FanoutOptions['maskError'],
-    readonly counts: FanoutCounts = { delivered: 0, executions: 0 },
+    readonly counts: FanoutCounts = { executions: 0 },
   ) {}
 
   /** Executions run, for tests and diagnostics. */
@@ -129,26 +163,21 @@ export class FrameCache {
     return `${id}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}`;
   }
 
-  /** The serialised `payload` of a `next` frame for this subscriber and event. */
-  payloadFor(event: unknown, args: ExecutionArgs, group: string): MaybePromise<Buffer> {
-    if (typeof event !== 'object' || event === null) return this.run(event, args, false, (r) => r.json);
+  /** The serialised `payload` of a `next` frame for this subscriber and event (and the result it is). */
+  payloadFor(event: unknown, args: ExecutionArgs, group: string): MaybePromise<Executed> {
+    if (typeof event !== 'object' || event === null) return this.run(event, args, false);
     let entries = this.byEvent.get(event);
     if (!entries) this.byEvent.set(event, (entries = new Map()));
     const entry = entries.get(group);
     if (!entry) {
-      const result = this.run(event, args, true, (r) => r);
+      const result = this.run(event, args, true);
       entries.set(group, { result });
-      return then(result, (r) => r.json);
+      return result;
     }
-    return then(entry.result, (shared) => (shared.private ? this.run(event, args, false, (r) => r.json) : shared.json));
+    return then(entry.result, (shared) => (shared.private ? this.run(event, args, false) : shared));
   }
 
-  private run<T>(
-    event: unknown,
-    args: ExecutionArgs,
-    track: boolean,
-    pick: (executed: Executed) => T,
-  ): MaybePromise<T> {
+  private run(event: unknown, args: ExecutionArgs, track: boolean): MaybePromise<Executed> {
     this.counts.executions++;
     const context = track ? trackReads(args.contextValue) : undefined;
     const result = execute({ ...args, rootValue: event, contextValue: context?.proxy ?? args.contextValue });
@@ -156,8 +185,13 @@ export class FrameCache {
       const masked = value.errors?.length
         ? { ...value, errors: value.errors.map((error) => publicError(this.maskError(error))) }
         : value;
-      const json = JSON.stringify(withOffset(masked, offsetOf(event)));
-      return pick({ json: Buffer.from(json), private: context ? context.touched() : true });
+      const result = withOffset(masked, offsetOf(event));
+      return {
+        json: Buffer.from(JSON.stringify(result)),
+        // Its errors are public ones by now: what the client receives, as plugins see it on the stock path.
+        result: result as ExecutionResult,
+        private: context ? context.touched() : true,
+      };
     });
   }
 }
@@ -176,11 +210,10 @@ class FrameStream implements AsyncIterableIterator<ExecutionResult> {
     private readonly source: AsyncIterator<unknown>,
     private readonly args: ExecutionArgs,
     private readonly target: FanoutTarget,
-    private readonly frames: FrameCache,
-    private readonly highWaterBytes: number,
+    private readonly delivery: Delivery,
   ) {
     this.prefix = Buffer.from(`{"id":${JSON.stringify(target.id)},"type":"next","payload":`);
-    this.group = frames.groupOf(args);
+    this.group = delivery.frames.groupOf(args);
     this.ended = new Promise((resolve, reject) => {
       this.settle = resolve;
       this.fail = reject;
@@ -214,6 +247,26 @@ class FrameStream implements AsyncIterableIterator<ExecutionResult> {
     return this;
   }
 
+  /**
+   * Runs the plugins' `onNext` hooks of this subscription (in order, each
+   * seeing the previous one's `setResult`) on the result about to be
+   * written; a result they replaced is serialised for this subscriber alone.
+   */
+  private hooked(shared: ExecutionResult): MaybePromise<Buffer | undefined> {
+    const hooks = this.target.onNext!;
+    let result = shared;
+    const setResult = (replaced: ExecutionResult) => (result = replaced);
+    const own = () => (result === shared ? undefined : Buffer.from(JSON.stringify(result)));
+    const runFrom = (index: number): MaybePromise<Buffer | undefined> => {
+      for (let i = index; i < hooks.length; i++) {
+        const returned = hooks[i]!({ args: this.args, result, setResult });
+        if (returned instanceof Promise) return returned.then(() => runFrom(i + 1));
+      }
+      return own();
+    };
+    return runFrom(0);
+  }
+
   private stop() {
     if (this.stopped) return;
     this.stopped = true;
@@ -221,21 +274,29 @@ class FrameStream implements AsyncIterableIterator<ExecutionResult> {
   }
 
   private async pump() {
-    const { frames } = this.target;
+    const { raw, orgId } = this.target;
+    const { frames, counters, drainAboveBytes } = this.delivery;
     try {
       for (;;) {
         const step = await this.source.next();
         if (step.done || this.stopped) break;
-        let payload = this.frames.payloadFor(step.value, this.args, this.group);
-        if (payload instanceof Promise) payload = await payload;
-        if (this.stopped || !frames.open) break;
-        this.frames.counts.delivered++;
-        if (frames.bufferedAmount < this.highWaterBytes) {
-          frames.send(this.prefix, payload, FRAME_END);
+        let executed = frames.payloadFor(step.value, this.args, this.group);
+        if (executed instanceof Promise) executed = await executed;
+        let payload = executed.json;
+        if (this.target.onNext) {
+          let own = this.hooked(executed.result);
+          if (own instanceof Promise) own = await own;
+          if (own) payload = own;
+        }
+        if (this.stopped || !raw.open) break;
+        if (orgId !== undefined) counters?.delivered(orgId, 'websocket');
+        const frame = textFrame(this.prefix, payload, FRAME_END);
+        if (raw.bufferedAmount < drainAboveBytes) {
+          raw.sendRaw(frame);
         } else {
           // A client that does not read: stop pulling, so its source queue (bounded) fills up.
           await new Promise<void>((resolve, reject) =>
-            frames.send(this.prefix, payload, FRAME_END, (error) => (error ? reject(error) : resolve())),
+            raw.sendRaw(frame, (error) => (error ? reject(error) : resolve())),
           );
         }
       }
@@ -249,6 +310,45 @@ class FrameStream implements AsyncIterableIterator<ExecutionResult> {
 }
 
 type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * Plugin hooks envelop would run on each result of a subscription
+ * (`onSubscribeResult` → `onNext`), for subscriptions on the shared path: the
+ * hook goes to the subscription's {@link FanoutTarget} (called by
+ * `FrameStream` for each delivery, with the result written) instead of
+ * wrapping the iterator handed to graphql-ws, which never yields. Its
+ * `onEnd`, `onSubscribeError` and every other hook stay with envelop. Every
+ * plugin of the pipeline goes through this (see ./yoga.ts).
+ */
+export function withSharedDeliveryHooks<P extends object>(plugin: P): P {
+  const { onSubscribe } = plugin as { onSubscribe?: SubscribeHook };
+  if (!onSubscribe) return plugin;
+  const wrapped: SubscribeHook = (payload) => {
+    const target = (payload.args.rootValue as { [FANOUT]?: FanoutTarget } | undefined)?.[FANOUT];
+    const before = onSubscribe.call(plugin, payload);
+    if (!target) return before;
+    return then(before, (hooks) => {
+      const onSubscribeResult = hooks?.onSubscribeResult;
+      if (!onSubscribeResult) return hooks;
+      return {
+        ...hooks,
+        onSubscribeResult: (resultPayload: unknown) => {
+          const after = onSubscribeResult.call(hooks, resultPayload);
+          if (!after?.onNext) return after;
+          (target.onNext ??= []).push(after.onNext);
+          return { ...after, onNext: undefined };
+        },
+      };
+    });
+  };
+  return { ...plugin, onSubscribe: wrapped };
+}
+
+/** envelop's `onSubscribe` hook, as far as {@link withSharedDeliveryHooks} looks into it. */
+type SubscribeHook = (payload: { args: ExecutionArgs }) => MaybePromise<void | {
+  onSubscribeResult?: (payload: unknown) => void | { onNext?: SubscriptionNextHook; onEnd?: () => void };
+  onSubscribeError?: unknown;
+}>;
 
 /** A result carrying its event's offset (if any) as `extensions.offset`, as the resume contract says. */
 export function withOffset<Result extends { extensions?: Record<string, unknown> }>(

@@ -7,14 +7,16 @@ import {
   type Context,
   type ServerOptions,
   type SubscribePayload,
+  type WebSocket as ProtocolSocket,
 } from 'graphql-ws';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../logger.js';
 import { settlesWithin } from '../lib/deadline.js';
 import { CloseCode } from './close-codes.js';
-import { rawFrames, type RawFrames } from './raw-frames.js';
 import { rootFieldOf } from './root-field.js';
 import type { Schedule, Scheduled } from './schedule.js';
+import type { BufferWatched, WebSocketSlowConsumers } from './slow-consumers.js';
+import { WsSocket, type RawSocket } from './ws-socket.js';
 
 /**
  * What graphql-ws hands our hooks about a socket. Not the upgrade request:
@@ -23,8 +25,8 @@ import type { Schedule, Scheduled } from './schedule.js';
  */
 export interface SocketExtra {
   socket: WebSocket;
-  /** Writes ready-made messages outside graphql-ws (the shared fan-out), under the same slow-consumer rule. */
-  frames: RawFrames;
+  /** Writes ready-made frames outside graphql-ws (the shared fan-out), under the same slow-consumer rule. */
+  raw: RawSocket;
 }
 
 export interface AdapterOptions {
@@ -33,10 +35,8 @@ export interface AdapterOptions {
   schedule: Schedule;
   /** Milliseconds between pings; a socket that has not answered the previous one is terminated. 0: none. */
   keepAliveMs: number;
-  /** Bytes queued for a socket (ws `bufferedAmount`) above which it counts as slow. */
-  maxBufferedBytes: number;
-  /** How long a socket may stay above `maxBufferedBytes` before it is cut off. */
-  slowConsumerGraceMs: number;
+  /** The slow-consumer policy (./slow-consumers.ts): every write is checked against it. */
+  slowConsumers: WebSocketSlowConsumers;
   /**
    * Told +1 when a subscription starts streaming and -1 when graphql-ws is
    * done with it, however it ended (completed, failed, `complete` from the
@@ -45,8 +45,6 @@ export interface AdapterOptions {
    * `connections` counts its own).
    */
   onSubscriptionsChanged?: (delta: 1 | -1, field: string, socket: WebSocket) => void;
-  /** Told once per socket cut off as a slow consumer (see {@link cutOffSlowConsumer}). */
-  onSlowConsumer?: (socket: WebSocket) => void;
   /** Told the close code of each socket closed by the server before its `connection_ack`. */
   onRefused?: (code: number) => void;
 }
@@ -76,8 +74,8 @@ const SERVER_ONLY = new Set<string>([MessageType.ConnectionAck, MessageType.Next
  *   socket 4400 before the operation runs or any frame names it;
  * - close reasons never carry an error's text or a client's id, and nothing goes to console;
  * - a socket's own `error` events never become uncaught exceptions;
- * - a client that stops reading is cut off (4413, see {@link cutOffSlowConsumer})
- *   once it stays above `maxBufferedBytes` for `slowConsumerGraceMs`; sends wait
+ * - a client that stops reading is cut off (4413, by the slow-consumer policy:
+ *   ./slow-consumers.ts); sends wait
  *   for the socket to take their data, so a stalled client also stalls its
  *   subscriptions' loops instead of piling up frames.
  */
@@ -90,10 +88,8 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
     logger,
     schedule,
     keepAliveMs,
-    maxBufferedBytes,
-    slowConsumerGraceMs,
+    slowConsumers,
     onSubscriptionsChanged = () => {},
-    onSlowConsumer = () => {},
     onRefused = () => {},
   } = options;
   /** Per socket, the `subscribe` payloads (one object per operation) of its streaming subscriptions, with their root field. */
@@ -104,11 +100,6 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
   const initialised = new WeakSet<WebSocket>();
   // graphql-ws would arm a timer per socket for its connection_init wait: it runs on the shared schedule instead.
   const { connectionInitWaitTimeout: initTimeoutMs = 3_000 } = serverOptions;
-  /** Every slow-consumer cut-off: counted once per socket, however many ways it was found out. */
-  const cutOff = (socket: WebSocket) => {
-    if (socket.readyState === socket.OPEN) onSlowConsumer(socket);
-    cutOffSlowConsumer(socket);
-  };
   /** A close by the server: one before `connection_ack` (and before any other close) is a refusal. */
   const closeBy = (socket: WebSocket, code: number | undefined, reason?: string) => {
     if (code !== undefined && socket.readyState === socket.OPEN && !acknowledged.has(socket)) onRefused(code);
@@ -167,13 +158,13 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
 
   const onSocketError = (error: Error) => logger.debug({ err: error.message }, 'websocket error');
   /** A socket's keep-alive round: terminated if the previous ping went unanswered, pinged otherwise. */
-  const keepAlive = (watched: Watched) => {
-    const { socket } = watched;
+  const keepAlive = (adapted: AdaptedSocket) => {
+    const { socket } = adapted;
     if (socket.readyState !== socket.OPEN) return;
-    if (watched.awaitingPong) return socket.terminate();
-    watched.awaitingPong = true;
+    if (adapted.awaitingPong) return socket.terminate();
+    adapted.awaitingPong = true;
     socket.ping();
-    watched.keepAlive = schedule.at(Date.now() + keepAliveMs, keepAlive, watched);
+    adapted.keepAlive = schedule.at(Date.now() + keepAliveMs, keepAlive, adapted);
   };
   /** The end of a socket's wait for `connection_init`: closed 4408 unless it has sent one. */
   const initWaitOver = (socket: WebSocket) => {
@@ -181,94 +172,52 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
       closeBy(socket, CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout');
     }
   };
-  /** The end of a slow socket's grace: cut off if it is still above the bound. */
-  const graceOver = (watched: Watched) => {
-    watched.slowSince = undefined;
-    const { socket } = watched;
-    if (socket.bufferedAmount > maxBufferedBytes) {
-      logger.info({ buffered: socket.bufferedAmount }, 'websocket cut off: slow consumer');
-      cutOff(socket);
-    }
-  };
-  const watchBuffer = (watched: Watched) => {
-    const { socket } = watched;
-    if (socket.bufferedAmount <= maxBufferedBytes) {
-      schedule.cancel(watched.slowSince);
-      watched.slowSince = undefined;
-    } else if (!watched.slowSince && socket.readyState === socket.OPEN) {
-      watched.slowSince = schedule.at(Date.now() + slowConsumerGraceMs, graceOver, watched);
-    }
+  /** Each socket's state, for the `pong` listener (one function for all sockets). */
+  const states = new WeakMap<WebSocket, AdaptedSocket>();
+  function onPong(this: WebSocket) {
+    const adapted = states.get(this);
+    if (adapted) adapted.awaitingPong = false;
+  }
+  const shared: Shared = {
+    slowConsumers,
+    close: (socket, code, reason) => closeBy(socket, code, closeReason(code, reason)),
+    onMessage: async (socket, handle, data) => {
+      // Before `connection_ack` a socket has proven nothing: its messages stay small.
+      if (!acknowledged.has(socket) && byteLength(data) > MAX_MESSAGE_BYTES_BEFORE_ACK) {
+        return closeBy(socket, CloseCode.MessageTooBig, 'Message too big before connection_ack');
+      }
+      const text = String(data);
+      try {
+        await handle(text);
+      } catch (error) {
+        if (socket.readyState !== socket.OPEN) return;
+        if (isServerOnlyMessage(text)) return closeSocket(socket, CloseCode.BadRequest, 'Invalid message received');
+        logger.error({ err: error }, 'websocket message handling failed');
+        closeSocket(socket, CloseCode.InternalServerError, 'Internal server error');
+      }
+    },
   };
 
   wss.on('connection', (socket: WebSocket) => {
     // ws has already answered a protocol violation (e.g. 1009 for a too big frame).
     socket.on('error', onSocketError);
-    const watched: Watched = {
-      socket,
-      awaitingPong: false,
-      initWait: undefined,
-      keepAlive: undefined,
-      slowSince: undefined,
-    };
+    const adapted = new AdaptedSocket(socket, shared);
     if (keepAliveMs > 0) {
-      socket.on('pong', () => (watched.awaitingPong = false));
-      watched.keepAlive = schedule.at(Date.now() + keepAliveMs, keepAlive, watched);
+      states.set(socket, adapted);
+      socket.on('pong', onPong);
+      adapted.keepAlive = schedule.at(Date.now() + keepAliveMs, keepAlive, adapted);
     }
-    const afterSend = () => watchBuffer(watched);
     if (initTimeoutMs > 0 && Number.isFinite(initTimeoutMs)) {
-      watched.initWait = schedule.at(Date.now() + initTimeoutMs, initWaitOver, socket);
+      adapted.initWait = schedule.at(Date.now() + initTimeoutMs, initWaitOver, socket);
     }
 
-    const closed = server.opened(
-      {
-        protocol: socket.protocol,
-        send: (data) =>
-          new Promise<void>((resolve) => {
-            if (socket.readyState !== socket.OPEN) return resolve();
-            // Resolves once the socket took the data (or closed): backpressure for the sender.
-            socket.send(data, () => {
-              afterSend();
-              resolve();
-            });
-            afterSend();
-          }),
-        close: (code, reason) => closeBy(socket, code, closeReason(code, reason)),
-        // A pong never echoes the ping's payload: a client that does not read
-        // cannot make the server queue its own (up to 1 MiB) messages back.
-        onPing: () =>
-          new Promise<void>((resolve) => {
-            if (socket.readyState !== socket.OPEN) return resolve();
-            socket.send(PONG, () => {
-              afterSend();
-              resolve();
-            });
-            afterSend();
-          }),
-        onMessage: (handle) =>
-          socket.on('message', async (data: Buffer | ArrayBuffer | Buffer[]) => {
-            // Before `connection_ack` a socket has proven nothing: its messages stay small.
-            if (!acknowledged.has(socket) && byteLength(data) > MAX_MESSAGE_BYTES_BEFORE_ACK) {
-              return closeBy(socket, CloseCode.MessageTooBig, 'Message too big before connection_ack');
-            }
-            const text = String(data);
-            try {
-              await handle(text);
-            } catch (error) {
-              if (socket.readyState !== socket.OPEN) return;
-              if (isServerOnlyMessage(text))
-                return closeSocket(socket, CloseCode.BadRequest, 'Invalid message received');
-              logger.error({ err: error }, 'websocket message handling failed');
-              closeSocket(socket, CloseCode.InternalServerError, 'Internal server error');
-            }
-          }),
-      },
-      { socket, frames: rawFrames(socket, afterSend) },
-    );
+    // The adapted socket is both graphql-ws' socket and its `extra`: one object per connection.
+    const closed = server.opened(adapted, adapted);
 
     socket.once('close', (code, reason) => {
-      schedule.cancel(watched.initWait);
-      schedule.cancel(watched.keepAlive);
-      schedule.cancel(watched.slowSince);
+      schedule.cancel(adapted.initWait);
+      schedule.cancel(adapted.keepAlive);
+      slowConsumers.stopWatching(adapted);
       const done = closed(code, String(reason)).catch((error: unknown) =>
         logger.error({ err: error }, 'websocket close handling failed'),
       );
@@ -278,8 +227,6 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
   });
 
   return {
-    /** Cuts a socket off as a slow consumer (4413), counted once per socket. */
-    cutOffSlowConsumer: cutOff,
     /** Closes a socket with `code`, counted as a refusal when it has not been acknowledged. */
     close: closeBy,
     /**
@@ -304,16 +251,84 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
   };
 }
 
-/** What the adapter keeps per socket besides graphql-ws: one small record, its deadlines on the shared schedule. */
-interface Watched {
-  socket: WebSocket;
-  awaitingPong: boolean;
+/** What every {@link AdaptedSocket} of an adapter shares. */
+interface Shared {
+  slowConsumers: WebSocketSlowConsumers;
+  close(socket: WebSocket, code: number | undefined, reason: string | undefined): void;
+  onMessage(
+    socket: WebSocket,
+    handle: (data: string) => Promise<void>,
+    data: Buffer | ArrayBuffer | Buffer[],
+  ): Promise<void>;
+}
+
+/**
+ * What the adapter keeps per socket besides graphql-ws: ONE object, which
+ * is graphql-ws' socket (`send`, `close`, `onPing`, `onMessage` as
+ * prototype methods, not closures per socket), its `extra` (the `ws`
+ * socket, and itself as the {@link RawSocket} of the shared fan-out), the
+ * slow-consumer watch's record, and its deadlines on the shared schedule.
+ */
+class AdaptedSocket extends WsSocket implements ProtocolSocket, SocketExtra, BufferWatched {
+  awaitingPong = false;
   /** Until its `connection_init` is due. */
-  initWait: Scheduled | undefined;
+  initWait: Scheduled | undefined = undefined;
   /** Its next keep-alive round. */
-  keepAlive: Scheduled | undefined;
-  /** Set while it is above `maxBufferedBytes`: when its grace ends. */
-  slowSince: Scheduled | undefined;
+  keepAlive: Scheduled | undefined = undefined;
+  slowSince: Scheduled | undefined = undefined;
+
+  constructor(
+    socket: WebSocket,
+    private readonly shared: Shared,
+  ) {
+    super(socket);
+  }
+
+  get protocol(): string {
+    return this.socket.protocol;
+  }
+
+  get raw(): RawSocket {
+    return this;
+  }
+
+  /** Resolves once the socket took the data (or closed): backpressure for graphql-ws. */
+  send(data: string): Promise<void> {
+    return this.write(data);
+  }
+
+  close(code?: number, reason?: string): void {
+    this.shared.close(this.socket, code, reason);
+  }
+
+  /**
+   * A pong never echoes the ping's payload: a client that does not read
+   * cannot make the server queue its own (up to 1 MiB) messages back.
+   */
+  onPing(): Promise<void> {
+    return this.write(PONG);
+  }
+
+  onMessage(handle: (data: string) => Promise<void>): void {
+    const { socket, shared } = this;
+    socket.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => shared.onMessage(socket, handle, data));
+  }
+
+  protected override afterSend(): void {
+    this.shared.slowConsumers.checkBuffer(this);
+  }
+
+  private write(data: string): Promise<void> {
+    const { socket } = this;
+    return new Promise<void>((resolve) => {
+      if (socket.readyState !== socket.OPEN) return resolve();
+      socket.send(data, () => {
+        this.afterSend();
+        resolve();
+      });
+      this.afterSend();
+    });
+  }
 }
 
 function idWithinBound(id: string): boolean {
@@ -331,15 +346,6 @@ function closeReason(code: number | undefined, reason: string | undefined): stri
 
 function isAsyncIterable(value: unknown): boolean {
   return typeof Object(value)[Symbol.asyncIterator] === 'function';
-}
-
-/**
- * Closes a socket whose client does not read (4413). The close frame waits
- * behind what is already queued, which a stalled client will never take,
- * so the connection is dropped a second later whatever happens.
- */
-export function cutOffSlowConsumer(socket: WebSocket): void {
-  closeSocket(socket, CloseCode.SlowConsumer, 'Slow consumer');
 }
 
 /**

@@ -1,3 +1,4 @@
+import { createStatusCounters, type StatusCounters } from '../status/counters.js';
 import type { FanoutCounts } from './fanout.js';
 
 /**
@@ -14,12 +15,14 @@ export interface LiveCounts {
   subscriptions: number;
   /** The same, by root field (`conversationEvents`, …): bounded by the schema's subscription fields. */
   subscriptionsByField: Map<string, number>;
-  /** Events the WebSocket fan-out wrote to clients, and the executions it ran for them. */
+  /** The executions the WebSocket fan-out ran for the events it delivered. */
   fanout: FanoutCounts;
-  /** Subscription results handed to SSE streams (each one executed for its own subscriber). */
-  sseDelivered: number;
-  /** Connections cut off because their client did not read what it was sent. */
-  slowConsumers: { websocket: number; sse: number };
+  /**
+   * Events delivered and connections cut off as slow consumers, per
+   * organisation and per transport: counted once, where they happen, and
+   * read by both the status page and `/metrics`.
+   */
+  tallies: StatusCounters;
   /** Operations refused with `RATE_LIMITED`, by the limit that refused them. */
   rateLimited: { rate: number; subscriptionsPerConnection: number; connectionsPerUser: number };
   /** WebSockets refused before `connection_ack`, by close code (or HTTP status, for an upgrade refused). */
@@ -33,9 +36,8 @@ export function createLiveCounts(): LiveCounts {
     sseStreams: 0,
     subscriptions: 0,
     subscriptionsByField: new Map(),
-    fanout: { delivered: 0, executions: 0 },
-    sseDelivered: 0,
-    slowConsumers: { websocket: 0, sse: 0 },
+    fanout: { executions: 0 },
+    tallies: createStatusCounters(),
     rateLimited: { rate: 0, subscriptionsPerConnection: 0, connectionsPerUser: 0 },
     refused: new Map(),
   };

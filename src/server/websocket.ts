@@ -10,9 +10,8 @@ import type { Limits } from '../config.js';
 import { rateLimited, unauthenticated } from '../errors.js';
 import type { EventHistory } from '../events/history.js';
 import { withResumePoint, type Offset } from '../events/offsets.js';
-import { SLOW_CONSUMER_CODE, withDeliveryCounter, withOverflowHandler } from '../events/subscribe.js';
+import { SLOW_CONSUMER_CODE, withOverflowHandler } from '../events/subscribe.js';
 import type { Logger } from '../logger.js';
-import type { StatusCounters } from '../status/counters.js';
 import { CloseCode } from './close-codes.js';
 import type { ConnectionSlots, ReleaseSlot } from './connection-slots.js';
 import { FANOUT, type FanoutTarget } from './fanout.js';
@@ -20,8 +19,12 @@ import { closeSocket, serveGraphqlWs } from './graphql-ws-adapter.js';
 import { countRefusal, countSubscription, type LiveCounts } from './metrics.js';
 import type { OriginPolicy } from './origin.js';
 import { publicError, publicResult } from './public-error.js';
+import { createGate } from './init-gate.js';
 import { answerResume } from './resume.js';
+import { countsAsDelivery } from '../status/counters.js';
+import { rootFieldOf } from './root-field.js';
 import { createSchedule } from './schedule.js';
+import type { SlowConsumerPolicy } from './slow-consumers.js';
 import { createSocketToken, type SocketToken } from './socket-token.js';
 import { createErrorMasker, type Pipeline } from './yoga.js';
 
@@ -47,8 +50,8 @@ export interface WebSocketOptions {
   logger: Logger;
   /** Per-user connection slots (MAX_CONNECTIONS_PER_USER). */
   slots: ConnectionSlots;
-  /** Per-organisation deliveries and slow-consumer cut-offs, for the status page. */
-  statusCounters: Pick<StatusCounters, 'delivered' | 'slowConsumer'>;
+  /** When a client that does not read is cut off (4413), and where that is counted. */
+  slowConsumers: SlowConsumerPolicy;
   /** Where authenticated sockets are listed for the admin API, which closes them with 4403. */
   registry: Pick<ConnectionRegistry, 'open'>;
   limits: Pick<
@@ -56,8 +59,7 @@ export interface WebSocketOptions {
     | 'wsMaxPayloadBytes'
     | 'wsKeepAliveMs'
     | 'wsConnectionInitTimeoutMs'
-    | 'wsMaxBufferedBytes'
-    | 'wsSlowConsumerGraceMs'
+    | 'wsMaxConcurrentInits'
     | 'maxSubscriptionsPerConnection'
     | 'maxConnectionsPerUser'
   >;
@@ -96,7 +98,7 @@ export function attachWebSocket(options: WebSocketOptions) {
     counts,
     logger,
     slots,
-    statusCounters,
+    slowConsumers,
     registry,
     limits,
     isShuttingDown,
@@ -111,6 +113,10 @@ export function attachWebSocket(options: WebSocketOptions) {
     onError: (error) => logger.error({ err: error }, 'scheduled websocket work failed'),
   });
   const maskError = createErrorMasker(logger);
+  const slow = slowConsumers.forWebSockets({
+    schedule,
+    orgOf: (socket) => connections.get(socket)?.token.viewer.orgId,
+  });
   // Once upgraded, Node no longer times out or closes the socket: a refused one is destroyed
   // once the answer is written (or a second later if the client does not take it), never left half-open.
   const refuse = (socket: Duplex, status: number, reason: string) => {
@@ -149,6 +155,62 @@ export function attachWebSocket(options: WebSocketOptions) {
     });
   });
 
+  const inits = createGate(limits.wsMaxConcurrentInits);
+  /**
+   * A socket's `connection_init`: its token, one of its user's connection
+   * slots (4029 beyond), the resume answer and its presence, then
+   * `connection_ack`. A socket gone while it waited for its turn costs nothing.
+   */
+  const accept = async (
+    params: Record<string, unknown>,
+    socket: WebSocket,
+  ): Promise<boolean | Record<string, unknown>> => {
+    if (socket.readyState !== socket.OPEN) return false;
+    const token = bearerToken(params.authorization ?? params.Authorization ?? params.token);
+    if (!token) return false;
+    let viewer: Viewer;
+    try {
+      viewer = await verifyToken(token);
+    } catch (error) {
+      if (!(error instanceof InvalidTokenError)) logger.error({ err: error }, 'token verification failed');
+      return false;
+    }
+    if (socket.readyState !== socket.OPEN) return false;
+    const releaseSlot = await slots.acquire(viewer);
+    if (!releaseSlot) {
+      logger.info({ user: viewer.id, org: viewer.orgId }, 'websocket refused: too many connections');
+      server.close(socket, CloseCode.TooManyConnections, 'Too many connections');
+      return false;
+    }
+    // The resume answer and presence (its write and publish) are independent: one wait for both.
+    const [resume, disconnected] = await Promise.all([
+      answerResume(params, viewer, history, limits.maxSubscriptionsPerConnection).catch((error: unknown) => {
+        // History unreachable: the socket still connects, the client is told to refetch.
+        logger.warn({ err: error }, 'resume history unavailable');
+        return answerResume(params, viewer, undefined, 0);
+      }),
+      onViewerConnected(viewer),
+    ]);
+    if (socket.readyState !== socket.OPEN) {
+      releaseSlot();
+      disconnected();
+      return false;
+    }
+    connections.set(socket, {
+      token: createSocketToken({
+        viewer,
+        verifyToken,
+        onExpired: () => closeSocket(socket, CloseCode.Forbidden, 'Forbidden: token expired'),
+        schedule,
+      }),
+      releaseSlot,
+      disconnected,
+      registration: registry.open(viewer, 'websocket', (reason) => closeSocket(socket, CloseCode.Forbidden, reason)),
+      resumePoints: resume?.points ?? new Map(),
+    });
+    return resume?.ack ?? true;
+  };
+
   const server = serveGraphqlWs<Record<string, unknown>>(
     wss,
     {
@@ -156,66 +218,14 @@ export function attachWebSocket(options: WebSocketOptions) {
       execute: (args) => (args.rootValue as Envelope).execute(args),
       subscribe: (args) => {
         const { subscribe, socket, resumeFrom } = args.rootValue as Envelope;
-        const { orgId } = (args.contextValue as { viewer: Viewer }).viewer;
         // A subscription whose queue overflows cuts the socket off at once (4413).
         return withOverflowHandler(
-          () => server.cutOffSlowConsumer(socket),
-          () =>
-            withDeliveryCounter(
-              () => statusCounters.delivered(orgId),
-              () => withResumePoint(resumeFrom, () => subscribe(args)),
-            ),
+          () => slow.cutOff(socket),
+          () => withResumePoint(resumeFrom, () => subscribe(args)),
         );
       },
-      onConnect: async ({ connectionParams, extra }) => {
-        const params = connectionParams ?? {};
-        const token = bearerToken(params.authorization ?? params.Authorization ?? params.token);
-        if (!token) return false;
-        let viewer: Viewer;
-        try {
-          viewer = await verifyToken(token);
-        } catch (error) {
-          if (!(error instanceof InvalidTokenError)) logger.error({ err: error }, 'token verification failed');
-          return false;
-        }
-        const socket = extra.socket;
-        if (socket.readyState !== socket.OPEN) return false;
-        const releaseSlot = await slots.acquire(viewer);
-        if (!releaseSlot) {
-          logger.info({ user: viewer.id, org: viewer.orgId }, 'websocket refused: too many connections');
-          server.close(socket, CloseCode.TooManyConnections, 'Too many connections');
-          return false;
-        }
-        let resume: Awaited<ReturnType<typeof answerResume>>;
-        try {
-          resume = await answerResume(params, viewer, history, limits.maxSubscriptionsPerConnection);
-        } catch (error) {
-          // History unreachable: the socket still connects, the client is told to refetch.
-          logger.warn({ err: error }, 'resume history unavailable');
-          resume = await answerResume(params, viewer, undefined, 0);
-        }
-        const disconnected = await onViewerConnected(viewer);
-        if (socket.readyState !== socket.OPEN) {
-          releaseSlot();
-          disconnected();
-          return false;
-        }
-        connections.set(socket, {
-          token: createSocketToken({
-            viewer,
-            verifyToken,
-            onExpired: () => closeSocket(socket, CloseCode.Forbidden, 'Forbidden: token expired'),
-            schedule,
-          }),
-          releaseSlot,
-          disconnected,
-          registration: registry.open(viewer, 'websocket', (reason) =>
-            closeSocket(socket, CloseCode.Forbidden, reason),
-          ),
-          resumePoints: resume?.points ?? new Map(),
-        });
-        return resume?.ack ?? true;
-      },
+      // At most WS_MAX_CONCURRENT_INITS at once, in arrival order (./init-gate.ts).
+      onConnect: ({ connectionParams, extra }) => inits.run(() => accept(connectionParams ?? {}, extra.socket)),
       onSubscribe: async (ctx, id, payload) => {
         const connection = connections.get(ctx.extra.socket);
         if (!connection) return [unauthenticated('Not authenticated')];
@@ -240,6 +250,7 @@ export function attachWebSocket(options: WebSocketOptions) {
           const document = parse(payload.query);
           const errors = validate(schema, document);
           if (errors.length > 0) return errors;
+          const { orgId } = connection.token.viewer;
           const resumeFrom = connection.resumePoints.get(id);
           connection.resumePoints.delete(id);
           const args: ExecutionArgs = {
@@ -254,9 +265,11 @@ export function attachWebSocket(options: WebSocketOptions) {
               socket: ctx.extra.socket,
               resumeFrom,
               // Subscriptions write shared frames straight to this socket (./fanout.ts).
-              [FANOUT]: { id, frames: ctx.extra.frames },
+              [FANOUT]: { id, raw: ctx.extra.raw, orgId: undefined },
             } satisfies Envelope,
           };
+          // Deliveries are counted by organisation (the status page's own feed is not one).
+          if (countsAsDelivery(rootFieldOf(args))) (args.rootValue as Envelope)[FANOUT].orgId = orgId;
           return args;
         } catch (error) {
           // An error for this operation, not a 4500 close of the whole socket.
@@ -264,10 +277,7 @@ export function attachWebSocket(options: WebSocketOptions) {
         }
       },
       onError: (ctx, _id, _payload, errors) => {
-        if (errors.some((error) => error.extensions?.code === SLOW_CONSUMER_CODE)) {
-          logger.info('websocket cut off: a subscription overflowed its event queue');
-          server.cutOffSlowConsumer(ctx.extra.socket);
-        }
+        if (errors.some((error) => error.extensions?.code === SLOW_CONSUMER_CODE)) slow.cutOff(ctx.extra.socket);
         // A stream that threw something other than a GraphQLError is masked like any unexpected error.
         return errors.map((error) => publicError(maskError(error)));
       },
@@ -280,16 +290,10 @@ export function attachWebSocket(options: WebSocketOptions) {
         countSubscription(counts, field, delta);
         connections.get(socket)?.registration.subscriptionsChanged(delta);
       },
-      onSlowConsumer: (socket) => {
-        counts.slowConsumers.websocket++;
-        const connection = connections.get(socket);
-        if (connection) statusCounters.slowConsumer(connection.token.viewer.orgId);
-      },
       onRefused: (code) => countRefusal(counts, code),
       schedule,
       keepAliveMs: limits.wsKeepAliveMs,
-      maxBufferedBytes: limits.wsMaxBufferedBytes,
-      slowConsumerGraceMs: limits.wsSlowConsumerGraceMs,
+      slowConsumers: slow,
     },
   );
 

@@ -11,11 +11,13 @@ import type { ServerServices } from '../services.js';
 import type { Storage } from '../storage/index.js';
 import type { ConnectionSlots } from './connection-slots.js';
 import { createDocumentCaches } from './document-cache.js';
-import { useSharedSubscriptions } from './fanout.js';
+import { useSharedSubscriptions, withSharedDeliveryHooks } from './fanout.js';
 import { countSubscription, type LiveCounts } from './metrics.js';
 import { useStreamPresence } from './plugins/use-stream-presence.js';
 import { releaseWhenGone } from './request-lifetime.js';
+import { countsAsDelivery } from '../status/counters.js';
 import { rootFieldOf } from './root-field.js';
+import type { SlowConsumerPolicy } from './slow-consumers.js';
 import { useIntrospectionPolicy } from './plugins/use-introspection-policy.js';
 import { useQueryLimits } from './plugins/use-query-limits.js';
 import { useRateLimit } from './plugins/use-rate-limit.js';
@@ -59,6 +61,8 @@ export interface PipelineOptions {
   services: ServerServices;
   logger: Logger;
   counts: LiveCounts;
+  /** The slow-consumer policy: when the shared fan-out stops pulling a subscriber's events (./slow-consumers.ts). */
+  slowConsumers?: Pick<SlowConsumerPolicy, 'drainAboveBytes'>;
   /** Aborts every SSE subscription when shutdown begins. */
   shutdownSignal: AbortSignal;
   /** Document limits, introspection policy, rate limiting and stream slots: on every transport. */
@@ -86,7 +90,17 @@ export interface GraphiQLOpening {
  * and error masking.
  */
 export function createPipeline(options: PipelineOptions): Pipeline {
-  const { schema, services, logger, counts, shutdownSignal, security, plugins = [], graphiql = {} } = options;
+  const {
+    schema,
+    services,
+    logger,
+    counts,
+    slowConsumers,
+    shutdownSignal,
+    security,
+    plugins = [],
+    graphiql = {},
+  } = options;
   const maskError = createErrorMasker(logger);
 
   return createYoga<TransportContext, GraphQLContext>({
@@ -161,11 +175,17 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       ),
       useStreamPresence(services.presence),
       // WebSocket subscriptions: one execution and one serialised frame per event and group (./fanout.ts).
-      useSharedSubscriptions({ maskError: (error) => maskError(error), counts: counts.fanout }),
+      useSharedSubscriptions({
+        maskError: (error) => maskError(error),
+        drainAboveBytes: slowConsumers?.drainAboveBytes,
+        counters: counts.tallies,
+        counts: counts.fanout,
+      }),
       // SSE subscriptions: offsets as event ids, resumed from Last-Event-ID.
       useResumableStreams(),
       ...plugins,
-    ],
+      // Subscription result hooks (`onNext`) see the shared fan-out's deliveries too (./fanout.ts).
+    ].map(withSharedDeliveryHooks),
   });
 }
 
@@ -199,17 +219,20 @@ function useViewerRequired(): Plugin<TransportContext> {
  */
 function useSubscriptionCount(counts: LiveCounts): Plugin {
   return {
-    onSubscribe() {
+    onSubscribe({ args }) {
+      // Nothing kept per WebSocket subscription: not even a hook that would return nothing.
+      if ((args.contextValue as TransportContext).transport === 'websocket') return;
       return {
         onSubscribeResult({ result, args }) {
           if (!(Symbol.asyncIterator in result)) return;
-          const { transport, connection } = args.contextValue as TransportContext;
-          if (transport === 'websocket') return;
+          const { connection } = args.contextValue as TransportContext;
           const field = rootFieldOf(args);
           countSubscription(counts, field, 1);
           connection?.subscriptionsChanged(1);
           return {
-            onNext: () => void counts.sseDelivered++,
+            onNext: countsAsDelivery(field)
+              ? () => counts.tallies.delivered((args.contextValue as TransportContext).viewer!.orgId, 'sse')
+              : undefined,
             onEnd: releaseWhenGone(args.contextValue, () => {
               countSubscription(counts, field, -1);
               connection?.subscriptionsChanged(-1);

@@ -2,7 +2,7 @@ import { makeExecutableSchema } from '@graphql-tools/schema';
 import { GraphQLError, parse, type ExecutionArgs } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { topics } from '../../src/events/topics.js';
-import { FrameCache } from '../../src/server/fanout.js';
+import { FrameCache, type Executed } from '../../src/server/fanout.js';
 import {
   BACKENDS,
   ok,
@@ -225,7 +225,7 @@ describe('the frame cache', () => {
     const event = { text: 'hello' };
     const payloads = ['u1', 'u2', 'u3', 'u4'].map((viewer) => {
       const args = argsFor(document, viewer);
-      return (cache.payloadFor(event, args, cache.groupOf(args)) as Buffer).toString();
+      return (cache.payloadFor(event, args, cache.groupOf(args)) as Executed).json.toString();
     });
     expect(new Set(payloads)).toEqual(new Set([JSON.stringify({ data: { feed: { text: 'hello', count: 7 } } })]));
     expect(cache.executions).toBe(1);
@@ -243,7 +243,7 @@ describe('the frame cache', () => {
     const event = { text: 'hello' };
     for (const viewer of ['u1', 'u2', 'u3']) {
       const args = argsFor(document, viewer);
-      expect(JSON.parse((cache.payloadFor(event, args, cache.groupOf(args)) as Buffer).toString())).toEqual({
+      expect(JSON.parse((cache.payloadFor(event, args, cache.groupOf(args)) as Executed).json.toString())).toEqual({
         data: { feed: { text: 'hello', seenBy: viewer } },
       });
     }
@@ -254,7 +254,7 @@ describe('the frame cache', () => {
     const cache = new FrameCache(maskError);
     const document = parse('subscription { feed { secret later } }');
     const args = argsFor(document, 'u1');
-    const payload = (await cache.payloadFor({ text: 'hi' }, args, cache.groupOf(args))).toString();
+    const payload = (await cache.payloadFor({ text: 'hi' }, args, cache.groupOf(args))).json.toString();
     expect(payload).not.toContain('password');
     expect(JSON.parse(payload)).toEqual({
       data: { feed: { secret: null, later: 'hi later' } },

@@ -4,6 +4,7 @@ import { afterEach, inject } from 'vitest';
 import WebSocket from 'ws';
 import { signDevelopmentToken, type TokenClaims } from '../../src/auth/jwt.js';
 import { loadConfig, type Config } from '../../src/config.js';
+import type { Plugin } from 'graphql-yoga';
 import type { Logger } from '../../src/logger.js';
 import { startServer, type RunningServer } from '../../src/server/app.js';
 
@@ -49,9 +50,16 @@ export interface TestServer {
  * that share state and events).
  */
 export async function startTestServer(
-  options: { backend?: Backend; prefix?: string; env?: Record<string, string>; logger?: Logger } = {},
+  options: {
+    backend?: Backend;
+    prefix?: string;
+    env?: Record<string, string>;
+    logger?: Logger;
+    /** Extra envelop plugins, as an embedding application would add (metrics, tracing). */
+    plugins?: Plugin[];
+  } = {},
 ): Promise<TestServer> {
-  const { backend = 'memory', prefix, env = {}, logger } = options;
+  const { backend = 'memory', prefix, env = {}, logger, plugins } = options;
   const config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
@@ -68,7 +76,7 @@ export async function startTestServer(
     ...(backend === 'memory' ? {} : redisEnv(backend, prefix ?? uniquePrefix())),
     ...env,
   });
-  const server = await startServer(config, logger ? { logger } : {});
+  const server = await startServer(config, { ...(logger ? { logger } : {}), ...(plugins ? { plugins } : {}) });
   dispose(() => server.close());
   return {
     server,
