@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
 import { topics } from '../../src/events/topics.js';
+import { keySpace } from '../../src/lib/keys.js';
 import { BACKENDS, dispose, ok, settle, startCluster, startTestServer, tokenFor, user } from '../support/harness.js';
 import { startRedisServer } from '../support/redis-server.js';
 import {
@@ -82,7 +83,8 @@ describe('a send’s events name no members', () => {
       const wire = JSON.parse(message) as Record<string, any>;
       published.push({ channel, bytes: Buffer.byteLength(message), payload: wire.offset ? wire.payload : wire });
     });
-    await listener.psubscribe(`${server.config.redisPrefix}org:org-a:*`);
+    const orgPrefix = keySpace(server.config.redisPrefix, false).org('org-a');
+    await listener.psubscribe(`${orgPrefix}org:org-a:*`);
 
     const sizes: number[][] = [];
     for (const size of [2, 1_000]) {
@@ -111,7 +113,7 @@ describe('a send’s events name no members', () => {
       await settle(100);
       expect(published.map((event) => event.channel).sort()).toEqual(
         [topics.conversation('org-a', room.id), topics.inbox('org-a'), topics.inbox('org-a')]
-          .map((channel) => server.config.redisPrefix + channel)
+          .map((channel) => orgPrefix + channel)
           .sort(),
       );
       for (const { payload } of published) {
@@ -216,7 +218,7 @@ describe('conversations stored before sends were addressed by membership version
     const t = await people();
     const raw = new Redis(redisUrl);
     dispose(() => raw.quit());
-    const prefix = server.config.redisPrefix;
+    const prefix = keySpace(server.config.redisPrefix, false).org('org-a');
     const old = await createConversation(server, t.alice, ['bob'], 'Old');
     const newer = await createConversation(server, t.alice, ['bob'], 'Newer');
     // As the previous version stored them: no membersVersion, no activity entry (members' lists held the order).
