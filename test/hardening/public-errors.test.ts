@@ -136,7 +136,7 @@ describe.skipIf(!bin)('errors in a subscription event over WebSocket (the shared
     await ok(server, send, { id }, alice);
 
     // A real ConversationUpdated as it travels on bob's inbox channel, to publish again below.
-    const channel = prefix + topics.inbox('org-a');
+    const channel = `${prefix}{o:org-a}${topics.inbox('org-a')}`;
     const listener = new Redis(redis.url);
     const raw = new Redis(redis.url);
     dispose(() => (listener.disconnect(), raw.disconnect()));

@@ -153,7 +153,7 @@ describe('with RESUME_WINDOW_SECONDS=0', () => {
 
     const redis = new Redis(inject('redisUrl'));
     dispose(() => redis.quit());
-    expect(await redis.keys(`${prefix}history*`)).toEqual([]);
+    expect(await redis.keys(`${prefix}{o:*}history*`)).toEqual([]);
   });
 });
 

@@ -97,7 +97,7 @@ describe('deploymentStatus', () => {
     await snapshotWhere(feed, (found) => found.connections === 1);
     const redis = new Redis(inject('redisUrl'));
     dispose(() => redis.quit());
-    expect(await redis.exists(`${a!.config.redisPrefix}history:org:org-a:status`)).toBe(0);
+    expect(await redis.exists(`${a!.config.redisPrefix}{o:org-a}history:org:org-a:status`)).toBe(0);
   });
 
   it('counts the organisation’s deliveries per second and slow consumers, not another organisation’s', async () => {
