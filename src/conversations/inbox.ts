@@ -19,14 +19,12 @@ const includes = (viewer: Viewer, event: InboxEventPayload, membership: Membersh
  * Whether an inbox event is the viewer's, as far as this process can tell
  * at once: by its `audience`, or by the members of the version it names
  * when `memberships` knows them; `undefined` when it does not (the
- * subscriber then reads the conversation: {@link inboxOf}). An event that
- * carries a conversation's new members teaches `memberships` first.
+ * subscriber then reads the conversation: {@link inboxOf}). A member list
+ * an event carries teaches `memberships` nothing: events come from Redis
+ * (untrusted), and one forged list would address the conversation's later,
+ * real events to whoever it names. Members are only ever read from storage.
  */
 export function inboxVerdict(viewer: Viewer, event: InboxEventPayload, memberships: Memberships): boolean | undefined {
-  if (event.__typename === 'ConversationUpdated' && event.conversation.memberIds) {
-    const { id, membersVersion, memberIds } = event.conversation;
-    if (membersVersion !== undefined) memberships.learn(id, membersVersion, memberIds);
-  }
   if (event.audience) {
     let audience = audiences.get(event);
     if (!audience) audiences.set(event, (audience = new Set(event.audience)));

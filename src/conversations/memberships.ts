@@ -20,14 +20,14 @@ export const MEMBERS_KEPT = 200_000;
  * The members of conversations as this process last saw them, by
  * membership version (`ConversationRecord.membersVersion`): how inbox
  * subscribers decide, without a member list in each event, whether an
- * event addressed to a version is theirs. Kept current by the events that
- * carry members (creation and membership changes publish the new list) and
- * by reading the conversation when an event names a version not known
- * here. One per process, shared by its subscribers; bounded by the
+ * event addressed to a version is theirs. Filled only by reading the
+ * conversation when an event names a version not known here, never from
+ * a member list an event carries (events come from Redis, untrusted: a
+ * forged list would address later, real events). One per process, shared by its subscribers; bounded by the
  * members it holds (least recently used conversations forgotten, read
  * again when needed). Conversations are known per organisation
  * (`forOrg`): an event heard on one organisation's channel can never
- * teach or answer for another's conversation.
+ * be answered for by another's conversation.
  */
 export function createMemberships(
   conversationsOf: (orgId: string) => Collection<ConversationRecord>,
@@ -85,13 +85,6 @@ export function createMemberships(
     forOrg(orgId: string) {
       const prefix = `${keyPart(orgId)}:`;
       return {
-        /** Records the members of `version`, as an event carrying them told (older versions than known are ignored). */
-        learn(id: string, version: number, memberIds: string[]) {
-          const key = prefix + id;
-          const current = known.get(key);
-          if (!current || current.version < version) keep(key, membership(version, memberIds));
-        },
-
         /** The members at exactly `version`, when this process knows them. */
         at(id: string, version: number): Membership | undefined {
           const key = prefix + id;
