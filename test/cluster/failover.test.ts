@@ -62,6 +62,11 @@ describe('a Redis Cluster whose master fails over under live subscriptions', () 
     const replica = (await nodesSeenFrom(first)).find((n) => n.master === owner.id)!;
     expect(await shardListeners(owner.port)).toBe(2);
 
+    // Replication is asynchronous: make sure the replica has every write so far (a write of our own in
+    // the slot, then WAIT), or the failover itself may lose the conversation just created.
+    const ownerNode = node(owner.port);
+    await ownerNode.set(`${keySpace(a!.config.redisPrefix, true).org('org-a')}failover-probe`, '1');
+    expect(await ownerNode.call('WAIT', '1', '10000')).toBe(1);
     await cluster.nodes.find((n) => n.port === owner.port)!.stop();
     await waitFor(
       async () =>
