@@ -5,7 +5,7 @@ import { topics } from '../../src/events/topics.js';
 import { keySpace } from '../../src/lib/keys.js';
 import { createRedisStorage } from '../../src/storage/index.js';
 import { conversationEvents, createConversation, send } from '../conversations/support.js';
-import { dispose, startCluster, tokenFor, uniquePrefix, user } from '../support/harness.js';
+import { dispose, startCluster, tokenFor, uniquePrefix, user, wsClient, wsOperation } from '../support/harness.js';
 
 /** A connection to one node of the run's cluster (not a cluster client: SCAN and KEYSLOT answer for that node). */
 function node(seed: string): Redis {
@@ -101,6 +101,54 @@ describe('one deployment on a Redis Cluster', () => {
       )) as [string, number];
       expect(listeners).toBe(1);
     }
+  });
+
+  it('puts each user’s connection slots, rate-limit bucket and presence in their organisation’s slot, not the deployment’s', async () => {
+    const seeds = inject('redisClusterNodes');
+    expect(seeds, 'the global setup starts a Redis Cluster').toBeTruthy();
+    const [a, b] = await startCluster(2, {}, 'cluster');
+    const keys = keySpace(a!.config.redisPrefix, true);
+    const probe = node(seeds![0]!);
+    const masterSeeds = await masters(probe);
+
+    // A user per organisation holds a WebSocket (on either instance) and runs an operation over it.
+    for (const [i, org] of ORGS.entries()) {
+      // Not lazy: the socket (and its slot) stays open once the operation is done.
+      const client = wsClient(i % 2 === 0 ? a! : b!, await tokenFor(user('alice', ['agent'], org)), { lazy: false });
+      const result = await wsOperation(client, 'query { presence(userIds: ["alice"]) { userId online } }');
+      expect(result.data, org).toEqual({ presence: [{ userId: 'alice', online: true }] });
+    }
+
+    const bare = a!.config.redisPrefix.replaceAll('{', '').replaceAll('}', '');
+    const all = new Map<string, string>();
+    for (const seed of masterSeeds) {
+      for (const key of await keysOn(node(seed), `*${bare}*`)) all.set(key, seed);
+    }
+    const slotOf = async (name: string) => (await probe.cluster('KEYSLOT', name)) as number;
+    for (const org of ORGS) {
+      const prefix = keys.org(org);
+      const slot = await slotOf(prefix);
+      const own = [
+        `${prefix}slots:conn:${org}:alice`,
+        `${prefix}bucket:ops:${org}:alice`,
+        `${prefix}doc:presence:${org}/alice`,
+      ];
+      for (const key of own) {
+        expect(all.has(key), key).toBe(true);
+        expect(await slotOf(key), key).toBe(slot);
+      }
+    }
+    // Where the organisations' slots are: on more than one master, so this work spreads.
+    const orgMasters = new Set(ORGS.map((org) => all.get(`${keys.org(org)}slots:conn:${org}:alice`)));
+    expect(orgMasters.size).toBeGreaterThan(1);
+
+    // The deployment's slot keeps only what spans organisations: per instance, which organisations it counted.
+    const deployment = [...all.keys()].filter((key) => key.startsWith(keys.deployment));
+    expect(deployment.filter((key) => /slots:|bucket:|presence:/.test(key))).toEqual([]);
+    const counted = deployment.filter((key) => key.startsWith(`${keys.deployment}idx:presence-orgs:`));
+    expect(counted).toHaveLength(2);
+    const orgsCounted = (await Promise.all(counted.map((key) => node(all.get(key)!).zrange(key, 0, -1)))).flat();
+    expect(orgsCounted.sort()).toEqual([...ORGS].sort());
   });
 
   it('refuses a write that would record an event in another organisation’s slot, and writes nothing', async () => {

@@ -28,7 +28,10 @@ describe('connection slots (MAX_CONNECTIONS_PER_USER) at scale', () => {
       const redis = new Redis(server.url);
       dispose(() => redis.quit());
       const prefix = uniquePrefix();
-      const storage = createRedisStorage(redis, keySpace(prefix, false));
+      const keys = keySpace(prefix, false);
+      const storage = createRedisStorage(redis, keys);
+      // A user's slots are in their organisation's scope.
+      const org = keys.org('org-a');
       const ttlMs = 900;
       const slots = createConnectionSlots({ storage, limit: 2, logger: createLogger('silent'), ttlMs });
       dispose(() => slots.close());
@@ -55,21 +58,21 @@ describe('connection slots (MAX_CONNECTIONS_PER_USER) at scale', () => {
       dispose(() => other.close());
       expect(await other.acquire(viewer(0))).toBeUndefined();
       expect(await other.acquire(viewer(users - 1))).toBeUndefined();
-      expect(await redis.zcard(`${prefix}slots:conn:org-a:user-7`)).toBe(2);
+      expect(await redis.zcard(`${org}slots:conn:org-a:user-7`)).toBe(2);
 
       // A lease lost meanwhile (a Redis restart, an eviction) is held again on the next round.
-      await redis.del(`${prefix}slots:conn:org-a:user-8`);
-      await expect.poll(() => redis.zcard(`${prefix}slots:conn:org-a:user-8`), { timeout: 5_000 }).toBe(2);
+      await redis.del(`${org}slots:conn:org-a:user-8`);
+      await expect.poll(() => redis.zcard(`${org}slots:conn:org-a:user-8`), { timeout: 5_000 }).toBe(2);
 
       // Released slots leave Redis and are free for anyone.
       releases[0]!();
-      await expect.poll(() => redis.zcard(`${prefix}slots:conn:org-a:user-0`)).toBe(1);
+      await expect.poll(() => redis.zcard(`${org}slots:conn:org-a:user-0`)).toBe(1);
       const taken = await other.acquire(viewer(0));
       expect(taken).toBeDefined();
       taken!();
       await slots.close();
       await other.close();
-      expect(await redis.keys(`${prefix}slots:*`)).toEqual([]);
+      expect(await redis.keys(`${prefix}*slots:*`)).toEqual([]);
     },
   );
 });
