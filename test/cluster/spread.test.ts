@@ -4,8 +4,8 @@ import { createRedisEventRecorder } from '../../src/events/record-redis.js';
 import { topics } from '../../src/events/topics.js';
 import { keySpace } from '../../src/lib/keys.js';
 import { createRedisStorage } from '../../src/storage/index.js';
-import { conversationEvents, createConversation, send } from '../conversations/support.js';
-import { dispose, startCluster, tokenFor, uniquePrefix, user, wsClient, wsOperation } from '../support/harness.js';
+import { TYPING, conversationEvents, createConversation, send } from '../conversations/support.js';
+import { dispose, ok, startCluster, tokenFor, uniquePrefix, user, wsClient, wsOperation } from '../support/harness.js';
 
 /** A connection to one node of the run's cluster (not a cluster client: SCAN and KEYSLOT answer for that node). */
 function node(seed: string): Redis {
@@ -103,7 +103,7 @@ describe('one deployment on a Redis Cluster', () => {
     }
   });
 
-  it('puts each user’s connection slots, rate-limit bucket and presence in their organisation’s slot, not the deployment’s', async () => {
+  it('puts each user’s connection slots, rate-limit bucket, presence and typing in their organisation’s slot, not the deployment’s', async () => {
     const seeds = inject('redisClusterNodes');
     expect(seeds, 'the global setup starts a Redis Cluster').toBeTruthy();
     const [a, b] = await startCluster(2, {}, 'cluster');
@@ -117,6 +117,10 @@ describe('one deployment on a Redis Cluster', () => {
       const client = wsClient(i % 2 === 0 ? a! : b!, await tokenFor(user('alice', ['agent'], org)), { lazy: false });
       const result = await wsOperation(client, 'query { presence(userIds: ["alice"]) { userId online } }');
       expect(result.data, org).toEqual({ presence: [{ userId: 'alice', online: true }] });
+      // And starts typing in a conversation.
+      const alice = await tokenFor(user('alice', ['agent'], org));
+      const { id } = await createConversation(a!, alice, ['bob']);
+      expect((await ok(b!, TYPING, { id, isTyping: true }, alice)).setTyping).toBe(true);
     }
 
     const bare = a!.config.redisPrefix.replaceAll('{', '').replaceAll('}', '');
@@ -132,6 +136,7 @@ describe('one deployment on a Redis Cluster', () => {
         `${prefix}slots:conn:${org}:alice`,
         `${prefix}bucket:ops:${org}:alice`,
         `${prefix}doc:presence:${org}/alice`,
+        `${prefix}due:typing`,
       ];
       for (const key of own) {
         expect(all.has(key), key).toBe(true);
@@ -144,11 +149,19 @@ describe('one deployment on a Redis Cluster', () => {
 
     // The deployment's slot keeps only what spans organisations: per instance, which organisations it counted.
     const deployment = [...all.keys()].filter((key) => key.startsWith(keys.deployment));
-    expect(deployment.filter((key) => /slots:|bucket:|presence:/.test(key))).toEqual([]);
+    expect(deployment.filter((key) => /slots:|bucket:|presence:|due:typing/.test(key))).toEqual([]);
     const counted = deployment.filter((key) => key.startsWith(`${keys.deployment}idx:presence-orgs:`));
     expect(counted).toHaveLength(2);
     const orgsCounted = (await Promise.all(counted.map((key) => node(all.get(key)!).zrange(key, 0, -1)))).flat();
     expect(orgsCounted.sort()).toEqual([...ORGS].sort());
+    // And the organisations with typists, which the sweepers walk; once every typist lapsed, none.
+    const typingOrgs = `${keys.deployment}idx:typing-orgs:active`;
+    expect((await node(all.get(typingOrgs)!).zrange(typingOrgs, 0, -1)).sort()).toEqual([...ORGS].sort());
+    await expect.poll(() => node(all.get(typingOrgs)!).exists(typingOrgs), { timeout: 10_000, interval: 250 }).toBe(0);
+    for (const org of ORGS) {
+      const key = `${keys.org(org)}due:typing`;
+      expect(await node(all.get(key)!).exists(key), key).toBe(0);
+    }
   });
 
   it('refuses a write that would record an event in another organisation’s slot, and writes nothing', async () => {
