@@ -14,9 +14,10 @@ export const keyPart = (value: string): string => encodeURIComponent(value);
  * different organisations hash to different slots (the load spreads over
  * the shards) while everything one write touches (the record, its index
  * moves, its history entry, the organisation's clock, its SPUBLISH and a
- * command it queues) stays in one slot, as a script requires. What spans
- * organisations (runnable campaigns, live instances, revocations, slots,
- * the registry of command streams) is deployment-level, with a tag of its
+ * command it queues) stays in one slot, as a script requires; so does its
+ * users' per-connection work (connection slots, rate-limit buckets,
+ * presence, typing). What spans organisations (runnable campaigns, live
+ * instances, revocations, the registry of command streams) is deployment-level, with a tag of its
  * own on a cluster, and never written by an organisation's script.
  */
 export interface KeySpace {

@@ -27,7 +27,12 @@ export type PresenceService = ReturnType<typeof createPresenceService>;
  * Each instance renews a heartbeat deadline every `heartbeatMs` and, on the
  * same beat, sweeps instances whose deadline passed (`lapseMs` without a
  * heartbeat): their counts are removed from the records they touched (an
- * index per instance lists them), which publishes the offline transitions.
+ * index per instance and organisation lists them, and a deployment-level
+ * index per instance the organisations it counted users of), which
+ * publishes the offline transitions. A user's record and the per-instance
+ * index are in their organisation's scope (`storage.forOrg`), so on a Redis
+ * Cluster presence writes go to the organisations' slots; the deployment's
+ * slot takes the heartbeats and one write per instance and organisation.
  * An instance found to have been swept while alive (a long pause) writes
  * its counts again.
  */
@@ -41,8 +46,12 @@ export function createPresenceService(options: {
   background?: boolean;
 }) {
   const { storage, bus, logger, presence, instanceId = newId(), background = true } = options;
-  const records = storage.collection<PresenceRecord>('presence');
+  const records = (orgId: string) => storage.forOrg(orgId).collection<PresenceRecord>('presence');
+  /** Deployment-level: per instance, the organisations whose users it counted (their ids, in an index). */
+  const orgsCounted = storage.collection<{ id: string }>('presence-orgs');
   const instanceIndex = (instance: string) => `instance:${instance}`;
+  /** Organisations this instance has registered in {@link orgsCounted} since its heartbeat was last fresh. */
+  const registered = new Set<string>();
 
   /** This instance's truth: open connections per user. */
   const local = new Map<string, { orgId: string; userId: string; count: number }>();
@@ -63,8 +72,8 @@ export function createPresenceService(options: {
     });
 
   /** Sets `instance`'s count in a user's record; publishes if that flipped them online or offline. */
-  const setCount = async (id: string, instance: string, count: number) => {
-    const result = await records.update(id, (record) => {
+  const setCount = async (orgId: string, id: string, instance: string, count: number) => {
+    const result = await records(orgId).update(id, (record) => {
       if ((record.connections[instance] ?? 0) === count) return undefined;
       const connections = { ...record.connections };
       if (count > 0) connections[instance] = count;
@@ -79,18 +88,23 @@ export function createPresenceService(options: {
   /** Writes this instance's current count for a user. */
   const write = async (id: string) => {
     // The first heartbeat registers this instance, so a sweep can find what it counts.
-    await registered;
+    await started;
     const entry = local.get(id);
     if (!entry) return;
-    const count = entry.count;
+    const { orgId, count } = entry;
+    const scoped = records(orgId);
     if (count > 0) {
-      await records.insert({ id, orgId: entry.orgId, userId: entry.userId, connections: {}, lastSeenAt: null });
-      // Indexed before counted: a sweep of this instance always finds what it counted.
-      await records.index(instanceIndex(instanceId), [{ id, score: Date.now() }]);
+      // Organisation, then user, indexed before counted: a sweep of this instance always finds what it counted.
+      if (!registered.has(orgId)) {
+        await orgsCounted.index(instanceIndex(instanceId), [{ id: orgId, score: Date.now() }]);
+        registered.add(orgId);
+      }
+      await scoped.insert({ id, orgId, userId: entry.userId, connections: {}, lastSeenAt: null });
+      await scoped.index(instanceIndex(instanceId), [{ id, score: Date.now() }]);
     }
-    await setCount(id, instanceId, count);
+    await setCount(orgId, id, instanceId, count);
     if (count === 0) {
-      await records.unindex(instanceIndex(instanceId), [id]);
+      await scoped.unindex(instanceIndex(instanceId), [id]);
       if (entry.count === 0) local.delete(id);
     }
   };
@@ -114,18 +128,28 @@ export function createPresenceService(options: {
 
   /** Takes a dead instance's connections out of every record it counted in. */
   const sweepInstance = async (instance: string) => {
-    const ids = await records.ids(instanceIndex(instance));
-    for (const id of ids) await setCount(id, instance, 0);
-    await records.unindex(instanceIndex(instance), ids);
+    const orgs = await orgsCounted.ids(instanceIndex(instance));
+    let users = 0;
+    for (const orgId of orgs) {
+      const scoped = records(orgId);
+      const ids = await scoped.ids(instanceIndex(instance));
+      for (const id of ids) await setCount(orgId, id, instance, 0);
+      await scoped.unindex(instanceIndex(instance), ids);
+      users += ids.length;
+    }
+    await orgsCounted.unindex(instanceIndex(instance), orgs);
     await storage.unschedule(INSTANCES, instance);
-    if (ids.length > 0) logger.info({ instance, users: ids.length }, 'presence: swept a silent instance');
+    if (users > 0) logger.info({ instance, users }, 'presence: swept a silent instance');
   };
 
   let beats = 0;
   const heartbeat = async () => {
     const fresh = await storage.schedule(INSTANCES, instanceId, presence.lapseMs);
-    // Swept while alive (a long pause): count everyone again.
-    if (fresh && beats > 0) for (const id of local.keys()) dirty.add(id);
+    // Swept while alive (a long pause): register and count everyone again.
+    if (fresh && beats > 0) {
+      registered.clear();
+      for (const id of local.keys()) dirty.add(id);
+    }
     beats++;
     await Promise.all([...dirty].map(sync));
     for (const instance of await storage.takeDue(INSTANCES, { limit: 10, retryMs: presence.lapseMs })) {
@@ -146,7 +170,7 @@ export function createPresenceService(options: {
       .finally(() => (beating = undefined)));
   const timer = background ? setInterval(beat, presence.heartbeatMs) : undefined;
   timer?.unref();
-  const registered = background ? beat() : Promise.resolve();
+  const started = background ? beat() : Promise.resolve();
 
   return {
     /** This instance's id in the shared presence state. */
@@ -181,10 +205,9 @@ export function createPresenceService(options: {
     async get(viewer: Viewer, userIds: readonly string[]): Promise<Presence[]> {
       const scope = presenceScope(viewer, userIds);
       const found = new Map(
-        (await records.getMany(scope.userIds.map((userId) => presenceId(scope.orgId, userId)))).map((record) => [
-          record.userId,
-          record,
-        ]),
+        (await records(scope.orgId).getMany(scope.userIds.map((userId) => presenceId(scope.orgId, userId)))).map(
+          (record) => [record.userId, record],
+        ),
       );
       return scope.userIds.map((userId) => {
         const record = found.get(userId);
@@ -224,7 +247,10 @@ export function createPresenceService(options: {
       for (const entry of local.values()) entry.count = 0;
       await Promise.all([...local.keys()].map(sync));
       await Promise.all(chains.values());
-      if (dirty.size === 0) await storage.unschedule(INSTANCES, instanceId).catch(() => false);
+      if (dirty.size === 0) {
+        await orgsCounted.unindex(instanceIndex(instanceId), [...registered]).catch(() => {});
+        await storage.unschedule(INSTANCES, instanceId).catch(() => false);
+      }
     },
   };
 }

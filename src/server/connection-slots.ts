@@ -12,37 +12,53 @@ export type ReleaseSlot = () => void;
  * holds at once. With Redis the count is shared by every instance (a slot
  * is a lease that this instance renews every `ttlMs / 3`, all of them in a
  * few batched calls, so the slots of a crashed instance lapse after `ttlMs`); each instance also keeps its own
- * count, which alone applies while Redis is unreachable.
+ * count, which alone applies while Redis is unreachable. A user's slots are
+ * in their organisation's scope (`storage.forOrg`), so on a Redis Cluster
+ * the connections of a deployment spread over the shards with their
+ * organisations; a renewal round makes one batched call per organisation
+ * with connections here (one per 1,000 of its slots).
  */
 export function createConnectionSlots(options: { storage: Storage; limit: number; logger: Logger; ttlMs?: number }) {
   const { storage, limit, logger, ttlMs = 60_000 } = options;
-  /** Slots this instance holds: member id -> user key. */
-  const held = new Map<string, string>();
+  /** Slots this instance holds: member id -> the user's organisation and key. */
+  const held = new Map<string, { orgId: string; key: string }>();
   /** Releases sent to the storage and not yet answered: shutdown waits for them. */
   const releasing = new Set<Promise<void>>();
   const local = new Map<string, number>();
 
-  // Every slot of this instance in a few batched calls per round, however many connections it holds.
+  // Every slot of this instance in a few batched calls per round (per organisation, its slot), however many connections it holds.
   const renew = setInterval(() => {
     if (held.size === 0) return;
-    const slots = [...held].map(([member, key]) => [key, member] as const);
-    storage.renewSlots(slots, ttlMs).catch((error: unknown) => {
-      logger.warn({ err: (error as Error).message }, 'connection slots not renewed; retrying next round');
-    });
+    const byOrg = new Map<string, (readonly [key: string, member: string])[]>();
+    for (const [member, { orgId, key }] of held) {
+      const slots = byOrg.get(orgId);
+      if (slots) slots.push([key, member]);
+      else byOrg.set(orgId, [[key, member]]);
+    }
+    for (const [orgId, slots] of byOrg) {
+      storage
+        .forOrg(orgId)
+        .renewSlots(slots, ttlMs)
+        .catch((error: unknown) => {
+          logger.warn({ err: (error as Error).message }, 'connection slots not renewed; retrying next round');
+        });
+    }
   }, ttlMs / 3);
   renew.unref();
 
   return {
     /** Takes a slot for the viewer, or resolves undefined when they hold `limit` already. */
     async acquire(viewer: Viewer): Promise<ReleaseSlot | undefined> {
-      const key = `conn:${keyPart(viewer.orgId)}:${keyPart(viewer.id)}`;
+      const { orgId } = viewer;
+      const scope = storage.forOrg(orgId);
+      const key = `conn:${keyPart(orgId)}:${keyPart(viewer.id)}`;
       if ((local.get(key) ?? 0) >= limit) return undefined;
       const member = randomUUID();
       // Counted locally before the await, so concurrent connects cannot overshoot here.
       local.set(key, (local.get(key) ?? 0) + 1);
       let shared: boolean;
       try {
-        shared = await storage.holdSlot(key, member, limit, ttlMs);
+        shared = await scope.holdSlot(key, member, limit, ttlMs);
       } catch (error) {
         logger.warn({ err: (error as Error).message }, 'connection count unavailable; counting this instance only');
         shared = true;
@@ -56,14 +72,14 @@ export function createConnectionSlots(options: { storage: Storage; limit: number
         release();
         return undefined;
       }
-      held.set(member, key);
+      held.set(member, { orgId, key });
       let released = false;
       return () => {
         if (released) return;
         released = true;
         release();
         held.delete(member);
-        const done = storage.releaseSlot(key, member).catch(() => {});
+        const done = scope.releaseSlot(key, member).catch(() => {});
         releasing.add(done);
         void done.finally(() => releasing.delete(done));
       };
@@ -76,9 +92,12 @@ export function createConnectionSlots(options: { storage: Storage; limit: number
     async close() {
       clearInterval(renew);
       await Promise.all(
-        [...held].map(([member, key]) => {
+        [...held].map(([member, { orgId, key }]) => {
           held.delete(member);
-          return storage.releaseSlot(key, member).catch(() => {});
+          return storage
+            .forOrg(orgId)
+            .releaseSlot(key, member)
+            .catch(() => {});
         }),
       );
       await Promise.all(releasing);

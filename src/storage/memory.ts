@@ -117,6 +117,9 @@ export function createMemoryStorage(deliver?: DeliverEvents): Storage {
       for (const member of due) members.set(member, time + retryMs);
       return due;
     },
+    async scheduled(set) {
+      return deadlines.get(set)?.size ?? 0;
+    },
     async renew(key, value, ttlMs) {
       const entry = liveClaim(key);
       if (entry?.value !== value) return false;

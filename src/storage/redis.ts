@@ -307,6 +307,9 @@ function createScopedStorage(
     async takeDue(set, { limit, retryMs }) {
       return (await run(TAKE_DUE, [`${prefix}due:${set}`], [limit, Math.max(0, Math.round(retryMs))])) as string[];
     },
+    async scheduled(set) {
+      return redis.zcard(`${prefix}due:${set}`);
+    },
     async renew(key, value, ttlMs) {
       return (await run(RENEW, [`${prefix}claim:${key}`], [value, ttlMs])) === 1;
     },

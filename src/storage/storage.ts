@@ -258,6 +258,8 @@ export interface Storage {
    * resolved true). A caller that dies between the two is thus covered.
    */
   takeDue(set: string, options: { limit: number; retryMs: number }): Promise<string[]>;
+  /** How many members of `set` have a deadline (due or not): zero once all were unscheduled. */
+  scheduled(set: string): Promise<number>;
   /**
    * Extends a claimed key's TTL to `ttlMs` from now, only while it still
    * holds `value`: the renewal of a lease. False when it lapsed or another

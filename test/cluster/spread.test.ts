@@ -4,8 +4,8 @@ import { createRedisEventRecorder } from '../../src/events/record-redis.js';
 import { topics } from '../../src/events/topics.js';
 import { keySpace } from '../../src/lib/keys.js';
 import { createRedisStorage } from '../../src/storage/index.js';
-import { conversationEvents, createConversation, send } from '../conversations/support.js';
-import { dispose, startCluster, tokenFor, uniquePrefix, user } from '../support/harness.js';
+import { TYPING, conversationEvents, createConversation, send } from '../conversations/support.js';
+import { dispose, ok, startCluster, tokenFor, uniquePrefix, user, wsClient, wsOperation } from '../support/harness.js';
 
 /** A connection to one node of the run's cluster (not a cluster client: SCAN and KEYSLOT answer for that node). */
 function node(seed: string): Redis {
@@ -100,6 +100,67 @@ describe('one deployment on a Redis Cluster', () => {
         keys.ofChannel(channel) + channel,
       )) as [string, number];
       expect(listeners).toBe(1);
+    }
+  });
+
+  it('puts each user’s connection slots, rate-limit bucket, presence and typing in their organisation’s slot, not the deployment’s', async () => {
+    const seeds = inject('redisClusterNodes');
+    expect(seeds, 'the global setup starts a Redis Cluster').toBeTruthy();
+    const [a, b] = await startCluster(2, {}, 'cluster');
+    const keys = keySpace(a!.config.redisPrefix, true);
+    const probe = node(seeds![0]!);
+    const masterSeeds = await masters(probe);
+
+    // A user per organisation holds a WebSocket (on either instance) and runs an operation over it.
+    for (const [i, org] of ORGS.entries()) {
+      // Not lazy: the socket (and its slot) stays open once the operation is done.
+      const client = wsClient(i % 2 === 0 ? a! : b!, await tokenFor(user('alice', ['agent'], org)), { lazy: false });
+      const result = await wsOperation(client, 'query { presence(userIds: ["alice"]) { userId online } }');
+      expect(result.data, org).toEqual({ presence: [{ userId: 'alice', online: true }] });
+      // And starts typing in a conversation.
+      const alice = await tokenFor(user('alice', ['agent'], org));
+      const { id } = await createConversation(a!, alice, ['bob']);
+      expect((await ok(b!, TYPING, { id, isTyping: true }, alice)).setTyping).toBe(true);
+    }
+
+    const bare = a!.config.redisPrefix.replaceAll('{', '').replaceAll('}', '');
+    const all = new Map<string, string>();
+    for (const seed of masterSeeds) {
+      for (const key of await keysOn(node(seed), `*${bare}*`)) all.set(key, seed);
+    }
+    const slotOf = async (name: string) => (await probe.cluster('KEYSLOT', name)) as number;
+    for (const org of ORGS) {
+      const prefix = keys.org(org);
+      const slot = await slotOf(prefix);
+      const own = [
+        `${prefix}slots:conn:${org}:alice`,
+        `${prefix}bucket:ops:${org}:alice`,
+        `${prefix}doc:presence:${org}/alice`,
+        `${prefix}due:typing`,
+      ];
+      for (const key of own) {
+        expect(all.has(key), key).toBe(true);
+        expect(await slotOf(key), key).toBe(slot);
+      }
+    }
+    // Where the organisations' slots are: on more than one master, so this work spreads.
+    const orgMasters = new Set(ORGS.map((org) => all.get(`${keys.org(org)}slots:conn:${org}:alice`)));
+    expect(orgMasters.size).toBeGreaterThan(1);
+
+    // The deployment's slot keeps only what spans organisations: per instance, which organisations it counted.
+    const deployment = [...all.keys()].filter((key) => key.startsWith(keys.deployment));
+    expect(deployment.filter((key) => /slots:|bucket:|presence:|due:typing/.test(key))).toEqual([]);
+    const counted = deployment.filter((key) => key.startsWith(`${keys.deployment}idx:presence-orgs:`));
+    expect(counted).toHaveLength(2);
+    const orgsCounted = (await Promise.all(counted.map((key) => node(all.get(key)!).zrange(key, 0, -1)))).flat();
+    expect(orgsCounted.sort()).toEqual([...ORGS].sort());
+    // And the organisations with typists, which the sweepers walk; once every typist lapsed, none.
+    const typingOrgs = `${keys.deployment}idx:typing-orgs:active`;
+    expect((await node(all.get(typingOrgs)!).zrange(typingOrgs, 0, -1)).sort()).toEqual([...ORGS].sort());
+    await expect.poll(() => node(all.get(typingOrgs)!).exists(typingOrgs), { timeout: 10_000, interval: 250 }).toBe(0);
+    for (const org of ORGS) {
+      const key = `${keys.org(org)}due:typing`;
+      expect(await node(all.get(key)!).exists(key), key).toBe(0);
     }
   });
 

@@ -10,7 +10,9 @@ import { startRedisServer } from '../support/redis-server.js';
 
 const bin = inject('redisServerBin');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const viewer = (i: number) => ({ id: `user-${i}`, orgId: 'org-a' }) as Viewer;
+/** Users spread over three organisations: each organisation's slots are renewed in its own scope. */
+const orgOf = (i: number) => ['org-a', 'org-b', 'org-c'][i % 3]!;
+const viewer = (i: number) => ({ id: `user-${i}`, orgId: orgOf(i) }) as Viewer;
 
 /** Script calls Redis has run so far (this Redis serves this test alone). */
 async function evalCalls(redis: Redis): Promise<number> {
@@ -28,7 +30,10 @@ describe('connection slots (MAX_CONNECTIONS_PER_USER) at scale', () => {
       const redis = new Redis(server.url);
       dispose(() => redis.quit());
       const prefix = uniquePrefix();
-      const storage = createRedisStorage(redis, keySpace(prefix, false));
+      const keys = keySpace(prefix, false);
+      const storage = createRedisStorage(redis, keys);
+      // A user's slots are in their organisation's scope.
+      const slotKey = (i: number) => `${keys.org(orgOf(i))}slots:conn:${orgOf(i)}:user-${i}`;
       const ttlMs = 900;
       const slots = createConnectionSlots({ storage, limit: 2, logger: createLogger('silent'), ttlMs });
       dispose(() => slots.close());
@@ -47,7 +52,7 @@ describe('connection slots (MAX_CONNECTIONS_PER_USER) at scale', () => {
       const rounds = Math.ceil((Date.now() - started) / (ttlMs / 3)) + 1;
       const renewalCalls = (await evalCalls(redis)) - calls;
       expect(renewalCalls).toBeGreaterThan(0);
-      // 3,000 slots: at most 3 script calls a round (one per 1,000), not one per slot.
+      // 3,000 slots of three organisations: at most 3 script calls a round (one per organisation), not one per slot.
       expect(renewalCalls).toBeLessThanOrEqual(rounds * 3);
 
       // Every lease is still held in Redis: another instance (its own local count) is refused.
@@ -55,21 +60,21 @@ describe('connection slots (MAX_CONNECTIONS_PER_USER) at scale', () => {
       dispose(() => other.close());
       expect(await other.acquire(viewer(0))).toBeUndefined();
       expect(await other.acquire(viewer(users - 1))).toBeUndefined();
-      expect(await redis.zcard(`${prefix}slots:conn:org-a:user-7`)).toBe(2);
+      expect(await redis.zcard(slotKey(7))).toBe(2);
 
       // A lease lost meanwhile (a Redis restart, an eviction) is held again on the next round.
-      await redis.del(`${prefix}slots:conn:org-a:user-8`);
-      await expect.poll(() => redis.zcard(`${prefix}slots:conn:org-a:user-8`), { timeout: 5_000 }).toBe(2);
+      await redis.del(slotKey(8));
+      await expect.poll(() => redis.zcard(slotKey(8)), { timeout: 5_000 }).toBe(2);
 
       // Released slots leave Redis and are free for anyone.
       releases[0]!();
-      await expect.poll(() => redis.zcard(`${prefix}slots:conn:org-a:user-0`)).toBe(1);
+      await expect.poll(() => redis.zcard(slotKey(0))).toBe(1);
       const taken = await other.acquire(viewer(0));
       expect(taken).toBeDefined();
       taken!();
       await slots.close();
       await other.close();
-      expect(await redis.keys(`${prefix}slots:*`)).toEqual([]);
+      expect(await redis.keys(`${prefix}*slots:*`)).toEqual([]);
     },
   );
 });

@@ -11,7 +11,8 @@ import type { Storage } from '../../storage/index.js';
  * (organisation and id) that every operation (query, mutation, subscription
  * start; over HTTP, SSE and WebSocket alike) takes one token from. The
  * bucket lives in the storage backend, so with Redis it is shared by every
- * instance; while Redis is unreachable each instance falls back to a bucket
+ * instance (in the user's organisation's scope, so on a Redis Cluster the
+ * buckets spread over the shards with the organisations); while Redis is unreachable each instance falls back to a bucket
  * of its own rather than refusing everything. Refused operations get
  * `RATE_LIMITED` (HTTP 429 with `Retry-After`) and do not run.
  */
@@ -30,7 +31,7 @@ export function useRateLimit(options: {
   const take = async (viewer: Viewer) => {
     const key = `ops:${keyPart(viewer.orgId)}:${keyPart(viewer.id)}`;
     try {
-      const taken = await storage.takeToken(key, burst, perSecond);
+      const taken = await storage.forOrg(viewer.orgId).takeToken(key, burst, perSecond);
       degraded = false;
       return taken;
     } catch (error) {
