@@ -31,6 +31,14 @@ const LOSS_MARGIN_MS = 2_000;
 const SHARD_RESUBSCRIBE_SETTLE_MS = 500;
 
 /**
+ * How long a catch-up waits, live messages held, for the connection the
+ * history is read on to be ready again (it reconnects on its own schedule,
+ * an attempt at most every 2 s, and queues nothing meanwhile) before it
+ * reads anyway: failing, it leaves the channels live only.
+ */
+const READER_READY_WAIT_MS = 5_000;
+
+/**
  * Pub/Sub is at-most-once: what is published while a process' subscriber
  * connection is down (Redis restarted, the connection killed) never reaches
  * it. With a history, nothing is lost for its listeners: once the
@@ -49,11 +57,17 @@ const SHARD_RESUBSCRIBE_SETTLE_MS = 500;
 export function catchUpAfterOutages(options: {
   subscriber: RedisClient;
   history: EventHistory;
+  /**
+   * The connection `history` reads on (the commands connection): it lost
+   * Redis with the subscriber but may be back later, and without an offline
+   * queue a read sent before then fails at once.
+   */
+  reader: RedisClient;
   /** The channels heard now. */
   heard: () => Iterable<HeardChannel>;
   logger?: Logger;
 }) {
-  const { subscriber, history, heard, logger } = options;
+  const { subscriber, history, reader, heard, logger } = options;
   let lostAt: number | undefined;
   /** Live messages that arrived during a catch-up, in order. */
   let held: [HeardChannel, unknown][] | undefined;
@@ -78,6 +92,7 @@ export function catchUpAfterOutages(options: {
         await Promise.resolve();
         await subscriber.ping();
       }
+      await whenReady(reader, READER_READY_WAIT_MS);
       let caught = 0;
       await Promise.all(
         [...heard()].map(async (channel) => {
@@ -144,6 +159,24 @@ export function catchUpAfterOutages(options: {
       subscriber.off(readyEvent, onReady);
     },
   };
+}
+
+/** Resolves once `redis` is ready (at once if it is), or after `timeoutMs` anyway. */
+async function whenReady(redis: RedisClient, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready') return;
+  let timer: NodeJS.Timeout | undefined;
+  let onReady: (() => void) | undefined;
+  try {
+    await new Promise<void>((resolve) => {
+      onReady = resolve;
+      redis.once('ready', onReady);
+      // Not what keeps a process that is shutting down alive.
+      timer = setTimeout(resolve, timeoutMs).unref();
+    });
+  } finally {
+    clearTimeout(timer);
+    if (onReady) redis.off('ready', onReady);
+  }
 }
 
 /**

@@ -78,7 +78,8 @@ export function createRedisEventBus(options: {
       : undefined;
   /** The channels this process listens on, by Redis channel name. */
   const listening = new Map<string, Subscribed>();
-  const catchUp = history && catchUpAfterOutages({ subscriber, history, heard: () => listening.values(), logger });
+  const catchUp =
+    history && catchUpAfterOutages({ subscriber, history, reader: publisher, heard: () => listening.values(), logger });
   /** Channels whose UNSUBSCRIBE failed while Redis was away. */
   const orphaned = new Set<string>();
 
