@@ -19,6 +19,7 @@ import { loadConfig } from '../src/config.js';
 import { startServer } from '../src/server/app.js';
 import { installCleanup } from './lib/children.js';
 import { sleep } from './lib/clock.js';
+import { postGraphql } from './lib/graphql-http.js';
 import { startRedis } from './lib/redis-server.js';
 
 const SECRET = 'bench-secret-that-is-long-enough-for-hs256!!';
@@ -56,16 +57,8 @@ const server = await startServer(
   }),
 );
 
-async function call(token: string, query: string, variables: Record<string, unknown> = {}) {
-  const response = await fetch(`${server.url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await response.json()) as { data?: Record<string, any>; errors?: unknown[] };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data!;
-}
+const call = (token: string, query: string, variables?: Record<string, unknown>) =>
+  postGraphql(`${server.url}/graphql`, token, query, variables);
 
 async function usedMemory(): Promise<number> {
   await sleep(200);

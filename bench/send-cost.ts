@@ -22,6 +22,7 @@ import { startServer } from '../src/server/app.js';
 import { createRedisStorage } from '../src/storage/redis.js';
 import { keySpace } from '../src/lib/keys.js';
 import { installCleanup } from './lib/children.js';
+import { postGraphql } from './lib/graphql-http.js';
 import { startRedis } from './lib/redis-server.js';
 
 const SECRET = 'bench-secret-that-is-long-enough-for-hs256!!';
@@ -59,16 +60,8 @@ const store = createConversationStore(createRedisStorage(redis, keys, createRedi
   'org-bench',
 );
 
-async function call(token: string, query: string, variables: Record<string, unknown>) {
-  const response = await fetch(`${server.url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await response.json()) as { data?: Record<string, any>; errors?: unknown[] };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data!;
-}
+const call = (token: string, query: string, variables?: Record<string, unknown>) =>
+  postGraphql(`${server.url}/graphql`, token, query, variables);
 
 /** p50 in ms of `SENDS` runs of `work`, one at a time. */
 async function p50(work: (i: number) => Promise<unknown>) {

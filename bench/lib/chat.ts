@@ -1,6 +1,7 @@
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { clock } from './clock.js';
+import { postGraphql } from './graphql-http.js';
 import { Histogram } from './histogram.js';
 import type { BenchEvent } from './payload.js';
 import type { ClientTarget } from './protocol.js';
@@ -47,18 +48,6 @@ function signer(ctx: RunContext) {
       .setSubject(sub)
       .setExpirationTime('3h')
       .sign(key);
-}
-
-/** POSTs a GraphQL operation; throws on errors. */
-async function post(url: string, token: string, query: string, variables: Record<string, unknown>) {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await response.json()) as { data?: Record<string, { id: string }>; errors?: unknown };
-  if (!body.data) throw new Error(`${query.slice(0, 40)} failed: ${JSON.stringify(body.errors)}`);
-  return body.data;
 }
 
 /** A WebSocket sender that writes `frame(ref)` and waits for the reply `ackOf` finds for it. */
@@ -114,7 +103,7 @@ export async function setUpChat(name: TargetName, ctx: RunContext, instance: Ins
   const base = { secret: ctx.secret, org: ctx.org, users: members };
   if (name.startsWith('ours')) {
     const graphqlUrl = `${instance.httpUrl}/graphql`;
-    const created = await post(
+    const created = await postGraphql(
       graphqlUrl,
       token,
       'mutation ($m: [ID!]!) { createConversation(memberIds: $m) { id } }',
@@ -131,7 +120,10 @@ export async function setUpChat(name: TargetName, ctx: RunContext, instance: Ins
       query: OURS_SUBSCRIPTION,
     };
     const SEND = 'mutation ($id: ID!, $b: String!) { sendMessage(conversationId: $id, body: $b) { id } }';
-    sender = { send: async (body) => void (await post(graphqlUrl, token, SEND, { id: room, b: body })), close() {} };
+    sender = {
+      send: async (body) => void (await postGraphql(graphqlUrl, token, SEND, { id: room, b: body })),
+      close() {},
+    };
   } else if (name === 'graphql') {
     room = 'bench-chat-room';
     client = {
@@ -143,7 +135,7 @@ export async function setUpChat(name: TargetName, ctx: RunContext, instance: Ins
     };
     const SEND = 'mutation ($r: ID!, $b: String!) { sendMessage(roomId: $r, body: $b) { id } }';
     const url = `${instance.httpUrl}/graphql`;
-    sender = { send: async (body) => void (await post(url, token, SEND, { r: room, b: body })), close() {} };
+    sender = { send: async (body) => void (await postGraphql(url, token, SEND, { r: room, b: body })), close() {} };
   } else if (name === 'socketio') {
     room = 'bench-chat-room';
     client = { ...base, kind: 'socket.io', urls: [wsBase], topics: [room] };

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
 import { sleep } from './clock.js';
+import { postGraphql } from './graphql-http.js';
 import { Histogram } from './histogram.js';
 import type { Instance, RunContext } from './targets.js';
 
@@ -36,16 +37,8 @@ export async function measureSends(
       .setSubject(sub)
       .setExpirationTime('3h')
       .sign(key);
-  const graphql = async (bearer: string, query: string, variables: Record<string, unknown>) => {
-    const response = await fetch(`${instance.httpUrl}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` },
-      body: JSON.stringify({ query, variables }),
-    });
-    const body = (await response.json()) as { data?: Record<string, { id: string }>; errors?: unknown };
-    if (!body.data) throw new Error(`${query.slice(0, 40)} failed: ${JSON.stringify(body.errors)}`);
-    return body.data;
-  };
+  const graphql = (bearer: string, query: string, variables: Record<string, unknown>) =>
+    postGraphql(`${instance.httpUrl}/graphql`, bearer, query, variables);
 
   const counted = Math.max(5, Math.round(sends / 10));
   const out: SendResult[] = [];

@@ -6,6 +6,7 @@ import { createRedisEventRecorder, PUBLISH_EVENTS, publishScope } from '../../sr
 import { keySpace } from '../../src/lib/keys.js';
 import { start, stop, waitForLine } from './children.js';
 import { sleep } from './clock.js';
+import { postGraphql } from './graphql-http.js';
 import { type BenchEvent, SUBSCRIPTION } from './payload.js';
 import type { ClientTarget } from './protocol.js';
 import { freePort } from './redis-server.js';
@@ -245,15 +246,14 @@ const oursWith = (
         .setSubject(`bench-owner-${i}`)
         .setExpirationTime('3h')
         .sign(key);
-      const response = await fetch(`${instance.httpUrl}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body: JSON.stringify({ query: `mutation { createSession(name: "bench ${i}") { id } }` }),
-      });
-      const body = (await response.json()) as { data?: { createSession: { id: string } }; errors?: unknown };
-      if (!body.data) throw new Error(`createSession failed: ${JSON.stringify(body.errors)}`);
-      ids.push(body.data.createSession.id);
-      ctx.topicOrgs?.set(body.data.createSession.id, org);
+      const data = await postGraphql(
+        `${instance.httpUrl}/graphql`,
+        token,
+        `mutation { createSession(name: "bench ${i}") { id } }`,
+      );
+      const id = (data.createSession as { id: string }).id;
+      ids.push(id);
+      ctx.topicOrgs?.set(id, org);
     }
     return ids;
   },
