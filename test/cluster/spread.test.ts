@@ -5,7 +5,17 @@ import { topics } from '../../src/events/topics.js';
 import { keySpace } from '../../src/lib/keys.js';
 import { createRedisStorage } from '../../src/storage/index.js';
 import { TYPING, conversationEvents, createConversation, send } from '../conversations/support.js';
-import { dispose, ok, startCluster, tokenFor, uniquePrefix, user, wsClient, wsOperation } from '../support/harness.js';
+import {
+  dispose,
+  ok,
+  startCluster,
+  tokenFor,
+  uniquePrefix,
+  user,
+  wsClient,
+  wsOperation,
+  type TestServer,
+} from '../support/harness.js';
 
 /** A connection to one node of the run's cluster (not a cluster client: SCAN and KEYSLOT answer for that node). */
 function node(seed: string): Redis {
@@ -38,14 +48,18 @@ async function keysOn(redis: Redis, pattern: string): Promise<string[]> {
 
 const ORGS = ['org-north', 'org-south', 'org-east', 'org-west', 'org-up', 'org-down'];
 
+/** Two server instances on the run's cluster, its key space, a connection to a node and the masters' addresses. */
+async function twoInstancesOnTheCluster() {
+  const seeds = inject('redisClusterNodes');
+  expect(seeds, 'the global setup starts a Redis Cluster').toBeTruthy();
+  const [a, b] = (await startCluster(2, {}, 'cluster')) as [TestServer, TestServer];
+  const probe = node(seeds![0]!);
+  return { a, b, keys: keySpace(a.config.redisPrefix, true), probe, masterSeeds: await masters(probe) };
+}
+
 describe('one deployment on a Redis Cluster', () => {
   it('spreads several organisations over the shards, each organisation’s writes and events in one slot', async () => {
-    const seeds = inject('redisClusterNodes');
-    expect(seeds, 'the global setup starts a Redis Cluster').toBeTruthy();
-    const [a, b] = await startCluster(2, {}, 'cluster');
-    const keys = keySpace(a!.config.redisPrefix, true);
-    const probe = node(seeds![0]!);
-    const masterSeeds = await masters(probe);
+    const { a, b, keys, probe, masterSeeds } = await twoInstancesOnTheCluster();
     expect(masterSeeds).toHaveLength(3);
 
     // A conversation per organisation: written on one instance, heard on the other.
@@ -53,16 +67,16 @@ describe('one deployment on a Redis Cluster', () => {
     for (const org of ORGS) {
       const alice = await tokenFor(user('alice', ['agent'], org));
       const bob = await tokenFor(user('bob', ['agent'], org));
-      const { id } = await createConversation(a!, alice, ['bob']);
-      const onB = await conversationEvents(b!, bob, id);
-      await send(a!, alice, id, `hello from ${org}`);
+      const { id } = await createConversation(a, alice, ['bob']);
+      const onB = await conversationEvents(b, bob, id);
+      await send(a, alice, id, `hello from ${org}`);
       const [event] = await onB.waitForEvents(1);
       expect(event).toMatchObject({ __typename: 'MessageAdded', message: { body: `hello from ${org}` } });
       conversations.set(org, id);
     }
 
     // Where the organisations' keys are: per master, and per organisation.
-    const bare = a!.config.redisPrefix.replaceAll('{', '').replaceAll('}', '');
+    const bare = a.config.redisPrefix.replaceAll('{', '').replaceAll('}', '');
     const byMaster = new Map<string, string[]>();
     for (const seed of masterSeeds) byMaster.set(seed, await keysOn(node(seed), `${bare}{o:*`));
     const holding = [...byMaster].filter(([, found]) => found.length > 0).map(([seed]) => seed);
@@ -104,26 +118,21 @@ describe('one deployment on a Redis Cluster', () => {
   });
 
   it('puts each user’s connection slots, rate-limit bucket, presence and typing in their organisation’s slot, not the deployment’s', async () => {
-    const seeds = inject('redisClusterNodes');
-    expect(seeds, 'the global setup starts a Redis Cluster').toBeTruthy();
-    const [a, b] = await startCluster(2, {}, 'cluster');
-    const keys = keySpace(a!.config.redisPrefix, true);
-    const probe = node(seeds![0]!);
-    const masterSeeds = await masters(probe);
+    const { a, b, keys, probe, masterSeeds } = await twoInstancesOnTheCluster();
 
     // A user per organisation holds a WebSocket (on either instance) and runs an operation over it.
     for (const [i, org] of ORGS.entries()) {
       // Not lazy: the socket (and its slot) stays open once the operation is done.
-      const client = wsClient(i % 2 === 0 ? a! : b!, await tokenFor(user('alice', ['agent'], org)), { lazy: false });
+      const client = wsClient(i % 2 === 0 ? a : b, await tokenFor(user('alice', ['agent'], org)), { lazy: false });
       const result = await wsOperation(client, 'query { presence(userIds: ["alice"]) { userId online } }');
       expect(result.data, org).toEqual({ presence: [{ userId: 'alice', online: true }] });
       // And starts typing in a conversation.
       const alice = await tokenFor(user('alice', ['agent'], org));
-      const { id } = await createConversation(a!, alice, ['bob']);
-      expect((await ok(b!, TYPING, { id, isTyping: true }, alice)).setTyping).toBe(true);
+      const { id } = await createConversation(a, alice, ['bob']);
+      expect((await ok(b, TYPING, { id, isTyping: true }, alice)).setTyping).toBe(true);
     }
 
-    const bare = a!.config.redisPrefix.replaceAll('{', '').replaceAll('}', '');
+    const bare = a.config.redisPrefix.replaceAll('{', '').replaceAll('}', '');
     const all = new Map<string, string>();
     for (const seed of masterSeeds) {
       for (const key of await keysOn(node(seed), `*${bare}*`)) all.set(key, seed);
