@@ -29,7 +29,15 @@ export const SEQUENCE_PENDING = -1;
  *   sender, conversation and `clientMessageId` makes sending idempotent.
  */
 export function createConversationStore(storage: Storage, retention: { messagesSeconds?: number } = {}) {
-  return (orgId: string) => createOrgConversationStore(storage.forOrg(orgId), retention);
+  // One store per organisation scope, made once: requests ask for it several times. Keyed by the scope
+  // `forOrg` keeps (and bounds), so a scope it lets go takes its store with it.
+  const stores = new WeakMap<Storage, ConversationStore>();
+  return (orgId: string): ConversationStore => {
+    const scoped = storage.forOrg(orgId);
+    let store = stores.get(scoped);
+    if (!store) stores.set(scoped, (store = createOrgConversationStore(scoped, retention)));
+    return store;
+  };
 }
 
 /** One organisation's conversations and messages (`storage`: the organisation's, see `Storage.forOrg`). */
