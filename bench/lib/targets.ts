@@ -80,9 +80,13 @@ function childEnv(ctx: RunContext, port: number, extra: Record<string, string> =
   };
 }
 
-function instanceOf(child: ChildProcess, port: number): Instance {
+/**
+ * `graceMs`: how long a stopped instance may take to exit before it is killed; a profiled one
+ * (--cpu-prof writes its profile on exit) gets long enough to close thousands of sockets.
+ */
+function instanceOf(child: ChildProcess, port: number, graceMs = 8000): Instance {
   child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(`[pid ${child.pid}] ${chunk}`));
-  return { child, pid: child.pid!, httpUrl: `http://127.0.0.1:${port}`, stop: () => stop(child, 8000) };
+  return { child, pid: child.pid!, httpUrl: `http://127.0.0.1:${port}`, stop: () => stop(child, graceMs) };
 }
 
 async function startPeer(ctx: RunContext, name: string): Promise<Instance> {
@@ -221,7 +225,7 @@ const oursWith = (
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     child.stdout?.resume();
-    const instance = instanceOf(child, port);
+    const instance = instanceOf(child, port, ctx.oursNodeArgs.length > 0 ? 60_000 : 8000);
     const deadline = Date.now() + 20_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`our server exited with ${child.exitCode}`);

@@ -38,6 +38,13 @@ export interface SocketTokenOptions {
   schedule: Schedule;
 }
 
+/**
+ * Why a socket's operations end, given to `abort()`: without a reason it
+ * makes a `DOMException` (with a stack) per socket closed, a cost a storm
+ * of disconnects pays thousands of times. Nothing reads the reason.
+ */
+const OPERATIONS_ENDED = Object.freeze(new Error('the connection closed or its token changed'));
+
 /** A socket's token state, with its expiry scheduled. */
 export function createSocketToken({
   viewer: first,
@@ -78,7 +85,7 @@ export function createSocketToken({
       // Subscriptions keep the viewer they were authorized as; one whose roles a refresh
       // took away could be seeing what the new token does not allow, so they end.
       if (dropsRole(viewer, next)) {
-        operations.abort();
+        operations.abort(OPERATIONS_ENDED);
         operations = new AbortController();
       }
       viewer = next;
@@ -88,7 +95,7 @@ export function createSocketToken({
     close() {
       closed = true;
       schedule.cancel(expiry);
-      operations.abort();
+      operations.abort(OPERATIONS_ENDED);
     },
   };
 }

@@ -60,6 +60,28 @@ describe('metrics listener', () => {
     expect(metrics.value('realtime_graphql_connections', { transport: 'websocket' })).toBe(0);
   });
 
+  it.runIf(process.platform === 'linux')(
+    'counts open file descriptors off the event loop, and leaves out the metrics that walk every handle',
+    async () => {
+      const server = await startTestServer({ env: await metricsOn() });
+      const before = (await scrape(server.server.metricsUrl)).value('process_open_fds');
+      expect(before).toBeGreaterThan(0);
+      // Each WebSocket is a descriptor of this process (the server and the client run in it).
+      await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          const { agent, sessionId } = await sessionFixture(server);
+          await subscribeWs(server, wsClient(server, agent), SESSION_EVENTS, { sessionId });
+        }),
+      );
+      const metrics = await scrape(server.server.metricsUrl);
+      expect(metrics.value('process_open_fds')).toBeGreaterThanOrEqual(before! + 20);
+      expect(metrics.types.get('process_open_fds')).toBe('gauge');
+      for (const name of ['nodejs_active_handles', 'nodejs_active_handles_total', 'nodejs_active_resources']) {
+        expect(metrics.types.has(name), name).toBe(false);
+      }
+    },
+  );
+
   it('two servers in one process each serve their own counts', async () => {
     const [a, b] = await Promise.all([
       startTestServer({ env: await metricsOn() }),
