@@ -1,4 +1,4 @@
-import type { RedisClient } from '../redis.js';
+import { runScript, type RedisClient } from '../redis.js';
 import type { KeySpace } from '../lib/keys.js';
 import {
   channelOrg,
@@ -54,14 +54,11 @@ export function createRedisHistory(options: {
   const load = async (prefix: string, cursors: readonly { channel: string; after: Offset }[], count = 0) => {
     const orgs = [prefix];
     const names = [keys.epoch(prefix), ...orgs.map(keys.clock), ...cursors.map(({ channel }) => keys.stream(channel))];
-    const [epoch, now, ...rest] = (await redis.eval(
-      READ_HISTORY,
-      names.length,
-      ...names,
+    const [epoch, now, ...rest] = (await runScript(redis, READ_HISTORY, names, [
       orgs.length,
       count,
       ...cursors.map(({ after }) => `(${streamId(after)}`),
-    )) as Reply;
+    ])) as Reply;
     const states: HistoryState[] = orgs.map((_, i) => ({
       epoch: epoch ?? undefined,
       now: Number(now),

@@ -1,5 +1,5 @@
 import { RedisPubSub } from 'graphql-redis-subscriptions';
-import { isCluster, type RedisClient } from '../redis.js';
+import { isCluster, runScript, type RedisClient } from '../redis.js';
 import type { Logger } from '../logger.js';
 import { sendWrite } from '../storage/write-outcome.js';
 import type { EventBus } from './bus.js';
@@ -141,7 +141,7 @@ export function createRedisEventBus(options: {
       const events = [{ channel, payload }];
       const args = record(events, publishScope(events));
       // The epoch's key, declared only to route the script to the slot of the channel's organisation on a cluster.
-      await sendWrite(() => publisher.eval(PUBLISH_EVENTS, 1, args[2]!, ...args));
+      await sendWrite(() => runScript(publisher, PUBLISH_EVENTS, [args[2]!], args));
     },
     async listen(channel, listener) {
       const contract = requireChannelContract(channel);

@@ -196,7 +196,7 @@ export async function startServer(
     }
     // Aborts when the client goes away: ends what its operation holds (see releaseWhenGone).
     const gone = new AbortController();
-    res.once('close', () => gone.abort());
+    res.once('close', () => gone.abort(RESPONSE_CLOSED));
     // GraphiQL's page and CORS preflights: nothing is parsed or run.
     if (isOpenToAnyone(req)) return void pipeline(req, res, { signal: gone.signal });
     // The token is checked before the body is read or any document parsed (see ./http-auth.ts).
@@ -360,6 +360,11 @@ export async function startServer(
   return { url, port, metricsUrl: metrics.url, runtime, logger, close };
 }
 
+/**
+ * The reason every request's `gone` signal aborts with, once its response is closed (finished or
+ * dropped): without one, each request would build a `DOMException` with a stack. Nothing reads it.
+ */
+const RESPONSE_CLOSED = Object.freeze(new Error('the response is closed'));
 /** How long an SSE stream ended by the admin API has to finish before its connection is dropped. */
 const SSE_END_GRACE_MS = 1000;
 /** How long shutdown gives this instance to release what it holds in Redis, once clients are gone. */

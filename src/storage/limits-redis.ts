@@ -1,4 +1,4 @@
-import type { RedisClient } from '../redis.js';
+import { runScript, type RedisClient } from '../redis.js';
 import type { Storage } from './storage.js';
 
 /** Milliseconds on Redis's clock, so instances with skewed clocks agree. */
@@ -63,17 +63,16 @@ export function createRedisLimits(
 ): Pick<Storage, 'takeToken' | 'holdSlot' | 'releaseSlot' | 'renewSlots'> {
   return {
     async takeToken(key, capacity, perSecond) {
-      const [allowed, retryAfterMs] = (await redis.eval(
+      const [allowed, retryAfterMs] = (await runScript(
+        redis,
         TAKE_TOKEN,
-        1,
-        `${prefix}bucket:${key}`,
-        capacity,
-        perSecond,
+        [`${prefix}bucket:${key}`],
+        [capacity, perSecond],
       )) as [number, number];
       return { allowed: allowed === 1, retryAfterMs };
     },
     async holdSlot(key, member, limit, ttlMs) {
-      return (await redis.eval(HOLD_SLOT, 1, `${prefix}slots:${key}`, member, limit, ttlMs)) === 1;
+      return (await runScript(redis, HOLD_SLOT, [`${prefix}slots:${key}`], [member, limit, ttlMs])) === 1;
     },
     async releaseSlot(key, member) {
       await redis.zrem(`${prefix}slots:${key}`, member);
@@ -89,7 +88,7 @@ export function createRedisLimits(
         }
         const keys = [...byKey.keys()].map((key) => `${prefix}slots:${key}`);
         const args = [...byKey.values()].flatMap((members) => [members.length, ...members]);
-        calls.push(redis.eval(RENEW_SLOTS, keys.length, ...keys, ttlMs, ...args));
+        calls.push(runScript(redis, RENEW_SLOTS, keys, [ttlMs, ...args]));
       }
       await Promise.all(calls);
     },

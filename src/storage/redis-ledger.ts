@@ -1,4 +1,4 @@
-import type { RedisClient } from '../redis.js';
+import { runScript, type RedisClient } from '../redis.js';
 import { sendWrite } from './write-outcome.js';
 import { assertLedgerMove, type Ledger, type LedgerClaim, type LedgerCounts } from './ledger.js';
 
@@ -76,7 +76,7 @@ return { previous, applied, redis.call('HGETALL', KEYS[4]) }`;
 /** The shared {@link Ledger}: Lua scripts over four keys of one hash slot. */
 export function createRedisLedger(redis: RedisClient, base: string): Ledger {
   const keys = [`${base}:states`, `${base}:owners`, `${base}:open`, `${base}:meta`];
-  const run = (script: string, args: (string | number)[]) => redis.eval(script, keys.length, ...keys, ...args);
+  const run = (script: string, args: (string | number)[]) => runScript(redis, script, keys, args);
   const counts = async () => parseCounts(Object.entries(await redis.hgetall(keys[3]!)).flat());
 
   return {

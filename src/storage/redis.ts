@@ -1,4 +1,4 @@
-import type { RedisClient } from '../redis.js';
+import { runScript, type RedisClient } from '../redis.js';
 import type { KeySpace } from '../lib/keys.js';
 import { commandOrgsKey, isCommandChannel } from '../events/commands.js';
 import { wakeCommandConsumers } from '../events/commands-redis.js';
@@ -264,7 +264,7 @@ function createScopedStorage(
     for (const channel of commands) {
       await sendWrite(() => redis.sadd(commandOrgsKey(keys.deployment, channel), orgId!));
     }
-    const result = await sendWrite(() => redis.eval(script, names.length, ...names, ...args));
+    const result = await sendWrite(() => runScript(redis, script, names, args));
     // A hint only (consumers sweep the organisations' streams anyway): a failure here is not the write's.
     for (const channel of commands) await wakeCommandConsumers(redis, keys, channel, orgId!).catch(() => undefined);
     return result;
@@ -450,13 +450,11 @@ function createRedisCollection<T extends Doc>(
       return score === null ? undefined : Number(score);
     },
     async rankedPage(name, by, { limit, before }) {
-      const [found, ...page] = (await redis.eval(
+      const [found, ...page] = (await runScript(
+        redis,
         RANKED_PAGE,
-        2,
-        indexKey(name),
-        indexKey(by),
-        before ?? '',
-        limit,
+        [indexKey(name), indexKey(by)],
+        [before ?? '', limit],
       )) as [number, ...string[]];
       return found === 1 ? page : undefined;
     },

@@ -172,6 +172,38 @@ describe.skipIf(!bin)('a send’s Redis work does not grow with the room', () =>
   });
 });
 
+describe.skipIf(!bin)('scripts by their SHA1', () => {
+  it('sends each script’s text once, then only its hash, and sends it again when Redis forgot it', async () => {
+    const redis = await startRedisServer(bin!);
+    dispose(() => redis.stop());
+    const server = await startTestServer({ env: { REDIS_URL: redis.url, REDIS_PREFIX: 'sha:' } });
+    const admin = new Redis(redis.url);
+    dispose(() => admin.quit());
+    const calls = async () => {
+      const info = await admin.info('commandstats');
+      const of = (command: string) => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+      return { eval: of('eval'), evalsha: of('evalsha') };
+    };
+    const t = await people();
+    const room = await createConversation(server, t.alice, ['bob']);
+    await send(server, t.alice, room.id, 'first');
+    const warm = await calls();
+    for (let i = 0; i < 5; i++) await send(server, t.alice, room.id, `by hash ${i}`);
+    const hashed = await calls();
+    // Five sends (a rate-limit token and an append each, at least): by hash, not one script text sent.
+    expect(hashed.eval - warm.eval).toBe(0);
+    expect(hashed.evalsha - warm.evalsha).toBeGreaterThanOrEqual(10);
+
+    // A restarted or flushed Redis knows no script: the next send still succeeds, its scripts sent again.
+    await admin.script('FLUSH');
+    const bobEvents = await conversationEvents(server, t.bob, room.id);
+    const after = await send(server, t.alice, room.id, 'after the flush');
+    expect((await calls()).eval).toBeGreaterThan(hashed.eval);
+    await bobEvents.waitForEvents(1);
+    expect(bobEvents.events[0]).toMatchObject({ __typename: 'MessageAdded', message: { id: after.id } });
+  });
+});
+
 describe.skipIf(!bin)('inbox events across instances after a removal', () => {
   it('never reach a removed member on any instance, and reach them again once re-added', async () => {
     const [a, b] = await startCluster(2);

@@ -14,10 +14,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const orgOf = (i: number) => ['org-a', 'org-b', 'org-c'][i % 3]!;
 const viewer = (i: number) => ({ id: `user-${i}`, orgId: orgOf(i) }) as Viewer;
 
-/** Script calls Redis has run so far (this Redis serves this test alone). */
+/** Script calls Redis has run so far, by text or by SHA1 (this Redis serves this test alone). */
 async function evalCalls(redis: Redis): Promise<number> {
   const info = await redis.info('commandstats');
-  return Number(/cmdstat_eval:calls=(\d+)/.exec(info)?.[1] ?? 0);
+  const calls = (command: string) => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+  return calls('eval') + calls('evalsha');
 }
 
 describe('connection slots (MAX_CONNECTIONS_PER_USER) at scale', () => {
