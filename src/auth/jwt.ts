@@ -8,6 +8,7 @@ import {
   type KeyObject,
 } from 'jose';
 import { createPublicKey } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import type { Config } from '../config.js';
 import { identityId, identityName, identityRoles } from './claims.js';
@@ -71,8 +72,17 @@ export async function createTokenVerifier(jwt: Config['jwt']): Promise<VerifyTok
     maxTokenAge: jwt.maxTokenAgeSeconds,
   };
   const maxLifetime = jwt.maxTokenAgeSeconds;
+  const verified = new LRUCache<string, Viewer>({ max: VERIFIED_TOKENS_KEPT });
 
   return async (token) => {
+    const known = verified.get(token);
+    if (known) return stillValid(known, maxLifetime);
+    const viewer = await verify(token);
+    verified.set(token, viewer);
+    return { ...viewer, roles: [...viewer.roles] };
+  };
+
+  async function verify(token: string): Promise<Viewer> {
     let payload: JWTPayload;
     try {
       ({ payload } =
@@ -99,7 +109,28 @@ export async function createTokenVerifier(jwt: Config['jwt']): Promise<VerifyTok
       expiresAt: exp * 1000,
       ...(iat === undefined ? {} : { issuedAt: iat * 1000 }),
     };
-  };
+  }
+}
+
+/**
+ * Tokens verified by one verifier, kept so that a client's next requests
+ * with the same token skip the signature check (a WebCrypto job on the
+ * thread pool per request). Keyed by the whole token: the same bytes verify
+ * the same way; only what depends on the time ({@link stillValid}) is
+ * checked again. Revocations are checked by the caller on every use. Only
+ * tokens that verified are kept, so a stranger's junk costs nothing here.
+ */
+const VERIFIED_TOKENS_KEPT = 10_000;
+
+/** A verified token's viewer, as long as its `exp` and the maximum token age still allow it (jose's rules). */
+function stillValid(viewer: Viewer, maxTokenAgeSeconds: number | undefined): Viewer {
+  // In whole seconds, as jose compares them.
+  const now = Math.floor(Date.now() / 1000);
+  if (viewer.expiresAt / 1000 <= now) throw new InvalidTokenError('Token has expired');
+  if (maxTokenAgeSeconds !== undefined && now - viewer.issuedAt! / 1000 > maxTokenAgeSeconds) {
+    throw new InvalidTokenError('Token has expired');
+  }
+  return { ...viewer, roles: [...viewer.roles] };
 }
 
 function describeJoseError(error: unknown): string {
