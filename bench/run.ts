@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--targets=ours,ours-resume-off,socketio,graphql,ws] [--phases=1,2,3,4,5,6,7] [--tsx] [--profile] [--prof-ours]`
+ * `npm run bench [-- --quick] [--targets=ours,ours-resume-off,socketio,graphql,ws] [--phases=1,2,3,4,5,6,7] [--tsx] [--profile] [--prof-ours] [--ours-node-args='--max-semi-space-size=64 …']`
  *
  * Runs the fan-out scenarios of issue 6 against our server and three peers
  * it starts itself (Socket.IO 4 + redis-adapter, a plain graphql-ws +
@@ -35,6 +35,8 @@
  *      Redis before broadcasting it (bench/lib/chat.ts): deliveries/s and
  *      send latency side by side.
  * `--profile` instead runs only our server under fan-out with --cpu-prof.
+ * `--ours-node-args` passes Node options (space-separated) to every instance
+ * of our server: V8 tuning, measured side by side with the peers.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -111,6 +113,10 @@ const SERVER_FD_CAP = 20_000;
 
 const targetNames = (option('targets') ?? 'ours,ours-resume-off,socketio,graphql,ws').split(',') as TargetName[];
 const phases = new Set((option('phases') ?? '1,2,3,4,5,6,7').split(',').map(Number));
+/** Node options for our server's processes (`--ours-node-args='…'`, split on spaces; values may hold `=`). */
+const oursNodeArgs = (argv.find((a) => a.startsWith('--ours-node-args='))?.slice('--ours-node-args='.length) ?? '')
+  .split(' ')
+  .filter(Boolean);
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const resultsDir = join(ROOT, 'bench/results');
 
@@ -381,7 +387,13 @@ async function main() {
         for (const name of targetNames) {
           // --prof-ours: every instance of our server writes a CPU profile (to bench/results/profile-<time>/).
           const profiled = flag('prof-ours') && name === 'ours';
-          const ctx = context(`${name}-${phase}`, redis.url, secret, profiled ? profileArgs() : []);
+          const nodeArgs = name.startsWith('ours') ? oursNodeArgs : [];
+          const ctx = context(
+            `${name}-${phase}`,
+            redis.url,
+            secret,
+            profiled ? [...profileArgs(), ...nodeArgs] : nodeArgs,
+          );
           const target = TARGETS[name];
           const result = results[name] as Record<string, unknown>;
           if (!target.cluster || !cluster) {
@@ -408,7 +420,12 @@ async function main() {
     finishedAt: new Date().toISOString(),
     quick,
     machine: { cpus: cpus().length, node: process.version, loadAverages: load },
-    parameters: { ...P, clientWorkers: WORKERS, oursRunner: flag('tsx') ? 'tsx loader' : 'esbuild bundle' },
+    parameters: {
+      ...P,
+      clientWorkers: WORKERS,
+      oursRunner: flag('tsx') ? 'tsx loader' : 'esbuild bundle',
+      oursNodeArgs,
+    },
     targets: results,
   };
   mkdirSync(resultsDir, { recursive: true });
