@@ -225,7 +225,7 @@ const oursWith = (
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     child.stdout?.resume();
-    const instance = instanceOf(child, port, ctx.oursNodeArgs.length > 0 ? 60_000 : 8000);
+    const instance = instanceOf(child, port, ctx.oursNodeArgs.includes('--cpu-prof') ? 60_000 : 8000);
     const deadline = Date.now() + 20_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`our server exited with ${child.exitCode}`);

@@ -72,13 +72,17 @@ export async function createTokenVerifier(jwt: Config['jwt']): Promise<VerifyTok
     maxTokenAge: jwt.maxTokenAgeSeconds,
   };
   const maxLifetime = jwt.maxTokenAgeSeconds;
-  const verified = new LRUCache<string, Viewer>({ max: VERIFIED_TOKENS_KEPT });
+  const verified = new LRUCache<string, Viewer>({
+    max: VERIFIED_TOKENS_KEPT,
+    maxSize: VERIFIED_TOKENS_BYTES,
+    sizeCalculation: (_viewer, token) => token.length + VIEWER_BYTES,
+  });
 
   return async (token) => {
     const known = verified.get(token);
     if (known) return stillValid(known, maxLifetime);
     const viewer = await verify(token);
-    verified.set(token, viewer);
+    verified.set(token, viewer, { ttl: Math.max(1, Math.min(viewer.expiresAt - Date.now(), VERIFIED_TOKEN_TTL_MS)) });
     return { ...viewer, roles: [...viewer.roles] };
   };
 
@@ -117,10 +121,22 @@ export async function createTokenVerifier(jwt: Config['jwt']): Promise<VerifyTok
  * with the same token skip the signature check (a WebCrypto job on the
  * thread pool per request). Keyed by the whole token: the same bytes verify
  * the same way; only what depends on the time ({@link stillValid}) is
- * checked again. Revocations are checked by the caller on every use. Only
- * tokens that verified are kept, so a stranger's junk costs nothing here.
+ * checked again, and each is verified afresh after
+ * {@link VERIFIED_TOKEN_TTL_MS}. Revocations are checked by the caller on
+ * every use. Only tokens that verified are kept, so a stranger's junk
+ * costs nothing here.
  */
 const VERIFIED_TOKENS_KEPT = 10_000;
+/** At most this many bytes of tokens kept (a token's size is only bounded by the header or payload limit). */
+const VERIFIED_TOKENS_BYTES = 8 * 1024 * 1024;
+/** What a kept token's viewer is counted as, besides the token itself. */
+const VIEWER_BYTES = 200;
+/**
+ * A kept token is verified again after this long (sooner when it expires):
+ * with a JWKS, a signing key the identity provider withdraws then stops
+ * being honoured within jose's key-set refresh (10 minutes) plus this.
+ */
+const VERIFIED_TOKEN_TTL_MS = 5 * 60_000;
 
 /** A verified token's viewer, as long as its `exp` and the maximum token age still allow it (jose's rules). */
 function stillValid(viewer: Viewer, maxTokenAgeSeconds: number | undefined): Viewer {

@@ -8,7 +8,7 @@ let shared: Registry | undefined;
  * file descriptor on the event loop (`process._getActiveHandles()`, a
  * synchronous `readdir` of /proc/self/fd): at 20,000 sockets each scrape
  * blocked every client's deliveries for tens of milliseconds. Dropped;
- * `process_open_fds` comes back below, counted off the event loop.
+ * `process_open_fds` comes back below, the directory listed by the thread pool.
  */
 const PER_HANDLE_METRICS = [
   'process_open_fds',
@@ -38,7 +38,7 @@ export function processRegistry(): Registry {
   return shared;
 }
 
-/** `process_open_fds` as prom-client names it, read by the thread pool: the event loop only counts the names. */
+/** `process_open_fds` as prom-client names it, the directory listed by the thread pool: the event loop only gets the names. */
 function registerOpenFds(registry: Registry) {
   new Gauge({
     name: 'process_open_fds',
@@ -49,7 +49,7 @@ function registerOpenFds(registry: Registry) {
         // Minus the descriptor the listing itself held open.
         this.set((await readdir('/proc/self/fd')).length - 1);
       } catch {
-        // No /proc here: the gauge stays unset.
+        // /proc unreadable: the last count stands.
       }
     },
   });
