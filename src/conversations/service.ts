@@ -58,10 +58,9 @@ export function createConversationService({
 
   const getVisible = async (viewer: Viewer, id: string, field = 'id') => {
     requireId(field, id);
-    const conversation = await store(viewer.orgId).conversations.get(id);
-    if (!conversation || !(await isMember(viewer, conversation, store(viewer.orgId)))) {
-      throw notFound('Conversation', id);
-    }
+    const conversation = await store(viewer.orgId).getIfMember(id, viewer.id);
+    // The viewer's organisation's store: another organisation's conversation is not in it; checked anyway.
+    if (!conversation || conversation.orgId !== viewer.orgId) throw notFound('Conversation', id);
     return conversation;
   };
 

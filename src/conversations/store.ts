@@ -209,6 +209,22 @@ function createOrgConversationStore(storage: Storage, { messagesSeconds = 0 }: {
       return (await conversations.score(membersIndex(conversation.id), userId)) !== undefined;
     },
 
+    /**
+     * The conversation if `userId` is a member of it: its record and the
+     * score lookup sent together (one round trip). They go on one
+     * connection, in this order (one slot on a cluster), so the lookup sees
+     * the membership of the record read or a later one, as if read after it.
+     */
+    async getIfMember(id: string, userId: string): Promise<ConversationRecord | undefined> {
+      const [conversation, score] = await Promise.all([
+        conversations.get(id),
+        conversations.score(membersIndex(id), userId),
+      ]);
+      if (!conversation) return undefined;
+      const member = conversation.memberIds ? conversation.memberIds.includes(userId) : score !== undefined;
+      return member ? conversation : undefined;
+    },
+
     /** The members of a conversation as stored now, in join order (a read of its own: see {@link membership}). */
     memberIds: memberIdsOf,
 
