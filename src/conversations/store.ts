@@ -310,6 +310,7 @@ function createOrgConversationStore(storage: Storage, { messagesSeconds = 0 }: {
               return undefined;
             }
             const next = change(beforeIds, current);
+            afterIds = beforeIds;
             if (!next) return undefined;
             const was = new Set(beforeIds);
             const now = new Set(next);
