@@ -9,7 +9,8 @@
  *   - a `conversation(id)` query over HTTP (one Redis read: this machine's
  *     floor for a GraphQL request at that moment);
  *   - the store's part of a send alone, in-process: the read of the
- *     conversation and the append script (`ConversationStore`).
+ *     conversation and the append script (`ConversationStore`), and the
+ *     size of the conversation's record (what the send reads and rewrites).
  * Prints a table; the figures go into docs/performance.md.
  */
 import { SignJWT } from 'jose';
@@ -93,7 +94,7 @@ for (const size of SIZES) {
     id: `room-${size}`,
     orgId: 'org-bench',
     title: null,
-    memberIds: ['bench-sender', ...memberIds],
+    memberCount: size,
     membersVersion: 0,
     creatorId: 'bench-sender',
     createdAt: new Date().toISOString(),
@@ -101,7 +102,7 @@ for (const size of SIZES) {
     lastMessageSeq: 0,
     lastActivityAt: new Date().toISOString(),
   };
-  await store.conversations.insert(conversation);
+  await store.create(conversation, ['bench-sender', ...memberIds], 1, []);
   let storeRead = 0;
   const storeSend = await p50(async (i) => {
     const started = performance.now();
@@ -123,13 +124,18 @@ for (const size of SIZES) {
     };
     await store.appendMessage(current, message, []);
   });
+  const recordBytes = await redis.strlen(`${keys.org('org-bench')}doc:conversations:${conversation.id}`);
   rows.push(
-    `| ${size.toLocaleString('en-US')} | ${send} ms | ${read} ms | ${storeSend} ms (read ${(storeRead / SENDS).toFixed(2)} ms mean) |`,
+    `| ${size.toLocaleString('en-US')} | ${send} ms | ${read} ms | ${storeSend} ms (read ${(storeRead / SENDS).toFixed(2)} ms mean) | ${recordBytes} B |`,
   );
 }
 console.log(`\n${SENDS} one at a time per size, p50\n`);
-console.log('| members | sendMessage over HTTP | conversation(id) over HTTP | store: read + append script |');
-console.log('| ------- | --------------------- | -------------------------- | --------------------------- |');
+console.log(
+  '| members | sendMessage over HTTP | conversation(id) over HTTP | store: read + append script | conversation record |',
+);
+console.log(
+  '| ------- | --------------------- | -------------------------- | --------------------------- | ------------------- |',
+);
 for (const row of rows) console.log(row);
 await server.close();
 redis.disconnect();

@@ -2,14 +2,20 @@ import { hasRole, type Viewer } from '../auth/viewer.js';
 import { forbidden } from '../errors.js';
 import type { ConversationEventPayload } from './events.js';
 import type { ConversationRecord, MessageRecord } from './model.js';
+import type { ConversationStore } from './store.js';
 
 /**
  * Conversations, their messages and their events are for members only.
  * Everyone else, whatever their role and whichever organisation, reads a
- * conversation as missing.
+ * conversation as missing. Whether the viewer is a member is one lookup
+ * (`ConversationStore.isMember`), not a read of the member list.
  */
-export function isMember(viewer: Viewer, conversation: ConversationRecord): boolean {
-  return conversation.orgId === viewer.orgId && conversation.memberIds.includes(viewer.id);
+export async function isMember(
+  viewer: Viewer,
+  conversation: ConversationRecord,
+  store: Pick<ConversationStore, 'isMember'>,
+): Promise<boolean> {
+  return conversation.orgId === viewer.orgId && (await store.isMember(conversation, viewer.id));
 }
 
 /** Members may remove themselves; removing others takes the creator or an `admin` member. */

@@ -104,6 +104,7 @@ const conversation = z.object({
   orgId: id,
   title: z.string().nullable(),
   memberIds: z.array(id).optional(),
+  memberCount: z.int().nonnegative().optional(),
   membersVersion: z.int().nonnegative().optional(),
   creatorId: id,
   createdAt: dateTime,

@@ -1,6 +1,5 @@
 import { keyPart } from '../lib/keys.js';
-import type { Collection } from '../storage/index.js';
-import type { ConversationRecord } from './model.js';
+import type { ConversationWithMembers } from './model.js';
 
 /** One version of a conversation's membership. */
 export interface Membership {
@@ -21,7 +20,8 @@ export const MEMBERS_KEPT = 200_000;
  * membership version (`ConversationRecord.membersVersion`): how inbox
  * subscribers decide, without a member list in each event, whether an
  * event addressed to a version is theirs. Filled only by reading the
- * conversation when an event names a version not known here, never from
+ * conversation and its members from storage (`membershipOf`:
+ * `ConversationStore.membership`, one version's record and list) when an event names a version not known here, never from
  * a member list an event carries (events come from Redis, untrusted: a
  * forged list would address later, real events). One per process, shared by its subscribers; bounded by the
  * members it holds (least recently used conversations forgotten, read
@@ -30,7 +30,7 @@ export const MEMBERS_KEPT = 200_000;
  * be answered for by another's conversation.
  */
 export function createMemberships(
-  conversationsOf: (orgId: string) => Collection<ConversationRecord>,
+  membershipOf: (orgId: string, conversationId: string) => Promise<ConversationWithMembers | undefined>,
   capacity = MEMBERS_KEPT,
 ) {
   const known = new Map<string, Membership>();
@@ -65,14 +65,12 @@ export function createMemberships(
   const read = (orgId: string, conversationId: string, key: string) => {
     let pending = reads.get(key);
     if (!pending) {
-      pending = conversationsOf(orgId)
-        .get(conversationId)
-        .then((record) => {
-          if (!record) return undefined;
-          const found = membership(record.membersVersion ?? 0, record.memberIds);
-          keep(key, found);
-          return found;
-        });
+      pending = membershipOf(orgId, conversationId).then((record) => {
+        if (!record) return undefined;
+        const found = membership(record.membersVersion ?? 0, record.memberIds);
+        keep(key, found);
+        return found;
+      });
       const settled = pending.finally(() => reads.delete(key));
       settled.catch(() => {});
       reads.set(key, pending);

@@ -28,7 +28,9 @@ export function createMessageOperations({ store, publisher, getVisible, stopTypi
     requireId(field, id);
     const message = await store(viewer.orgId).messages.get(id);
     const conversation = message && (await store(viewer.orgId).conversations.get(message.conversationId));
-    if (!message || !conversation || !isMember(viewer, conversation)) throw notFound('Message', id);
+    if (!message || !conversation || !(await isMember(viewer, conversation, store(viewer.orgId)))) {
+      throw notFound('Message', id);
+    }
     return { message, conversation };
   };
 

@@ -5,10 +5,22 @@ export interface ConversationRecord {
   id: string;
   orgId: string;
   title: string | null;
-  /** In the order they joined; the caller of `createConversation` first. */
-  memberIds: string[];
   /**
-   * Counts the changes of `memberIds` (0 at creation; absent in records
+   * How many members it has. The members themselves are kept apart, in join
+   * order (`ConversationStore.memberIds`, `isMember`), so that a send, which
+   * reads and rewrites this record, costs the same whatever their number.
+   * Absent only in records of the previous version (see `memberIds`).
+   */
+  memberCount?: number;
+  /**
+   * Only in records written by the previous version, which kept the members
+   * here, in join order. Such a record is read as it is (its members are
+   * this list); its first send or membership change moves the list out
+   * (`ConversationStore.versioned`) and sets `memberCount` instead.
+   */
+  memberIds?: string[];
+  /**
+   * Counts the changes of the members (0 at creation; absent in records
    * written before it existed, read as 0 and set by the next change or
    * send). Events of a send name this version instead of listing the
    * members, and the send commits only while the record still has it.
@@ -23,6 +35,9 @@ export interface ConversationRecord {
   /** Last message time, or creation time; orders the viewer's conversation list. */
   lastActivityAt: string;
 }
+
+/** A conversation with its members, in join order: as the API shows it, and as membership changes return it. */
+export type ConversationWithMembers = ConversationRecord & { memberIds: string[] };
 
 /** One emoji and who reacted with it, in reaction order. */
 export interface ReactionRecord {

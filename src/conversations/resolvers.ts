@@ -44,6 +44,8 @@ export const conversationResolvers: Resolvers = {
     unreadCount: (event, _, { viewer, services }) => services.conversations.unreadCountAsOf(viewer, event),
   },
   Conversation: {
+    // Read only when asked for: the record holds a count, the members are kept apart.
+    memberIds: (conversation, _, { viewer, services }) => services.conversations.memberIds(viewer, conversation),
     unreadCount: (conversation, _, { viewer, services }) => services.conversations.unreadCount(viewer, conversation),
     lastMessage: (conversation, _, { viewer, services }) => services.conversations.lastMessage(viewer, conversation),
   },

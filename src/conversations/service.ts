@@ -11,10 +11,10 @@ import type { Logger } from '../logger.js';
 import type { Storage } from '../storage/index.js';
 import { assertCanRemoveMember, canReceiveConversationEvent, isMember, revokesConversationAccess } from './access.js';
 import { createMessageOperations } from './messages.js';
-import type { ConversationRecord, MessageRecord } from './model.js';
+import type { ConversationRecord, ConversationWithMembers, MessageRecord } from './model.js';
 import { createConversationPublisher, type ConversationPublisher } from './publish.js';
 import { conversationTitle, LIMITS, pageLimit, userIdList } from './rules.js';
-import { createConversationStore, type ConversationStore } from './store.js';
+import { createConversationStore, type ConversationStore, type MembersChange } from './store.js';
 import { createTyping } from './typing.js';
 import type { UnreadCountChangedPayload } from './events.js';
 import { inboxOf, inboxVerdict } from './inbox.js';
@@ -54,12 +54,13 @@ export function createConversationService({
   const { maxMembers } = config;
   const store = createConversationStore(storage, retention);
   const publisher = createConversationPublisher(bus);
-  const memberships = createMemberships((orgId) => store(orgId).conversations);
+  const memberships = createMemberships((orgId, id) => store(orgId).membership(id));
 
   const getVisible = async (viewer: Viewer, id: string, field = 'id') => {
     requireId(field, id);
-    const conversation = await store(viewer.orgId).conversations.get(id);
-    if (!conversation || !isMember(viewer, conversation)) throw notFound('Conversation', id);
+    const conversation = await store(viewer.orgId).getIfMember(id, viewer.id);
+    // The viewer's organisation's store: another organisation's conversation is not in it; checked anyway.
+    if (!conversation || conversation.orgId !== viewer.orgId) throw notFound('Conversation', id);
     return conversation;
   };
 
@@ -82,32 +83,32 @@ export function createConversationService({
   };
 
   /**
-   * Applies a membership change atomically (a new `membersVersion`),
-   * re-checking the viewer's membership on every attempt, and records its
-   * `MembersChanged` for the members after the change (or `audience`). The
-   * members' conversation lists change in the same write: a member who
-   * joins is listed (as just active), one who leaves is not, so a
-   * concurrent removal and re-adding cannot leave them unlisted.
+   * Applies a membership change atomically (a new `membersVersion`, see
+   * `ConversationStore.changeMembers`), re-checking the viewer's membership
+   * on every attempt, and records its `MembersChanged` for the members
+   * after the change (or `audience`). The members' conversation lists
+   * change in the same write: a member who joins is listed (as just
+   * active), one who leaves is not, so a concurrent removal and re-adding
+   * cannot leave them unlisted.
    */
   const changeMembers = async (
     viewer: Viewer,
     id: string,
-    change: (conversation: ConversationRecord) => string[] | undefined,
-    audience: (after: ConversationRecord, before: ConversationRecord) => string[] | undefined = () => undefined,
+    change: MembersChange,
+    audience: (after: ConversationWithMembers, before: ConversationWithMembers) => string[] | undefined = () =>
+      undefined,
   ) => {
     const { orgId } = await getVisible(viewer, id, 'conversationId');
     const occurredAt = now();
-    // Every member at the same score: only those joining move (indexMoves), to the top.
-    const score = await store(orgId).nextActivity(orgId);
-    const result = await store(orgId).conversations.update(
+    // Those joining move to the top of their lists.
+    const activity = await store(orgId).nextActivity(orgId);
+    const result = await store(orgId).changeMembers(
       id,
-      (conversation) => {
-        if (!isMember(viewer, conversation)) throw notFound('Conversation', id);
-        const memberIds = change(conversation);
-        return memberIds && { ...conversation, memberIds, membersVersion: (conversation.membersVersion ?? 0) + 1 };
+      (memberIds, conversation) => {
+        if (conversation.orgId !== viewer.orgId || !memberIds.includes(viewer.id)) throw notFound('Conversation', id);
+        return change(memberIds, conversation);
       },
-      (conversation) =>
-        conversation.memberIds.map((userId) => ({ index: store(orgId).memberIndex(orgId, userId), score })),
+      activity,
       (after, before) => [
         publisher.conversationEvent(
           after,
@@ -132,7 +133,11 @@ export function createConversationService({
       const { conversations, memberPage } = store(viewer.orgId);
       const ids = await memberPage(viewer.orgId, viewer.id, { limit: count, before: cursor });
       if (!ids) throw notFound('Conversation', cursor ?? '');
-      return (await conversations.getMany(ids)).filter((conversation) => isMember(viewer, conversation));
+      const found = await conversations.getMany(ids);
+      const members = await Promise.all(
+        found.map((conversation) => isMember(viewer, conversation, store(viewer.orgId))),
+      );
+      return found.filter((_, i) => members[i]);
     },
 
     /**
@@ -146,37 +151,33 @@ export function createConversationService({
         throw badInput(`a conversation has at most ${maxMembers} members, the caller included`, 'memberIds');
       }
       const chosenTitle = conversationTitle(title);
-      const { conversations, memberIndex, activityIndex, nextActivity } = store(viewer.orgId);
+      const { conversations, create, nextActivity } = store(viewer.orgId);
       return createOnce(storage.forOrg(viewer.orgId), {
         claim: idempotencyScope(viewer, 'createConversation', idempotencyKey(key)),
         args: { title: chosenTitle, memberIds: memberList },
         find: async (id) => {
           const found = await conversations.get(id);
-          return found && isMember(viewer, found) ? found : undefined;
+          return found && (await isMember(viewer, found, store(viewer.orgId))) ? found : undefined;
         },
         create: async (id) => {
           const timestamp = now();
-          const conversation: ConversationRecord = {
+          const conversation: ConversationWithMembers = {
             id,
             orgId: viewer.orgId,
             title: chosenTitle,
-            memberIds: memberList,
+            memberCount: memberList.length,
             membersVersion: 0,
             creatorId: viewer.id,
             createdAt: timestamp,
             lastMessageId: null,
             lastMessageSeq: 0,
             lastActivityAt: timestamp,
+            memberIds: memberList,
           };
-          const score = await nextActivity(viewer.orgId);
-          const inserted = await conversations.insert(
-            conversation,
-            [
-              { index: activityIndex(viewer.orgId), score },
-              ...memberList.map((userId) => ({ index: memberIndex(viewer.orgId, userId), score })),
-            ],
-            [publisher.conversationUpdated(conversation, { members: true })],
-          );
+          const activity = await nextActivity(viewer.orgId);
+          const inserted = await create(conversation, memberList, activity, [
+            publisher.conversationUpdated(conversation, { members: true }),
+          ]);
           return inserted ? conversation : undefined;
         },
       });
@@ -184,20 +185,22 @@ export function createConversationService({
 
     async addMembers(viewer: Viewer, id: string, userIds: readonly string[]) {
       const wanted = userIdList('userIds', userIds, { min: 1, max: maxMembers });
-      const { before, after, changed } = await changeMembers(viewer, id, (conversation) => {
-        const added = wanted.filter((userId) => !conversation.memberIds.includes(userId));
+      const { before, after, changed } = await changeMembers(viewer, id, (memberIds, conversation) => {
+        const present = new Set(memberIds);
+        const added = wanted.filter((userId) => !present.has(userId));
         if (added.length === 0) return undefined;
-        if (conversation.memberIds.length + added.length > maxMembers) {
+        // Count-based: the record holds the count (a previous version's record, its list).
+        if ((conversation.memberCount ?? memberIds.length) + added.length > maxMembers) {
           throw badInput(`a conversation has at most ${maxMembers} members`, 'userIds');
         }
-        return [...conversation.memberIds, ...added];
+        return [...memberIds, ...added];
       });
       if (!changed) return after;
       const was = new Set(before.memberIds);
-      const added = after.memberIds.filter((userId) => !was.has(userId));
+      const joined = after.memberIds.filter((userId) => !was.has(userId));
       // History before joining counts as read.
       await Promise.all(
-        added.map((userId) =>
+        joined.map((userId) =>
           store(viewer.orgId).advanceReadPointer(after.id, userId, after.lastMessageSeq, after.lastMessageId),
         ),
       );
@@ -211,10 +214,10 @@ export function createConversationService({
       const { before, after, changed } = await changeMembers(
         viewer,
         id,
-        (conversation) => {
+        (memberIds, conversation) => {
           assertCanRemoveMember(viewer, conversation, userId);
-          if (!conversation.memberIds.includes(userId)) return undefined;
-          return conversation.memberIds.filter((memberId) => memberId !== userId);
+          if (!memberIds.includes(userId)) return undefined;
+          return memberIds.filter((memberId) => memberId !== userId);
         },
         (_, previous) => previous.memberIds,
       );
@@ -224,13 +227,20 @@ export function createConversationService({
       return after;
     },
 
+    /** The members of a conversation the viewer sees, in join order: read only when the field is asked for. */
+    async memberIds(viewer: Viewer, conversation: ConversationRecord): Promise<string[]> {
+      if (conversation.memberIds) return conversation.memberIds;
+      if (conversation.orgId !== viewer.orgId) return [];
+      return store(viewer.orgId).memberIds(conversation);
+    },
+
     /**
      * The viewer's unread count of a conversation (0 unless a member), up
      * to its last message as the record has it: for a conversation an
      * event carries, the count as of that event.
      */
     async unreadCount(viewer: Viewer, conversation: ConversationRecord): Promise<number> {
-      if (!isMember(viewer, conversation)) return 0;
+      if (!(await isMember(viewer, conversation, store(viewer.orgId)))) return 0;
       return (await store(viewer.orgId).unreadCount(conversation.id, viewer.id, conversation.lastMessageSeq)).count;
     },
 
@@ -241,7 +251,7 @@ export function createConversationService({
 
     /** The conversation's newest message as the viewer may see it (null unless a member). */
     async lastMessage(viewer: Viewer, conversation: ConversationRecord): Promise<MessageRecord | null> {
-      if (!isMember(viewer, conversation) || !conversation.lastMessageId) return null;
+      if (!conversation.lastMessageId || !(await isMember(viewer, conversation, store(viewer.orgId)))) return null;
       return (await store(viewer.orgId).messages.get(conversation.lastMessageId)) ?? null;
     },
 
@@ -291,7 +301,7 @@ export function createConversationService({
       });
       // Removed while the subscription was being made: its MembersChanged may have gone unheard.
       const current = await store(viewer.orgId).conversations.get(conversation.id);
-      if (!current || !isMember(viewer, current)) {
+      if (!current || !(await isMember(viewer, current, store(viewer.orgId)))) {
         await events.return();
         throw notFound('Conversation', id);
       }

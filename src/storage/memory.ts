@@ -279,7 +279,7 @@ function createMemoryCollection<T extends Doc>(record: DeliverEvents): MemoryCol
       if (docs.has(doc.id)) return false;
       docs.set(doc.id, copy(doc));
       setDeadline(doc.id);
-      for (const { index, score } of entries) indexOf(index).set(doc.id, score);
+      for (const { index, score, id } of entries) indexOf(index).set(id ?? doc.id, score);
       record(events);
       return true;
     },
@@ -294,8 +294,8 @@ function createMemoryCollection<T extends Doc>(record: DeliverEvents): MemoryCol
       if (renewOnWrite) setDeadline(id);
       if (indexes) {
         const { leave, join } = indexMoves(indexes(before), indexes(next));
-        for (const name of leave) unindexOne(name, id);
-        for (const { index, score } of join) indexOf(index).set(id, score);
+        for (const entry of leave) unindexOne(entry.index, entry.id ?? id);
+        for (const entry of join) indexOf(entry.index).set(entry.id ?? id, entry.score);
       }
       record(produced);
       return { before, after: copy(next), changed: true };

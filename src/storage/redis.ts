@@ -20,34 +20,37 @@ import { sendWrite } from './write-outcome.js';
 
 /**
  * Compare-and-set: writes ARGV[A+2] only while KEYS[1] still holds ARGV[A+1]
- * (keeping its expiry, or setting it to ARGV[A+5] ms when that is not 0),
- * and moves the record (id ARGV[A+3]) between indexes in the same write: it
- * leaves the first ARGV[A+4] index keys after KEYS[1] and joins the rest, with
- * scores ARGV[A+6...]; then records the events.
+ * (keeping its expiry, or setting it to ARGV[A+3] ms when that is not 0),
+ * and moves index entries in the same write: the first ARGV[A+4] index keys
+ * after KEYS[1] lose the id at ARGV[A+5...] (one per key), the rest gain the
+ * (score, id) pairs that follow; then records the events.
  */
 const COMPARE_AND_SET = `${RECORD_EVENTS}
 if redis.call('GET', KEYS[1]) ~= ARGV[A + 1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[A + 2], 'KEEPTTL')
-if tonumber(ARGV[A + 5]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[A + 5]) end
+if tonumber(ARGV[A + 3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[A + 3]) end
 local leave = tonumber(ARGV[A + 4])
 for i = 2, leave + 1 do
-  redis.call('ZREM', KEYS[i], ARGV[A + 3])
+  redis.call('ZREM', KEYS[i], ARGV[A + 3 + i])
 end
+local joins = A + 4 + leave
 for i = leave + 2, #KEYS do
-  redis.call('ZADD', KEYS[i], ARGV[A + i + 4 - leave], ARGV[A + 3])
+  local j = 2 * (i - leave - 1)
+  redis.call('ZADD', KEYS[i], ARGV[joins + j - 1], ARGV[joins + j])
 end
 record_events()
 return 1`;
 
 /**
- * Creates a document (ARGV[A+1]) expiring in ARGV[#ARGV-1] ms (0: never),
- * its index entries and its events together, unless the id is taken.
+ * Creates a document (ARGV[A+1]) expiring in ARGV[#ARGV] ms (0: never),
+ * its index entries (a score and an id per index key after KEYS[1], from
+ * ARGV[A+2]) and its events together, unless the id is taken.
  */
 const INSERT = `${RECORD_EVENTS}
 if not redis.call('SET', KEYS[1], ARGV[A + 1], 'NX') then return 0 end
-if tonumber(ARGV[#ARGV - 1]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[#ARGV - 1]) end
+if tonumber(ARGV[#ARGV]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[#ARGV]) end
 for i = 2, #KEYS do
-  redis.call('ZADD', KEYS[i], ARGV[A + i], ARGV[#ARGV])
+  redis.call('ZADD', KEYS[i], ARGV[A + 2 * i - 2], ARGV[A + 2 * i - 1])
 end
 record_events()
 return 1`;
@@ -397,7 +400,12 @@ function createRedisCollection<T extends Doc>(
     getMany,
     async insert(doc, entries = [], events = []) {
       const keys = [docKey(doc.id), ...entries.map((entry) => indexKey(entry.index))];
-      const args = [...eventArgs(events), JSON.stringify(doc), ...entries.map((entry) => entry.score), ttlMs, doc.id];
+      const args = [
+        ...eventArgs(events),
+        JSON.stringify(doc),
+        ...entries.flatMap((entry) => [entry.score, entry.id ?? doc.id]),
+        ttlMs,
+      ];
       return (await run(INSERT, keys, args, events)) === 1;
     },
     async update(id, change, indexes, events) {
@@ -409,11 +417,19 @@ function createRedisCollection<T extends Doc>(
         if (next === undefined) return { before, after: before, changed: false };
         const serialised = JSON.stringify(next);
         const { leave, join } = indexes ? indexMoves(indexes(before), indexes(next)) : { leave: [], join: [] };
-        const keys = [docKey(id), ...leave.map(indexKey), ...join.map((entry) => indexKey(entry.index))];
+        const keys = [docKey(id), ...[...leave, ...join].map((entry) => indexKey(entry.index))];
         const after = JSON.parse(serialised) as T;
         const produced = events ? events(after, before) : [];
         const recorded = eventArgs(produced);
-        const args = [...recorded, raw, serialised, id, leave.length, renewMs, ...join.map((entry) => entry.score)];
+        const args = [
+          ...recorded,
+          raw,
+          serialised,
+          renewMs,
+          leave.length,
+          ...leave.map((entry) => entry.id ?? id),
+          ...join.flatMap((entry) => [entry.score, entry.id ?? id]),
+        ];
         if ((await run(COMPARE_AND_SET, keys, args, produced)) === 1) return { before, after, changed: true };
       }
       throw new Error(`Update of ${docKey(id)} kept conflicting after ${MAX_CAS_ATTEMPTS} attempts`);

@@ -9,6 +9,12 @@ export interface Doc {
 export interface IndexEntry {
   index: string;
   score: number;
+  /**
+   * The id listed, when not the written record's own: an index the record
+   * keeps of other ids (e.g. a conversation's members, by join order),
+   * written in the same atomic step as the record. Absent: the record's id.
+   */
+  id?: string;
 }
 
 /**
@@ -43,11 +49,13 @@ export interface TokenTaken {
  * indexes it leaves, and the entries it joins or whose score changes.
  */
 export function indexMoves(before: readonly IndexEntry[], after: readonly IndexEntry[]) {
-  const kept = new Map(after.map((entry) => [entry.index, entry.score]));
-  const was = new Map(before.map((entry) => [entry.index, entry.score]));
+  // An entry is its index and the id it lists (the record's own when absent): `\n` is in neither.
+  const place = (entry: IndexEntry) => `${entry.index}\n${entry.id ?? ''}`;
+  const kept = new Map(after.map((entry) => [place(entry), entry.score]));
+  const was = new Map(before.map((entry) => [place(entry), entry.score]));
   return {
-    leave: before.filter((entry) => !kept.has(entry.index)).map((entry) => entry.index),
-    join: after.filter((entry) => was.get(entry.index) !== entry.score),
+    leave: before.filter((entry) => !kept.has(place(entry))),
+    join: after.filter((entry) => was.get(place(entry)) !== entry.score),
   };
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createMemberships } from '../../src/conversations/memberships.js';
 import type { ConversationRecord } from '../../src/conversations/model.js';
+import { createConversationStore } from '../../src/conversations/store.js';
 import { createMemoryStorage } from '../../src/storage/memory.js';
 
 const record = (id: string, memberIds: string[], membersVersion: number): ConversationRecord => ({
@@ -18,9 +19,15 @@ const record = (id: string, memberIds: string[], membersVersion: number): Conver
 
 describe('a process’s memberships (what inbox subscribers decide by)', () => {
   it('keeps the versions read, forgets the least recently used past its bound, and reads again', async () => {
-    const orgA = createMemoryStorage().forOrg('org-a').collection<ConversationRecord>('conversations');
-    const orgB = createMemoryStorage().forOrg('org-b').collection<ConversationRecord>('conversations');
-    const process = createMemberships((orgId) => (orgId === 'org-a' ? orgA : orgB), 5);
+    const [storageA, storageB] = [createMemoryStorage(), createMemoryStorage()];
+    const orgA = storageA.collection<ConversationRecord>('conversations');
+    const orgB = storageB.collection<ConversationRecord>('conversations');
+    // Records as the previous version stored them (members in the record): read as they are.
+    const stores = new Map([
+      ['org-a', createConversationStore(storageA)('org-a')],
+      ['org-b', createConversationStore(storageB)('org-b')],
+    ]);
+    const process = createMemberships((orgId, id) => stores.get(orgId)!.membership(id), 5);
     const memberships = process.forOrg('org-a');
     // Another organisation's conversation of the same id shares the bound but never answers for this one.
     await orgB.insert(record('a', ['mallory'], 9));
