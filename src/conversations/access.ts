@@ -15,7 +15,25 @@ export async function isMember(
   conversation: ConversationRecord,
   store: Pick<ConversationStore, 'isMember'>,
 ): Promise<boolean> {
-  return conversation.orgId === viewer.orgId && (await store.isMember(conversation, viewer.id));
+  if (conversation.orgId !== viewer.orgId) return false;
+  if (readByMember.get(conversation) === viewer.id) return true;
+  return store.isMember(conversation, viewer.id);
+}
+
+/**
+ * Records read for a viewer who was a member at that read (by the read
+ * itself: `getVisible`, the conversation list): the same request's field
+ * resolvers (`unreadCount`, `lastMessage`) need not look again, one lookup
+ * per conversation of a page instead of three. Keyed by the record object,
+ * a fresh copy per read that lives as long as the request's result; never
+ * a record an event carries.
+ */
+const readByMember = new WeakMap<ConversationRecord, string>();
+
+/** Notes that `viewer` was a member of `conversation` when it was read (see {@link isMember}); returns it. */
+export function readAsMember<T extends ConversationRecord>(viewer: Viewer, conversation: T): T {
+  readByMember.set(conversation, viewer.id);
+  return conversation;
 }
 
 /** Members may remove themselves; removing others takes the creator or an `admin` member. */

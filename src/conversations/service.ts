@@ -9,7 +9,13 @@ import { now } from '../lib/ids.js';
 import { requireId, requireUserId } from '../lib/validate.js';
 import type { Logger } from '../logger.js';
 import type { Storage } from '../storage/index.js';
-import { assertCanRemoveMember, canReceiveConversationEvent, isMember, revokesConversationAccess } from './access.js';
+import {
+  assertCanRemoveMember,
+  canReceiveConversationEvent,
+  isMember,
+  readAsMember,
+  revokesConversationAccess,
+} from './access.js';
 import { createMessageOperations } from './messages.js';
 import type { ConversationRecord, ConversationWithMembers, MessageRecord } from './model.js';
 import { createConversationPublisher, type ConversationPublisher } from './publish.js';
@@ -61,7 +67,7 @@ export function createConversationService({
     const conversation = await store(viewer.orgId).getIfMember(id, viewer.id);
     // The viewer's organisation's store: another organisation's conversation is not in it; checked anyway.
     if (!conversation || conversation.orgId !== viewer.orgId) throw notFound('Conversation', id);
-    return conversation;
+    return readAsMember(viewer, conversation);
   };
 
   const typing = createTyping({
@@ -137,7 +143,7 @@ export function createConversationService({
       const members = await Promise.all(
         found.map((conversation) => isMember(viewer, conversation, store(viewer.orgId))),
       );
-      return found.filter((_, i) => members[i]);
+      return found.filter((_, i) => members[i]).map((conversation) => readAsMember(viewer, conversation));
     },
 
     /**

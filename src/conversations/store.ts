@@ -132,7 +132,11 @@ function createOrgConversationStore(storage: Storage, { messagesSeconds = 0 }: {
             }))
           : [],
     );
-    return result?.after ?? conversation;
+    const after = result?.after ?? conversation;
+    // Migrated meanwhile by another process and its members changed since: the membership this
+    // caller checked is not the one `after` names, so the read record is returned, and a write
+    // that holds its version fails (the caller reads again, and sees the change).
+    return after.membersVersion === (conversation.membersVersion ?? 0) ? after : conversation;
   };
   const activityCounter = (orgId: string) => `conversation-activity:${orgId}`;
 

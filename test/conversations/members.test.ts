@@ -1,6 +1,9 @@
 import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
+import { createConversationStore } from '../../src/conversations/store.js';
+import { createRedisEventRecorder } from '../../src/events/record-redis.js';
 import { keySpace } from '../../src/lib/keys.js';
+import { createRedisStorage } from '../../src/storage/redis.js';
 import { BACKENDS, dispose, gql, ok, startTestServer, tokenFor, user, type TestServer } from '../support/harness.js';
 import {
   ADD,
@@ -92,6 +95,29 @@ describe('conversations stored with their members in the record (the previous ve
   };
   const stored = async (raw: Redis, server: TestServer, id: string) =>
     JSON.parse((await raw.get(keysOf(server, id).record))!) as Record<string, unknown>;
+
+  it('are not migrated under a reader whose membership changed meanwhile: the version they checked is the one held', async () => {
+    const server = await startTestServer({ backend: 'redis' });
+    const t = await people();
+    const raw = new Redis(redisUrl);
+    dispose(() => raw.quit());
+    const keys = keySpace(server.config.redisPrefix, false);
+    const store = createConversationStore(createRedisStorage(raw, keys, createRedisEventRecorder(keys, 300_000)))(
+      'org-a',
+    );
+    const room = await createConversation(server, t.alice, ['bob']);
+    await toOldShape(raw, server, room.id, ['alice', 'bob'], 3);
+    // Bob's send read the record (the previous version's: it lists him) just before Alice removed him.
+    const readForBob = (await store.conversations.get(room.id))!;
+    expect(readForBob.memberIds).toEqual(['alice', 'bob']);
+    await ok(server, REMOVE, { id: room.id, userId: 'bob' }, t.alice);
+    expect(await stored(raw, server, room.id)).toMatchObject({ memberCount: 1, membersVersion: 4 });
+    // Migrated and changed by then: the send goes on with the version Bob was checked at, which no longer holds.
+    expect((await store.versioned(readForBob)).membersVersion).toBe(3);
+    expect(
+      (await gql(server, SEND, { id: room.id, body: 'after removal' }, { token: t.bob })).errors?.[0]?.extensions,
+    ).toMatchObject({ code: 'NOT_FOUND' });
+  });
 
   it('are read as they are, and their list moves out on the first send or membership change', async () => {
     const server = await startTestServer({ backend: 'redis' });
