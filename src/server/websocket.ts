@@ -37,8 +37,8 @@ interface Connection {
   disconnected: () => void;
   /** Its entry in the admin API's registry. */
   registration: Registration;
-  /** Where each resumed subscription id replays from, until it subscribes (once). */
-  resumePoints: Map<string, Offset>;
+  /** Where each resumed subscription id replays from, until it subscribes (once); none: nothing to resume. */
+  resumePoints: Map<string, Offset> | undefined;
 }
 
 export interface WebSocketOptions {
@@ -141,18 +141,21 @@ export function attachWebSocket(options: WebSocketOptions) {
   };
   httpServer.on('upgrade', onUpgrade);
 
+  // One listener for every socket (`ws` calls it with the socket as `this`), `on` rather than
+  // `once` (a wrapper per socket): `ws` emits `close` once.
+  function onClose(this: WebSocket) {
+    counts.websockets--;
+    const connection = connections.get(this);
+    if (connection) {
+      connection.token.close();
+      connection.releaseSlot();
+      connection.disconnected();
+      connection.registration.remove();
+    }
+  }
   wss.on('connection', (socket) => {
     counts.websockets++;
-    socket.once('close', () => {
-      counts.websockets--;
-      const connection = connections.get(socket);
-      if (connection) {
-        connection.token.close();
-        connection.releaseSlot();
-        connection.disconnected();
-        connection.registration.remove();
-      }
-    });
+    socket.on('close', onClose);
   });
 
   const inits = createGate(limits.wsMaxConcurrentInits);
@@ -196,19 +199,30 @@ export function attachWebSocket(options: WebSocketOptions) {
       disconnected();
       return false;
     }
-    connections.set(socket, {
-      token: createSocketToken({
-        viewer,
-        verifyToken,
-        onExpired: () => closeSocket(socket, CloseCode.Forbidden, 'Forbidden: token expired'),
-        schedule,
-      }),
+    connections.set(socket, connect(socket, viewer, releaseSlot, disconnected, resume?.points));
+    return resume?.ack ?? true;
+  };
+  /**
+   * An accepted socket's state. Its closures are made here, not in `accept`,
+   * whose scope (the `connection_init` payload, its token included) they
+   * would otherwise keep for the socket's life.
+   */
+  const connect = (
+    socket: WebSocket,
+    viewer: Viewer,
+    releaseSlot: ReleaseSlot,
+    disconnected: () => void,
+    resumePoints: Map<string, Offset> | undefined,
+  ): Connection => {
+    const forbid = (reason: string) => closeSocket(socket, CloseCode.Forbidden, reason);
+    return {
+      token: createSocketToken({ viewer, verifyToken, onExpired: () => forbid('Forbidden: token expired'), schedule }),
       releaseSlot,
       disconnected,
-      registration: registry.open(viewer, 'websocket', (reason) => closeSocket(socket, CloseCode.Forbidden, reason)),
-      resumePoints: resume?.points ?? new Map(),
-    });
-    return resume?.ack ?? true;
+      registration: registry.open(viewer, 'websocket', forbid),
+      // Most sockets resume nothing: no (empty) Map kept for them.
+      resumePoints: resumePoints?.size ? resumePoints : undefined,
+    };
   };
 
   const server = serveGraphqlWs<Record<string, unknown>>(
@@ -251,8 +265,10 @@ export function attachWebSocket(options: WebSocketOptions) {
           const errors = validate(schema, document);
           if (errors.length > 0) return errors;
           const { orgId } = connection.token.viewer;
-          const resumeFrom = connection.resumePoints.get(id);
-          connection.resumePoints.delete(id);
+          const resumeFrom = connection.resumePoints?.get(id);
+          if (connection.resumePoints?.delete(id) && connection.resumePoints.size === 0) {
+            connection.resumePoints = undefined;
+          }
           const args: ExecutionArgs = {
             schema,
             document,
