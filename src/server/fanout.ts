@@ -78,8 +78,12 @@ export const FANOUT = Symbol.for('realtime-graphql.fanout');
 const SHARED_CONTEXT_KEYS = new Set<PropertyKey>(['services']);
 
 export interface FanoutOptions {
-  /** The pipeline's error masking, applied to every error of an event's result. */
-  maskError: (error: GraphQLError) => GraphQLError;
+  /**
+   * The pipeline's error masking, applied to every error of an event's
+   * result, and to a subscription's failure to start (this path stands in
+   * for yoga's own masking there).
+   */
+  maskError: (error: unknown) => GraphQLError;
   /** Past this many bytes queued on a socket, delivery waits for it to drain (the slow-consumer policy's). */
   drainAboveBytes?: number;
   /** Where each frame written is counted: the one counting point of deliveries (status page, `/metrics`). */
@@ -106,15 +110,26 @@ export function useSharedSubscriptions(options: FanoutOptions): Plugin {
     drainAboveBytes: options.drainAboveBytes ?? DEFAULT_DRAIN_ABOVE_BYTES,
     counters: options.counters,
   };
+  const { maskError } = options;
+  /** The subscription's stream on the shared path; its errors masked as yoga's masking would. */
+  const open = async (args: ExecutionArgs, target: FanoutTarget) => {
+    let source: Awaited<ReturnType<typeof createSourceEventStream>>;
+    try {
+      source = await createSourceEventStream(args);
+    } catch (error) {
+      throw maskError(error);
+    }
+    if (Symbol.asyncIterator in source) return new FrameStream(source[Symbol.asyncIterator](), args, target, delivery);
+    return source.errors?.length ? { ...source, errors: source.errors.map((error) => maskError(error)) } : source;
+  };
   return {
-    onSubscribe({ args, setSubscribeFn }) {
+    onSubscribe({ args, setResultAndStopExecution }) {
       const target = (args.rootValue as { [FANOUT]?: FanoutTarget } | undefined)?.[FANOUT];
       if (!target) return;
-      setSubscribeFn(async (subscribeArgs) => {
-        const source = await createSourceEventStream(subscribeArgs);
-        if (!(Symbol.asyncIterator in source)) return source;
-        return new FrameStream(source[Symbol.asyncIterator](), subscribeArgs, target, delivery) as never;
-      });
+      // The last of the pipeline's own plugins: stopping here skips only yoga's error masking,
+      // whose per-result hooks would wrap (in three iterator layers kept for the subscription's
+      // life) a stream that yields nothing. It masks what this path returns, as that plugin would.
+      setResultAndStopExecution(open(args, target) as never);
     },
   };
 }
@@ -147,7 +162,7 @@ export class FrameCache {
   private nextDocumentId = 1;
 
   constructor(
-    private readonly maskError: FanoutOptions['maskError'],
+    private readonly maskError: (error: GraphQLError) => GraphQLError,
     readonly counts: FanoutCounts = { executions: 0 },
   ) {}
 

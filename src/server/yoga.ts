@@ -174,16 +174,17 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         () => counts.rateLimited.connectionsPerUser++,
       ),
       useStreamPresence(services.presence),
+      // SSE subscriptions: offsets as event ids, resumed from Last-Event-ID.
+      useResumableStreams(),
+      ...plugins,
       // WebSocket subscriptions: one execution and one serialised frame per event and group (./fanout.ts).
+      // Last: it ends the `onSubscribe` round of a WebSocket subscription (see there).
       useSharedSubscriptions({
         maskError: (error) => maskError(error),
         drainAboveBytes: slowConsumers?.drainAboveBytes,
         counters: counts.tallies,
         counts: counts.fanout,
       }),
-      // SSE subscriptions: offsets as event ids, resumed from Last-Event-ID.
-      useResumableStreams(),
-      ...plugins,
       // Subscription result hooks (`onNext`) see the shared fan-out's deliveries too (./fanout.ts).
     ].map(withSharedDeliveryHooks),
   });
