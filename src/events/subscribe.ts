@@ -77,8 +77,7 @@ export async function subscribe<Payload>(
   const stream = new EventStream<Payload>({ maxQueued: bus.maxQueuedEvents, ...options }, Boolean(history));
   const list = typeof channels === 'string' ? [channels] : channels;
   const settled = await Promise.allSettled(list.map((name) => bus.listen(name, stream.push)));
-  const unlistens = settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
-  stream.attach(unlistens);
+  stream.attach(settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : [])));
   const failed = settled.find((result) => result.status === 'rejected');
   if (failed) {
     // Channels that did subscribe are released with the stream.
@@ -121,7 +120,8 @@ class EventStream<Payload> implements EventSubscription<Payload> {
   private closing = false;
   private finished = false;
   private failure: unknown;
-  private unlistens: Unlisten[] = [];
+  /** Releases the channels' listeners; most subscriptions have one channel, so one function, no array. */
+  private unlisten: Unlisten | undefined;
   private readonly onAbort = () => this.close();
   /** The transport's handler, from the operation that made this subscription. */
   private readonly onOverflow = overflowHandlers.getStore();
@@ -137,7 +137,7 @@ class EventStream<Payload> implements EventSubscription<Payload> {
   }
 
   attach(unlistens: Unlisten[]) {
-    this.unlistens = unlistens;
+    this.unlisten = unlistens.length === 1 ? unlistens[0] : () => unlistens.forEach((unlisten) => unlisten());
     // Ended (returned, aborted) while the listeners were being made.
     if (this.finished || this.closing) this.release();
   }
@@ -307,8 +307,9 @@ class EventStream<Payload> implements EventSubscription<Payload> {
   }
 
   private release() {
-    for (const unlisten of this.unlistens) unlisten();
-    this.unlistens = [];
+    const unlisten = this.unlisten;
+    this.unlisten = undefined;
+    unlisten?.();
     this.options.signal?.removeEventListener('abort', this.onAbort);
     if (this.waiting || this.failWaiting) {
       if (this.failure !== undefined) {

@@ -47,6 +47,11 @@ export interface AdapterOptions {
   onSubscriptionsChanged?: (delta: 1 | -1, field: string, socket: WebSocket) => void;
   /** Told the close code of each socket closed by the server before its `connection_ack`. */
   onRefused?: (code: number) => void;
+  /**
+   * Told first when a socket has closed, before graphql-ws ends its
+   * operations: one `close` listener per socket for the adapter and its user.
+   */
+  onSocketClosed?: (socket: WebSocket) => void;
 }
 
 /**
@@ -91,9 +96,14 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
     slowConsumers,
     onSubscriptionsChanged = () => {},
     onRefused = () => {},
+    onSocketClosed,
   } = options;
-  /** Per socket, the `subscribe` payloads (one object per operation) of its streaming subscriptions, with their root field. */
-  const streaming = new WeakMap<Context<P, SocketExtra>, Map<SubscribePayload, string>>();
+  /**
+   * Per socket, the `subscribe` payloads (one object per operation) of its
+   * streaming subscriptions, with their root field. Pairs in an array, not a
+   * Map: most sockets run one or a few (at most MAX_SUBSCRIPTIONS_PER_CONNECTION).
+   */
+  const streaming = new WeakMap<Context<P, SocketExtra>, [SubscribePayload, string][]>();
   /** Sockets whose `connection_init` was accepted. */
   const acknowledged = new WeakSet<WebSocket>();
   /** Sockets that have sent their `connection_init` (accepted or still being checked). */
@@ -129,10 +139,10 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
       const replaced = await serverOptions.onOperation?.(ctx, id, payload, args, result);
       // graphql-ws streams an iterable only while the id is still registered.
       if (isAsyncIterable(replaced ?? result) && id in ctx.subscriptions) {
-        let live = streaming.get(ctx);
-        if (!live) streaming.set(ctx, (live = new Map()));
         const field = rootFieldOf(args);
-        live.set(payload, field);
+        const live = streaming.get(ctx);
+        if (live) live.push([payload, field]);
+        else streaming.set(ctx, [[payload, field]]);
         onSubscriptionsChanged(1, field, ctx.extra.socket);
       }
       return replaced;
@@ -140,15 +150,19 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
     onComplete: async (ctx, id, payload) => {
       // Also called after an error, a client's `complete` and a close: every end of a stream.
       const live = streaming.get(ctx);
-      const field = live?.get(payload);
-      if (field !== undefined && live!.delete(payload)) onSubscriptionsChanged(-1, field, ctx.extra.socket);
+      const index = live ? live.findIndex(([streamed]) => streamed === payload) : -1;
+      if (index >= 0) {
+        const [[, field]] = live!.splice(index, 1) as [[SubscribePayload, string]];
+        if (live!.length === 0) streaming.delete(ctx);
+        onSubscriptionsChanged(-1, field, ctx.extra.socket);
+      }
       await serverOptions.onComplete?.(ctx, id, payload);
     },
     onClose: async (ctx, code, reason) => {
       // Whatever graphql-ws did not get to complete before the socket closed.
       const live = streaming.get(ctx);
-      for (const field of live?.values() ?? []) onSubscriptionsChanged(-1, field, ctx.extra.socket);
-      live?.clear();
+      streaming.delete(ctx);
+      for (const [, field] of live ?? []) onSubscriptionsChanged(-1, field, ctx.extra.socket);
       await serverOptions.onClose?.(ctx, code, reason);
     },
   });
@@ -199,6 +213,7 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
     if (adapted) adapted.awaitingPong = false;
   }
   function onSocketClose(this: WebSocket, code: number, reason: Buffer) {
+    onSocketClosed?.(this);
     const adapted = adaptedSockets.get(this);
     if (!adapted) return;
     schedule.cancel(adapted.initWait);

@@ -141,22 +141,20 @@ export function attachWebSocket(options: WebSocketOptions) {
   };
   httpServer.on('upgrade', onUpgrade);
 
-  // One listener for every socket (`ws` calls it with the socket as `this`), `on` rather than
-  // `once` (a wrapper per socket): `ws` emits `close` once.
-  function onClose(this: WebSocket) {
+  wss.on('connection', () => {
+    counts.websockets++;
+  });
+  /** A socket has closed (told by the adapter, before graphql-ws ends its operations). */
+  const onSocketClosed = (socket: WebSocket) => {
     counts.websockets--;
-    const connection = connections.get(this);
+    const connection = connections.get(socket);
     if (connection) {
       connection.token.close();
       connection.releaseSlot();
       connection.disconnected();
       connection.registration.remove();
     }
-  }
-  wss.on('connection', (socket) => {
-    counts.websockets++;
-    socket.on('close', onClose);
-  });
+  };
 
   const inits = createGate(limits.wsMaxConcurrentInits);
   /**
@@ -307,6 +305,7 @@ export function attachWebSocket(options: WebSocketOptions) {
         connections.get(socket)?.registration.subscriptionsChanged(delta);
       },
       onRefused: (code) => countRefusal(counts, code),
+      onSocketClosed,
       schedule,
       keepAliveMs: limits.wsKeepAliveMs,
       slowConsumers: slow,

@@ -137,7 +137,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     context: ({ viewer, signal, transport, refreshToken }) => {
       // Unreachable past useViewerRequired; kept so no operation ever runs without a viewer.
       if (!viewer) throw unauthenticated();
-      if (transport === 'websocket') return { viewer, services, accessSignal: () => signal, refreshToken };
+      if (transport === 'websocket') return websocketContext(viewer, services, signal, refreshToken);
       let expiry: AbortSignal | undefined;
       return {
         viewer,
@@ -188,6 +188,20 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       // Subscription result hooks (`onNext`) see the shared fan-out's deliveries too (./fanout.ts).
     ].map(withSharedDeliveryHooks),
   });
+}
+
+/**
+ * A WebSocket operation's context: its access ends with its connection's
+ * token signal (./socket-token.ts). Made here, so that the closure kept for
+ * a subscription's life holds that signal alone, not the context factory's scope.
+ */
+function websocketContext(
+  viewer: Viewer,
+  services: ServerServices,
+  signal: AbortSignal | undefined,
+  refreshToken: GraphQLContext['refreshToken'],
+): GraphQLContext {
+  return { viewer, services, accessSignal: () => signal, refreshToken };
 }
 
 /** Milliseconds until a viewer's token expires, within what a timer can hold. */
