@@ -175,7 +175,8 @@ export class FrameCache {
   groupOf(args: ExecutionArgs): string {
     let id = this.documentIds.get(args.document);
     if (id === undefined) this.documentIds.set(args.document, (id = this.nextDocumentId++));
-    return `${id}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}`;
+    // Kept by each subscription: a flat string, not a rope of its pieces.
+    return JSON.stringify([id, args.operationName ?? '', args.variableValues ?? {}]);
   }
 
   /** The serialised `payload` of a `next` frame for this subscriber and event (and the result it is). */
@@ -241,7 +242,7 @@ class FrameStream implements AsyncIterableIterator<ExecutionResult> {
     if (!this.started) {
       // graphql-ws iterates only once it has registered the operation id.
       this.started = true;
-      void this.pump();
+      this.pull();
     }
     return this.ended;
   }
@@ -288,39 +289,62 @@ class FrameStream implements AsyncIterableIterator<ExecutionResult> {
     void this.source.return?.()?.catch(() => {});
   }
 
-  private async pump() {
+  /**
+   * Waits for the source's next event: a callback on its promise, not an
+   * async function suspended (with its frame) for the subscription's life.
+   */
+  private pull(): void {
+    let next: Promise<IteratorResult<unknown>>;
+    try {
+      next = this.source.next();
+    } catch (error) {
+      return this.failed(error);
+    }
+    next.then(
+      (step) => (step.done || this.stopped ? this.end() : void this.deliver(step.value)),
+      (error: unknown) => this.failed(error),
+    );
+  }
+
+  /** Writes one event to the socket (once it has drained, past the threshold), then pulls the next. */
+  private async deliver(event: unknown): Promise<void> {
     const { raw, orgId } = this.target;
     const { frames, counters, drainAboveBytes } = this.delivery;
     try {
-      for (;;) {
-        const step = await this.source.next();
-        if (step.done || this.stopped) break;
-        let executed = frames.payloadFor(step.value, this.args, this.group);
-        if (executed instanceof Promise) executed = await executed;
-        let payload = executed.json;
-        if (this.target.onNext) {
-          let own = this.hooked(executed.result);
-          if (own instanceof Promise) own = await own;
-          if (own) payload = own;
-        }
-        if (this.stopped || !raw.open) break;
-        if (orgId !== undefined) counters?.delivered(orgId, 'websocket');
-        const frame = textFrame(this.prefix, payload, FRAME_END);
-        if (raw.bufferedAmount < drainAboveBytes) {
-          raw.sendRaw(frame);
-        } else {
-          // A client that does not read: stop pulling, so its source queue (bounded) fills up.
-          await new Promise<void>((resolve, reject) =>
-            raw.sendRaw(frame, (error) => (error ? reject(error) : resolve())),
-          );
-        }
+      let executed = frames.payloadFor(event, this.args, this.group);
+      if (executed instanceof Promise) executed = await executed;
+      let payload = executed.json;
+      if (this.target.onNext) {
+        let own = this.hooked(executed.result);
+        if (own instanceof Promise) own = await own;
+        if (own) payload = own;
       }
-      this.stop();
-      this.settle({ value: undefined, done: true });
+      if (this.stopped || !raw.open) return this.end();
+      if (orgId !== undefined) counters?.delivered(orgId, 'websocket');
+      const frame = textFrame(this.prefix, payload, FRAME_END);
+      if (raw.bufferedAmount < drainAboveBytes) {
+        raw.sendRaw(frame);
+      } else {
+        // A client that does not read: stop pulling, so its source queue (bounded) fills up.
+        await new Promise<void>((resolve, reject) =>
+          raw.sendRaw(frame, (error) => (error ? reject(error) : resolve())),
+        );
+      }
     } catch (error) {
-      this.stop();
-      this.fail(error);
+      return this.failed(error);
     }
+    this.pull();
+  }
+
+  /** Delivery is over: the source is released, graphql-ws' `next()` resolves done. */
+  private end() {
+    this.stop();
+    this.settle({ value: undefined, done: true });
+  }
+
+  private failed(error: unknown) {
+    this.stop();
+    this.fail(error);
   }
 }
 
