@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { GraphQLError } from 'graphql';
+import type { AccessSignal } from '../lib/access-signal.js';
 import type { EventBus, Unlisten } from './bus.js';
 import type { Channel } from './channel.js';
 import { resumeFailed } from '../errors.js';
@@ -16,7 +17,7 @@ export interface SubscribeOptions<Payload> {
    */
   isLast?: (payload: Payload) => boolean;
   /** Ends the subscription, e.g. when the viewer's token expires. */
-  signal?: AbortSignal;
+  signal?: AccessSignal;
   /**
    * Events held for a subscriber that is not reading (default: the bus's
    * SUBSCRIPTION_MAX_QUEUED_EVENTS). Past it the subscription ends with a

@@ -2,6 +2,7 @@ import { assertSameIdentity, dropsRole } from '../auth/refresh.js';
 import { bearerToken, InvalidTokenError, type VerifyToken } from '../auth/jwt.js';
 import type { Viewer } from '../auth/viewer.js';
 import { unauthenticated } from '../errors.js';
+import { OperationsSignal, type AccessSignal } from '../lib/access-signal.js';
 import type { Schedule, Scheduled } from './schedule.js';
 
 /**
@@ -17,7 +18,7 @@ export interface SocketToken {
    * the socket closed, or a refresh took one of its roles away. Read it
    * when an operation starts.
    */
-  readonly signal: AbortSignal;
+  readonly signal: AccessSignal;
   /**
    * Verifies `token` (bare or `Bearer …`) with the connection's verifier and,
    * when it is the same user and organisation, carries on under it: the
@@ -38,13 +39,6 @@ export interface SocketTokenOptions {
   schedule: Schedule;
 }
 
-/**
- * Why a socket's operations end, given to `abort()`: without a reason it
- * makes a `DOMException` (with a stack) per socket closed, a cost a storm
- * of disconnects pays thousands of times. Nothing reads the reason.
- */
-const OPERATIONS_ENDED = Object.freeze(new Error('the connection closed or its token changed'));
-
 /** A socket's token state, with its expiry scheduled. */
 export function createSocketToken({
   viewer: first,
@@ -53,7 +47,8 @@ export function createSocketToken({
   schedule,
 }: SocketTokenOptions): SocketToken {
   let viewer = first;
-  let operations = new AbortController();
+  // Not an AbortController: held for the socket's life, it would cost ~900 bytes per connection.
+  let operations = new OperationsSignal();
   let closed = false;
   let expiry: Scheduled | undefined;
 
@@ -68,7 +63,7 @@ export function createSocketToken({
       return viewer;
     },
     get signal() {
-      return operations.signal;
+      return operations;
     },
     async refresh(token) {
       const raw = bearerToken(token);
@@ -85,8 +80,8 @@ export function createSocketToken({
       // Subscriptions keep the viewer they were authorized as; one whose roles a refresh
       // took away could be seeing what the new token does not allow, so they end.
       if (dropsRole(viewer, next)) {
-        operations.abort(OPERATIONS_ENDED);
-        operations = new AbortController();
+        operations.abort();
+        operations = new OperationsSignal();
       }
       viewer = next;
       arm();
@@ -95,7 +90,7 @@ export function createSocketToken({
     close() {
       closed = true;
       schedule.cancel(expiry);
-      operations.abort(OPERATIONS_ENDED);
+      operations.abort();
     },
   };
 }

@@ -255,7 +255,7 @@ export function attachWebSocket(options: WebSocketOptions) {
           const { schema, execute, subscribe, contextFactory, parse, validate } = pipeline.getEnveloped({
             params: payload,
             viewer: connection.token.viewer,
-            signal: connection.token.signal,
+            operations: connection.token.signal,
             transport: 'websocket',
             refreshToken: connection.token.refresh,
           });
