@@ -264,10 +264,30 @@ class EventStream<Payload> implements EventSubscription<Payload> {
     this.release();
   }
 
-  async next(): Promise<IteratorResult<Payload>> {
+  /**
+   * Not an async function: a subscriber waiting for its next event (most of
+   * a subscription's life) holds the one promise it waits on, not that and
+   * the async function's own, linked by a job and two resolvers.
+   */
+  next(): Promise<IteratorResult<Payload>> {
     // Each page pulled only once the previous one is read: memory holds one page at most.
-    while (this.queue.length === 0 && this.replay && !this.closing && !this.finished) await this.pull(this.replay);
-    if (this.queue.length > 0) return { value: this.queue.shift()!, done: false };
+    if (this.queue.length === 0 && this.replay && !this.closing && !this.finished)
+      return this.nextAfterPage(this.replay);
+    try {
+      return this.take();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private async nextAfterPage(replay: HistoryReplay): Promise<IteratorResult<Payload>> {
+    await this.pull(replay);
+    return this.next();
+  }
+
+  /** The next event queued, the failure, the end, or a wait for what comes next. */
+  private take(): Promise<IteratorResult<Payload>> {
+    if (this.queue.length > 0) return Promise.resolve({ value: this.queue.shift()!, done: false });
     if (this.failure !== undefined) {
       const failure = this.failure;
       this.failure = undefined;
