@@ -223,6 +223,9 @@ export function attachWebSocket(options: WebSocketOptions) {
     };
   };
 
+  /** A subscription's overflow handler, kept for its life: a closure over the socket alone. */
+  const cutOffOnOverflow = (socket: WebSocket) => () => slow.cutOff(socket);
+
   const server = serveGraphqlWs<Record<string, unknown>>(
     wss,
     {
@@ -231,10 +234,7 @@ export function attachWebSocket(options: WebSocketOptions) {
       subscribe: (args) => {
         const { subscribe, socket, resumeFrom } = args.rootValue as Envelope;
         // A subscription whose queue overflows cuts the socket off at once (4413).
-        return withOverflowHandler(
-          () => slow.cutOff(socket),
-          () => withResumePoint(resumeFrom, () => subscribe(args)),
-        );
+        return withOverflowHandler(cutOffOnOverflow(socket), () => withResumePoint(resumeFrom, () => subscribe(args)));
       },
       // At most WS_MAX_CONCURRENT_INITS at once, in arrival order (./init-gate.ts).
       onConnect: ({ connectionParams, extra }) => inits.run(() => accept(connectionParams ?? {}, extra.socket)),
