@@ -1,6 +1,7 @@
 import type { DocumentNode, ExecutionArgs, ExecutionResult, GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { offsetOf } from '../events/offsets.js';
+import { flatString } from '../lib/flat-string.js';
 import type { StatusCounters } from '../status/counters.js';
 import { createSourceEventStream, execute } from './graphql-cjs.js';
 import { publicError } from './public-error.js';
@@ -175,8 +176,8 @@ export class FrameCache {
   groupOf(args: ExecutionArgs): string {
     let id = this.documentIds.get(args.document);
     if (id === undefined) this.documentIds.set(args.document, (id = this.nextDocumentId++));
-    // Kept by each subscription: a flat string, not a rope of its pieces.
-    return JSON.stringify([id, args.operationName ?? '', args.variableValues ?? {}]);
+    // Kept by each subscription: a flat string (JSON.stringify's own output is a rope of its parts).
+    return flatString(JSON.stringify([id, args.operationName ?? '', args.variableValues ?? {}]));
   }
 
   /** The serialised `payload` of a `next` frame for this subscriber and event (and the result it is). */
