@@ -217,11 +217,15 @@ export class FrameCache {
 class FrameStream implements AsyncIterableIterator<ExecutionResult> {
   private readonly prefix: Buffer;
   private readonly group: string;
-  private started = false;
   private stopped = false;
-  private readonly ended: Promise<IteratorResult<ExecutionResult>>;
-  private settle!: (result: IteratorResult<ExecutionResult>) => void;
-  private fail!: (error: unknown) => void;
+  /**
+   * What graphql-ws' loop waits on: made by its first `next()`, so that it
+   * always has a waiter (no rejection goes unhandled, no catch is kept per
+   * subscription).
+   */
+  private ended: Promise<IteratorResult<ExecutionResult>> | undefined;
+  private settle: ((result: IteratorResult<ExecutionResult>) => void) | undefined;
+  private fail: ((error: unknown) => void) | undefined;
 
   constructor(
     private readonly source: AsyncIterator<unknown>,
@@ -231,32 +235,28 @@ class FrameStream implements AsyncIterableIterator<ExecutionResult> {
   ) {
     this.prefix = Buffer.from(`{"id":${JSON.stringify(target.id)},"type":"next","payload":`);
     this.group = delivery.frames.groupOf(args);
-    this.ended = new Promise((resolve, reject) => {
-      this.settle = resolve;
-      this.fail = reject;
-    });
-    // Nobody may wait on it (a subscription returned before its first next()).
-    this.ended.catch(() => {});
   }
 
   next(): Promise<IteratorResult<ExecutionResult>> {
-    if (!this.started) {
-      // graphql-ws iterates only once it has registered the operation id.
-      this.started = true;
-      this.pull();
+    if (!this.ended) {
+      this.ended = new Promise((resolve, reject) => {
+        this.settle = resolve;
+        this.fail = reject;
+      });
+      // graphql-ws iterates only once it has registered the operation id; one returned first is done.
+      if (this.stopped) this.end();
+      else this.pull();
     }
     return this.ended;
   }
 
   return(): Promise<IteratorResult<ExecutionResult>> {
-    this.stop();
-    this.settle({ value: undefined, done: true });
+    this.end();
     return Promise.resolve({ value: undefined, done: true });
   }
 
   throw(error?: unknown): Promise<IteratorResult<ExecutionResult>> {
-    this.stop();
-    this.settle({ value: undefined, done: true });
+    this.end();
     return Promise.reject(error);
   }
 
@@ -340,12 +340,12 @@ class FrameStream implements AsyncIterableIterator<ExecutionResult> {
   /** Delivery is over: the source is released, graphql-ws' `next()` resolves done. */
   private end() {
     this.stop();
-    this.settle({ value: undefined, done: true });
+    this.settle?.({ value: undefined, done: true });
   }
 
   private failed(error: unknown) {
     this.stop();
-    this.fail(error);
+    this.fail?.(error);
   }
 }
 
