@@ -40,57 +40,60 @@ export interface SocketTokenOptions {
 }
 
 /** A socket's token state, with its expiry scheduled. */
-export function createSocketToken({
-  viewer: first,
-  verifyToken,
-  onExpired,
-  schedule,
-}: SocketTokenOptions): SocketToken {
-  let viewer = first;
-  // Not an AbortController: held for the socket's life, it would cost ~900 bytes per connection.
-  let operations = new OperationsSignal();
-  let closed = false;
-  let expiry: Scheduled | undefined;
+export function createSocketToken(options: SocketTokenOptions): SocketToken {
+  return new TokenState(options);
+}
 
-  const arm = () => {
-    schedule.cancel(expiry);
-    expiry = schedule.at(viewer.expiresAt, onExpired, undefined);
-  };
-  arm();
+/**
+ * {@link SocketToken} as one object per socket, its methods on the
+ * prototype: only `refresh`, handed to each operation's context on its
+ * own, is a function of its own.
+ */
+class TokenState implements SocketToken {
+  viewer: Viewer;
+  /** Not an AbortController: held for the socket's life, that would cost ~900 bytes per connection. */
+  signal = new OperationsSignal();
+  private closed = false;
+  private expiry: Scheduled | undefined;
+  readonly refresh = (token: string): Promise<Viewer> => this.replace(token);
 
-  return {
-    get viewer() {
-      return viewer;
-    },
-    get signal() {
-      return operations;
-    },
-    async refresh(token) {
-      const raw = bearerToken(token);
-      if (!raw) throw unauthenticated('The token is missing or malformed');
-      let next: Viewer;
-      try {
-        next = await verifyToken(raw);
-      } catch (error) {
-        if (error instanceof InvalidTokenError) throw unauthenticated(error.message);
-        throw error;
-      }
-      assertSameIdentity(viewer, next);
-      if (closed) return next;
-      // Subscriptions keep the viewer they were authorized as; one whose roles a refresh
-      // took away could be seeing what the new token does not allow, so they end.
-      if (dropsRole(viewer, next)) {
-        operations.abort();
-        operations = new OperationsSignal();
-      }
-      viewer = next;
-      arm();
-      return next;
-    },
-    close() {
-      closed = true;
-      schedule.cancel(expiry);
-      operations.abort();
-    },
-  };
+  constructor(private readonly options: SocketTokenOptions) {
+    this.viewer = options.viewer;
+    this.arm();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.options.schedule.cancel(this.expiry);
+    this.signal.abort();
+  }
+
+  private async replace(token: string): Promise<Viewer> {
+    const raw = bearerToken(token);
+    if (!raw) throw unauthenticated('The token is missing or malformed');
+    let next: Viewer;
+    try {
+      next = await this.options.verifyToken(raw);
+    } catch (error) {
+      if (error instanceof InvalidTokenError) throw unauthenticated(error.message);
+      throw error;
+    }
+    assertSameIdentity(this.viewer, next);
+    if (this.closed) return next;
+    // Subscriptions keep the viewer they were authorized as; one whose roles a refresh
+    // took away could be seeing what the new token does not allow, so they end.
+    if (dropsRole(this.viewer, next)) {
+      this.signal.abort();
+      this.signal = new OperationsSignal();
+    }
+    this.viewer = next;
+    this.arm();
+    return next;
+  }
+
+  private arm() {
+    const { schedule, onExpired } = this.options;
+    schedule.cancel(this.expiry);
+    this.expiry = schedule.at(this.viewer.expiresAt, onExpired, undefined);
+  }
 }
