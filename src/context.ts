@@ -1,4 +1,5 @@
 import type { Viewer } from './auth/viewer.js';
+import type { AccessSignal } from './lib/access-signal.js';
 import type { ServerServices } from './services.js';
 
 /** What every resolver receives, whatever the transport (HTTP, SSE or WebSocket). */
@@ -12,7 +13,7 @@ export interface GraphQLContext {
    * shutdown, connection closed): live subscriptions end then. Made on
    * first call, so only subscriptions pay for it.
    */
-  accessSignal: () => AbortSignal | undefined;
+  accessSignal: () => AccessSignal | undefined;
   /**
    * On a WebSocket only: replaces the connection's token with a fresh one
    * for the same user (`refreshConnectionToken`), returning its viewer.

@@ -29,12 +29,33 @@ export interface Registration {
 /** Closes one connection for the admin API: a WebSocket with 4403, an SSE stream ends. */
 export type CloseConnection = (reason: string) => void;
 
-interface Entry {
-  summary: ConnectionSummary;
-  orgId: string;
-  viewer: Viewer;
-  close: CloseConnection;
-  remove: () => void;
+/**
+ * One open connection: what the admin API lists and closes, and the
+ * transport's {@link Registration} of it. One object per connection, its
+ * methods on the prototype (no closures per connection).
+ */
+class Entry implements Registration {
+  readonly orgId: string;
+
+  constructor(
+    readonly summary: ConnectionSummary,
+    readonly viewer: Viewer,
+    readonly close: CloseConnection,
+    /** The registry's connections, by organisation then id. */
+    private readonly byOrg: Map<string, Map<string, Entry>>,
+  ) {
+    this.orgId = viewer.orgId;
+  }
+
+  subscriptionsChanged(delta: number): void {
+    this.summary.subscriptions = Math.max(0, this.summary.subscriptions + delta);
+  }
+
+  remove(): void {
+    const current = this.byOrg.get(this.orgId);
+    if (!current?.delete(this.summary.id)) return;
+    if (current.size === 0) this.byOrg.delete(this.orgId);
+  }
 }
 
 /** This instance's open connections (see {@link createConnectionRegistry}). */
@@ -74,24 +95,15 @@ export function createConnectionRegistry(
     /** Registers an open connection of `viewer`; `close` is how the admin API ends it. */
     open(viewer: Viewer, transport: TransportKind, close: CloseConnection): Registration {
       const id = newId();
-      const entry: Entry = {
-        summary: {
-          id,
-          userId: viewer.id,
-          transport,
-          instance,
-          openedAt: new Date().toISOString(),
-          subscriptions: 0,
-        },
-        orgId: viewer.orgId,
-        viewer,
-        close,
-        remove: () => {
-          const current = byOrg.get(entry.orgId);
-          if (!current?.delete(id)) return;
-          if (current.size === 0) byOrg.delete(entry.orgId);
-        },
+      const summary: ConnectionSummary = {
+        id,
+        userId: viewer.id,
+        transport,
+        instance,
+        openedAt: new Date().toISOString(),
+        subscriptions: 0,
       };
+      const entry = new Entry(summary, viewer, close, byOrg);
       let org = byOrg.get(viewer.orgId);
       if (!org) byOrg.set(viewer.orgId, (org = new Map()));
       org.set(id, entry);
@@ -100,12 +112,7 @@ export function createConnectionRegistry(
           entry.remove();
           close(REVOKED);
         });
-      return {
-        subscriptionsChanged: (delta) => {
-          entry.summary.subscriptions = Math.max(0, entry.summary.subscriptions + delta);
-        },
-        remove: entry.remove,
-      };
+      return entry;
     },
 
     /** Open connections of an organisation (of one user when given), oldest first. */

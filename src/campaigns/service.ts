@@ -16,6 +16,7 @@ import { FINAL_EVENTS, type CampaignEvent } from './events.js';
 import { FINAL_STATUSES, type CampaignRecord, type CampaignView } from './model.js';
 import { parseRecipients } from './recipients.js';
 import { byOrg, createCampaignStore } from './store.js';
+import type { AccessSignal } from '../lib/access-signal.js';
 
 /** Campaigns as clients see them: state, authorization and events. Workers run them (see `src/worker/`). */
 export type CampaignService = ReturnType<typeof createCampaignService>;
@@ -213,7 +214,7 @@ export function createCampaignService({
      * campaign's final event, at once if it has already ended, or when
      * `signal` aborts.
      */
-    async subscribe(viewer: Viewer, campaignId: string, signal?: AbortSignal) {
+    async subscribe(viewer: Viewer, campaignId: string, signal?: AccessSignal) {
       const record = await getRecord(viewer, campaignId);
       const events = await subscribe(bus, topics.campaign(record.orgId, record.id), {
         signal,

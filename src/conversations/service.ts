@@ -26,6 +26,7 @@ import type { UnreadCountChangedPayload } from './events.js';
 import { inboxOf, inboxVerdict } from './inbox.js';
 import { createMemberships } from './memberships.js';
 import { DEFAULT_CONVERSATION_CONFIG, type ConversationConfig } from '../config.js';
+import type { AccessSignal } from '../lib/access-signal.js';
 
 /** Conversations and messages: state, authorization and events, whatever the transport. */
 export type ConversationService = ReturnType<typeof createConversationService>;
@@ -298,7 +299,7 @@ export function createConversationService({
      * Live events of a conversation the viewer is a member of. Ends after
      * the `MembersChanged` that removes them, or when `signal` aborts.
      */
-    async subscribe(viewer: Viewer, id: string, signal?: AbortSignal) {
+    async subscribe(viewer: Viewer, id: string, signal?: AccessSignal) {
       const conversation = await getVisible(viewer, id, 'conversationId');
       const events = await subscribe(bus, topics.conversation(conversation.orgId, conversation.id), {
         signal,
@@ -319,7 +320,7 @@ export function createConversationService({
      * channel addressed to them (see `inboxOf`: decided from this process's
      * {@link createMemberships}, or by reading the conversation).
      */
-    async inbox(viewer: Viewer, signal?: AbortSignal) {
+    async inbox(viewer: Viewer, signal?: AccessSignal) {
       const known = memberships.forOrg(viewer.orgId);
       const events = await subscribe(bus, topics.inbox(viewer.orgId), {
         signal,

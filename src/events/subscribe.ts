@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { GraphQLError } from 'graphql';
+import type { AccessSignal } from '../lib/access-signal.js';
 import type { EventBus, Unlisten } from './bus.js';
 import type { Channel } from './channel.js';
 import { resumeFailed } from '../errors.js';
@@ -16,7 +17,7 @@ export interface SubscribeOptions<Payload> {
    */
   isLast?: (payload: Payload) => boolean;
   /** Ends the subscription, e.g. when the viewer's token expires. */
-  signal?: AbortSignal;
+  signal?: AccessSignal;
   /**
    * Events held for a subscriber that is not reading (default: the bus's
    * SUBSCRIPTION_MAX_QUEUED_EVENTS). Past it the subscription ends with a
@@ -77,8 +78,7 @@ export async function subscribe<Payload>(
   const stream = new EventStream<Payload>({ maxQueued: bus.maxQueuedEvents, ...options }, Boolean(history));
   const list = typeof channels === 'string' ? [channels] : channels;
   const settled = await Promise.allSettled(list.map((name) => bus.listen(name, stream.push)));
-  const unlistens = settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
-  stream.attach(unlistens);
+  stream.attach(settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : [])));
   const failed = settled.find((result) => result.status === 'rejected');
   if (failed) {
     // Channels that did subscribe are released with the stream.
@@ -121,7 +121,8 @@ class EventStream<Payload> implements EventSubscription<Payload> {
   private closing = false;
   private finished = false;
   private failure: unknown;
-  private unlistens: Unlisten[] = [];
+  /** Releases the channels' listeners; most subscriptions have one channel, so one function, no array. */
+  private unlisten: Unlisten | undefined;
   private readonly onAbort = () => this.close();
   /** The transport's handler, from the operation that made this subscription. */
   private readonly onOverflow = overflowHandlers.getStore();
@@ -137,7 +138,7 @@ class EventStream<Payload> implements EventSubscription<Payload> {
   }
 
   attach(unlistens: Unlisten[]) {
-    this.unlistens = unlistens;
+    this.unlisten = unlistens.length === 1 ? unlistens[0] : () => unlistens.forEach((unlisten) => unlisten());
     // Ended (returned, aborted) while the listeners were being made.
     if (this.finished || this.closing) this.release();
   }
@@ -263,10 +264,30 @@ class EventStream<Payload> implements EventSubscription<Payload> {
     this.release();
   }
 
-  async next(): Promise<IteratorResult<Payload>> {
+  /**
+   * Not an async function: a subscriber waiting for its next event (most of
+   * a subscription's life) holds the one promise it waits on, not that and
+   * the async function's own, linked by a job and two resolvers.
+   */
+  next(): Promise<IteratorResult<Payload>> {
     // Each page pulled only once the previous one is read: memory holds one page at most.
-    while (this.queue.length === 0 && this.replay && !this.closing && !this.finished) await this.pull(this.replay);
-    if (this.queue.length > 0) return { value: this.queue.shift()!, done: false };
+    if (this.queue.length === 0 && this.replay && !this.closing && !this.finished)
+      return this.nextAfterPage(this.replay);
+    try {
+      return this.take();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private async nextAfterPage(replay: HistoryReplay): Promise<IteratorResult<Payload>> {
+    await this.pull(replay);
+    return this.next();
+  }
+
+  /** The next event queued, the failure, the end, or a wait for what comes next. */
+  private take(): Promise<IteratorResult<Payload>> {
+    if (this.queue.length > 0) return Promise.resolve({ value: this.queue.shift()!, done: false });
     if (this.failure !== undefined) {
       const failure = this.failure;
       this.failure = undefined;
@@ -307,8 +328,9 @@ class EventStream<Payload> implements EventSubscription<Payload> {
   }
 
   private release() {
-    for (const unlisten of this.unlistens) unlisten();
-    this.unlistens = [];
+    const unlisten = this.unlisten;
+    this.unlisten = undefined;
+    unlisten?.();
     this.options.signal?.removeEventListener('abort', this.onAbort);
     if (this.waiting || this.failWaiting) {
       if (this.failure !== undefined) {

@@ -15,6 +15,7 @@ import { retentionOf, type ChangeEvent, type IndexEntry, type Storage } from '..
 import { assertCanSendNotifications, isRecipient } from './access.js';
 import type { NotificationEvent } from './events.js';
 import { NOTIFICATION_LIMITS, type NotificationRecord } from './model.js';
+import type { AccessSignal } from '../lib/access-signal.js';
 
 /** Notifications: state, authorization and events, whatever the transport. */
 export type NotificationService = ReturnType<typeof createNotificationService>;
@@ -223,7 +224,7 @@ export function createNotificationService({
     },
 
     /** The viewer's own notification events; ends when `signal` aborts. */
-    subscribe(viewer: Viewer, signal?: AbortSignal) {
+    subscribe(viewer: Viewer, signal?: AccessSignal) {
       return subscribe(bus, topics.notifications(viewer.orgId, viewer.id), { signal });
     },
   };

@@ -9,6 +9,7 @@ import type { Logger } from '../logger.js';
 import type { Storage } from '../storage/index.js';
 import { presenceScope } from './access.js';
 import { isOnline, presenceId, type PresenceRecord } from './model.js';
+import type { AccessSignal } from '../lib/access-signal.js';
 
 /** The shared deadline set of live instances, renewed by each one's heartbeat. */
 const INSTANCES = 'presence-instances';
@@ -216,7 +217,7 @@ export function createPresenceService(options: {
     },
 
     /** Transitions of users of the viewer's organisation. */
-    subscribe(viewer: Viewer, userIds: readonly string[], signal?: AbortSignal) {
+    subscribe(viewer: Viewer, userIds: readonly string[], signal?: AccessSignal) {
       const scope = presenceScope(viewer, userIds);
       // Transitions published by different instances may cross on the way: keep each user's latest only.
       const latest = new Map<string, number>();

@@ -225,7 +225,7 @@ export async function startServer(
         ended.abort();
         setTimeout(() => res.destroy(), SSE_END_GRACE_MS).unref();
       });
-      res.once('close', connection.remove);
+      res.once('close', () => connection.remove());
       const streamSignal = AbortSignal.any([signal, ended.signal]);
       run = () => void pipeline(req, res, { signal: streamSignal, viewer, connection });
       // A stream whose client stopped reading is dropped once its event queue overflows.

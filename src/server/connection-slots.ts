@@ -1,5 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { Viewer } from '../auth/viewer.js';
+import { flatString } from '../lib/flat-string.js';
+import { newId } from '../lib/ids.js';
 import { keyPart } from '../lib/keys.js';
 import type { Logger } from '../logger.js';
 import type { Storage } from '../storage/index.js';
@@ -51,9 +52,10 @@ export function createConnectionSlots(options: { storage: Storage; limit: number
     async acquire(viewer: Viewer): Promise<ReleaseSlot | undefined> {
       const { orgId } = viewer;
       const scope = storage.forOrg(orgId);
-      const key = `conn:${keyPart(orgId)}:${keyPart(viewer.id)}`;
+      // Both kept for the connection's life: flat strings, not ropes.
+      const key = flatString(`conn:${keyPart(orgId)}:${keyPart(viewer.id)}`);
       if ((local.get(key) ?? 0) >= limit) return undefined;
-      const member = randomUUID();
+      const member = newId();
       // Counted locally before the await, so concurrent connects cannot overshoot here.
       local.set(key, (local.get(key) ?? 0) + 1);
       let shared: boolean;

@@ -1,6 +1,7 @@
 import type { DocumentNode, ExecutionArgs, ExecutionResult, GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { offsetOf } from '../events/offsets.js';
+import { flatString } from '../lib/flat-string.js';
 import type { StatusCounters } from '../status/counters.js';
 import { createSourceEventStream, execute } from './graphql-cjs.js';
 import { publicError } from './public-error.js';
@@ -78,8 +79,12 @@ export const FANOUT = Symbol.for('realtime-graphql.fanout');
 const SHARED_CONTEXT_KEYS = new Set<PropertyKey>(['services']);
 
 export interface FanoutOptions {
-  /** The pipeline's error masking, applied to every error of an event's result. */
-  maskError: (error: GraphQLError) => GraphQLError;
+  /**
+   * The pipeline's error masking, applied to every error of an event's
+   * result, and to a subscription's failure to start (this path stands in
+   * for yoga's own masking there).
+   */
+  maskError: (error: unknown) => GraphQLError;
   /** Past this many bytes queued on a socket, delivery waits for it to drain (the slow-consumer policy's). */
   drainAboveBytes?: number;
   /** Where each frame written is counted: the one counting point of deliveries (status page, `/metrics`). */
@@ -106,15 +111,26 @@ export function useSharedSubscriptions(options: FanoutOptions): Plugin {
     drainAboveBytes: options.drainAboveBytes ?? DEFAULT_DRAIN_ABOVE_BYTES,
     counters: options.counters,
   };
+  const { maskError } = options;
+  /** The subscription's stream on the shared path; its errors masked as yoga's masking would. */
+  const open = async (args: ExecutionArgs, target: FanoutTarget) => {
+    let source: Awaited<ReturnType<typeof createSourceEventStream>>;
+    try {
+      source = await createSourceEventStream(args);
+    } catch (error) {
+      throw maskError(error);
+    }
+    if (Symbol.asyncIterator in source) return new FrameStream(source[Symbol.asyncIterator](), args, target, delivery);
+    return source.errors?.length ? { ...source, errors: source.errors.map((error) => maskError(error)) } : source;
+  };
   return {
-    onSubscribe({ args, setSubscribeFn }) {
+    onSubscribe({ args, setResultAndStopExecution }) {
       const target = (args.rootValue as { [FANOUT]?: FanoutTarget } | undefined)?.[FANOUT];
       if (!target) return;
-      setSubscribeFn(async (subscribeArgs) => {
-        const source = await createSourceEventStream(subscribeArgs);
-        if (!(Symbol.asyncIterator in source)) return source;
-        return new FrameStream(source[Symbol.asyncIterator](), subscribeArgs, target, delivery) as never;
-      });
+      // The last of the pipeline's own plugins: stopping here skips only yoga's error masking,
+      // whose per-result hooks would wrap (in three iterator layers kept for the subscription's
+      // life) a stream that yields nothing. It masks what this path returns, as that plugin would.
+      setResultAndStopExecution(open(args, target) as never);
     },
   };
 }
@@ -147,7 +163,7 @@ export class FrameCache {
   private nextDocumentId = 1;
 
   constructor(
-    private readonly maskError: FanoutOptions['maskError'],
+    private readonly maskError: (error: GraphQLError) => GraphQLError,
     readonly counts: FanoutCounts = { executions: 0 },
   ) {}
 
@@ -160,7 +176,8 @@ export class FrameCache {
   groupOf(args: ExecutionArgs): string {
     let id = this.documentIds.get(args.document);
     if (id === undefined) this.documentIds.set(args.document, (id = this.nextDocumentId++));
-    return `${id}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}`;
+    // Kept by each subscription: a flat string (JSON.stringify's own output is a rope of its parts).
+    return flatString(JSON.stringify([id, args.operationName ?? '', args.variableValues ?? {}]));
   }
 
   /** The serialised `payload` of a `next` frame for this subscriber and event (and the result it is). */
@@ -200,11 +217,15 @@ export class FrameCache {
 class FrameStream implements AsyncIterableIterator<ExecutionResult> {
   private readonly prefix: Buffer;
   private readonly group: string;
-  private started = false;
   private stopped = false;
-  private readonly ended: Promise<IteratorResult<ExecutionResult>>;
-  private settle!: (result: IteratorResult<ExecutionResult>) => void;
-  private fail!: (error: unknown) => void;
+  /**
+   * What graphql-ws' loop waits on: made by its first `next()`, so that it
+   * always has a waiter (no rejection goes unhandled, no catch is kept per
+   * subscription).
+   */
+  private ended: Promise<IteratorResult<ExecutionResult>> | undefined;
+  private settle: ((result: IteratorResult<ExecutionResult>) => void) | undefined;
+  private fail: ((error: unknown) => void) | undefined;
 
   constructor(
     private readonly source: AsyncIterator<unknown>,
@@ -214,32 +235,28 @@ class FrameStream implements AsyncIterableIterator<ExecutionResult> {
   ) {
     this.prefix = Buffer.from(`{"id":${JSON.stringify(target.id)},"type":"next","payload":`);
     this.group = delivery.frames.groupOf(args);
-    this.ended = new Promise((resolve, reject) => {
-      this.settle = resolve;
-      this.fail = reject;
-    });
-    // Nobody may wait on it (a subscription returned before its first next()).
-    this.ended.catch(() => {});
   }
 
   next(): Promise<IteratorResult<ExecutionResult>> {
-    if (!this.started) {
-      // graphql-ws iterates only once it has registered the operation id.
-      this.started = true;
-      void this.pump();
+    if (!this.ended) {
+      this.ended = new Promise((resolve, reject) => {
+        this.settle = resolve;
+        this.fail = reject;
+      });
+      // graphql-ws iterates only once it has registered the operation id; one returned first is done.
+      if (this.stopped) this.end();
+      else this.pull();
     }
     return this.ended;
   }
 
   return(): Promise<IteratorResult<ExecutionResult>> {
-    this.stop();
-    this.settle({ value: undefined, done: true });
+    this.end();
     return Promise.resolve({ value: undefined, done: true });
   }
 
   throw(error?: unknown): Promise<IteratorResult<ExecutionResult>> {
-    this.stop();
-    this.settle({ value: undefined, done: true });
+    this.end();
     return Promise.reject(error);
   }
 
@@ -273,39 +290,62 @@ class FrameStream implements AsyncIterableIterator<ExecutionResult> {
     void this.source.return?.()?.catch(() => {});
   }
 
-  private async pump() {
+  /**
+   * Waits for the source's next event: a callback on its promise, not an
+   * async function suspended (with its frame) for the subscription's life.
+   */
+  private pull(): void {
+    let next: Promise<IteratorResult<unknown>>;
+    try {
+      next = this.source.next();
+    } catch (error) {
+      return this.failed(error);
+    }
+    next.then(
+      (step) => (step.done || this.stopped ? this.end() : void this.deliver(step.value)),
+      (error: unknown) => this.failed(error),
+    );
+  }
+
+  /** Writes one event to the socket (once it has drained, past the threshold), then pulls the next. */
+  private async deliver(event: unknown): Promise<void> {
     const { raw, orgId } = this.target;
     const { frames, counters, drainAboveBytes } = this.delivery;
     try {
-      for (;;) {
-        const step = await this.source.next();
-        if (step.done || this.stopped) break;
-        let executed = frames.payloadFor(step.value, this.args, this.group);
-        if (executed instanceof Promise) executed = await executed;
-        let payload = executed.json;
-        if (this.target.onNext) {
-          let own = this.hooked(executed.result);
-          if (own instanceof Promise) own = await own;
-          if (own) payload = own;
-        }
-        if (this.stopped || !raw.open) break;
-        if (orgId !== undefined) counters?.delivered(orgId, 'websocket');
-        const frame = textFrame(this.prefix, payload, FRAME_END);
-        if (raw.bufferedAmount < drainAboveBytes) {
-          raw.sendRaw(frame);
-        } else {
-          // A client that does not read: stop pulling, so its source queue (bounded) fills up.
-          await new Promise<void>((resolve, reject) =>
-            raw.sendRaw(frame, (error) => (error ? reject(error) : resolve())),
-          );
-        }
+      let executed = frames.payloadFor(event, this.args, this.group);
+      if (executed instanceof Promise) executed = await executed;
+      let payload = executed.json;
+      if (this.target.onNext) {
+        let own = this.hooked(executed.result);
+        if (own instanceof Promise) own = await own;
+        if (own) payload = own;
       }
-      this.stop();
-      this.settle({ value: undefined, done: true });
+      if (this.stopped || !raw.open) return this.end();
+      if (orgId !== undefined) counters?.delivered(orgId, 'websocket');
+      const frame = textFrame(this.prefix, payload, FRAME_END);
+      if (raw.bufferedAmount < drainAboveBytes) {
+        raw.sendRaw(frame);
+      } else {
+        // A client that does not read: stop pulling, so its source queue (bounded) fills up.
+        await new Promise<void>((resolve, reject) =>
+          raw.sendRaw(frame, (error) => (error ? reject(error) : resolve())),
+        );
+      }
     } catch (error) {
-      this.stop();
-      this.fail(error);
+      return this.failed(error);
     }
+    this.pull();
+  }
+
+  /** Delivery is over: the source is released, graphql-ws' `next()` resolves done. */
+  private end() {
+    this.stop();
+    this.settle?.({ value: undefined, done: true });
+  }
+
+  private failed(error: unknown) {
+    this.stop();
+    this.fail?.(error);
   }
 }
 

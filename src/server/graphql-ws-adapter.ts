@@ -47,6 +47,11 @@ export interface AdapterOptions {
   onSubscriptionsChanged?: (delta: 1 | -1, field: string, socket: WebSocket) => void;
   /** Told the close code of each socket closed by the server before its `connection_ack`. */
   onRefused?: (code: number) => void;
+  /**
+   * Told first when a socket has closed, before graphql-ws ends its
+   * operations: one `close` listener per socket for the adapter and its user.
+   */
+  onSocketClosed?: (socket: WebSocket) => void;
 }
 
 /**
@@ -91,9 +96,14 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
     slowConsumers,
     onSubscriptionsChanged = () => {},
     onRefused = () => {},
+    onSocketClosed,
   } = options;
-  /** Per socket, the `subscribe` payloads (one object per operation) of its streaming subscriptions, with their root field. */
-  const streaming = new WeakMap<Context<P, SocketExtra>, Map<SubscribePayload, string>>();
+  /**
+   * Per socket, the `subscribe` payloads (one object per operation) of its
+   * streaming subscriptions, with their root field. Pairs in an array, not a
+   * Map: most sockets run one or a few (at most MAX_SUBSCRIPTIONS_PER_CONNECTION).
+   */
+  const streaming = new WeakMap<Context<P, SocketExtra>, [SubscribePayload, string][]>();
   /** Sockets whose `connection_init` was accepted. */
   const acknowledged = new WeakSet<WebSocket>();
   /** Sockets that have sent their `connection_init` (accepted or still being checked). */
@@ -129,10 +139,10 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
       const replaced = await serverOptions.onOperation?.(ctx, id, payload, args, result);
       // graphql-ws streams an iterable only while the id is still registered.
       if (isAsyncIterable(replaced ?? result) && id in ctx.subscriptions) {
-        let live = streaming.get(ctx);
-        if (!live) streaming.set(ctx, (live = new Map()));
         const field = rootFieldOf(args);
-        live.set(payload, field);
+        const live = streaming.get(ctx);
+        if (live) live.push([payload, field]);
+        else streaming.set(ctx, [[payload, field]]);
         onSubscriptionsChanged(1, field, ctx.extra.socket);
       }
       return replaced;
@@ -140,15 +150,19 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
     onComplete: async (ctx, id, payload) => {
       // Also called after an error, a client's `complete` and a close: every end of a stream.
       const live = streaming.get(ctx);
-      const field = live?.get(payload);
-      if (field !== undefined && live!.delete(payload)) onSubscriptionsChanged(-1, field, ctx.extra.socket);
+      const index = live ? live.findIndex(([streamed]) => streamed === payload) : -1;
+      if (index >= 0) {
+        const [[, field]] = live!.splice(index, 1) as [[SubscribePayload, string]];
+        if (live!.length === 0) streaming.delete(ctx);
+        onSubscriptionsChanged(-1, field, ctx.extra.socket);
+      }
       await serverOptions.onComplete?.(ctx, id, payload);
     },
     onClose: async (ctx, code, reason) => {
       // Whatever graphql-ws did not get to complete before the socket closed.
       const live = streaming.get(ctx);
-      for (const field of live?.values() ?? []) onSubscriptionsChanged(-1, field, ctx.extra.socket);
-      live?.clear();
+      streaming.delete(ctx);
+      for (const [, field] of live ?? []) onSubscriptionsChanged(-1, field, ctx.extra.socket);
       await serverOptions.onClose?.(ctx, code, reason);
     },
   });
@@ -172,38 +186,52 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
       closeBy(socket, CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout');
     }
   };
-  /** Each socket's state, for the `pong` listener (one function for all sockets). */
-  const states = new WeakMap<WebSocket, AdaptedSocket>();
-  function onPong(this: WebSocket) {
-    const adapted = states.get(this);
-    if (adapted) adapted.awaitingPong = false;
-  }
   const shared: Shared = {
     slowConsumers,
     close: (socket, code, reason) => closeBy(socket, code, closeReason(code, reason)),
-    onMessage: async (socket, handle, data) => {
+    onMessage: (socket, handle, data) => {
       // Before `connection_ack` a socket has proven nothing: its messages stay small.
       if (!acknowledged.has(socket) && byteLength(data) > MAX_MESSAGE_BYTES_BEFORE_ACK) {
         return closeBy(socket, CloseCode.MessageTooBig, 'Message too big before connection_ack');
       }
       const text = String(data);
-      try {
-        await handle(text);
-      } catch (error) {
-        if (socket.readyState !== socket.OPEN) return;
-        if (isServerOnlyMessage(text)) return closeSocket(socket, CloseCode.BadRequest, 'Invalid message received');
-        logger.error({ err: error }, 'websocket message handling failed');
-        closeSocket(socket, CloseCode.InternalServerError, 'Internal server error');
-      }
+      // Not an async function: a `subscribe` message's handling lasts as long as its subscription,
+      // and a suspended async function would hold the frame's Buffer (and itself) all that while.
+      handle(text).catch((error: unknown) => onHandleFailed(socket, text, error));
     },
   };
+  /** graphql-ws failed to handle a message of a socket: a server-only type is the client's fault (4400). */
+  const onHandleFailed = (socket: WebSocket, text: string, error: unknown) => {
+    if (socket.readyState !== socket.OPEN) return;
+    if (isServerOnlyMessage(text)) return closeSocket(socket, CloseCode.BadRequest, 'Invalid message received');
+    logger.error({ err: error }, 'websocket message handling failed');
+    closeSocket(socket, CloseCode.InternalServerError, 'Internal server error');
+  };
+  // The listeners below are shared by every socket (no closure per socket): `this` is the `ws` socket.
+  function onPong(this: WebSocket) {
+    const adapted = adaptedSockets.get(this);
+    if (adapted) adapted.awaitingPong = false;
+  }
+  function onSocketClose(this: WebSocket, code: number, reason: Buffer) {
+    onSocketClosed?.(this);
+    const adapted = adaptedSockets.get(this);
+    if (!adapted) return;
+    schedule.cancel(adapted.initWait);
+    schedule.cancel(adapted.keepAlive);
+    slowConsumers.stopWatching(adapted);
+    const done = adapted.closed!(code, String(reason)).catch((error: unknown) =>
+      logger.error({ err: error }, 'websocket close handling failed'),
+    );
+    adapted.closed = undefined;
+    closing.add(done);
+    void done.finally(() => closing.delete(done));
+  }
 
   wss.on('connection', (socket: WebSocket) => {
     // ws has already answered a protocol violation (e.g. 1009 for a too big frame).
     socket.on('error', onSocketError);
     const adapted = new AdaptedSocket(socket, shared);
     if (keepAliveMs > 0) {
-      states.set(socket, adapted);
       socket.on('pong', onPong);
       adapted.keepAlive = schedule.at(Date.now() + keepAliveMs, keepAlive, adapted);
     }
@@ -212,18 +240,9 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
     }
 
     // The adapted socket is both graphql-ws' socket and its `extra`: one object per connection.
-    const closed = server.opened(adapted, adapted);
-
-    socket.once('close', (code, reason) => {
-      schedule.cancel(adapted.initWait);
-      schedule.cancel(adapted.keepAlive);
-      slowConsumers.stopWatching(adapted);
-      const done = closed(code, String(reason)).catch((error: unknown) =>
-        logger.error({ err: error }, 'websocket close handling failed'),
-      );
-      closing.add(done);
-      void done.finally(() => closing.delete(done));
-    });
+    adapted.closed = server.opened(adapted, adapted);
+    // `on`, not `once` (a wrapper and its state per socket): `ws` emits `close` once.
+    socket.on('close', onSocketClose);
   });
 
   return {
@@ -255,11 +274,7 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
 interface Shared {
   slowConsumers: WebSocketSlowConsumers;
   close(socket: WebSocket, code: number | undefined, reason: string | undefined): void;
-  onMessage(
-    socket: WebSocket,
-    handle: (data: string) => Promise<void>,
-    data: Buffer | ArrayBuffer | Buffer[],
-  ): Promise<void>;
+  onMessage(socket: WebSocket, handle: (data: string) => Promise<void>, data: Buffer | ArrayBuffer | Buffer[]): void;
 }
 
 /**
@@ -276,12 +291,17 @@ class AdaptedSocket extends WsSocket implements ProtocolSocket, SocketExtra, Buf
   /** Its next keep-alive round. */
   keepAlive: Scheduled | undefined = undefined;
   slowSince: Scheduled | undefined = undefined;
+  /** graphql-ws' close of the socket (ends its operations), until the socket has closed. */
+  closed: ((code?: number, reason?: string) => Promise<void>) | undefined = undefined;
+  /** graphql-ws' message handler, called by the listener every socket shares. */
+  private handle: ((data: string) => Promise<void>) | undefined = undefined;
 
   constructor(
     socket: WebSocket,
     private readonly shared: Shared,
   ) {
     super(socket);
+    adaptedSockets.set(socket, this);
   }
 
   get protocol(): string {
@@ -310,8 +330,13 @@ class AdaptedSocket extends WsSocket implements ProtocolSocket, SocketExtra, Buf
   }
 
   onMessage(handle: (data: string) => Promise<void>): void {
-    const { socket, shared } = this;
-    socket.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => shared.onMessage(socket, handle, data));
+    this.handle = handle;
+    this.socket.on('message', onSocketMessage);
+  }
+
+  /** A message from the client, to graphql-ws. */
+  received(data: Buffer | ArrayBuffer | Buffer[]): void {
+    if (this.handle) this.shared.onMessage(this.socket, this.handle, data);
   }
 
   protected override afterSend(): void {
@@ -330,6 +355,14 @@ class AdaptedSocket extends WsSocket implements ProtocolSocket, SocketExtra, Buf
     });
   }
 }
+
+/** The `message` listener of every socket: `ws` calls it with the socket as `this`. */
+function onSocketMessage(this: WebSocket, data: Buffer | ArrayBuffer | Buffer[]) {
+  adaptedSockets.get(this)?.received(data);
+}
+
+/** Every adapted socket by its `ws` socket, for the listeners all sockets share. */
+const adaptedSockets = new WeakMap<WebSocket, AdaptedSocket>();
 
 function idWithinBound(id: string): boolean {
   // UTF-8 never takes fewer bytes than UTF-16 code units: most ids are decided without encoding.

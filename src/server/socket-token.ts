@@ -2,6 +2,7 @@ import { assertSameIdentity, dropsRole } from '../auth/refresh.js';
 import { bearerToken, InvalidTokenError, type VerifyToken } from '../auth/jwt.js';
 import type { Viewer } from '../auth/viewer.js';
 import { unauthenticated } from '../errors.js';
+import { OperationsSignal, type AccessSignal } from '../lib/access-signal.js';
 import type { Schedule, Scheduled } from './schedule.js';
 
 /**
@@ -17,7 +18,7 @@ export interface SocketToken {
    * the socket closed, or a refresh took one of its roles away. Read it
    * when an operation starts.
    */
-  readonly signal: AbortSignal;
+  readonly signal: AccessSignal;
   /**
    * Verifies `token` (bare or `Bearer …`) with the connection's verifier and,
    * when it is the same user and organisation, carries on under it: the
@@ -38,64 +39,61 @@ export interface SocketTokenOptions {
   schedule: Schedule;
 }
 
-/**
- * Why a socket's operations end, given to `abort()`: without a reason it
- * makes a `DOMException` (with a stack) per socket closed, a cost a storm
- * of disconnects pays thousands of times. Nothing reads the reason.
- */
-const OPERATIONS_ENDED = Object.freeze(new Error('the connection closed or its token changed'));
-
 /** A socket's token state, with its expiry scheduled. */
-export function createSocketToken({
-  viewer: first,
-  verifyToken,
-  onExpired,
-  schedule,
-}: SocketTokenOptions): SocketToken {
-  let viewer = first;
-  let operations = new AbortController();
-  let closed = false;
-  let expiry: Scheduled | undefined;
+export function createSocketToken(options: SocketTokenOptions): SocketToken {
+  return new TokenState(options);
+}
 
-  const arm = () => {
-    schedule.cancel(expiry);
-    expiry = schedule.at(viewer.expiresAt, onExpired, undefined);
-  };
-  arm();
+/**
+ * {@link SocketToken} as one object per socket, its methods on the
+ * prototype: only `refresh`, handed to each operation's context on its
+ * own, is a function of its own.
+ */
+class TokenState implements SocketToken {
+  viewer: Viewer;
+  /** Not an AbortController: held for the socket's life, that would cost ~900 bytes per connection. */
+  signal = new OperationsSignal();
+  private closed = false;
+  private expiry: Scheduled | undefined;
+  readonly refresh = (token: string): Promise<Viewer> => this.replace(token);
 
-  return {
-    get viewer() {
-      return viewer;
-    },
-    get signal() {
-      return operations.signal;
-    },
-    async refresh(token) {
-      const raw = bearerToken(token);
-      if (!raw) throw unauthenticated('The token is missing or malformed');
-      let next: Viewer;
-      try {
-        next = await verifyToken(raw);
-      } catch (error) {
-        if (error instanceof InvalidTokenError) throw unauthenticated(error.message);
-        throw error;
-      }
-      assertSameIdentity(viewer, next);
-      if (closed) return next;
-      // Subscriptions keep the viewer they were authorized as; one whose roles a refresh
-      // took away could be seeing what the new token does not allow, so they end.
-      if (dropsRole(viewer, next)) {
-        operations.abort(OPERATIONS_ENDED);
-        operations = new AbortController();
-      }
-      viewer = next;
-      arm();
-      return next;
-    },
-    close() {
-      closed = true;
-      schedule.cancel(expiry);
-      operations.abort(OPERATIONS_ENDED);
-    },
-  };
+  constructor(private readonly options: SocketTokenOptions) {
+    this.viewer = options.viewer;
+    this.arm();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.options.schedule.cancel(this.expiry);
+    this.signal.abort();
+  }
+
+  private async replace(token: string): Promise<Viewer> {
+    const raw = bearerToken(token);
+    if (!raw) throw unauthenticated('The token is missing or malformed');
+    let next: Viewer;
+    try {
+      next = await this.options.verifyToken(raw);
+    } catch (error) {
+      if (error instanceof InvalidTokenError) throw unauthenticated(error.message);
+      throw error;
+    }
+    assertSameIdentity(this.viewer, next);
+    if (this.closed) return next;
+    // Subscriptions keep the viewer they were authorized as; one whose roles a refresh
+    // took away could be seeing what the new token does not allow, so they end.
+    if (dropsRole(this.viewer, next)) {
+      this.signal.abort();
+      this.signal = new OperationsSignal();
+    }
+    this.viewer = next;
+    this.arm();
+    return next;
+  }
+
+  private arm() {
+    const { schedule, onExpired } = this.options;
+    schedule.cancel(this.expiry);
+    this.expiry = schedule.at(this.viewer.expiresAt, onExpired, undefined);
+  }
 }

@@ -37,8 +37,8 @@ interface Connection {
   disconnected: () => void;
   /** Its entry in the admin API's registry. */
   registration: Registration;
-  /** Where each resumed subscription id replays from, until it subscribes (once). */
-  resumePoints: Map<string, Offset>;
+  /** Where each resumed subscription id replays from, until it subscribes (once); none: nothing to resume. */
+  resumePoints: Map<string, Offset> | undefined;
 }
 
 export interface WebSocketOptions {
@@ -141,19 +141,20 @@ export function attachWebSocket(options: WebSocketOptions) {
   };
   httpServer.on('upgrade', onUpgrade);
 
-  wss.on('connection', (socket) => {
+  wss.on('connection', () => {
     counts.websockets++;
-    socket.once('close', () => {
-      counts.websockets--;
-      const connection = connections.get(socket);
-      if (connection) {
-        connection.token.close();
-        connection.releaseSlot();
-        connection.disconnected();
-        connection.registration.remove();
-      }
-    });
   });
+  /** A socket has closed (told by the adapter, before graphql-ws ends its operations). */
+  const onSocketClosed = (socket: WebSocket) => {
+    counts.websockets--;
+    const connection = connections.get(socket);
+    if (connection) {
+      connection.token.close();
+      connection.releaseSlot();
+      connection.disconnected();
+      connection.registration.remove();
+    }
+  };
 
   const inits = createGate(limits.wsMaxConcurrentInits);
   /**
@@ -196,20 +197,34 @@ export function attachWebSocket(options: WebSocketOptions) {
       disconnected();
       return false;
     }
-    connections.set(socket, {
-      token: createSocketToken({
-        viewer,
-        verifyToken,
-        onExpired: () => closeSocket(socket, CloseCode.Forbidden, 'Forbidden: token expired'),
-        schedule,
-      }),
-      releaseSlot,
-      disconnected,
-      registration: registry.open(viewer, 'websocket', (reason) => closeSocket(socket, CloseCode.Forbidden, reason)),
-      resumePoints: resume?.points ?? new Map(),
-    });
+    connections.set(socket, connect(socket, viewer, releaseSlot, disconnected, resume?.points));
     return resume?.ack ?? true;
   };
+  /**
+   * An accepted socket's state. Its closures are made here, not in `accept`,
+   * whose scope (the `connection_init` payload, its token included) they
+   * would otherwise keep for the socket's life.
+   */
+  const connect = (
+    socket: WebSocket,
+    viewer: Viewer,
+    releaseSlot: ReleaseSlot,
+    disconnected: () => void,
+    resumePoints: Map<string, Offset> | undefined,
+  ): Connection => {
+    const forbid = (reason: string) => closeSocket(socket, CloseCode.Forbidden, reason);
+    return {
+      token: createSocketToken({ viewer, verifyToken, onExpired: () => forbid('Forbidden: token expired'), schedule }),
+      releaseSlot,
+      disconnected,
+      registration: registry.open(viewer, 'websocket', forbid),
+      // Most sockets resume nothing: no (empty) Map kept for them.
+      resumePoints: resumePoints?.size ? resumePoints : undefined,
+    };
+  };
+
+  /** A subscription's overflow handler, kept for its life: a closure over the socket alone. */
+  const cutOffOnOverflow = (socket: WebSocket) => () => slow.cutOff(socket);
 
   const server = serveGraphqlWs<Record<string, unknown>>(
     wss,
@@ -219,10 +234,7 @@ export function attachWebSocket(options: WebSocketOptions) {
       subscribe: (args) => {
         const { subscribe, socket, resumeFrom } = args.rootValue as Envelope;
         // A subscription whose queue overflows cuts the socket off at once (4413).
-        return withOverflowHandler(
-          () => slow.cutOff(socket),
-          () => withResumePoint(resumeFrom, () => subscribe(args)),
-        );
+        return withOverflowHandler(cutOffOnOverflow(socket), () => withResumePoint(resumeFrom, () => subscribe(args)));
       },
       // At most WS_MAX_CONCURRENT_INITS at once, in arrival order (./init-gate.ts).
       onConnect: ({ connectionParams, extra }) => inits.run(() => accept(connectionParams ?? {}, extra.socket)),
@@ -243,7 +255,7 @@ export function attachWebSocket(options: WebSocketOptions) {
           const { schema, execute, subscribe, contextFactory, parse, validate } = pipeline.getEnveloped({
             params: payload,
             viewer: connection.token.viewer,
-            signal: connection.token.signal,
+            operations: connection.token.signal,
             transport: 'websocket',
             refreshToken: connection.token.refresh,
           });
@@ -251,8 +263,10 @@ export function attachWebSocket(options: WebSocketOptions) {
           const errors = validate(schema, document);
           if (errors.length > 0) return errors;
           const { orgId } = connection.token.viewer;
-          const resumeFrom = connection.resumePoints.get(id);
-          connection.resumePoints.delete(id);
+          const resumeFrom = connection.resumePoints?.get(id);
+          if (connection.resumePoints?.delete(id) && connection.resumePoints.size === 0) {
+            connection.resumePoints = undefined;
+          }
           const args: ExecutionArgs = {
             schema,
             document,
@@ -291,6 +305,7 @@ export function attachWebSocket(options: WebSocketOptions) {
         connections.get(socket)?.registration.subscriptionsChanged(delta);
       },
       onRefused: (code) => countRefusal(counts, code),
+      onSocketClosed,
       schedule,
       keepAliveMs: limits.wsKeepAliveMs,
       slowConsumers: slow,

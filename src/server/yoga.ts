@@ -5,6 +5,7 @@ import type { Registration } from '../admin/registry.js';
 import type { Viewer } from '../auth/viewer.js';
 import type { Config } from '../config.js';
 import type { GraphQLContext } from '../context.js';
+import type { AccessSignal } from '../lib/access-signal.js';
 import { ErrorCode, isGraphQLError, unauthenticated, unavailable } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ServerServices } from '../services.js';
@@ -40,6 +41,8 @@ export interface TransportContext {
   req?: unknown;
   /** Set by the WebSocket adapter, whose socket (not each operation) holds a connection slot. */
   transport?: 'websocket';
+  /** A WebSocket's: aborts when its token's operations end (./socket-token.ts); absent on HTTP and SSE. */
+  operations?: AccessSignal;
   /** The WebSocket's own token refresh (./socket-token.ts); absent on HTTP and SSE. */
   refreshToken?: GraphQLContext['refreshToken'];
   /** An SSE stream's entry in the admin API's registry: its live subscriptions are counted there. */
@@ -134,10 +137,10 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     // DOCUMENT_CACHE_MAX_BYTES: parsed documents and parse errors, bounded by the memory they hold.
     parserAndValidationCache:
       security.limits.documentCacheMaxBytes > 0 ? createDocumentCaches(security.limits.documentCacheMaxBytes) : false,
-    context: ({ viewer, signal, transport, refreshToken }) => {
+    context: ({ viewer, signal, transport, operations, refreshToken }) => {
       // Unreachable past useViewerRequired; kept so no operation ever runs without a viewer.
       if (!viewer) throw unauthenticated();
-      if (transport === 'websocket') return { viewer, services, accessSignal: () => signal, refreshToken };
+      if (transport === 'websocket') return websocketContext(viewer, services, operations, refreshToken);
       let expiry: AbortSignal | undefined;
       return {
         viewer,
@@ -174,19 +177,34 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         () => counts.rateLimited.connectionsPerUser++,
       ),
       useStreamPresence(services.presence),
+      // SSE subscriptions: offsets as event ids, resumed from Last-Event-ID.
+      useResumableStreams(),
+      ...plugins,
       // WebSocket subscriptions: one execution and one serialised frame per event and group (./fanout.ts).
+      // Last: it ends the `onSubscribe` round of a WebSocket subscription (see there).
       useSharedSubscriptions({
         maskError: (error) => maskError(error),
         drainAboveBytes: slowConsumers?.drainAboveBytes,
         counters: counts.tallies,
         counts: counts.fanout,
       }),
-      // SSE subscriptions: offsets as event ids, resumed from Last-Event-ID.
-      useResumableStreams(),
-      ...plugins,
       // Subscription result hooks (`onNext`) see the shared fan-out's deliveries too (./fanout.ts).
     ].map(withSharedDeliveryHooks),
   });
+}
+
+/**
+ * A WebSocket operation's context: its access ends with its connection's
+ * token signal (./socket-token.ts). Made here, so that the closure kept for
+ * a subscription's life holds that signal alone, not the context factory's scope.
+ */
+function websocketContext(
+  viewer: Viewer,
+  services: ServerServices,
+  signal: AccessSignal | undefined,
+  refreshToken: GraphQLContext['refreshToken'],
+): GraphQLContext {
+  return { viewer, services, accessSignal: () => signal, refreshToken };
 }
 
 /** Milliseconds until a viewer's token expires, within what a timer can hold. */

@@ -14,6 +14,7 @@ import { pageBefore } from '../storage/paging.js';
 import { assertCanCreateSession, assertCanReportSessionStatus, canAccessSession } from './access.js';
 import type { GatewayCommand, SessionEvent } from './events.js';
 import { SESSION_PAGE, type SessionRecord } from './model.js';
+import type { AccessSignal } from '../lib/access-signal.js';
 
 /** Sessions: state, authorization and events, whatever the transport. */
 export type SessionService = ReturnType<typeof createSessionService>;
@@ -229,7 +230,7 @@ export function createSessionService({ storage, bus }: { storage: Storage; bus: 
     },
 
     /** Live events of a session the viewer may see; ends after `SessionDeleted` or when `signal` aborts. */
-    async subscribe(viewer: Viewer, sessionId: string, signal?: AbortSignal) {
+    async subscribe(viewer: Viewer, sessionId: string, signal?: AccessSignal) {
       const session = await getVisible(viewer, sessionId);
       const events = await subscribe(bus, topics.session(session.orgId, session.id), {
         signal,

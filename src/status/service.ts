@@ -9,6 +9,7 @@ import type { Logger } from '../logger.js';
 import type { StatusCounters } from './counters.js';
 import { MAX_LISTED_CONNECTIONS, type StatusRequest, type StatusSample } from './events.js';
 import { summarise, type InstanceView } from './snapshot.js';
+import type { AccessSignal } from '../lib/access-signal.js';
 
 /** The status page's feed on one server instance (see {@link createStatusService}). */
 export type StatusService = ReturnType<typeof createStatusService>;
@@ -64,7 +65,7 @@ export function createStatusService(options: {
      * aborts (the connection closes or loses access) or the client stops.
      * `FORBIDDEN` for anyone but an admin.
      */
-    watch(viewer: Viewer, signal?: AbortSignal): AsyncIterableIterator<DeploymentStatus> {
+    watch(viewer: Viewer, signal?: AccessSignal): AsyncIterableIterator<DeploymentStatus> {
       const orgId = adminOrganisation(viewer);
       // A page that does not keep up sees the latest snapshot, not a backlog.
       return new Repeater<DeploymentStatus>(async (push, stop) => {

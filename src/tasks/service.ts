@@ -13,6 +13,7 @@ import type { IndexEntry, Storage } from '../storage/index.js';
 import { assertCanChangeTasks, canSeeTask } from './access.js';
 import { carryingChange, matchesTaskEvent, type TaskEvent, type TaskEventSelection } from './events.js';
 import { TASK_LIMITS, type TaskNoteRecord, type TaskRecord } from './model.js';
+import type { AccessSignal } from '../lib/access-signal.js';
 
 /** Tasks: state, authorization and events, whatever the transport. */
 export type TaskService = ReturnType<typeof createTaskService>;
@@ -267,7 +268,7 @@ export function createTaskService({ storage, bus }: { storage: Storage; bus: Eve
     },
 
     /** Live events of the viewer's organisation's tasks that match `selection`; ends when `signal` aborts. */
-    async subscribe(viewer: Viewer, selection: TaskEventSelection, signal?: AbortSignal) {
+    async subscribe(viewer: Viewer, selection: TaskEventSelection, signal?: AccessSignal) {
       if (selection.assigneeId != null) requireUserId('assigneeId', selection.assigneeId);
       if (selection.taskId != null) await getVisible(viewer, selection.taskId);
       return subscribe(bus, topics.tasks(viewer.orgId), {
