@@ -287,7 +287,10 @@ class FrameStream implements AsyncIterableIterator<ExecutionResult> {
   private stop() {
     if (this.stopped) return;
     this.stopped = true;
-    void this.source.return?.()?.catch(() => {});
+    // Whatever the source's `return()` gives back (or throws), releasing it never fails delivery.
+    void Promise.resolve()
+      .then(() => this.source.return?.())
+      .catch(() => {});
   }
 
   /**
@@ -301,7 +304,8 @@ class FrameStream implements AsyncIterableIterator<ExecutionResult> {
     } catch (error) {
       return this.failed(error);
     }
-    next.then(
+    // A source that does not return a promise fails this subscription, never the process.
+    Promise.resolve(next).then(
       (step) => (step.done || this.stopped ? this.end() : void this.deliver(step.value)),
       (error: unknown) => this.failed(error),
     );

@@ -213,7 +213,12 @@ export function serveGraphqlWs<P extends Record<string, unknown>>(
     if (adapted) adapted.awaitingPong = false;
   }
   function onSocketClose(this: WebSocket, code: number, reason: Buffer) {
-    onSocketClosed?.(this);
+    try {
+      onSocketClosed?.(this);
+    } catch (error) {
+      // What the server keeps per socket failed to let go; graphql-ws still ends its operations below.
+      logger.error({ err: error }, 'releasing a closed websocket failed');
+    }
     const adapted = adaptedSockets.get(this);
     if (!adapted) return;
     schedule.cancel(adapted.initWait);
