@@ -13,11 +13,11 @@ import type { ConversationStore } from './store.js';
 export async function isMember(
   viewer: Viewer,
   conversation: ConversationRecord,
-  store: Pick<ConversationStore, 'isMember'>,
+  stores: (orgId: string) => Pick<ConversationStore, 'isMember'>,
 ): Promise<boolean> {
   if (conversation.orgId !== viewer.orgId) return false;
   if (readByMember.get(conversation) === viewer.id) return true;
-  return store.isMember(conversation, viewer.id);
+  return stores(viewer.orgId).isMember(conversation, viewer.id);
 }
 
 /**

@@ -28,7 +28,7 @@ export function createMessageOperations({ store, publisher, getVisible, stopTypi
     requireId(field, id);
     const message = await store(viewer.orgId).messages.get(id);
     const conversation = message && (await store(viewer.orgId).conversations.get(message.conversationId));
-    if (!message || !conversation || !(await isMember(viewer, conversation, store(viewer.orgId)))) {
+    if (!message || !conversation || !(await isMember(viewer, conversation, store))) {
       throw notFound('Message', id);
     }
     return { message, conversation };

@@ -141,9 +141,7 @@ export function createConversationService({
       const ids = await memberPage(viewer.orgId, viewer.id, { limit: count, before: cursor });
       if (!ids) throw notFound('Conversation', cursor ?? '');
       const found = await conversations.getMany(ids);
-      const members = await Promise.all(
-        found.map((conversation) => isMember(viewer, conversation, store(viewer.orgId))),
-      );
+      const members = await Promise.all(found.map((conversation) => isMember(viewer, conversation, store)));
       return found.filter((_, i) => members[i]).map((conversation) => readAsMember(viewer, conversation));
     },
 
@@ -164,7 +162,7 @@ export function createConversationService({
         args: { title: chosenTitle, memberIds: memberList },
         find: async (id) => {
           const found = await conversations.get(id);
-          return found && (await isMember(viewer, found, store(viewer.orgId))) ? found : undefined;
+          return found && (await isMember(viewer, found, store)) ? found : undefined;
         },
         create: async (id) => {
           const timestamp = now();
@@ -247,7 +245,7 @@ export function createConversationService({
      * event carries, the count as of that event.
      */
     async unreadCount(viewer: Viewer, conversation: ConversationRecord): Promise<number> {
-      if (!(await isMember(viewer, conversation, store(viewer.orgId)))) return 0;
+      if (!(await isMember(viewer, conversation, store))) return 0;
       return (await store(viewer.orgId).unreadCount(conversation.id, viewer.id, conversation.lastMessageSeq)).count;
     },
 
@@ -258,7 +256,7 @@ export function createConversationService({
 
     /** The conversation's newest message as the viewer may see it (null unless a member). */
     async lastMessage(viewer: Viewer, conversation: ConversationRecord): Promise<MessageRecord | null> {
-      if (!conversation.lastMessageId || !(await isMember(viewer, conversation, store(viewer.orgId)))) return null;
+      if (!conversation.lastMessageId || !(await isMember(viewer, conversation, store))) return null;
       return (await store(viewer.orgId).messages.get(conversation.lastMessageId)) ?? null;
     },
 
@@ -308,7 +306,7 @@ export function createConversationService({
       });
       // Removed while the subscription was being made: its MembersChanged may have gone unheard.
       const current = await store(viewer.orgId).conversations.get(conversation.id);
-      if (!current || !(await isMember(viewer, current, store(viewer.orgId)))) {
+      if (!current || !(await isMember(viewer, current, store))) {
         await events.return();
         throw notFound('Conversation', id);
       }
