@@ -3,7 +3,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { topics } from '../../src/events/topics.js';
 import { keySpace } from '../../src/lib/keys.js';
 import { BACKENDS, dispose, ok, settle, startCluster, startTestServer, tokenFor, user } from '../support/harness.js';
-import { startRedisServer } from '../support/redis-server.js';
+import { commandCalls, startRedisServer } from '../support/redis-server.js';
 import {
   ADD,
   CONVERSATIONS,
@@ -140,17 +140,9 @@ describe.skipIf(!bin)('a send’s Redis work does not grow with the room', () =>
     const t = await people();
     /** Calls per command while `work` runs (INFO commandstats counts script commands too). */
     const commandsDuring = async (work: () => Promise<unknown>) => {
-      const read = async () => {
-        const counts = new Map<string, number>();
-        for (const line of (await stats.info('commandstats')).split('\n')) {
-          const match = /^cmdstat_([^:]+):calls=(\d+)/.exec(line);
-          if (match) counts.set(match[1]!, Number(match[2]));
-        }
-        return counts;
-      };
-      const before = await read();
+      const before = await commandCalls(stats);
       await work();
-      const after = await read();
+      const after = await commandCalls(stats);
       return Object.fromEntries(
         [...after]
           .map(([command, calls]) => [command, calls - (before.get(command) ?? 0)] as const)
@@ -180,9 +172,8 @@ describe.skipIf(!bin)('scripts by their SHA1', () => {
     const admin = new Redis(redis.url);
     dispose(() => admin.quit());
     const calls = async () => {
-      const info = await admin.info('commandstats');
-      const of = (command: string) => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
-      return { eval: of('eval'), evalsha: of('evalsha') };
+      const counted = await commandCalls(admin);
+      return { eval: counted.get('eval') ?? 0, evalsha: counted.get('evalsha') ?? 0 };
     };
     const t = await people();
     const room = await createConversation(server, t.alice, ['bob']);

@@ -6,7 +6,7 @@ import { createConnectionSlots } from '../../src/server/connection-slots.js';
 import { createRedisStorage } from '../../src/storage/index.js';
 import { keySpace } from '../../src/lib/keys.js';
 import { dispose, uniquePrefix } from '../support/harness.js';
-import { startRedisServer } from '../support/redis-server.js';
+import { commandCalls, startRedisServer } from '../support/redis-server.js';
 
 const bin = inject('redisServerBin');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -16,9 +16,8 @@ const viewer = (i: number) => ({ id: `user-${i}`, orgId: orgOf(i) }) as Viewer;
 
 /** Script calls Redis has run so far, by text or by SHA1 (this Redis serves this test alone). */
 async function evalCalls(redis: Redis): Promise<number> {
-  const info = await redis.info('commandstats');
-  const calls = (command: string) => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
-  return calls('eval') + calls('evalsha');
+  const calls = await commandCalls(redis);
+  return (calls.get('eval') ?? 0) + (calls.get('evalsha') ?? 0);
 }
 
 describe('connection slots (MAX_CONNECTIONS_PER_USER) at scale', () => {

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Redis } from 'ioredis';
 import type { TestProject } from 'vitest/node';
 import { startRedisCluster } from './redis-cluster.js';
 
@@ -107,4 +108,18 @@ export async function startRedisServer(bin: string, port?: number, args: string[
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Calls per command `redis` has run so far, by name (`INFO commandstats`,
+ * which counts the commands its scripts run too): read before and after
+ * what is being counted.
+ */
+export async function commandCalls(redis: Redis): Promise<Map<string, number>> {
+  const calls = new Map<string, number>();
+  for (const line of (await redis.info('commandstats')).split('\n')) {
+    const match = /^cmdstat_([^:]+):calls=(\d+)/.exec(line);
+    if (match) calls.set(match[1]!, Number(match[2]));
+  }
+  return calls;
 }
